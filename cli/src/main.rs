@@ -1,0 +1,3 @@
+//! `apisixctl`: the command-line client of the gateway's Admin and Control APIs.
+
+fn main() {}

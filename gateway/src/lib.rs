@@ -1,0 +1,20 @@
+//! `apisix-gateway`: an Apache APISIX-compatible L4 (TCP/UDP) gateway.
+//!
+//! Layout (the flow of configuration, then of a connection):
+//! - [`config`]: `conf/config.yaml` → a validated [`config::Config`].
+//! - [`store`]: the configuration store trait and its backends (embedded redb, ...).
+//! - [`admin`]: the Admin API (`/apisix/admin/...`): validates writes with `model`, writes the store.
+//! - [`snapshot`]: store watch → compiled immutable [`snapshot::Snapshot`] swapped in with `ArcSwap`.
+//! - [`router`]: stream route matching (SNI, `remote_addr`, `server_addr`, `server_port`).
+//! - [`balancer`]: node selection (roundrobin, chash, least_conn, ewma) and retries.
+//! - [`proxy`]: listeners, the TCP relay and UDP sessions.
+//! - [`server`]: wires everything together and runs until shutdown.
+
+pub mod admin;
+pub mod balancer;
+pub mod config;
+pub mod proxy;
+pub mod router;
+pub mod server;
+pub mod snapshot;
+pub mod store;

@@ -1,0 +1,3 @@
+//! The `apisix-gateway` binary: parses arguments and hands over to the library.
+
+fn main() {}

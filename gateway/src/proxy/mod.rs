@@ -1,0 +1,1 @@
+//! Listeners, TCP relay, UDP sessions: filled in by the data-plane work.

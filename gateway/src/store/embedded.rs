@@ -1,0 +1,1 @@
+//! Embedded store (redb): filled in by the store work.

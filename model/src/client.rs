@@ -1,0 +1,1 @@
+//! Typed Admin/Control API client: filled in by the CLI work.

@@ -1,0 +1,27 @@
+//! Shared types of the gateway, `apisixctl` and `apisix-tui`.
+//!
+//! Layout:
+//! - [`resource`]: the Admin API resource kinds (`stream_routes`, `upstreams`, ...) and their names.
+//! - [`types`]: typed serde views of stored objects (stream route, upstream, service, ssl), used by
+//!   the data plane after validation.
+//! - [`jsonschema`]: a JSON-schema validator whose messages are APISIX's (api7/jsonschema) texts.
+//! - [`schema`]: APISIX's schemas for every resource and stream plugin, as JSON.
+//! - [`validate`]: the whole write check of the Admin API, in APISIX's order, with its exact texts.
+//!   The Admin API, the store watcher, the YAML loader and `apisixctl validate` all call it.
+//! - [`plugins`]: the stream plugins we know, their priorities and schemas.
+//! - [`envelope`]: Admin API response bodies (`key`/`value`, `{list,total}`, deleted, not found).
+//! - `client` (feature `client`): a typed reqwest client of the Admin and Control APIs.
+
+pub mod envelope;
+pub mod jsonschema;
+pub mod plugins;
+pub mod resource;
+pub mod schema;
+pub mod types;
+pub mod validate;
+
+#[cfg(feature = "client")]
+pub mod client;
+
+pub use resource::ResourceKind;
+pub use validate::{CheckContext, ValidationError, WriteMethod};

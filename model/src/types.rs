@@ -1,0 +1,250 @@
+//! Typed views of stored objects, read by the data plane after [`crate::validate`] accepted
+//! them. Field names are APISIX's. Unknown fields are ignored here (validation rejects them at
+//! write time); plugin configs stay JSON because each plugin parses its own.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// An APISIX id: a string, or an integer in the body (`"id": 1`).
+pub fn id_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    Ok(v.as_ref().and_then(id_string))
+}
+
+/// A stream route (REFERENCE.md §3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamRoute {
+    #[serde(default, deserialize_with = "opt_id")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub desc: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remote_addr: Option<String>,
+    #[serde(default)]
+    pub server_addr: Option<String>,
+    #[serde(default)]
+    pub server_port: Option<u16>,
+    #[serde(default)]
+    pub sni: Option<String>,
+    #[serde(default)]
+    pub snis: Option<Vec<String>>,
+    #[serde(default)]
+    pub upstream: Option<Upstream>,
+    #[serde(default, deserialize_with = "opt_id")]
+    pub upstream_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    pub service_id: Option<String>,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub protocol: Option<Value>,
+    #[serde(default)]
+    pub create_time: Option<i64>,
+    #[serde(default)]
+    pub update_time: Option<i64>,
+}
+
+/// A service: the parts a stream route inherits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    #[serde(default, deserialize_with = "opt_id")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub upstream: Option<Upstream>,
+    #[serde(default, deserialize_with = "opt_id")]
+    pub upstream_id: Option<String>,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// An upstream (REFERENCE.md §4).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Upstream {
+    #[serde(default, deserialize_with = "opt_id")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub nodes: Nodes,
+    /// `roundrobin` (default), `chash`, `least_conn`, `ewma`.
+    #[serde(default, rename = "type")]
+    pub balancer: Option<String>,
+    #[serde(default)]
+    pub hash_on: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub retries: Option<u32>,
+    #[serde(default)]
+    pub retry_timeout: Option<f64>,
+    #[serde(default)]
+    pub timeout: Option<Timeout>,
+    #[serde(default)]
+    pub scheme: Option<String>,
+    #[serde(default)]
+    pub tls: Option<UpstreamTls>,
+    #[serde(default)]
+    pub checks: Option<Value>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `upstream.timeout`, seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Timeout {
+    pub connect: f64,
+    pub send: f64,
+    pub read: f64,
+}
+
+/// `upstream.tls`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamTls {
+    #[serde(default)]
+    pub client_cert: Option<String>,
+    #[serde(default)]
+    pub client_key: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    pub client_cert_id: Option<String>,
+    #[serde(default)]
+    pub verify: Option<bool>,
+}
+
+/// `upstream.nodes`: the hash form `{"host:port": weight}` or the array form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Nodes {
+    Hash(BTreeMap<String, u32>),
+    List(Vec<Node>),
+}
+
+impl Default for Nodes {
+    fn default() -> Self {
+        Nodes::List(Vec::new())
+    }
+}
+
+/// One upstream node in array form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+    pub weight: u32,
+    #[serde(default)]
+    pub priority: i64,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+impl Nodes {
+    /// The nodes in array form. Hash keys are split at the last `:` (`[v6]:port` keeps its
+    /// brackets in `host`); a key without a port gets `port: None`.
+    pub fn to_list(&self) -> Vec<Node> {
+        match self {
+            Nodes::List(list) => list.clone(),
+            Nodes::Hash(map) => map
+                .iter()
+                .map(|(addr, weight)| {
+                    let (host, port) = split_host_port(addr);
+                    Node {
+                        host,
+                        port,
+                        weight: *weight,
+                        priority: 0,
+                        metadata: None,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Splits `host:port`, `[v6]:port`, `host` into host and optional port.
+pub fn split_host_port(addr: &str) -> (String, Option<u16>) {
+    if let Some(rest) = addr.strip_prefix('[') {
+        if let Some((host, tail)) = rest.split_once(']') {
+            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+            return (format!("[{host}]"), port);
+        }
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host.to_owned(), port.parse().ok()),
+        _ => (addr.to_owned(), None),
+    }
+}
+
+/// An SSL object (certificates for TLS termination, or a client cert).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ssl {
+    #[serde(default, deserialize_with = "opt_id")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub cert: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub certs: Vec<String>,
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub snis: Vec<String>,
+    #[serde(default)]
+    pub sni: Option<String>,
+    /// `server` (default) or `client`.
+    #[serde(default, rename = "type")]
+    pub ssl_type: Option<String>,
+    /// 1 enabled (default), 0 disabled.
+    #[serde(default)]
+    pub status: Option<i64>,
+    #[serde(default)]
+    pub ssl_protocols: Vec<String>,
+    #[serde(default)]
+    pub client: Option<Value>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_nodes_split_host_and_port() {
+        let nodes: Nodes =
+            serde_json::from_value(serde_json::json!({"127.0.0.1:80": 1, "[::1]:81": 2}))
+                .expect("valid nodes");
+        let list = nodes.to_list();
+        assert_eq!(list[0].host, "127.0.0.1");
+        assert_eq!(list[0].port, Some(80));
+        assert_eq!(list[1].host, "[::1]");
+        assert_eq!(list[1].port, Some(81));
+    }
+
+    #[test]
+    fn integer_ids_become_strings() {
+        let route: StreamRoute =
+            serde_json::from_value(serde_json::json!({"id": 7, "upstream_id": 3}))
+                .expect("valid route");
+        assert_eq!(route.id.as_deref(), Some("7"));
+        assert_eq!(route.upstream_id.as_deref(), Some("3"));
+    }
+}

@@ -1,0 +1,1 @@
+//! `apisix-tui`: the terminal dashboard.

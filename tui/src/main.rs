@@ -1,0 +1,3 @@
+//! The `apisix-tui` binary.
+
+fn main() {}
