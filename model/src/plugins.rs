@@ -1,1 +1,1 @@
-//! TODO-free placeholder; filled in by the model work.
+//! placeholder
