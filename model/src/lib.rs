@@ -9,10 +9,12 @@
 //! - [`validate`]: the whole write check of the Admin API, in APISIX's order, with its exact texts.
 //!   The Admin API, the store watcher, the YAML loader and `apisixctl validate` all call it.
 //! - [`plugins`]: the stream plugins we know, their priorities and schemas.
+//! - [`ip`]: IP/CIDR parsing as APISIX's `core.ip` does it.
 //! - [`envelope`]: Admin API response bodies (`key`/`value`, `{list,total}`, deleted, not found).
 //! - `client` (feature `client`): a typed reqwest client of the Admin and Control APIs.
 
 pub mod envelope;
+pub mod ip;
 pub mod jsonschema;
 pub mod plugins;
 pub mod resource;
