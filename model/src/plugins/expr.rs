@@ -132,25 +132,29 @@ mod tests {
     fn expressions_follow_lua_resty_expr_rules() {
         assert!(check_expr(Some(&json!([["remote_addr", "==", "127.0.0.1"]]))).is_ok());
         assert!(check_expr(Some(&json!([]))).is_ok());
-        assert_eq!(check_expr(None).unwrap_err(), "missing argument rule");
         assert_eq!(
-            check_expr(Some(&json!(["remote_addr", "==", "1"]))).unwrap_err(),
+            check_expr(None).expect_err("should be rejected"),
+            "missing argument rule"
+        );
+        assert_eq!(
+            check_expr(Some(&json!(["remote_addr", "==", "1"]))).expect_err("should be rejected"),
             "rule should be wrapped inside brackets"
         );
         assert_eq!(
-            check_expr(Some(&json!([["a", "<>", "1"]]))).unwrap_err(),
+            check_expr(Some(&json!([["a", "<>", "1"]]))).expect_err("should be rejected"),
             "invalid operator '<>'"
         );
         assert_eq!(
-            check_expr(Some(&json!([["a", "x", "==", "1"]]))).unwrap_err(),
+            check_expr(Some(&json!([["a", "x", "==", "1"]]))).expect_err("should be rejected"),
             "bad 'not' expression"
         );
         assert_eq!(
-            check_expr(Some(&json!(["AND", ["a", "==", "1"]]))).unwrap_err(),
+            check_expr(Some(&json!(["AND", ["a", "==", "1"]]))).expect_err("should be rejected"),
             "rule too short"
         );
         assert_eq!(
-            check_expr(Some(&json!([["remote_addr", "ipmatch", "x"]]))).unwrap_err(),
+            check_expr(Some(&json!([["remote_addr", "ipmatch", "x"]])))
+                .expect_err("should be rejected"),
             "invalid ip address: x"
         );
     }

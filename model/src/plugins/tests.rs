@@ -82,7 +82,8 @@ fn unknown_and_disabled_plugins_are_unknown() {
     );
     let enabled = vec!["limit-conn".to_owned()];
     assert_eq!(
-        check_plugins(&json!({"syslog": {}}), &enabled, false, CheckStyle::Stream).unwrap_err(),
+        check_plugins(&json!({"syslog": {}}), &enabled, false, CheckStyle::Stream)
+            .expect_err("should be rejected"),
         "unknown plugin [syslog]"
     );
     assert!(check_plugins(&json!({"syslog": {}}), &enabled, true, CheckStyle::Stream).is_ok());
@@ -149,7 +150,7 @@ fn traffic_split_checks_vars_expressions_and_upstreams() {
 fn services_use_the_http_message_form() {
     let enabled = default_stream_plugins();
     assert_eq!(
-        check_plugins(&json!({"ip-restriction": {}}), &enabled, false, CheckStyle::Http).unwrap_err(),
+        check_plugins(&json!({"ip-restriction": {}}), &enabled, false, CheckStyle::Http).expect_err("should be rejected"),
         "failed to check the configuration of plugin ip-restriction err: value should match only one schema, but matches none"
     );
 }

@@ -89,7 +89,7 @@ fn check_runtime_parts(
     }
     if let Some(protocol) = conf.get("protocol").filter(|p| p.is_object()) {
         let name = protocol.get("name").map(lua_tostring).unwrap_or_default();
-        if !ctx.xrpc_protocols.iter().any(|p| *p == name) {
+        if !ctx.xrpc_protocols.contains(&name) {
             return Err(ValidationError::new(format!("unknown protocol [{name}]")));
         }
         if let Some(pconf) = protocol.get("conf").filter(|c| truthy(c)) {

@@ -53,7 +53,10 @@ fn missing_body_is_missing_configurations() {
         None,
         &ctx(),
     );
-    assert_eq!(err.unwrap_err().message, "missing configurations");
+    assert_eq!(
+        err.expect_err("should be rejected").message,
+        "missing configurations"
+    );
 }
 
 #[test]
@@ -65,7 +68,10 @@ fn put_without_any_id_is_missing_id() {
         Some(&json!({})),
         &ctx(),
     );
-    assert_eq!(err.unwrap_err().message, "missing stream route id");
+    assert_eq!(
+        err.expect_err("should be rejected").message,
+        "missing stream route id"
+    );
     let err = check_write(
         ResourceKind::Upstreams,
         WriteMethod::Put,
@@ -73,7 +79,10 @@ fn put_without_any_id_is_missing_id() {
         Some(&json!({})),
         &ctx(),
     );
-    assert_eq!(err.unwrap_err().message, "missing upstream id");
+    assert_eq!(
+        err.expect_err("should be rejected").message,
+        "missing upstream id"
+    );
 }
 
 #[test]
@@ -98,7 +107,7 @@ fn post_with_an_id_does_not_need_it() {
         &ctx(),
     );
     assert_eq!(
-        err.unwrap_err().message,
+        err.expect_err("should be rejected").message,
         "wrong stream route id, do not need it"
     );
     let err = check_write(
@@ -108,7 +117,10 @@ fn post_with_an_id_does_not_need_it() {
         Some(&json!({"id": "a"})),
         &ctx(),
     );
-    assert_eq!(err.unwrap_err().message, "wrong service id, do not need it");
+    assert_eq!(
+        err.expect_err("should be rejected").message,
+        "wrong service id, do not need it"
+    );
     let ok = check_write(
         ResourceKind::StreamRoutes,
         WriteMethod::Post,
@@ -403,14 +415,14 @@ fn stored_routes_skip_references_and_use_bare_messages() {
             &json!({"server_port": 0}),
             &c
         )
-        .unwrap_err()
+        .expect_err("should be rejected")
         .message,
         "property \"server_port\" validation failed: expected 0 to be at least 1"
     );
     let body = json!({"plugins": {"x-rewrite": {}}});
     assert_eq!(
         check_stored(ResourceKind::StreamRoutes, "1", &body, &c)
-            .unwrap_err()
+            .expect_err("should be rejected")
             .message,
         "unknown plugin [x-rewrite]"
     );
@@ -424,7 +436,7 @@ fn stored_routes_skip_references_and_use_bare_messages() {
 fn schema_only_check_has_no_prefix() {
     assert_eq!(
         check_schema_only(ResourceKind::StreamRoutes, &json!({"uri": 1}))
-            .unwrap_err()
+            .expect_err("should be rejected")
             .message,
         "additional properties forbidden, found uri"
     );
