@@ -61,7 +61,16 @@
 //! `invalid configuration: <jsonschema message>`.
 //!
 //! PATCH sub-paths: `invalid sub-path: /<path>`.
+//!
+//! Deletes ([`check_delete`]):
+//! - `can not delete this stream route directly, stream route [<id>] is still using it as superior_id`
+//! - `can not delete this service directly, stream_route [<id>] is still using it now`
+//! - `can not delete this upstream, plugin in service [<id>] is still using it now`,
+//!   `can not delete this upstream, service [<id>] is still using it now`, and ours (APISIX
+//!   does not check stream routes): `... stream_route [<id>] is still using it now`,
+//!   `... plugin in stream_route [<id>] is still using it now`
 
+mod delete;
 mod patch;
 mod ssl;
 mod stream_route;
@@ -81,6 +90,7 @@ use crate::plugins::{check_plugins, plugin_metadata_schema, CheckStyle};
 use crate::schema::resource_schema;
 use crate::ResourceKind;
 
+pub use delete::check_delete;
 pub use patch::{merge_patch, set_sub_path};
 
 /// A rejected write: `message` is the exact `error_msg` APISIX returns (status 400).
