@@ -127,6 +127,23 @@ pub struct CheckContext {
     pub refs: HashMap<(ResourceKind, String), Value>,
 }
 
+impl CheckContext {
+    /// A context with these enabled plugins and xRPC protocols and no references yet.
+    pub fn new(stream_plugins: Vec<String>, xrpc_protocols: Vec<String>) -> Self {
+        CheckContext {
+            stream_plugins,
+            xrpc_protocols,
+            refs: HashMap::new(),
+        }
+    }
+
+    /// Records that the referenced object `kind`/`id` exists (ids as [`references_of`]
+    /// returns them).
+    pub fn add_ref(&mut self, kind: ResourceKind, id: impl Into<String>, value: Value) {
+        self.refs.insert((kind, id.into()), value);
+    }
+}
+
 /// Options of [`check_stored_with`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StoredCheck {
