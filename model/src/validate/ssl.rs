@@ -49,8 +49,25 @@ fn pem_bodies(text: &str, labels: &[&str]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Whether `der` is one whole DER SEQUENCE: its length header matches the bytes present, so
+/// a truncated PEM (APISIX's "bad cert" tests) is refused.
 fn is_der_sequence(der: &[u8]) -> bool {
-    der.len() > 2 && der[0] == 0x30
+    let (Some(&0x30), Some(&first)) = (der.first(), der.get(1)) else {
+        return false;
+    };
+    let (header, content) = if first < 0x80 {
+        (2, usize::from(first))
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || der.len() < 2 + n {
+            return false;
+        }
+        let len = der[2..2 + n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (2 + n, len)
+    };
+    content > 0 && header + content == der.len()
 }
 
 fn cert_parses(text: &str) -> bool {

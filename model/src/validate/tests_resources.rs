@@ -17,9 +17,10 @@ fn ok(kind: ResourceKind, body: Value) {
         .expect("write should be accepted");
 }
 
-/// A PEM block that the loose reader accepts: a DER sequence of `len` bytes.
+/// A PEM block that the loose reader accepts: a DER sequence of `len` bytes in all.
 fn pem(label: &str, len: usize) -> String {
-    let mut der = vec![0x30, 0x82];
+    let content = len - 4;
+    let mut der = vec![0x30, 0x82, (content >> 8) as u8, (content & 0xff) as u8];
     der.resize(len, 0x41);
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     format!("-----BEGIN {label}-----\n{b64}\n-----END {label}-----\n")
@@ -296,6 +297,23 @@ fn ssl_cert_and_key_must_parse() {
 }
 
 #[test]
+fn ssl_truncated_cert_is_refused() {
+    let truncated = "-----BEGIN CERTIFICATE-----
+MIIEojCCAwqgAwIBAgIJAK253pMhgCkxMA0GCSqGSIb3DQEBCwUAMFYxCzAJBgNV
+BAYTAkNOMRIwEAYDVQQIDAlHdWFuZ0RvbmcxDzANBgNVBAcMBlpodUhhaTEPMA0G
+U/OOcSRr39Kuis/JJ+DkgHYa/PWHZhnJQBxcqXXk1bJGw9BNbhM=
+-----END CERTIFICATE-----
+";
+    assert_eq!(
+        err(
+            ResourceKind::Ssls,
+            json!({"cert": truncated, "key": key(), "sni": "test.com"})
+        ),
+        "failed to parse cert: PEM_read_bio_X509_AUX() failed"
+    );
+}
+
+#[test]
 fn ssl_secret_references_are_not_parsed() {
     ok(
         ResourceKind::Ssls,
@@ -460,5 +478,20 @@ fn stored_upstream_brackets_ipv6_instead_of_rejecting() {
         .expect_err("should be rejected")
         .message,
         "missing key"
+    );
+}
+
+#[test]
+fn real_openssl_pems_are_accepted() {
+    let cert = include_str!("testdata/test.crt");
+    let ec_key = include_str!("testdata/test.key");
+    let rsa_key = include_str!("testdata/rsa.key");
+    ok(
+        ResourceKind::Ssls,
+        json!({"cert": cert, "key": ec_key, "sni": "test.com"}),
+    );
+    ok(
+        ResourceKind::Ssls,
+        json!({"cert": cert, "key": ec_key, "snis": ["test.com"], "certs": [cert], "keys": [rsa_key]}),
     );
 }
