@@ -292,10 +292,7 @@ pub fn check_write(
     let mut id = None;
     if kind != ResourceKind::PluginMetadata {
         let need_id = method != WriteMethod::Post;
-        let body_id = conf
-            .get("id")
-            .filter(|v| truthy(v) && !v.is_null())
-            .cloned();
+        let body_id = conf.get("id").filter(|v| truthy(v)).cloned();
         id = path_id
             .map(str::to_owned)
             .or_else(|| body_id.as_ref().map(lua_tostring));

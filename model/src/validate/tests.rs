@@ -132,6 +132,21 @@ fn post_with_an_id_does_not_need_it() {
 }
 
 #[test]
+fn null_body_id_is_an_id_that_fails_the_schema() {
+    let err = check_write(
+        ResourceKind::StreamRoutes,
+        WriteMethod::Put,
+        None,
+        Some(&json!({"id": null})),
+        &ctx(),
+    );
+    assert_eq!(
+        err.expect_err("should be rejected").message,
+        "invalid configuration: property \"id\" validation failed: object matches none of the required"
+    );
+}
+
+#[test]
 fn body_id_differing_from_path_id_is_wrong() {
     assert_eq!(route_err(json!({"id": "2"})), "wrong stream route id");
     route_ok(json!({"id": 1}));
