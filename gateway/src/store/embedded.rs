@@ -17,6 +17,8 @@ mod lease;
 mod watch;
 
 #[cfg(test)]
+mod durability_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
