@@ -213,6 +213,12 @@ fn admin(r: &mut Reader<'_>) -> AdminConfig {
         r.port("deployment.admin.admin_listen.port", 9180),
     );
     let key_required = r.bool("deployment.admin.admin_key_required", true);
+    if !key_required {
+        r.warn(
+            "deployment.admin.admin_key_required: false, the Admin API accepts requests \
+             without a key; do not do this in production",
+        );
+    }
     let keys = match r.raw("deployment.admin.admin_key") {
         None => vec![AdminKey {
             name: "admin".into(),

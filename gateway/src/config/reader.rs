@@ -222,8 +222,12 @@ impl<'a> Reader<'a> {
         let Some(value) = self.value(path) else {
             return default;
         };
-        match value
-            .as_u64()
+        // APISIX reads ports with `tonumber`, so "9090" is accepted too.
+        let number = match value {
+            Value::String(s) => s.trim().parse::<u64>().ok(),
+            other => other.as_u64(),
+        };
+        match number
             .and_then(|n| u16::try_from(n).ok())
             .filter(|p| *p != 0)
         {

@@ -399,3 +399,21 @@ fn load_reads_a_file_and_derives_the_prefix() {
         "{missing}"
     );
 }
+
+#[test]
+fn ports_accept_numeric_strings_like_apisix_tonumber() {
+    let c = ok("apisix:\n  control:\n    port: \"19090\"\n");
+    assert_eq!(c.control_addr.port(), 19090);
+}
+
+#[test]
+fn disabling_the_admin_key_is_warned_about() {
+    let (c, warnings) =
+        parse("deployment:\n  admin:\n    admin_key_required: false\n").expect("loads");
+    assert!(!c.admin.key_required);
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].starts_with("deployment.admin.admin_key_required: false"),
+        "{warnings:?}"
+    );
+}

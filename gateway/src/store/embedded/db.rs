@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redb::{
     Database, MultimapTableDefinition, ReadableMultimapTable, ReadableTable, TableDefinition,
@@ -33,7 +33,11 @@ const META_REVISION: &str = "revision";
 const META_NEXT_LEASE: &str = "next_lease";
 
 /// How many events a slow watcher may fall behind before it gets a fresh snapshot.
+#[cfg(not(test))]
 const EVENT_BUFFER: usize = 1024;
+/// Small in tests, so that lagging is cheap to provoke.
+#[cfg(test)]
+const EVENT_BUFFER: usize = 32;
 
 /// A stored key as serialized in the `kv` table.
 #[derive(Serialize, Deserialize)]
@@ -85,6 +89,30 @@ pub(super) fn event_revision(event: &WatchEvent) -> i64 {
     }
 }
 
+/// How long [`open_database`] waits for a previous handle of the same file in this process
+/// (a background task finishing its last transaction after the store was dropped).
+const REOPEN_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens the file, waiting briefly while a just-dropped handle in this process still holds
+/// its lock.
+fn open_database(path: &std::path::Path) -> StoreResult<Database> {
+    let started = Instant::now();
+    loop {
+        match Database::create(path) {
+            Ok(db) => return Ok(db),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) if started.elapsed() < REOPEN_WAIT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(StoreError::Unavailable(format!(
+                    "embedded store {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+}
+
 /// The database plus what every writer and watcher shares.
 pub(super) struct Shared {
     db: Database,
@@ -103,9 +131,7 @@ pub(super) struct WriteCtx<'a> {
 impl Shared {
     /// Opens (or creates) the database file and makes sure every table exists.
     pub(super) fn open(path: &std::path::Path) -> StoreResult<Shared> {
-        let db = Database::create(path).map_err(|e| {
-            StoreError::Unavailable(format!("embedded store {}: {e}", path.display()))
-        })?;
+        let db = open_database(path)?;
         let txn = db.begin_write().map_err(db_err)?;
         let revision = {
             txn.open_table(KV).map_err(db_err)?;

@@ -14,7 +14,11 @@ use super::db::{event_revision, Shared};
 use crate::store::{StoreResult, WatchEvent};
 
 /// Capacity of each watcher's channel.
+#[cfg(not(test))]
 const WATCH_BUFFER: usize = 256;
+/// Small in tests, so that lagging is cheap to provoke.
+#[cfg(test)]
+const WATCH_BUFFER: usize = 8;
 
 /// Subscribes, reads the snapshot and starts the forwarding task.
 pub(super) async fn start(
