@@ -10,9 +10,9 @@
 
 mod checks;
 pub mod env;
-pub mod listen;
+mod listen;
 mod load;
-pub mod reader;
+mod reader;
 
 #[cfg(test)]
 mod tests;
@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use self::listen::validate_port_or_range;
 pub use self::load::{DEFAULT_ACCESS_LOG_FORMAT, DEFAULT_STREAM_PLUGINS, KNOWN_STREAM_PLUGINS};
 
 use ipnet::IpNet;

@@ -15,8 +15,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redb::{
-    Database, MultimapTableDefinition, ReadableMultimapTable, ReadableTable, TableDefinition,
-    WriteTransaction,
+    Database, Durability, MultimapTableDefinition, ReadableMultimapTable, ReadableTable,
+    TableDefinition, WriteTransaction,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -171,7 +171,9 @@ impl Shared {
             .write_lock
             .lock()
             .map_err(|_| StoreError::Unavailable("embedded store: writer poisoned".into()))?;
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        // Fsync before commit returns: an acknowledged write survives a crash or kill -9.
+        txn.set_durability(Durability::Immediate);
         let mut ctx = WriteCtx {
             txn: &txn,
             revision: self.revision(),
@@ -183,7 +185,6 @@ impl Shared {
             let mut meta = txn.open_table(META).map_err(db_err)?;
             meta.insert(META_REVISION, revision).map_err(db_err)?;
         }
-        // The default durability is `Immediate`: the commit is fsynced before it returns.
         txn.commit().map_err(db_err)?;
         self.revision.store(revision, Ordering::Release);
         for event in events {
