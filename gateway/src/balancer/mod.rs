@@ -279,7 +279,7 @@ impl UpstreamRuntime {
     }
 
     /// Reports the outcome of a connect attempt (passive health, ewma latency). A failure
-    /// counts as a connect-timeout latency for `ewma`, and with `checks.passive` marks the
+    /// raises the node's `ewma` latency to the connect timeout, and with `checks.passive` marks the
     /// node unhealthy after `unhealthy.tcp_failures` consecutive failures.
     pub fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ()>) {
         let Some(state) = self.node(node) else {
@@ -292,7 +292,7 @@ impl UpstreamRuntime {
                 state.record_latency(latency, now);
             }
             Err(()) => {
-                state.record_latency(self.connect_timeout, now);
+                state.penalize(self.connect_timeout, now);
                 let failures = state.connect_failed();
                 if let Some(limit) = self.passive_tcp_failures {
                     if failures >= limit && state.set_healthy(false) {

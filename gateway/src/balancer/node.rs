@@ -92,6 +92,15 @@ impl NodeState {
         ewma.at = Some(now);
     }
 
+    /// Raises the average to at least `latency` at once (a failed connect), so the node
+    /// loses to working ones until the penalty decays.
+    pub(super) fn penalize(&self, latency: Duration, now: Instant) {
+        let decayed = self.ewma_score(now);
+        let mut ewma = self.ewma.lock().unwrap_or_else(PoisonError::into_inner);
+        ewma.millis = decayed.max(latency.as_secs_f64() * 1000.0);
+        ewma.at = Some(now);
+    }
+
     /// The average decayed towards zero since its last sample (so idle nodes are retried);
     /// 0 for a node never measured.
     pub(super) fn ewma_score(&self, now: Instant) -> f64 {
