@@ -119,7 +119,7 @@ impl RouteTable {
     pub fn find(&self, conn: &ConnInfo) -> Option<&Arc<ResolvedRoute>> {
         if let Some(name) = conn.sni.as_deref() {
             if conn.transport == Transport::Tcp && !self.sni.is_empty() {
-                let mut buf = [0u8; 256];
+                let mut buf = [0u8; sni::MAX_NAME];
                 if let Some(name) = sni::normalize(name, &mut buf) {
                     let found = self.sni.visit(name, |list| {
                         list.iter()
@@ -154,7 +154,8 @@ impl RouteTable {
         let name = conn
             .sni
             .as_deref()
-            .map(|s| s.trim_end_matches('.').to_ascii_lowercase());
+            .map(|s| s.trim_end_matches('.').to_ascii_lowercase())
+            .filter(|s| s.len() <= sni::MAX_NAME);
         let mut judge = |pos: u32, out: &mut Vec<RouteVerdict>| {
             let entry = self.entry(pos);
             let failed = if matched {
@@ -234,9 +235,11 @@ fn sni_failure(snis: &[SniPattern], conn: &ConnInfo, name: Option<&str>) -> Stri
         return "sni: sni routes never match udp".to_owned();
     }
     let Some(name) = name else {
-        return "sni: connection has no SNI".to_owned();
+        return match &conn.sni {
+            Some(_) => "sni: the connection's SNI is too long to be a host name".to_owned(),
+            None => "sni: connection has no SNI".to_owned(),
+        };
     };
-    debug_assert!(!snis.iter().any(|p| p.matches(name)) || name.len() > 256);
     match snis {
         [one] => format!("sni: {name} does not match {one}"),
         many => {

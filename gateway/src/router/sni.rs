@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 /// Longest name normalized on the stack; DNS names are at most 253 bytes.
-const MAX_NAME: usize = 256;
+pub(crate) const MAX_NAME: usize = 256;
 
 /// One compiled `sni` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,15 +29,6 @@ impl SniPattern {
             SniPattern::Suffix(suffix.to_owned())
         } else {
             SniPattern::Exact(text)
-        }
-    }
-
-    /// Whether the normalized `name` matches.
-    pub(crate) fn matches(&self, name: &str) -> bool {
-        match self {
-            SniPattern::Exact(exact) => exact == name,
-            SniPattern::Suffix(suffix) => name.ends_with(suffix.as_str()),
-            SniPattern::Any => true,
         }
     }
 }

@@ -192,6 +192,12 @@ fn ten_thousand_port_routes_find_the_right_one_quickly() {
     assert_eq!(t.len(), 10_000);
     let c = conn("10.1.2.3:1", "127.0.0.1:14999", None);
     assert_eq!(found(&t, &c).as_deref(), Some("r9999"));
+    assert_eq!(
+        t.by_port[&14999],
+        [4999, 9999],
+        "only this port's routes are candidates"
+    );
+    assert!(t.any_port.is_empty());
     let started = Instant::now();
     for _ in 0..100_000 {
         assert!(t.find(&c).is_some());
@@ -325,6 +331,10 @@ fn overlong_sni_matches_no_sni_route() {
     let t = table(&[("star", json!({"sni": "*"})), ("plain", json!({}))]);
     let long = "a".repeat(300);
     assert_eq!(found(&t, &tls(&long)).as_deref(), Some("plain"));
+    assert_eq!(
+        failures(&t, &tls(&long))[0].1.as_deref(),
+        Some("sni: the connection's SNI is too long to be a host name")
+    );
 }
 
 #[test]
