@@ -196,6 +196,12 @@ impl RouteTable {
         out
     }
 
+    /// Whether any route has `sni`/`snis` (a TLS or SNI-preread listener can skip SNI work
+    /// when none does).
+    pub fn has_sni_routes(&self) -> bool {
+        !self.sni.is_empty()
+    }
+
     /// The routes in load order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<ResolvedRoute>> + '_ {
         self.entries.iter().map(|e| &e.route)

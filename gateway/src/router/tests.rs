@@ -286,6 +286,8 @@ fn tls_without_matching_sni_route_falls_back_to_plain_routes() {
     assert_eq!(found(&t, &tls("b.test.com")).as_deref(), Some("plain"));
     let only_sni = table(&[("sni", json!({"sni": "a.test.com"}))]);
     assert!(only_sni.find(&tls("b.test.com")).is_none());
+    assert!(only_sni.has_sni_routes());
+    assert!(!table(&[("plain", json!({}))]).has_sni_routes());
 }
 
 #[test]

@@ -336,6 +336,34 @@ fn unchanged_upstreams_keep_their_balancer_state() {
 }
 
 #[test]
+fn ten_thousand_routes_compile_and_match() {
+    let mut items = vec![kv("/apisix/upstreams/u", json!({"nodes": nodes()}), 1, 1)];
+    for i in 0..10_000i64 {
+        let body = json!({"upstream_id": "u", "server_port": 10_000 + i % 1000,
+            "remote_addr": format!("10.{}.0.0/16", i / 1000)});
+        items.push(kv(
+            &format!("/apisix/stream_routes/{i}"),
+            body,
+            2 + i,
+            2 + i,
+        ));
+    }
+    let started = std::time::Instant::now();
+    let snap = build(&items);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(snap.routes.len(), 10_000);
+    let mut conn = any_conn();
+    conn.remote = "10.7.1.1:5".parse().expect("addr");
+    conn.local.set_port(10_123);
+    let route = snap.routes.find(&conn).expect("a route");
+    assert_eq!(route.id, "7123");
+    assert_eq!(
+        route.upstream.as_ref().map(|u| u.key.as_str()),
+        Some("upstreams/u")
+    );
+}
+
+#[test]
 fn watcher_applies_snapshot_put_and_delete() {
     let mut w = SnapshotWatcher::new("/apisix", Default::default());
     w.apply(WatchEvent::Snapshot {
