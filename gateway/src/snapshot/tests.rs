@@ -23,8 +23,35 @@ fn kv(key: &str, value: Value, create: i64, modified: i64) -> KeyValue {
     }
 }
 
+/// The context of a gateway with the plugins and xRPC protocols the tests use enabled.
+fn ctx() -> model::CheckContext {
+    model::CheckContext {
+        stream_plugins: vec![
+            "ip-restriction".into(),
+            "limit-conn".into(),
+            "syslog".into(),
+        ],
+        xrpc_protocols: vec!["redis".into()],
+        ..Default::default()
+    }
+}
+
 fn build(items: &[KeyValue]) -> Snapshot {
-    compile(items, "/apisix", &model::CheckContext::default(), None)
+    compile(items, "/apisix", &ctx(), None)
+}
+
+/// A `limit-conn` configuration that passes the plugin schema.
+fn limit_conn(conn: u64) -> Value {
+    json!({"conn": conn, "burst": 0, "default_conn_delay": 0.1, "key": "remote_addr"})
+}
+
+/// A PEM block whose body is a DER sequence (enough for the stored-object check).
+fn pem(label: &str) -> String {
+    use base64::Engine;
+    let mut der = vec![0x30u8, 0x81, 0x80];
+    der.extend(std::iter::repeat_n(0x02u8, 128));
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
 }
 
 fn up_key(route: &ResolvedRoute) -> Option<&str> {
@@ -58,11 +85,17 @@ fn compile_takes_only_objects_under_the_prefix() {
         kv("/apisix2/stream_routes/2", json!({}), 4, 4),
         kv("/apisix/stream_routes/3", json!("not an object"), 5, 5),
         kv("/apisix/stream_routes/a/b", json!({}), 6, 6),
-        kv("/apisix/ssls/s1", json!({"snis": ["a.com"]}), 7, 7),
+        kv(
+            "/apisix/ssls/s1",
+            json!({"snis": ["a.com"], "cert": pem("CERTIFICATE"),
+            "key": pem("PRIVATE KEY")}),
+            7,
+            7,
+        ),
         kv("/apisix/services/svc", json!({"plugins": {}}), 8, 8),
         kv(
             "/apisix/plugin_metadata/syslog",
-            json!({"log_format": {}}),
+            json!({"log_format": {"host": "$host"}}),
             9,
             12,
         ),
@@ -72,7 +105,10 @@ fn compile_takes_only_objects_under_the_prefix() {
     assert_eq!(snap.revision, 12);
     assert_eq!(snap.ssls["s1"].snis, ["a.com"]);
     assert!(snap.services.contains_key("svc"));
-    assert_eq!(snap.plugin_metadata["syslog"], json!({"log_format": {}}));
+    assert_eq!(
+        snap.plugin_metadata["syslog"],
+        json!({"log_format": {"host": "$host"}})
+    );
 }
 
 #[test]
@@ -120,14 +156,14 @@ fn service_fills_plugins_and_upstream_the_route_lacks() {
         kv(
             "/apisix/services/s",
             json!({"upstream_id": "su",
-            "plugins": {"limit-conn": {"conn": 1}, "ip-restriction": {"whitelist": ["1.1.1.1"]}}}),
+            "plugins": {"limit-conn": limit_conn(1), "ip-restriction": {"whitelist": ["1.1.1.1"]}}}),
             2,
             2,
         ),
         kv(
             "/apisix/stream_routes/r",
             json!({"service_id": "s",
-            "plugins": {"limit-conn": {"conn": 9}}}),
+            "plugins": {"limit-conn": limit_conn(9)}}),
             3,
             3,
         ),
@@ -136,7 +172,7 @@ fn service_fills_plugins_and_upstream_the_route_lacks() {
     assert_eq!(up_key(route), Some("upstreams/su"));
     assert_eq!(
         route.plugins["limit-conn"],
-        json!({"conn": 9}),
+        limit_conn(9),
         "route plugin wins"
     );
     assert!(
@@ -306,7 +342,7 @@ fn unchanged_upstreams_keep_their_balancer_state() {
 
     let mut changed = items.clone();
     changed.push(kv("/apisix/stream_routes/other", json!({}), 3, 3));
-    let second = compile(&changed, "/apisix", &Default::default(), Some(&first));
+    let second = compile(&changed, "/apisix", &ctx(), Some(&first));
     assert!(Arc::ptr_eq(&second.upstreams["u"], &shared));
     let inline = second
         .route("r")
@@ -331,7 +367,7 @@ fn unchanged_upstreams_keep_their_balancer_state() {
         1,
         4,
     );
-    let third = compile(&changed, "/apisix", &Default::default(), Some(&second));
+    let third = compile(&changed, "/apisix", &ctx(), Some(&second));
     assert!(!Arc::ptr_eq(&third.upstreams["u"], &shared));
 }
 
@@ -365,7 +401,7 @@ fn ten_thousand_routes_compile_and_match() {
 
 #[test]
 fn watcher_applies_snapshot_put_and_delete() {
-    let mut w = SnapshotWatcher::new("/apisix", Default::default());
+    let mut w = SnapshotWatcher::new("/apisix", ctx());
     w.apply(WatchEvent::Snapshot {
         items: vec![kv("/apisix/stream_routes/1", json!({}), 1, 1)],
         revision: 5,
@@ -446,7 +482,7 @@ async fn run_watcher_swaps_snapshots_and_stops_with_the_store() {
     let task = tokio::spawn(run_watcher(
         store,
         "/apisix".into(),
-        Default::default(),
+        ctx(),
         target.clone(),
         Some(ready_tx),
     ));
