@@ -33,11 +33,65 @@ pub fn compile(
     ctx: &CheckContext,
     previous: Option<&Snapshot>,
 ) -> Snapshot {
+    let by_kind = select(items, prefix, ctx);
+    let take = |kind| by_kind.get(&kind).map(Vec::as_slice).unwrap_or(&[]);
+    let mut runtimes = Runtimes {
+        previous,
+        built: BTreeMap::new(),
+    };
+
+    let mut upstreams = BTreeMap::new();
+    for item in take(ResourceKind::Upstreams) {
+        if let Some(up) = parse::<Upstream>(item) {
+            let rt = runtimes.get(format!("upstreams/{}", item.id), &up);
+            upstreams.insert(item.id.to_owned(), rt);
+        }
+    }
+    let mut services = BTreeMap::new();
+    let mut service_runtimes = BTreeMap::new();
+    for item in take(ResourceKind::Services) {
+        if let Some(svc) = parse::<Service>(item) {
+            if let Some(up) = &svc.upstream {
+                let rt = runtimes.get(format!("services/{}", item.id), up);
+                service_runtimes.insert(item.id.to_owned(), rt);
+            }
+            services.insert(item.id.to_owned(), svc);
+        }
+    }
+    let lookup = Lookup {
+        upstreams: &upstreams,
+        services: &services,
+        service_runtimes: &service_runtimes,
+    };
+    let routes = compile_routes(take(ResourceKind::StreamRoutes), &lookup, &mut runtimes);
+
+    Snapshot {
+        revision: items.iter().map(|kv| kv.mod_revision).max().unwrap_or(0),
+        route_map: routes.iter().map(|r| (r.id.clone(), r.clone())).collect(),
+        routes: RouteTable::new(routes),
+        upstreams,
+        runtimes: runtimes.built,
+        services,
+        ssls: take(ResourceKind::Ssls)
+            .iter()
+            .filter_map(|item| Some((item.id.to_owned(), parse::<Ssl>(item)?)))
+            .collect(),
+        plugin_metadata: take(ResourceKind::PluginMetadata)
+            .iter()
+            .map(|item| (item.id.to_owned(), item.kv.value.clone()))
+            .collect(),
+    }
+}
+
+/// The valid objects under `prefix`, by kind.
+fn select<'a>(
+    items: &'a [KeyValue],
+    prefix: &str,
+    ctx: &CheckContext,
+) -> BTreeMap<ResourceKind, Vec<Item<'a>>> {
     let root = format!("{}/", prefix.trim_end_matches('/'));
-    let mut by_kind: BTreeMap<ResourceKind, Vec<Item<'_>>> = BTreeMap::new();
-    let mut revision = 0;
+    let mut by_kind: BTreeMap<ResourceKind, Vec<Item<'a>>> = BTreeMap::new();
     for kv in items {
-        revision = revision.max(kv.mod_revision);
         let Some((kind, id)) = classify(&kv.key, &root) else {
             continue;
         };
@@ -51,43 +105,17 @@ pub fn compile(
         }
         by_kind.entry(kind).or_default().push(Item { id, kv });
     }
-    let take = |kind| by_kind.get(&kind).map(Vec::as_slice).unwrap_or(&[]);
+    by_kind
+}
 
-    let mut snap = Snapshot {
-        revision,
-        ..Snapshot::default()
-    };
-    let mut runtime = |key: String, up: &Upstream| -> Arc<UpstreamRuntime> {
-        let rt = previous
-            .and_then(|p| p.runtimes.get(&key))
-            .filter(|rt| rt.config == *up)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(UpstreamRuntime::compile(key.clone(), up)));
-        snap.runtimes.insert(key, rt.clone());
-        rt
-    };
-
-    let mut upstreams = BTreeMap::new();
-    for item in take(ResourceKind::Upstreams) {
-        if let Some(up) = parse::<Upstream>(item) {
-            let rt = runtime(format!("upstreams/{}", item.id), &up);
-            upstreams.insert(item.id.to_owned(), rt);
-        }
-    }
-    let mut services = BTreeMap::new();
-    let mut service_runtimes = BTreeMap::new();
-    for item in take(ResourceKind::Services) {
-        if let Some(svc) = parse::<Service>(item) {
-            if let Some(up) = &svc.upstream {
-                let rt = runtime(format!("services/{}", item.id), up);
-                service_runtimes.insert(item.id.to_owned(), rt);
-            }
-            services.insert(item.id.to_owned(), svc);
-        }
-    }
-
-    let mut routes = Vec::new();
-    for item in take(ResourceKind::StreamRoutes) {
+/// Resolves every route and orders them by creation (`create_revision`, then id).
+fn compile_routes(
+    items: &[Item<'_>],
+    lookup: &Lookup<'_>,
+    runtimes: &mut Runtimes<'_>,
+) -> Vec<Arc<ResolvedRoute>> {
+    let mut routes = Vec::with_capacity(items.len());
+    for item in items {
         let Some(route) = parse::<StreamRoute>(item) else {
             continue;
         };
@@ -96,32 +124,31 @@ pub fn compile(
             .upstream
             .as_ref()
             .filter(|_| route.upstream_id.is_none())
-            .map(|up| runtime(format!("stream_routes/{}", item.id), up));
-        let lookup = Lookup {
-            upstreams: &upstreams,
-            services: &services,
-            service_runtimes: &service_runtimes,
-        };
+            .map(|up| runtimes.get(format!("stream_routes/{}", item.id), up));
         routes.push(lookup.resolve(item, route, inline_rt));
     }
     routes.sort_by(|a, b| (a.create_revision, &a.id).cmp(&(b.create_revision, &b.id)));
-    let routes: Vec<Arc<ResolvedRoute>> = routes.into_iter().map(Arc::new).collect();
-    for route in &routes {
-        snap.route_map.insert(route.id.clone(), route.clone());
+    routes.into_iter().map(Arc::new).collect()
+}
+
+/// Balancer runtimes of the snapshot being built, reusing the previous snapshot's when the
+/// upstream configuration under the same key is unchanged.
+struct Runtimes<'p> {
+    previous: Option<&'p Snapshot>,
+    built: BTreeMap<String, Arc<UpstreamRuntime>>,
+}
+
+impl Runtimes<'_> {
+    fn get(&mut self, key: String, up: &Upstream) -> Arc<UpstreamRuntime> {
+        let rt = self
+            .previous
+            .and_then(|p| p.runtimes.get(&key))
+            .filter(|rt| rt.config == *up)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(UpstreamRuntime::compile(key.clone(), up)));
+        self.built.insert(key, rt.clone());
+        rt
     }
-    snap.routes = RouteTable::new(routes);
-    snap.upstreams = upstreams;
-    snap.services = services;
-    for item in take(ResourceKind::Ssls) {
-        if let Some(ssl) = parse::<Ssl>(item) {
-            snap.ssls.insert(item.id.to_owned(), ssl);
-        }
-    }
-    for item in take(ResourceKind::PluginMetadata) {
-        snap.plugin_metadata
-            .insert(item.id.to_owned(), item.kv.value.clone());
-    }
-    snap
 }
 
 /// `<root><dir>/<id>` → the kind and id; `None` for other keys.

@@ -68,10 +68,18 @@ impl SnapshotWatcher {
 
     /// Compiles the current items, carrying balancer state over from `previous`.
     pub fn build(&self, previous: Option<&Snapshot>) -> Snapshot {
+        self.compile_job()(previous)
+    }
+
+    /// A copy of the current items with the compile to run on them, for a blocking thread.
+    fn compile_job(&self) -> impl FnOnce(Option<&Snapshot>) -> Snapshot + Send + 'static {
         let items: Vec<KeyValue> = self.items.values().cloned().collect();
-        let mut snap = compile(&items, &self.prefix, &self.ctx, previous);
-        snap.revision = self.revision;
-        snap
+        let (prefix, ctx, revision) = (self.prefix.clone(), self.ctx.clone(), self.revision);
+        move |previous| {
+            let mut snap = compile(&items, &prefix, &ctx, previous);
+            snap.revision = revision;
+            snap
+        }
     }
 }
 
@@ -108,18 +116,9 @@ pub async fn run_watcher(
             }
         }
         let previous = target.load_full();
-        let items: Vec<KeyValue> = watcher.items().cloned().collect();
-        let (prefix, ctx, revision) = (
-            watcher.prefix.clone(),
-            watcher.ctx.clone(),
-            watcher.revision(),
-        );
-        let built = tokio::task::spawn_blocking(move || {
-            let mut snap = compile(&items, &prefix, &ctx, Some(&previous));
-            snap.revision = revision;
-            snap
-        })
-        .await;
+        let job = watcher.compile_job();
+        let revision = watcher.revision();
+        let built = tokio::task::spawn_blocking(move || job(Some(&previous))).await;
         match built {
             Ok(snap) => {
                 tracing::debug!(
