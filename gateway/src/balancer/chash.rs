@@ -79,19 +79,30 @@ fn parse_template(text: &str) -> Vec<Part> {
     parts
 }
 
-/// A variable's value, without allocating.
+/// A variable's value, without allocating. Connection variables come from [`ConnInfo`]
+/// (`remote_addr`, `remote_port`, `server_addr`, `server_port`, `ssl_server_name`); anything
+/// else (`mqtt_client_id`, `route_id`, ...) from the plugin-set `vars`.
 enum VarValue<'a> {
     Ip(IpAddr),
     Port(u16),
     Str(&'a str),
 }
 
-fn lookup<'a>(name: &str, conn: &ConnInfo, vars: &'a [(String, String)]) -> Option<VarValue<'a>> {
+fn lookup<'a>(
+    name: &str,
+    conn: &'a ConnInfo,
+    vars: &'a [(String, String)],
+) -> Option<VarValue<'a>> {
     match name {
         "remote_addr" => Some(VarValue::Ip(conn.remote.ip().to_canonical())),
         "remote_port" => Some(VarValue::Port(conn.remote.port())),
         "server_addr" => Some(VarValue::Ip(conn.local.ip().to_canonical())),
         "server_port" => Some(VarValue::Port(conn.local.port())),
+        "ssl_server_name" | "server_name" => conn
+            .sni
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(VarValue::Str),
         _ => vars
             .iter()
             .find(|(k, _)| k == name)

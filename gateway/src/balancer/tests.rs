@@ -339,6 +339,23 @@ fn chash_vars_combinations_interpolates_the_key() {
 }
 
 #[test]
+fn chash_on_ssl_server_name_reads_the_sni() {
+    let up = upstream(json!({"type": "chash", "key": "ssl_server_name",
+        "nodes": {"a:1": 1, "b:1": 1, "c:1": 1, "d:1": 1}}));
+    let with_sni = |ip: &str, sni: &str| {
+        let mut c = client(ip);
+        c.sni = Some(sni.to_owned());
+        pick1(&up, &c)
+    };
+    let spread = counts((0..100).map(|i| with_sni("1.1.1.1:1", &format!("h{i}.example.com"))));
+    assert!(spread.len() > 1);
+    let first = with_sni("1.1.1.1:1", "a.example.com");
+    for i in 0..20 {
+        assert_eq!(with_sni(&format!("9.9.{i}.9:1"), "a.example.com"), first);
+    }
+}
+
+#[test]
 fn least_conn_picks_the_node_with_fewest_sessions() {
     let up = upstream(json!({"type": "least_conn", "nodes": {"a:1": 1, "b:1": 1, "c:1": 1}}));
     up.session_started(&addr("a:1"));
