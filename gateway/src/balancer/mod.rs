@@ -10,9 +10,9 @@
 //! roundrobin / least_conn / ewma, [`chash`] the consistent-hash ring and key, [`dns`] the
 //! resolver cache.
 //!
-//! Use by the proxy, per connection: `pick` → `session_started` → resolve + connect →
-//! `report_connect` → (on failure: `session_ended`, `pick` again with the same [`PickState`]) →
-//! relay → `session_ended`.
+//! Use by the proxy, per connection: `pick` → resolve + connect → `report_connect` → (on
+//! failure: `pick` again with the same [`PickState`]) → `session_started` → relay →
+//! `session_ended`.
 
 mod chash;
 mod dns;
@@ -303,9 +303,8 @@ impl UpstreamRuntime {
         }
     }
 
-    /// A session on `node` started / ended (least_conn counts). Call `session_started` when
-    /// a picked node starts being used (before connecting) and `session_ended` exactly once
-    /// when done with it, a failed connect included.
+    /// A session on `node` started / ended (least_conn counts, `active_sessions`). Calls must
+    /// pair up: one `session_ended` for every `session_started`.
     pub fn session_started(&self, node: &NodeAddr) {
         if let Some(state) = self.node(node) {
             state.session_started();
@@ -375,6 +374,11 @@ impl UpstreamRuntime {
     /// `max(timeout.send, timeout.read)`, default 600 s.
     pub fn idle_timeout(&self) -> Duration {
         self.idle_timeout
+    }
+
+    /// How long DNS answers are reused.
+    pub fn dns_ttl(&self) -> Duration {
+        self.dns.ttl
     }
 
     /// Resolves `node` to socket addresses (IP literal, or DNS with caching).

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
@@ -12,7 +13,7 @@ use model::types::{Service, Ssl, StreamRoute, Upstream};
 use model::{CheckContext, ResourceKind};
 
 use super::{ResolvedRoute, Snapshot, MISSING_UPSTREAM};
-use crate::balancer::UpstreamRuntime;
+use crate::balancer::{UpstreamRuntime, DEFAULT_DNS_TTL};
 use crate::router::RouteTable;
 use crate::store::KeyValue;
 
@@ -20,6 +21,21 @@ use crate::store::KeyValue;
 struct Item<'a> {
     id: &'a str,
     kv: &'a KeyValue,
+}
+
+/// Settings of the gateway (not of the stored objects) that shape a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// How long upstream DNS answers are reused (config `dns_resolver_valid`).
+    pub dns_ttl: Duration,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            dns_ttl: DEFAULT_DNS_TTL,
+        }
+    }
 }
 
 /// Builds a snapshot from the store's `items` under `prefix` (e.g. `/apisix`).
@@ -33,10 +49,22 @@ pub fn compile(
     ctx: &CheckContext,
     previous: Option<&Snapshot>,
 ) -> Snapshot {
+    compile_with(items, prefix, ctx, &CompileOptions::default(), previous)
+}
+
+/// [`compile`] with gateway settings.
+pub fn compile_with(
+    items: &[KeyValue],
+    prefix: &str,
+    ctx: &CheckContext,
+    options: &CompileOptions,
+    previous: Option<&Snapshot>,
+) -> Snapshot {
     let by_kind = select(items, prefix, ctx);
     let take = |kind| by_kind.get(&kind).map(Vec::as_slice).unwrap_or(&[]);
     let mut runtimes = Runtimes {
         previous,
+        options,
         built: BTreeMap::new(),
     };
 
@@ -135,17 +163,21 @@ fn compile_routes(
 /// upstream configuration under the same key is unchanged.
 struct Runtimes<'p> {
     previous: Option<&'p Snapshot>,
+    options: &'p CompileOptions,
     built: BTreeMap<String, Arc<UpstreamRuntime>>,
 }
 
 impl Runtimes<'_> {
     fn get(&mut self, key: String, up: &Upstream) -> Arc<UpstreamRuntime> {
+        let ttl = self.options.dns_ttl;
         let rt = self
             .previous
             .and_then(|p| p.runtimes.get(&key))
-            .filter(|rt| rt.config == *up)
+            .filter(|rt| rt.config == *up && rt.dns_ttl() == ttl)
             .cloned()
-            .unwrap_or_else(|| Arc::new(UpstreamRuntime::compile(key.clone(), up)));
+            .unwrap_or_else(|| {
+                Arc::new(UpstreamRuntime::compile(key.clone(), up).with_dns_ttl(ttl))
+            });
         self.built.insert(key, rt.clone());
         rt
     }

@@ -21,8 +21,8 @@ use serde_json::Value;
 use crate::balancer::UpstreamRuntime;
 use crate::router::RouteTable;
 
-pub use compile::compile;
-pub use watcher::{run_watcher, SnapshotWatcher};
+pub use compile::{compile, compile_with, CompileOptions};
+pub use watcher::{run_watcher, run_watcher_with, SnapshotWatcher};
 
 /// Why a route has no upstream: neither the route nor its service configures one.
 pub const MISSING_UPSTREAM: &str = "missing upstream configuration in Route or Service";

@@ -400,6 +400,24 @@ fn ten_thousand_routes_compile_and_match() {
 }
 
 #[test]
+fn dns_ttl_option_reaches_runtimes_and_a_change_rebuilds_them() {
+    let items = vec![kv("/apisix/upstreams/u", json!({"nodes": nodes()}), 1, 1)];
+    let first = build(&items);
+    assert_eq!(
+        first.upstreams["u"].dns_ttl(),
+        crate::balancer::DEFAULT_DNS_TTL
+    );
+    let options = CompileOptions {
+        dns_ttl: Duration::from_secs(5),
+    };
+    let second = compile_with(&items, "/apisix", &ctx(), &options, Some(&first));
+    assert_eq!(second.upstreams["u"].dns_ttl(), Duration::from_secs(5));
+    assert!(!Arc::ptr_eq(&second.upstreams["u"], &first.upstreams["u"]));
+    let third = compile_with(&items, "/apisix", &ctx(), &options, Some(&second));
+    assert!(Arc::ptr_eq(&third.upstreams["u"], &second.upstreams["u"]));
+}
+
+#[test]
 fn watcher_applies_snapshot_put_and_delete() {
     let mut w = SnapshotWatcher::new("/apisix", ctx());
     w.apply(WatchEvent::Snapshot {

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use model::CheckContext;
 
-use super::{compile, SharedSnapshot, Snapshot};
+use super::{compile_with, CompileOptions, SharedSnapshot, Snapshot};
 use crate::store::{KeyValue, Store, WatchEvent};
 
 /// Longest time spent draining queued events before recompiling.
@@ -23,6 +23,7 @@ pub const MAX_BURST: Duration = Duration::from_millis(200);
 pub struct SnapshotWatcher {
     prefix: String,
     ctx: CheckContext,
+    options: CompileOptions,
     items: BTreeMap<String, KeyValue>,
     revision: i64,
 }
@@ -33,9 +34,16 @@ impl SnapshotWatcher {
         SnapshotWatcher {
             prefix: prefix.into(),
             ctx,
+            options: CompileOptions::default(),
             items: BTreeMap::new(),
             revision: 0,
         }
+    }
+
+    /// Uses `options` for every compile.
+    pub fn with_options(mut self, options: CompileOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Applies one watch event: a `Snapshot` replaces every item, `Put`/`Delete` change one.
@@ -75,8 +83,9 @@ impl SnapshotWatcher {
     fn compile_job(&self) -> impl FnOnce(Option<&Snapshot>) -> Snapshot + Send + 'static {
         let items: Vec<KeyValue> = self.items.values().cloned().collect();
         let (prefix, ctx, revision) = (self.prefix.clone(), self.ctx.clone(), self.revision);
+        let options = self.options.clone();
         move |previous| {
-            let mut snap = compile(&items, &prefix, &ctx, previous);
+            let mut snap = compile_with(&items, &prefix, &ctx, &options, previous);
             snap.revision = revision;
             snap
         }
@@ -91,10 +100,21 @@ pub async fn run_watcher(
     prefix: String,
     ctx: CheckContext,
     target: SharedSnapshot,
+    ready: Option<oneshot::Sender<()>>,
+) {
+    let watcher = SnapshotWatcher::new(prefix, ctx);
+    run_watcher_with(store, watcher, target, ready).await;
+}
+
+/// [`run_watcher`] with a prepared [`SnapshotWatcher`] (e.g. one with
+/// [`SnapshotWatcher::with_options`]); it starts from the watcher's prefix.
+pub async fn run_watcher_with(
+    store: Arc<dyn Store>,
+    mut watcher: SnapshotWatcher,
+    target: SharedSnapshot,
     mut ready: Option<oneshot::Sender<()>>,
 ) {
-    let watch_prefix = format!("{}/", prefix.trim_end_matches('/'));
-    let mut watcher = SnapshotWatcher::new(prefix, ctx);
+    let watch_prefix = format!("{}/", watcher.prefix.trim_end_matches('/'));
     let mut backoff = Duration::from_millis(100);
     let mut rx = loop {
         match store.watch(&watch_prefix).await {
