@@ -6,8 +6,8 @@
 //! The snapshot compiler reuses a runtime whose upstream configuration did not change, so its
 //! state (round-robin position, live sessions, health) survives unrelated config changes.
 //!
-//! Layout: [`node`] holds one node's live state, [`select`] the per-group choice for
-//! roundrobin / least_conn / ewma, [`chash`] the consistent-hash ring and key, [`dns`] the
+//! Layout: `node` holds one node's live state, `select` the per-group choice for
+//! roundrobin / least_conn / ewma, `chash` the consistent-hash ring and key, `dns` the
 //! resolver cache.
 //!
 //! Use by the proxy, per connection: `pick` → resolve + connect → `report_connect` → (on

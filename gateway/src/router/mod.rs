@@ -5,7 +5,7 @@
 //! Built once per snapshot; [`RouteTable::find`] is lock-free and allocation-free on the hot
 //! path. [`RouteTable::explain`] gives the reason each route did or did not match (`/v1/match`).
 //!
-//! Layout: [`condition`] compiles and checks the address conditions, [`sni`] indexes SNI
+//! Layout: `condition` compiles and checks the address conditions, `sni` indexes SNI
 //! patterns. Routes without SNI are bucketed by `server_port` (plus one list for routes
 //! without a port) and the two candidate lists are merged in load order, so a lookup only
 //! visits the routes that could match the connection's port.
