@@ -45,7 +45,9 @@ pub(crate) fn check_key(
     headers: &HeaderMap,
     args: &QueryArgs,
 ) -> Result<(), KeyRefusal> {
-    if !admin.key_required || admin.keys.is_empty() {
+    // An empty key list checks nothing in APISIX only when the setting is absent, which its
+    // defaults never allow; here it means no key can match.
+    if !admin.key_required {
         return Ok(());
     }
     let token = args
@@ -116,6 +118,16 @@ mod tests {
         headers.insert("x-api-key", "".parse().expect("valid header"));
         assert_eq!(
             check_key(&admin, &Method::GET, &headers, &QueryArgs::default()),
+            Err(KeyRefusal::Wrong)
+        );
+    }
+
+    #[test]
+    fn no_configured_key_refuses_every_token() {
+        let admin = admin(&[]);
+        let args = QueryArgs::parse(Some("api_key=anything"));
+        assert_eq!(
+            check_key(&admin, &Method::GET, &HeaderMap::new(), &args),
             Err(KeyRefusal::Wrong)
         );
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rand::distributions::{Alphanumeric, DistString};
 
-use crate::config::Config;
+use crate::config::{AdminKey, Config};
 
 /// The key file, relative to the prefix directory.
 pub const ADMIN_KEY_FILE: &str = "conf/admin_key";
@@ -30,14 +30,22 @@ pub enum AdminKeyError {
 }
 
 /// Fills an empty `admin`-role key from `<prefix>/conf/admin_key`, creating the file with a
-/// fresh random key if needed. Returns the file's path when the key came from it, `None` when
-/// no key was needed (keys not required, or the admin key is set in config.yaml).
+/// fresh random key if needed; with no key configured at all, adds an `admin` key from that
+/// file. Returns the file's path when the key came from it, `None` when no key was needed
+/// (keys not required, or every admin key is set in config.yaml).
 pub fn ensure_admin_key(config: &mut Config) -> Result<Option<PathBuf>, AdminKeyError> {
     if !config.admin.key_required {
         tracing::warn!(
             "admin key is bypassed (admin_key_required: false); do not run like this in production"
         );
         return Ok(None);
+    }
+    if config.admin.keys.is_empty() {
+        config.admin.keys.push(AdminKey {
+            name: "admin".to_owned(),
+            key: String::new(),
+            role: "admin".to_owned(),
+        });
     }
     let Some(slot) = config
         .admin

@@ -38,8 +38,10 @@ impl QueryArgs {
     }
 }
 
-/// The path below `/apisix/admin/`, split on `/` and percent-decoded; empty segments dropped.
+/// The path below `/apisix/admin/`, percent-decoded then split on `/` (as nginx's `$uri`
+/// is), empty segments dropped. `None` outside `/apisix/admin`.
 pub(crate) fn admin_segments(path: &str) -> Option<Vec<String>> {
+    let path = percent_decode_str(path).decode_utf8_lossy();
     let rest = if path == "/apisix/admin" {
         ""
     } else {
@@ -48,7 +50,7 @@ pub(crate) fn admin_segments(path: &str) -> Option<Vec<String>> {
     Some(
         rest.split('/')
             .filter(|segment| !segment.is_empty())
-            .map(|segment| percent_decode_str(segment).decode_utf8_lossy().into_owned())
+            .map(str::to_owned)
             .collect(),
     )
 }
@@ -115,6 +117,11 @@ mod tests {
         assert_eq!(
             admin_segments("/apisix/admin/upstreams/a%20b/nodes/"),
             Some(vec!["upstreams".into(), "a b".into(), "nodes".into()])
+        );
+        // An encoded slash separates segments, so an id never contains `/`.
+        assert_eq!(
+            admin_segments("/apisix/admin/upstreams/a%2Fb"),
+            Some(vec!["upstreams".into(), "a".into(), "b".into()])
         );
         assert_eq!(admin_segments("/apisix/admin"), Some(vec![]));
         assert_eq!(admin_segments("/apisix/adminx"), None);

@@ -9,13 +9,16 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::dispatch;
 use super::AdminContext;
+
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long connections may take to finish their request after shutdown.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,11 +81,17 @@ async fn serve_connection(
     let service = service_fn(move |req| {
         let ctx = ctx.clone();
         async move {
+            let method = req.method().clone();
+            let path = req.uri().path().to_owned();
             let reply = dispatch::handle(&ctx, peer.ip(), req).await;
+            tracing::debug!(%peer, %method, path, status = reply.status.as_u16(), "admin API request");
             Ok::<_, Infallible>(reply.into_response(cors))
         }
     });
-    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,

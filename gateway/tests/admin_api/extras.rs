@@ -219,3 +219,26 @@ async fn serve_returns_after_shutdown() {
     assert_eq!(answer.status, 200);
     server.stop().await.expect("serve ended cleanly");
 }
+
+#[test]
+fn empty_key_list_gets_a_generated_admin_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(dir.path().to_owned());
+    config.admin.keys.clear();
+    ensure_admin_key(&mut config)
+        .expect("key file written")
+        .expect("a key was needed");
+    assert_eq!(config.admin.keys.len(), 1);
+    assert_eq!(config.admin.keys[0].role, "admin");
+    assert_eq!(config.admin.keys[0].key.len(), 32);
+}
+
+#[test]
+fn key_file_is_not_used_when_keys_are_not_required() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(dir.path().to_owned());
+    config.admin.key_required = false;
+    config.admin.keys[0].key.clear();
+    assert_eq!(ensure_admin_key(&mut config).expect("no io"), None);
+    assert!(config.admin.keys[0].key.is_empty());
+}
