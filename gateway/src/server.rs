@@ -1,1 +1,1 @@
-//! Filled in by the data-plane work.
+//! Filled in below.
