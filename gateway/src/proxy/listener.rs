@@ -133,7 +133,8 @@ impl ListenerSet {
 
     /// Makes the running listeners match `tcp` and `udp`. Every added socket is bound before
     /// anything changes: on a bind failure nothing is changed and the error is returned.
-    pub fn reconcile(
+    /// Returns once the removed listening sockets are closed.
+    pub async fn reconcile(
         &mut self,
         tcp: &[TcpListen],
         udp: &[SocketAddr],
@@ -164,9 +165,11 @@ impl ListenerSet {
             .into_iter()
             .partition(|(have, _)| tcp.contains(have));
         self.tcp = keep;
+        let mut stopped = Vec::new();
         for (_, running) in gone {
             running.stop();
             report.tcp_removed.push(running.local);
+            stopped.push(running.task);
         }
         let (keep, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.udp)
             .into_iter()
@@ -175,6 +178,10 @@ impl ListenerSet {
         for (_, running) in gone {
             running.stop();
             report.udp_removed.push(running.local);
+            stopped.push(running.task);
+        }
+        for task in stopped {
+            let _ = task.await;
         }
 
         for (entry, listener) in tcp_bound {

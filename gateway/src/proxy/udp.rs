@@ -164,9 +164,9 @@ impl Session {
                 _ = tokio::time::sleep_until(last + idle) => break "idle timeout",
                 datagram = rx.recv() => {
                     let Some(datagram) = datagram else { break "listener stopped" };
-                    match socket.try_send(&datagram) {
+                    // A send on a UDP socket only waits while the socket buffer is full.
+                    match socket.send(&datagram).await {
                         Ok(n) => handle.add_up(n as u64),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => ctx.stats.udp_datagram_dropped(),
                         Err(e) => tracing::debug!(node = %addr, error = %e, "udp send to upstream failed"),
                     }
                     last = tokio::time::Instant::now();
