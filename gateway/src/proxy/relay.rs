@@ -130,6 +130,41 @@ where
 {
     let (client_read, client_write) = tokio::io::split(client);
     let (upstream_read, upstream_write) = tokio::io::split(upstream);
+    relay_halves(
+        (client_read, client_write),
+        (upstream_read, upstream_write),
+        idle,
+        counter,
+        killed,
+    )
+    .await
+}
+
+/// Relays two TCP streams using their borrowed halves (no lock between the halves).
+pub async fn relay_tcp(
+    client: &mut tokio::net::TcpStream,
+    upstream: &mut tokio::net::TcpStream,
+    idle: Duration,
+    counter: &dyn ByteCounter,
+    killed: impl std::future::Future<Output = ()>,
+) -> RelayOutcome {
+    relay_halves(client.split(), upstream.split(), idle, counter, killed).await
+}
+
+/// [`relay`] over already split `(read, write)` halves of each side.
+pub async fn relay_halves<CR, CW, UR, UW>(
+    (client_read, client_write): (CR, CW),
+    (upstream_read, upstream_write): (UR, UW),
+    idle: Duration,
+    counter: &dyn ByteCounter,
+    killed: impl std::future::Future<Output = ()>,
+) -> RelayOutcome
+where
+    CR: AsyncRead + Unpin,
+    CW: AsyncWrite + Unpin,
+    UR: AsyncRead + Unpin,
+    UW: AsyncWrite + Unpin,
+{
     let activity = Activity {
         start: Instant::now(),
         last_ms: AtomicU64::new(0),

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
 use crate::proxy::registry::NewConnection;
-use crate::proxy::relay::{relay, RelayEnd};
+use crate::proxy::relay::{relay_tcp, RelayEnd};
 use crate::proxy::source::UpstreamNodes;
 use crate::proxy::stats::RejectReason;
 use crate::proxy::ProxyContext;
@@ -58,7 +58,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<ProxyContext>, stop: Ca
 
 /// Serves one accepted client connection to its end.
 pub async fn handle_connection(
-    client: TcpStream,
+    mut client: TcpStream,
     remote: SocketAddr,
     local: SocketAddr,
     ctx: Arc<ProxyContext>,
@@ -93,7 +93,7 @@ pub async fn handle_connection(
         _ = handle.killed() => return,
         connected = connect_upstream(upstream, &conn) => connected,
     };
-    let Some((server, node, addr)) = connected else {
+    let Some((mut server, node, addr)) = connected else {
         ctx.stats.rejected(RejectReason::UpstreamUnavailable);
         tracing::warn!(
             client = %remote, route = %routed.route_id, upstream = %upstream.key(),
@@ -103,9 +103,9 @@ pub async fn handle_connection(
     };
     handle.set_node(addr);
     upstream.session_started(&node);
-    let outcome = relay(
-        client,
-        server,
+    let outcome = relay_tcp(
+        &mut client,
+        &mut server,
         upstream.idle_timeout(),
         handle.as_ref(),
         handle.killed(),

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Role};
@@ -61,79 +62,126 @@ pub struct DrainReport {
 /// Runs the gateway with `config` until a [`LifecycleEvent::Shutdown`] arrives or `events`
 /// closes.
 pub async fn run(
-    mut config: Config,
-    mut events: mpsc::Receiver<LifecycleEvent>,
+    config: Config,
+    events: mpsc::Receiver<LifecycleEvent>,
 ) -> Result<(), ServerError> {
-    let _pid_file = PidFile::create(&config.prefix)?;
-    wiring::ensure_admin_key(&mut config).map_err(ServerError::AdminKey)?;
-    let store = wiring::open_store(&config).map_err(ServerError::Store)?;
+    Server::start(config).await?.serve(events).await
+}
 
-    let snapshot: SharedSnapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
-    let ready = wiring::start_snapshot_watcher(store.clone(), &config, snapshot.clone());
-    match tokio::time::timeout(wiring::FIRST_SNAPSHOT_WAIT, ready).await {
-        Ok(Ok(())) => tracing::info!(
-            revision = snapshot.load().revision,
-            routes = snapshot.load().routes.len(),
-            "configuration loaded"
-        ),
-        Ok(Err(_)) => tracing::warn!("snapshot watcher ended before the first snapshot"),
-        Err(_) => tracing::warn!(
-            waited = ?wiring::FIRST_SNAPSHOT_WAIT,
-            "no configuration snapshot yet; serving with an empty one until it arrives"
-        ),
-    }
+/// A started gateway: listeners bound, Admin API up, waiting for lifecycle events.
+#[derive(Debug)]
+pub struct Server {
+    config: Config,
+    proxy: Arc<ProxyContext>,
+    snapshot: SharedSnapshot,
+    listeners: ListenerSet,
+    admin_shutdown: CancellationToken,
+    admin_task: Option<JoinHandle<()>>,
+    _pid_file: PidFile,
+}
 
-    let proxy = Arc::new(ProxyContext::new(Arc::new(SnapshotRoutes::new(
-        snapshot.clone(),
-    ))));
-    let mut listeners = ListenerSet::new(proxy.clone());
-    let (tcp, udp) = stream_listens(&config);
-    listeners.reconcile(tcp, udp).await?;
+impl Server {
+    /// Starts everything in order (see the module docs); any failure stops start-up.
+    pub async fn start(mut config: Config) -> Result<Server, ServerError> {
+        let pid_file = PidFile::create(&config.prefix)?;
+        wiring::ensure_admin_key(&mut config).map_err(ServerError::AdminKey)?;
+        let store = wiring::open_store(&config).map_err(ServerError::Store)?;
 
-    let admin_shutdown = CancellationToken::new();
-    let admin_task = if admin_enabled(&config) {
-        wiring::start_admin(
-            &config,
-            store.clone(),
-            proxy.clone(),
-            admin_shutdown.clone(),
-        )
-        .await
-        .map_err(ServerError::Admin)?
-    } else {
-        None
-    };
-    tracing::info!(pid = std::process::id(), "apisix-gateway started");
-
-    while let Some(event) = events.recv().await {
-        match event {
-            LifecycleEvent::Reload => reload(&mut config, &mut listeners).await,
-            LifecycleEvent::Shutdown => break,
+        let snapshot: SharedSnapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+        let ready = wiring::start_snapshot_watcher(store.clone(), &config, snapshot.clone());
+        match tokio::time::timeout(wiring::FIRST_SNAPSHOT_WAIT, ready).await {
+            Ok(Ok(())) => tracing::info!(
+                revision = snapshot.load().revision,
+                routes = snapshot.load().routes.len(),
+                "configuration loaded"
+            ),
+            Ok(Err(_)) => tracing::warn!("snapshot watcher ended before the first snapshot"),
+            Err(_) => tracing::warn!(
+                waited = ?wiring::FIRST_SNAPSHOT_WAIT,
+                "no configuration snapshot yet; serving with an empty one until it arrives"
+            ),
         }
+
+        let proxy = Arc::new(ProxyContext::new(Arc::new(SnapshotRoutes::new(
+            snapshot.clone(),
+        ))));
+        let mut listeners = ListenerSet::new(proxy.clone());
+        let (tcp, udp) = stream_listens(&config);
+        listeners.reconcile(tcp, udp).await?;
+
+        let admin_shutdown = CancellationToken::new();
+        let admin_task = if admin_enabled(&config) {
+            wiring::start_admin(&config, store, proxy.clone(), admin_shutdown.clone())
+                .await
+                .map_err(ServerError::Admin)?
+        } else {
+            None
+        };
+        tracing::info!(pid = std::process::id(), "apisix-gateway started");
+        Ok(Server {
+            config,
+            proxy,
+            snapshot,
+            listeners,
+            admin_shutdown,
+            admin_task,
+            _pid_file: pid_file,
+        })
     }
 
-    tracing::info!(
-        live = proxy.registry.len(),
-        "shutting down: no longer accepting"
-    );
-    let grace = config.graceful_shutdown_timeout;
-    let report = tokio::select! {
-        report = drain(&mut listeners, &proxy.registry, grace) => report,
-        Some(LifecycleEvent::Shutdown) = events.recv() => {
-            let killed = proxy.registry.kill_all();
-            tracing::warn!(killed, "second shutdown request: closing live connections now");
-            DrainReport { killed }
+    /// The shared data-plane state (registry, counters, routing).
+    pub fn proxy(&self) -> &Arc<ProxyContext> {
+        &self.proxy
+    }
+
+    /// The running configuration snapshot.
+    pub fn snapshot(&self) -> &SharedSnapshot {
+        &self.snapshot
+    }
+
+    /// The bound stream listeners.
+    pub fn listeners(&self) -> &ListenerSet {
+        &self.listeners
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handles events until shutdown, then drains and stops everything.
+    pub async fn serve(
+        mut self,
+        mut events: mpsc::Receiver<LifecycleEvent>,
+    ) -> Result<(), ServerError> {
+        while let Some(event) = events.recv().await {
+            match event {
+                LifecycleEvent::Reload => reload(&mut self.config, &mut self.listeners).await,
+                LifecycleEvent::Shutdown => break,
+            }
         }
-    };
-    if report.killed > 0 {
-        tracing::warn!(killed = report.killed, grace = ?grace, "grace period over: closed live connections");
+
+        let registry = self.proxy.registry.clone();
+        tracing::info!(live = registry.len(), "shutting down: no longer accepting");
+        let grace = self.config.graceful_shutdown_timeout;
+        let report = tokio::select! {
+            report = drain(&mut self.listeners, &registry, grace) => report,
+            Some(LifecycleEvent::Shutdown) = events.recv() => {
+                let killed = registry.kill_all();
+                tracing::warn!(killed, "second shutdown request: closing live connections now");
+                DrainReport { killed }
+            }
+        };
+        if report.killed > 0 {
+            tracing::warn!(killed = report.killed, grace = ?grace, "grace period over: closed live connections");
+        }
+        self.admin_shutdown.cancel();
+        if let Some(task) = self.admin_task.take() {
+            let _ = task.await;
+        }
+        tracing::info!("apisix-gateway stopped");
+        Ok(())
     }
-    admin_shutdown.cancel();
-    if let Some(task) = admin_task {
-        let _ = task.await;
-    }
-    tracing::info!("apisix-gateway stopped");
-    Ok(())
 }
 
 /// Stops every listener, waits up to `grace` for live connections to finish, then kills the
