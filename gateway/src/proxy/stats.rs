@@ -78,9 +78,10 @@ impl ProxyStats {
         self.udp_dropped_datagrams.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A connection or session was turned away for `reason`.
-    pub fn rejected(&self, reason: RejectReason) {
-        self.rejected[reason.index()].fetch_add(1, Ordering::Relaxed);
+    /// A connection or session was turned away for `reason`; returns the new total for it
+    /// (callers use it to rate-limit their warnings).
+    pub fn rejected(&self, reason: RejectReason) -> u64 {
+        self.rejected[reason.index()].fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// TCP connections accepted so far.

@@ -85,8 +85,11 @@ pub async fn serve(
             sessions.remove(&client);
         }
         if sessions.len() >= max_sessions {
-            ctx.stats.rejected(RejectReason::SessionTableFull);
-            tracing::warn!(listen = %local, client = %client, max_sessions, "udp session table full, dropping new session");
+            let total = ctx.stats.rejected(RejectReason::SessionTableFull);
+            // Warn on the first and then every 1000th, not once per datagram.
+            if total == 1 || total.is_multiple_of(1000) {
+                tracing::warn!(listen = %local, client = %client, max_sessions, dropped_total = total, "udp session table full, dropping new session");
+            }
             continue;
         }
         let conn = ConnInfo {
@@ -99,7 +102,7 @@ pub async fn serve(
             Ok(routed) => routed,
             Err(reason) => {
                 ctx.stats.rejected(reason);
-                tracing::info!(client = %client, listen = %local, reason = %reason, "dropping udp datagram");
+                tracing::debug!(client = %client, listen = %local, reason = %reason, "dropping udp datagram");
                 continue;
             }
         };
