@@ -19,8 +19,6 @@ mod dispatch;
 mod handlers;
 mod keyfile;
 mod listing;
-mod model_glue;
-mod patch;
 mod request;
 mod response;
 mod server;

@@ -10,12 +10,11 @@
 
 use hyper::StatusCode;
 use model::envelope::Deleted;
+use model::validate;
 use model::ResourceKind;
-use serde_json::Value;
 
 use super::{stored_id, Call};
 use crate::admin::response::{HandlerResult, Reply};
-use crate::store::KeyValue;
 
 /// DELETE one object.
 pub(crate) async fn delete(call: &Call<'_>) -> HandlerResult {
@@ -40,127 +39,25 @@ pub(crate) async fn delete(call: &Call<'_>) -> HandlerResult {
     }
 }
 
-/// The message of the first reference that blocks deleting `id`, if any.
+/// The message of the first reference that blocks deleting `id`, if any: the other stored
+/// objects that can refer to it are listed and handed to `model::validate::check_delete`.
 async fn blocking_reference(call: &Call<'_>, id: &str) -> Result<Option<String>, Reply> {
-    match call.kind {
-        ResourceKind::StreamRoutes => {
-            let routes = list(call, ResourceKind::StreamRoutes).await?;
-            Ok(routes
-                .iter()
-                .find(|route| {
-                    route
-                        .value
-                        .pointer("/protocol/superior_id")
-                        .and_then(model::types::id_string)
-                        .is_some_and(|superior| superior == id)
-                })
-                .map(|route| {
-                    format!(
-                        "can not delete this stream route directly, stream route [{}] is still using it as superior_id",
-                        stored_id(&route.key, &route.value)
-                    )
-                }))
-        }
-        ResourceKind::Services => {
-            let routes = list(call, ResourceKind::StreamRoutes).await?;
-            Ok(routes
-                .iter()
-                .find(|route| field_is(&route.value, "service_id", id))
-                .map(|route| {
-                    format!(
-                        "can not delete this service directly, stream_route [{}] is still using it now",
-                        stored_id(&route.key, &route.value)
-                    )
-                }))
-        }
-        ResourceKind::Upstreams => {
-            let services = list(call, ResourceKind::Services).await?;
-            if let Some(message) = upstream_user(&services, id, "service") {
-                return Ok(Some(message));
-            }
-            let routes = list(call, ResourceKind::StreamRoutes).await?;
-            Ok(upstream_user(&routes, id, "stream_route"))
-        }
-        ResourceKind::Ssls | ResourceKind::PluginMetadata => Ok(None),
-    }
-}
-
-/// The stored objects of `kind` (placeholders skipped).
-async fn list(call: &Call<'_>, kind: ResourceKind) -> Result<Vec<KeyValue>, Reply> {
-    let (items, _) = call.ctx.store.list(&call.ctx.dir_prefix(kind)).await?;
-    Ok(items
-        .into_iter()
-        .filter(|item| item.value.is_object())
-        .collect())
-}
-
-/// Whether `value[field]` is the id `id` (numbers compare as their text).
-fn field_is(value: &Value, field: &str, id: &str) -> bool {
-    value
-        .get(field)
-        .and_then(model::types::id_string)
-        .is_some_and(|found| found == id)
-}
-
-/// APISIX's `check_resources_reference` for one collection.
-fn upstream_user(items: &[KeyValue], upstream_id: &str, resource_name: &str) -> Option<String> {
-    items.iter().find_map(|item| {
-        let user = stored_id(&item.key, &item.value);
-        if traffic_split_uses(&item.value, upstream_id) {
-            return Some(format!(
-                "can not delete this upstream, plugin in {resource_name} [{user}] is still using it now"
-            ));
-        }
-        field_is(&item.value, "upstream_id", upstream_id).then(|| {
-            format!("can not delete this upstream, {resource_name} [{user}] is still using it now")
-        })
-    })
-}
-
-/// Whether `plugins.traffic-split.rules[].weighted_upstreams[].upstream_id` names the upstream.
-fn traffic_split_uses(value: &Value, upstream_id: &str) -> bool {
-    value
-        .pointer("/plugins/traffic-split/rules")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|rule| rule.get("weighted_upstreams").and_then(Value::as_array))
-        .flatten()
-        .any(|weighted| field_is(weighted, "upstream_id", upstream_id))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn kv(key: &str, value: Value) -> KeyValue {
-        KeyValue {
-            key: key.to_owned(),
-            value,
-            create_revision: 1,
-            mod_revision: 1,
-            lease: 0,
-        }
-    }
-
-    #[test]
-    fn traffic_split_reference_is_reported_as_plugin_use() {
-        let services = [kv(
-            "/apisix/services/s1",
-            json!({"id": "s1", "plugins": {"traffic-split": {"rules": [
-                {"weighted_upstreams": [{"upstream_id": 5, "weight": 1}]}
-            ]}}}),
-        )];
-        assert_eq!(
-            upstream_user(&services, "5", "service").as_deref(),
-            Some("can not delete this upstream, plugin in service [s1] is still using it now")
+    let referrers: &[ResourceKind] = match call.kind {
+        ResourceKind::StreamRoutes | ResourceKind::Services => &[ResourceKind::StreamRoutes],
+        ResourceKind::Upstreams => &[ResourceKind::Services, ResourceKind::StreamRoutes],
+        ResourceKind::Ssls | ResourceKind::PluginMetadata => &[],
+    };
+    let mut others = Vec::new();
+    for kind in referrers {
+        let (items, _) = call.ctx.store.list(&call.ctx.dir_prefix(*kind)).await?;
+        others.extend(
+            items
+                .into_iter()
+                .filter(|item| item.value.is_object())
+                .map(|item| (*kind, stored_id(&item.key, &item.value), item.value)),
         );
     }
-
-    #[test]
-    fn unrelated_objects_do_not_block() {
-        let routes = [kv("/apisix/stream_routes/1", json!({"upstream_id": "2"}))];
-        assert_eq!(upstream_user(&routes, "3", "stream_route"), None);
-    }
+    Ok(validate::check_delete(call.kind, id, &others)
+        .err()
+        .map(|err| err.message))
 }

@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::write::not_supported;
 use super::{key_value_body, stamp_times, Call};
-use crate::admin::patch;
 use crate::admin::response::{HandlerResult, Reply};
 
 /// PATCH one object.
@@ -33,11 +32,12 @@ pub(crate) async fn patch(call: &Call<'_>) -> HandlerResult {
     };
     let mut value = stored.value.clone();
     if sub_path.is_empty() {
-        patch::merge(&mut value, body);
+        model::validate::merge_patch(&mut value, body);
         let body_sets_update_time = body.get("update_time").is_some_and(|t| !t.is_null());
         stamp_times(&mut value, None, !body_sets_update_time);
     } else {
-        patch::replace_at(&mut value, sub_path, body.clone()).map_err(Reply::bad_request)?;
+        model::validate::set_sub_path(&mut value, sub_path, body.clone())
+            .map_err(|err| Reply::bad_request(err.message))?;
         stamp_times(&mut value, None, true);
     }
     if let Some(object) = value.as_object_mut() {

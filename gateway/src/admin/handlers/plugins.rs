@@ -8,7 +8,6 @@ use hyper::StatusCode;
 use model::ResourceKind;
 use serde_json::Value;
 
-use crate::admin::model_glue;
 use crate::admin::request::QueryArgs;
 use crate::admin::response::Reply;
 use crate::admin::AdminContext;
@@ -21,7 +20,9 @@ pub(crate) fn list(ctx: &AdminContext, args: &QueryArgs) -> Reply {
                 .config
                 .stream_plugins
                 .iter()
-                .filter_map(|name| model_glue::plugin_priority(name).map(|p| (p, name.as_str())))
+                .filter_map(|name| {
+                    model::plugins::plugin_priority(name).map(|p| (p, name.as_str()))
+                })
                 .collect();
             names.sort_by_key(|(priority, _)| std::cmp::Reverse(*priority));
             let names: Vec<&str> = names.into_iter().map(|(_, name)| name).collect();
@@ -41,7 +42,7 @@ pub(crate) fn schema(ctx: &AdminContext, name: Option<&str>, args: &QueryArgs) -
     let enabled = subsystem == "stream"
         && name.is_some_and(|name| {
             ctx.config.stream_plugins.iter().any(|p| p == name)
-                && model_glue::plugin_priority(name).is_some()
+                && model::plugins::plugin_priority(name).is_some()
         });
     let Some(name) = name.filter(|_| enabled) else {
         return Reply::error(
@@ -49,7 +50,7 @@ pub(crate) fn schema(ctx: &AdminContext, name: Option<&str>, args: &QueryArgs) -
             format!("plugin not found in subsystem {subsystem}"),
         );
     };
-    match model_glue::plugin_schema(name) {
+    match model::plugins::plugin_schema(name) {
         Some(schema) => Reply::json(StatusCode::OK, &schema),
         None => Reply::bad_request("not found schema"),
     }
@@ -58,7 +59,10 @@ pub(crate) fn schema(ctx: &AdminContext, name: Option<&str>, args: &QueryArgs) -
 /// `schema/validate/<resource>`: 200 empty when `body` passes the JSON schema, else 400 with
 /// the validator's message.
 pub(crate) fn validate_schema(kind: ResourceKind, body: Option<&Value>) -> Reply {
-    match model_glue::check_schema_only(kind, body) {
+    let Some(body) = body else {
+        return Reply::bad_request("wrong type: expected object, got nil");
+    };
+    match model::validate::check_schema_only(kind, body) {
         Ok(()) => Reply::empty(StatusCode::OK),
         Err(err) => Reply::bad_request(err.message),
     }
