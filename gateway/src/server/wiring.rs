@@ -101,7 +101,6 @@ pub async fn start_admin(
     let listener = tokio::net::TcpListener::bind(config.admin.listen)
         .await
         .map_err(|err| format!("failed to listen on tcp {}: {err}", config.admin.listen))?;
-    tracing::info!(listen = %config.admin.listen, "admin api listening");
     let ctx = Arc::new(admin::AdminContext::new(Arc::new(config.clone()), store));
     Ok(Some(tokio::spawn(async move {
         if let Err(err) = admin::serve(listener, ctx, shutdown.cancelled_owned()).await {
