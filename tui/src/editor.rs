@@ -221,14 +221,14 @@ impl EditorState {
             _ => Map::new(),
         };
         for key in ["id", "create_time", "update_time"] {
-            body.remove(key);
+            body.shift_remove(key);
         }
         for (i, key) in FIELDS.iter().enumerate().skip(1).take(PORT - 1) {
             set_text(&mut body, key, &self.fields[i]);
         }
         let port = self.fields[PORT].trim();
         if port.is_empty() {
-            body.remove("server_port");
+            body.shift_remove("server_port");
         } else {
             let port: u16 = port
                 .parse()
@@ -243,17 +243,20 @@ impl EditorState {
         }
         set_text(&mut body, "upstream_id", upstream_id);
         if nodes.is_empty() {
-            body.remove("upstream");
+            body.shift_remove("upstream");
         } else {
-            let mut upstream = match body.remove("upstream") {
-                Some(Value::Object(map)) => map,
-                _ => Map::new(),
-            };
-            upstream
-                .entry("type")
-                .or_insert_with(|| Value::from("roundrobin"));
-            upstream.insert("nodes".into(), Value::Object(nodes));
-            body.insert("upstream".into(), Value::Object(upstream));
+            let slot = body
+                .entry("upstream")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            if let Value::Object(upstream) = slot {
+                upstream
+                    .entry("type")
+                    .or_insert_with(|| Value::from("roundrobin"));
+                upstream.insert("nodes".into(), Value::Object(nodes));
+            }
         }
         Ok((id, Value::Object(body)))
     }
@@ -262,7 +265,7 @@ impl EditorState {
 fn set_text(body: &mut Map<String, Value>, key: &str, value: &str) {
     let value = value.trim();
     if value.is_empty() {
-        body.remove(key);
+        body.shift_remove(key);
     } else {
         body.insert(key.into(), Value::from(value));
     }

@@ -173,242 +173,35 @@ macro_rules! bind {
 }
 
 /// The keymap, in footer/help order. The first match wins.
+#[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
-    bind!(
-        &[ctrl('c')],
-        "ctrl-c",
-        "",
-        "quit at once",
-        Quit,
-        Scope::Everywhere,
-        false
-    ),
-    bind!(
-        &[key('j'), code(KeyCode::Down)],
-        "j/↓",
-        "",
-        "move down",
-        Down,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[key('k'), code(KeyCode::Up)],
-        "k/↑",
-        "",
-        "move up",
-        Up,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[key('g'), code(KeyCode::Home)],
-        "g",
-        "",
-        "first row",
-        Top,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[key('G'), code(KeyCode::End)],
-        "G",
-        "",
-        "last row",
-        Bottom,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[code(KeyCode::Enter)],
-        "enter",
-        "open",
-        "open the selected row",
-        Enter,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[code(KeyCode::Esc)],
-        "esc",
-        "back",
-        "back / clear filter",
-        Back,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[key('/')],
-        "/",
-        "filter",
-        "filter rows",
-        Filter,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[key('s')],
-        "s",
-        "sort",
-        "sort by next column",
-        SortNext,
-        Scope::Only(LISTS),
-        false
-    ),
-    bind!(
-        &[key('S')],
-        "S",
-        "",
-        "reverse sort order",
-        SortReverse,
-        Scope::Only(LISTS),
-        false
-    ),
-    bind!(
-        &[key('n')],
-        "n",
-        "new",
-        "new stream route",
-        New,
-        Scope::Only(&[ViewKind::Routes]),
-        true
-    ),
-    bind!(
-        &[key('e')],
-        "e",
-        "edit",
-        "edit the route",
-        Edit,
-        Scope::Only(ROUTE_VIEWS),
-        true
-    ),
-    bind!(
-        &[key('t')],
-        "t",
-        "test",
-        "test the route",
-        Test,
-        Scope::Only(ROUTE_VIEWS),
-        false
-    ),
-    bind!(
-        &[ctrl('d')],
-        "ctrl-d",
-        "delete",
-        "delete the route (asks)",
-        Delete,
-        Scope::Only(&[ViewKind::Routes]),
-        true
-    ),
-    bind!(
-        &[ctrl('d')],
-        "ctrl-d",
-        "kill",
-        "kill the connection (asks)",
-        Delete,
-        Scope::Only(KILL_VIEWS),
-        true
-    ),
-    bind!(
-        &[key('r')],
-        "r",
-        "",
-        "refresh now",
-        Refresh,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[key('f')],
-        "f",
-        "freeze",
-        "freeze / resume updates",
-        Freeze,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[code(KeyCode::Tab)],
-        "tab",
-        "",
-        "next view",
-        NextView,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[key(':')],
-        ":",
-        "cmd",
-        ":routes :upstreams :conns :q",
-        Command,
-        Scope::Browse,
-        false
-    ),
-    bind!(
-        &[key('?')],
-        "?",
-        "help",
-        "this help",
-        Help,
-        Scope::Browse,
-        false
-    ),
+    bind!(&[ctrl('c')], "^c", "", "quit at once", Quit, Scope::Everywhere, false),
+    bind!(&[key('j'), code(KeyCode::Down)], "j/↓", "", "move down", Down, Scope::Browse, false),
+    bind!(&[key('k'), code(KeyCode::Up)], "k/↑", "", "move up", Up, Scope::Browse, false),
+    bind!(&[key('g'), code(KeyCode::Home)], "g", "", "first row", Top, Scope::Browse, false),
+    bind!(&[key('G'), code(KeyCode::End)], "G", "", "last row", Bottom, Scope::Browse, false),
+    bind!(&[code(KeyCode::Enter)], "enter", "open", "open the selected row", Enter, Scope::Browse, false),
+    bind!(&[code(KeyCode::Esc)], "esc", "back", "back / clear filter", Back, Scope::Browse, false),
+    bind!(&[key('/')], "/", "filter", "filter rows", Filter, Scope::Browse, false),
+    bind!(&[key('s')], "s", "sort", "sort by next column", SortNext, Scope::Only(LISTS), false),
+    bind!(&[key('S')], "S", "", "reverse sort order", SortReverse, Scope::Only(LISTS), false),
+    bind!(&[key('n')], "n", "new", "new stream route", New, Scope::Only(&[ViewKind::Routes]), true),
+    bind!(&[key('e')], "e", "edit", "edit the route", Edit, Scope::Only(ROUTE_VIEWS), true),
+    bind!(&[key('t')], "t", "test", "test the route", Test, Scope::Only(ROUTE_VIEWS), false),
+    bind!(&[ctrl('d')], "^d", "delete", "delete the route (asks)", Delete, Scope::Only(&[ViewKind::Routes]), true),
+    bind!(&[ctrl('d')], "^d", "kill", "kill the connection (asks)", Delete, Scope::Only(KILL_VIEWS), true),
+    bind!(&[key('r')], "r", "", "refresh now", Refresh, Scope::Browse, false),
+    bind!(&[key('f')], "f", "freeze", "freeze / resume updates", Freeze, Scope::Browse, false),
+    bind!(&[code(KeyCode::Tab)], "tab", "", "next view", NextView, Scope::Browse, false),
+    bind!(&[key(':')], ":", "cmd", ":routes :upstreams :conns :q", Command, Scope::Browse, false),
+    bind!(&[key('?')], "?", "help", "this help", Help, Scope::Browse, false),
     bind!(&[key('q')], "q", "quit", "quit", Quit, Scope::Browse, false),
-    bind!(
-        &[code(KeyCode::Tab), code(KeyCode::Down)],
-        "tab/↓",
-        "next",
-        "next field",
-        NextField,
-        Scope::Only(&[ViewKind::Editor]),
-        false
-    ),
-    bind!(
-        &[code(KeyCode::BackTab), code(KeyCode::Up)],
-        "S-tab/↑",
-        "prev",
-        "previous field",
-        PrevField,
-        Scope::Only(&[ViewKind::Editor]),
-        false
-    ),
-    bind!(
-        &[ctrl('s')],
-        "ctrl-s",
-        "save",
-        "save via the Admin API",
-        Save,
-        Scope::Only(&[ViewKind::Editor]),
-        true
-    ),
-    bind!(
-        &[ctrl('t')],
-        "ctrl-t",
-        "raw json",
-        "form / raw JSON",
-        ToggleRaw,
-        Scope::Only(&[ViewKind::Editor]),
-        false
-    ),
-    bind!(
-        &[code(KeyCode::Enter)],
-        "enter",
-        "run",
-        "run the test",
-        RunTest,
-        Scope::Only(&[ViewKind::Tester]),
-        false
-    ),
-    bind!(
-        &[code(KeyCode::Esc)],
-        "esc",
-        "back",
-        "back",
-        Back,
-        Scope::Only(&[ViewKind::Editor, ViewKind::Tester]),
-        false
-    ),
+    bind!(&[code(KeyCode::Tab), code(KeyCode::Down)], "tab/↓", "next", "editor: next field", NextField, Scope::Only(&[ViewKind::Editor]), false),
+    bind!(&[code(KeyCode::BackTab), code(KeyCode::Up)], "S-tab/↑", "prev", "editor: previous field", PrevField, Scope::Only(&[ViewKind::Editor]), false),
+    bind!(&[ctrl('s')], "^s", "save", "editor: save (Admin API PUT)", Save, Scope::Only(&[ViewKind::Editor]), true),
+    bind!(&[ctrl('t')], "^t", "raw json", "editor: form / raw JSON", ToggleRaw, Scope::Only(&[ViewKind::Editor]), false),
+    bind!(&[code(KeyCode::Enter)], "enter", "run", "tester: run the test", RunTest, Scope::Only(&[ViewKind::Tester]), false),
+    bind!(&[code(KeyCode::Esc)], "esc", "back", "editor/tester: back", Back, Scope::Only(&[ViewKind::Editor, ViewKind::Tester]), false),
 ];
 
 fn matches(chord: &Chord, event: &KeyEvent) -> bool {

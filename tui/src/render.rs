@@ -30,7 +30,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         View::Tester => views::tester::render(frame, body, app),
     }
     frame.render_widget(status_line(app), status);
-    frame.render_widget(key_line(app), keys);
+    frame.render_widget(key_line(app, keys.width), keys);
     match &app.mode {
         Mode::Help => views::help::render(frame, body, app),
         Mode::Confirm(pending) => confirm(frame, body, &pending.question()),
@@ -108,8 +108,7 @@ fn status_line(app: &App) -> Paragraph<'static> {
     Paragraph::new(line)
 }
 
-fn key_line(app: &App) -> Paragraph<'static> {
-    let mut spans = Vec::new();
+fn key_line(app: &App, width: u16) -> Paragraph<'static> {
     let hints: Vec<(&str, &str)> = match &app.mode {
         Mode::Filter { .. } => vec![("enter", "apply"), ("esc", "clear")],
         Mode::Command { .. } => vec![("enter", "run"), ("esc", "cancel")],
@@ -117,7 +116,21 @@ fn key_line(app: &App) -> Paragraph<'static> {
         Mode::Help => vec![("any key", "close")],
         Mode::Normal => keymap::footer(app.view.kind(), app.config.readonly),
     };
-    for (keys, label) in hints {
+    // `?` is always shown (last); the others while they fit.
+    let (help, rest): (Vec<_>, Vec<_>) = hints.into_iter().partition(|(k, _)| *k == "?");
+    let cost = |(k, l): &(&str, &str)| k.chars().count() + l.chars().count() + 2;
+    let mut budget = (width as usize).saturating_sub(help.iter().map(cost).sum());
+    let mut shown = Vec::new();
+    for hint in rest {
+        if cost(&hint) > budget {
+            break;
+        }
+        budget -= cost(&hint);
+        shown.push(hint);
+    }
+    shown.extend(help);
+    let mut spans = Vec::new();
+    for (keys, label) in shown {
         spans.push(Span::styled(
             format!(" {keys}"),
             Style::new().bold().fg(Color::Cyan),

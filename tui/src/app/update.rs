@@ -73,7 +73,7 @@ fn on_saved(app: &mut App, id: String, result: Result<(), String>) -> Vec<Effect
                     message: message.clone(),
                 });
             }
-            app.fail(format!("save stream_route {id}: {message}"));
+            app.fail(format!("stream_route {id} not saved"));
             Vec::new()
         }
     }

@@ -14,7 +14,7 @@ use crate::render::centered;
 /// Draws the help overlay over `area`.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let rows = keymap::help_rows(app.config.readonly);
-    let title = " Help — any key closes ";
+    let title = " Help (^ = ctrl) — any key closes ";
     if rows.len() as u16 + 3 <= area.height {
         let popup = centered(area, 80, rows.len() as u16 + 3);
         frame.render_widget(Clear, popup);

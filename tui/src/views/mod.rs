@@ -50,5 +50,5 @@ pub fn list_title(name: &str, count: usize, list: &ListState, sorts: &[&str]) ->
 
 /// A table state selecting `list.selected` (none when the list is empty).
 pub fn table_state(list: &ListState, rows: usize) -> TableState {
-    TableState::default().with_selected((rows > 0).then_some(list.selected.min(rows - 1)))
+    TableState::default().with_selected((rows > 0).then(|| list.selected.min(rows - 1)))
 }

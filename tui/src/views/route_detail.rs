@@ -132,27 +132,37 @@ fn render_chart(frame: &mut Frame, area: Rect, t: &Throughput) {
 
 fn render_conns(frame: &mut Frame, area: Rect, app: &App, route_id: &str) {
     let rows = detail_conn_rows(app, route_id);
+    // The node column only fits when the pane is wide; the nodes pane lists them anyway.
+    let with_node = area.width >= 60;
     let body: Vec<Row> = rows
         .iter()
         .map(|c| {
-            Row::new(vec![
-                c.client.clone(),
-                c.upstream.clone().unwrap_or_else(|| "-".into()),
+            let mut cells = vec![c.client.clone()];
+            if with_node {
+                cells.push(c.upstream.clone().unwrap_or_else(|| "-".into()));
+            }
+            cells.extend([
                 units::age(c.age_secs),
                 units::bytes(c.bytes_in),
                 units::bytes(c.bytes_out),
-            ])
+            ]);
+            Row::new(cells)
         })
         .collect();
-    let widths = [
-        Constraint::Min(15),
-        Constraint::Min(12),
+    let mut header = vec!["CLIENT"];
+    let mut widths = vec![Constraint::Min(15)];
+    if with_node {
+        header.push("NODE");
+        widths.push(Constraint::Min(15));
+    }
+    header.extend(["AGE", "IN", "OUT"]);
+    widths.extend([
         Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(6),
-    ];
+    ]);
     let table = Table::new(body, widths)
-        .header(Row::new(["CLIENT", "NODE", "AGE", "IN", "OUT"]).style(header_style()))
+        .header(Row::new(header).style(header_style()))
         .block(Block::bordered().title(list_title("Connections", rows.len(), &app.detail, &[])))
         .row_highlight_style(selected_style());
     let mut state = table_state(&app.detail, rows.len());

@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::units;
 
 fn ms(value: Option<f64>) -> String {
-    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.1} ms"))
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.2} ms"))
 }
 
 /// Draws the tester view.

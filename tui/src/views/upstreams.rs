@@ -55,7 +55,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     header.extend(["NODE", "WEIGHT", "HEALTH", "ACTIVE", "ROUTES"]);
     widths.extend([
-        Constraint::Min(16),
+        Constraint::Length(21),
         Constraint::Length(6),
         Constraint::Length(9),
         Constraint::Length(6),
