@@ -33,6 +33,20 @@ pub struct Snapshot {
     pub admin_error: Option<String>,
 }
 
+/// The innermost cause of a reqwest error ("Connection refused (os error 111)"), which says
+/// more than its outer "error sending request".
+fn describe(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    if e.is_timeout() {
+        format!("timed out ({cause})")
+    } else {
+        cause.to_string()
+    }
+}
+
 /// A failed call, with the server's `error_msg` when it sent one.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SourceError {
@@ -142,7 +156,7 @@ impl HttpSource {
     async fn send(&self, url: String, req: reqwest::RequestBuilder) -> Result<Value, SourceError> {
         let transport = |e: reqwest::Error| SourceError::Transport {
             url: url.clone(),
-            message: e.to_string(),
+            message: describe(&e),
         };
         let resp = self.with_key(req).send().await.map_err(transport)?;
         let status = resp.status();
