@@ -285,3 +285,16 @@ mod tests {
         assert!(rw.contains(&"new") && rw.contains(&"delete"));
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::BINDINGS;
+
+    #[test]
+    fn readme_documents_every_binding() {
+        let readme = include_str!("../README.md");
+        for b in BINDINGS {
+            assert!(readme.contains(b.help), "README lacks {:?}", b.help);
+        }
+    }
+}

@@ -170,3 +170,32 @@ fn empty_app_renders_while_connecting() {
     let small = text(&app, 80, 24);
     assert!(small.contains("connecting") && small.contains("Routes (0)"));
 }
+
+#[test]
+fn every_view_survives_tiny_and_huge_terminals() {
+    let mut app = app();
+    let steps: [&dyn Fn(&mut App); 7] = [
+        &|_| {},
+        &|a| drop(press(a, KeyCode::Enter)),
+        &|a| drop(press(a, KeyCode::Char('t'))),
+        &|a| drop(press(a, KeyCode::Esc)),
+        &|a| drop(press(a, KeyCode::Char('e'))),
+        &|a| drop(ctrl(a, 't')),
+        &|a| drop(press(a, KeyCode::Char('?'))),
+    ];
+    for step in steps {
+        step(&mut app);
+        for (w, h) in [(1, 1), (20, 5), (40, 10), (200, 60)] {
+            let screen = text(&app, w, h);
+            assert_eq!(screen.lines().count(), h as usize);
+        }
+    }
+    for view in [":upstreams", ":conns"] {
+        let mut app = common::app();
+        typing(&mut app, view);
+        press(&mut app, KeyCode::Enter);
+        for (w, h) in [(1, 1), (20, 5), (200, 60)] {
+            assert_eq!(text(&app, w, h).lines().count(), h as usize);
+        }
+    }
+}

@@ -469,3 +469,15 @@ fn ctrl_c_and_signals_quit_from_any_mode() {
     assert_eq!(handle_event(&mut app, Event::Terminate), [Effect::Quit]);
     assert!(app.quit);
 }
+
+#[test]
+fn a_notice_lasts_until_the_next_key() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('s'));
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("sorted by name")));
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.notice, None);
+}

@@ -178,6 +178,8 @@ fn on_confirm_key(app: &mut App, pending: Pending, key: KeyEvent) -> Vec<Effect>
 }
 
 fn on_normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    // A notice lasts until the next key; results of effects set their own when they arrive.
+    app.notice = None;
     let view = app.view.kind();
     match keymap::lookup(&key, view, app.config.readonly) {
         Some(action) => on_action(app, action),
