@@ -60,13 +60,13 @@ pub fn match_text(route: &RouteInfo) -> String {
     }
 }
 
-/// Where a route sends traffic: `upstreams/1` → `1`, or `inline` with node count.
+/// Where a route sends traffic: `upstreams/1` → `1`, or `inline`.
 pub fn upstream_text(route: &RouteInfo) -> String {
     match &route.upstream {
         None => "-".into(),
         Some(up) => match &up.key {
             Some(key) => key.trim_start_matches("upstreams/").to_owned(),
-            None => format!("inline({})", up.nodes.len()),
+            None => "inline".to_owned(),
         },
     }
 }

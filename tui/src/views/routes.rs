@@ -1,6 +1,6 @@
 //! The routes table: id/name, match conditions, upstream, active, total, in/out rates and a
-//! sparkline of the last minute's bytes both ways. Narrow terminals drop the upstream
-//! column and shorten the sparkline.
+//! sparkline of the last minute's bytes both ways. Narrow terminals get narrower columns
+//! and a shorter sparkline.
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
@@ -17,18 +17,16 @@ use crate::units;
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let rows = route_rows(app);
     let wide = area.width >= 100;
-    let id_w: u16 = if wide { 20 } else { 14 };
+    let id_w: u16 = if wide { 20 } else { 12 };
     let match_w: u16 = if wide { 24 } else { 16 };
-    let up_w: u16 = if wide { 10 } else { 0 };
-    let fixed = id_w + match_w + up_w + 5 + 6 + 7 + 7 + 2;
-    let columns = if wide { 8 } else { 7 };
-    let spark_w = area.width.saturating_sub(fixed + columns).clamp(4, 60) as usize;
+    let up_w: u16 = if wide { 10 } else { 8 };
+    let act_w: u16 = if wide { 5 } else { 4 };
+    let fixed = id_w + match_w + up_w + act_w + 6 + 7 + 7 + 2;
+    let spark_w = area.width.saturating_sub(fixed + 8).clamp(4, 60) as usize;
 
-    let mut header = vec!["ID/NAME", "MATCH"];
-    if wide {
-        header.push("UPSTREAM");
-    }
-    header.extend(["ACT", "TOTAL", "IN/s", "OUT/s", "LAST 60s"]);
+    let header = [
+        "ID/NAME", "MATCH", "UPSTREAM", "ACT", "TOTAL", "IN/s", "OUT/s", "LAST 60s",
+    ];
 
     let body: Vec<Row> = rows
         .iter()
@@ -37,37 +35,31 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 Some(name) if !name.is_empty() => format!("{} {}", r.id, name),
                 _ => r.id.clone(),
             };
-            let mut cells = vec![
+            let t = &r.stats.throughput;
+            Row::new([
                 Cell::from(units::clip(&label, id_w as usize)),
                 Cell::from(units::clip(&match_text(r), match_w as usize)),
-            ];
-            if wide {
-                cells.push(Cell::from(units::clip(&upstream_text(r), up_w as usize)));
-            }
-            let t = &r.stats.throughput;
-            cells.extend([
+                Cell::from(units::clip(&upstream_text(r), up_w as usize)),
                 Cell::from(Text::from(r.stats.active.to_string()).right_aligned()),
                 Cell::from(Text::from(r.stats.total.to_string()).right_aligned()),
                 Cell::from(Text::from(units::rate(t.in_rate())).right_aligned()),
                 Cell::from(Text::from(units::rate(t.out_rate())).right_aligned()),
                 Cell::from(units::sparkline(&t.combined(), spark_w))
                     .style(Style::new().fg(Color::Green)),
-            ]);
-            Row::new(cells)
+            ])
         })
         .collect();
 
-    let mut widths = vec![Constraint::Length(id_w), Constraint::Length(match_w)];
-    if wide {
-        widths.push(Constraint::Length(up_w));
-    }
-    widths.extend([
-        Constraint::Length(5),
+    let widths = [
+        Constraint::Length(id_w),
+        Constraint::Length(match_w),
+        Constraint::Length(up_w),
+        Constraint::Length(act_w),
         Constraint::Length(6),
         Constraint::Length(7),
         Constraint::Length(7),
         Constraint::Min(spark_w as u16),
-    ]);
+    ];
     let title = list_title("Routes", rows.len(), &app.routes, &ROUTE_SORTS);
     let table = Table::new(body, widths)
         .header(Row::new(header).style(header_style()))
