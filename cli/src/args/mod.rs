@@ -45,6 +45,7 @@ pub struct Cli {
 
 /// Options every command accepts.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Admin API URL [env: APISIX_ADMIN_URL, ADC_SERVER] [default: http://127.0.0.1:9180]
     #[arg(long, global = true, value_name = "URL")]

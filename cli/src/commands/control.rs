@@ -123,28 +123,31 @@ pub async fn route_stats(ctx: &Ctx, id: Option<&str>) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let cols: &[(&str, &[&str])] = &[
-        ("ID", &["id", "route_id"]),
+        ("ID", &["id"]),
         ("NAME", &["name"]),
-        ("ACTIVE", &["active", "active_connections"]),
-        ("TOTAL", &["total", "total_connections"]),
-        ("REJECTED", &["rejected_total", "rejected"]),
-        ("BYTES_IN", &["bytes_in", "bytes_received"]),
-        ("BYTES_OUT", &["bytes_out", "bytes_sent"]),
+        ("PORT", &["match.server_port"]),
+        ("UPSTREAM", &["upstream.key"]),
+        ("ACTIVE", &["stats.active"]),
+        ("TOTAL", &["stats.total"]),
+        ("REJECTED", &["stats.rejected"]),
+        ("BYTES_IN", &["stats.bytes_in"]),
+        ("BYTES_OUT", &["stats.bytes_out"]),
     ];
     print!("{}", table_of(&items(&answer), cols).render());
     Ok(0)
 }
 
+/// Columns of `connections list` (docs/control-api.md field names first).
 const CONNECTION_COLUMNS: &[(&str, &[&str])] = &[
     ("ID", &["id"]),
     ("ROUTE", &["route_id", "route"]),
     ("PROTO", &["protocol"]),
-    ("CLIENT", &["client", "client_addr", "remote_addr"]),
+    ("CLIENT", &["client", "client_addr"]),
     ("LISTENER", &["listener", "listen_addr"]),
-    ("UPSTREAM", &["upstream", "upstream_node", "node"]),
-    ("STARTED", &["start_time", "started", "start"]),
-    ("BYTES_IN", &["bytes_in", "bytes_received"]),
-    ("BYTES_OUT", &["bytes_out", "bytes_sent"]),
+    ("UPSTREAM", &["upstream", "node"]),
+    ("AGE_S", &["age_secs"]),
+    ("BYTES_IN", &["bytes_in"]),
+    ("BYTES_OUT", &["bytes_out"]),
 ];
 
 /// `connections list|kill`.

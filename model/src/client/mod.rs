@@ -108,19 +108,25 @@ fn join(base: &url::Url, segments: &[&str]) -> url::Url {
     url
 }
 
-/// An error and its sources on one line: `a: b: c`.
+/// An error and its sources on one line (`a: b: c`), leaving out reqwest's wrapper texts
+/// that repeat the URL (`error sending request for url (...)`, `client error (Connect)`).
 fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        let wrapper =
+            text.starts_with("error sending request") || text.starts_with("client error (");
+        if !wrapper && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
         }
-        source = cause.source();
+        current = e.source();
     }
-    out
+    if parts.is_empty() {
+        err.to_string()
+    } else {
+        parts.join(": ")
+    }
 }
 
 /// Sends a request and returns the status and the body parsed as JSON (`Null` when empty,

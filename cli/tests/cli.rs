@@ -1,0 +1,447 @@
+//! Runs the real `apisixctl` binary: offline behaviour (help, completion, validate, usage and
+//! connection errors) and the Admin API workflows against an in-process Admin API double.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{apisixctl, apisixctl_stdin, closed_port, MockAdmin, KEY};
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn with_server<'a>(mock: &'a MockAdmin, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec![
+        "--server",
+        mock.url.as_str(),
+        "--admin-key",
+        KEY,
+        "--timeout",
+        "5s",
+    ];
+    all.extend_from_slice(args);
+    all
+}
+
+#[test]
+fn help_documents_exit_codes_and_key_lookup() {
+    let dir = tmp();
+    let run = apisixctl(dir.path(), &["--help"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("Exit codes:"), "{}", run.stdout);
+    assert!(run.stdout.contains("conf/admin_key"));
+    for cmd in [
+        "stream-route",
+        "apply",
+        "diff",
+        "sync",
+        "dump",
+        "validate",
+        "match",
+        "connections",
+        "completion",
+        "dashboard",
+    ] {
+        assert!(run.stdout.contains(cmd), "help lacks {cmd}");
+    }
+}
+
+#[test]
+fn completion_scripts_name_the_binary() {
+    let dir = tmp();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = apisixctl(dir.path(), &["completion", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("apisixctl"),
+            "{shell} script lacks the name"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tmp();
+    assert_eq!(
+        apisixctl(dir.path(), &["stream-route", "frobnicate"]).code,
+        2
+    );
+    assert_eq!(apisixctl(dir.path(), &["-o", "xml", "status"]).code, 2);
+    let bad_node = apisixctl(dir.path(), &["sr", "put", "1", "--node", "no-port"]);
+    assert_eq!(bad_node.code, 2);
+    assert!(bad_node.stderr.contains("host:port"), "{}", bad_node.stderr);
+}
+
+#[test]
+fn unreachable_server_exits_1_with_a_clear_message() {
+    let dir = tmp();
+    let server = format!("http://127.0.0.1:{}", closed_port());
+    let run = apisixctl(
+        dir.path(),
+        &["--server", &server, "--timeout", "3s", "upstream", "list"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.starts_with("error: cannot reach"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(&server), "{}", run.stderr);
+}
+
+#[test]
+fn diff_errors_exit_2_not_1() {
+    let dir = tmp();
+    let file = dir.path().join("a.yaml");
+    std::fs::write(&file, "upstreams:\n  - id: 1\n    nodes: {\"h:1\": 1}\n").expect("write");
+    let server = format!("http://127.0.0.1:{}", closed_port());
+    let run = apisixctl(dir.path(), &["--server", &server, "diff", "-f", "a.yaml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn validate_reports_every_shape_error_with_its_path() {
+    let dir = tmp();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "stream_routes:\n  - server_port: 1\n  - id: 7\n    server_port: 2\nroutes: []\nupstreams:\n  - id: 1\n  - id: \"1\"\n#END\n",
+    )
+    .expect("write");
+    let run = apisixctl(dir.path(), &["validate", "-f", "bad.yaml"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("stream_routes[0]: missing id"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("routes: unknown section"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("upstreams[1] (id 1): duplicate id 1"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn validate_accepts_a_good_file_from_stdin_as_json() {
+    let dir = tmp();
+    let body = r#"{"upstreams":[{"id":1,"nodes":{"127.0.0.1:80":1}}],"stream_routes":[{"id":1,"upstream_id":1}]}"#;
+    let run = apisixctl_stdin(
+        dir.path(),
+        &["validate", "-f", "-", "-o", "json"],
+        Some(body),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out: Value = serde_json::from_str(&run.stdout).expect("json output");
+    assert_eq!(out["valid"], true);
+    assert_eq!(out["objects"], 2);
+}
+
+#[test]
+fn dashboard_without_tui_binary_says_where_it_looked() {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_apisixctl"));
+    if exe.with_file_name("apisix-tui").exists() {
+        return; // built alongside: nothing to check here
+    }
+    let dir = tmp();
+    let run = apisixctl(dir.path(), &["dashboard"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("apisix-tui not found"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn put_reports_created_then_unchanged_then_updated() {
+    let mock = MockAdmin::start();
+    let dir = tmp();
+    let args = [
+        "sr",
+        "put",
+        "1",
+        "--server-port",
+        "9100",
+        "--node",
+        "127.0.0.1:3306=2",
+    ];
+    let first = apisixctl(dir.path(), &with_server(&mock, &args));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.stdout.trim(), "stream_routes/1 created");
+    let stored = mock.get("stream_routes", "1").expect("stored");
+    assert_eq!(stored["upstream"]["nodes"], json!({"127.0.0.1:3306": 2}));
+
+    let puts = mock.count("PUT");
+    let again = apisixctl(dir.path(), &with_server(&mock, &args));
+    assert_eq!(again.stdout.trim(), "stream_routes/1 unchanged");
+    assert_eq!(mock.count("PUT"), puts, "unchanged must not write");
+
+    let changed = apisixctl(
+        dir.path(),
+        &with_server(&mock, &["sr", "put", "1", "--server-port", "9101"]),
+    );
+    assert_eq!(changed.stdout.trim(), "stream_routes/1 updated");
+}
+
+#[test]
+fn server_errors_print_status_and_message() {
+    let mock = MockAdmin::start();
+    let dir = tmp();
+    let missing = apisixctl(
+        dir.path(),
+        &with_server(&mock, &["upstream", "get", "nope"]),
+    );
+    assert_eq!(missing.code, 1);
+    assert_eq!(missing.stderr.trim(), "error: 404 Key not found");
+
+    let put = apisixctl(
+        dir.path(),
+        &with_server(&mock, &["sr", "put", "1", "--upstream-id", "1"]),
+    );
+    assert_eq!(put.code, 0, "{}", put.stderr);
+    mock.insert("upstreams", "1", json!({"nodes": {"127.0.0.1:1": 1}}));
+    let refused = apisixctl(
+        dir.path(),
+        &with_server(&mock, &["upstream", "delete", "1"]),
+    );
+    assert_eq!(refused.code, 1);
+    assert_eq!(
+        refused.stderr.trim(),
+        "error: 400 can not delete this upstream, stream_route [x] is still using it now"
+    );
+    let forced = apisixctl(
+        dir.path(),
+        &with_server(&mock, &["upstream", "delete", "1", "--force"]),
+    );
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(forced.stdout.trim(), "upstreams/1 deleted");
+    assert!(mock.get("upstreams", "1").is_none());
+
+    let wrong_key = apisixctl(
+        dir.path(),
+        &[
+            "--server",
+            &mock.url,
+            "--admin-key",
+            "bad",
+            "upstream",
+            "list",
+        ],
+    );
+    assert_eq!(wrong_key.code, 1);
+    assert_eq!(
+        wrong_key.stderr.trim(),
+        "error: 401 failed to check token: wrong apikey"
+    );
+}
+
+#[test]
+fn key_file_in_working_directory_is_used_without_flags() {
+    let mock = MockAdmin::start();
+    let dir = tmp();
+    std::fs::create_dir_all(dir.path().join("conf")).expect("mkdir");
+    std::fs::write(dir.path().join("conf/admin_key"), format!("{KEY}\n")).expect("write");
+    let run = apisixctl(
+        dir.path(),
+        &["--server", &mock.url, "upstream", "list", "-o", "json"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&run.stdout).expect("json"),
+        json!([])
+    );
+}
+
+const DECLARED: &str = "\
+upstreams:
+  - id: u1
+    nodes: {\"127.0.0.1:3306\": 1}
+    labels: {team: core}
+stream_routes:
+  - id: 1
+    server_port: 9100
+    upstream_id: u1
+    labels: {team: core}
+#END
+";
+
+#[test]
+fn diff_apply_diff_cycle_converges() {
+    let mock = MockAdmin::start();
+    let dir = tmp();
+    std::fs::write(dir.path().join("gw.yaml"), DECLARED).expect("write");
+    let before = apisixctl(dir.path(), &with_server(&mock, &["diff", "-f", "gw.yaml"]));
+    assert_eq!(before.code, 1, "{}", before.stderr);
+    assert!(
+        before.stdout.contains("+++ file stream_routes/1"),
+        "{}",
+        before.stdout
+    );
+    assert!(
+        before.stdout.contains("+server_port: 9100"),
+        "{}",
+        before.stdout
+    );
+
+    let apply = apisixctl(dir.path(), &with_server(&mock, &["apply", "-f", "gw.yaml"]));
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(
+        apply.stdout,
+        "upstreams/u1 created\nstream_routes/1 created\n"
+    );
+
+    let after = apisixctl(dir.path(), &with_server(&mock, &["diff", "-f", "gw.yaml"]));
+    assert_eq!(after.code, 0, "{}", after.stdout);
+    let again = apisixctl(dir.path(), &with_server(&mock, &["apply", "-f", "gw.yaml"]));
+    assert_eq!(
+        again.stdout,
+        "upstreams/u1 unchanged\nstream_routes/1 unchanged\n"
+    );
+
+    mock.insert(
+        "stream_routes",
+        "1",
+        json!({"server_port": 9999, "upstream_id": "u1", "labels": {"team": "core"}}),
+    );
+    let drift = apisixctl(dir.path(), &with_server(&mock, &["diff", "-f", "gw.yaml"]));
+    assert_eq!(drift.code, 1);
+    assert!(
+        drift
+            .stdout
+            .contains("-server_port: 9999\n+server_port: 9100"),
+        "{}",
+        drift.stdout
+    );
+}
+
+#[test]
+fn sync_prunes_only_within_the_selector() {
+    let mock = MockAdmin::start();
+    let dir = tmp();
+    std::fs::write(dir.path().join("gw.yaml"), DECLARED).expect("write");
+    mock.insert(
+        "stream_routes",
+        "old-core",
+        json!({"server_port": 1, "labels": {"team": "core"}}),
+    );
+    mock.insert(
+        "stream_routes",
+        "other-team",
+        json!({"server_port": 2, "labels": {"team": "edge"}}),
+    );
+
+    let dry = apisixctl(
+        dir.path(),
+        &with_server(
+            &mock,
+            &[
+                "sync",
+                "-f",
+                "gw.yaml",
+                "--prune",
+                "--selector",
+                "team=core",
+                "--dry-run",
+            ],
+        ),
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stdout
+            .contains("stream_routes/old-core would be deleted"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(
+        mock.count("PUT") + mock.count("DELETE"),
+        0,
+        "dry run writes nothing"
+    );
+
+    let no_prune = apisixctl(dir.path(), &with_server(&mock, &["sync", "-f", "gw.yaml"]));
+    assert_eq!(no_prune.code, 0);
+    assert!(
+        mock.get("stream_routes", "old-core").is_some(),
+        "no --prune, no delete"
+    );
+
+    let run = apisixctl(
+        dir.path(),
+        &with_server(
+            &mock,
+            &[
+                "sync",
+                "-f",
+                "gw.yaml",
+                "--prune",
+                "--selector",
+                "team=core",
+            ],
+        ),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(mock.get("stream_routes", "old-core").is_none());
+    assert!(mock.get("stream_routes", "other-team").is_some());
+    assert!(mock.get("stream_routes", "1").is_some());
+}
+
+#[test]
+fn dump_writes_a_standalone_file_without_timestamps() {
+    let mock = MockAdmin::start();
+    let dir = tmp();
+    mock.insert(
+        "upstreams",
+        "u1",
+        json!({"nodes": {"127.0.0.1:1": 1}, "labels": {"team": "core"}}),
+    );
+    mock.insert("upstreams", "u2", json!({"nodes": {"127.0.0.1:2": 1}}));
+    let run = apisixctl(
+        dir.path(),
+        &with_server(
+            &mock,
+            &["dump", "--file", "out.yaml", "--selector", "team=core"],
+        ),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(dir.path().join("out.yaml")).expect("dumped");
+    assert!(text.ends_with("#END\n"), "{text}");
+    assert!(text.contains("stream_routes: []"), "{text}");
+    assert!(text.contains("id: u1") && !text.contains("u2"), "{text}");
+    assert!(!text.contains("create_time"), "{text}");
+    let check = apisixctl(dir.path(), &["validate", "-f", "out.yaml"]);
+    assert_eq!(check.code, 0, "dump output validates: {}", check.stderr);
+}
+
+#[test]
+fn list_tables_are_aligned_and_wide_adds_columns() {
+    let mock = MockAdmin::start();
+    let dir = tmp();
+    mock.insert(
+        "stream_routes",
+        "1",
+        json!({"server_port": 9100, "remote_addr": "10.0.0.0/8", "upstream_id": "u1"}),
+    );
+    let narrow = apisixctl(dir.path(), &with_server(&mock, &["sr", "list"]));
+    assert_eq!(narrow.code, 0, "{}", narrow.stderr);
+    assert_eq!(
+        narrow.stdout,
+        "ID  NAME  SERVER_PORT  SNI  UPSTREAM\n1   -     9100         -    upstream/u1\n"
+    );
+    let wide = apisixctl(
+        dir.path(),
+        &with_server(&mock, &["sr", "list", "-o", "wide"]),
+    );
+    assert!(
+        wide.stdout
+            .starts_with("ID  NAME  REMOTE_ADDR  SERVER_ADDR  SERVER_PORT"),
+        "{}",
+        wide.stdout
+    );
+    assert!(wide.stdout.contains("10.0.0.0/8"));
+}
