@@ -23,13 +23,22 @@ pub fn items(v: &Value) -> Vec<Value> {
     }
 }
 
-/// The first present field among `names`, as a cell.
+/// The value at a dotted path (`stats.active`).
+fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |v, k| v.get(k))
+}
+
+/// The first present field among `names` (dotted paths allowed), as a cell. An object of
+/// numbers (e.g. `stats.rejected` by reason) shows as their sum.
 fn pick(v: &Value, names: &[&str]) -> String {
-    cell(
-        names
-            .iter()
-            .find_map(|n| v.get(*n).filter(|x| !x.is_null())),
-    )
+    match names.iter().find_map(|n| at(v, n).filter(|x| !x.is_null())) {
+        Some(Value::Object(m)) if m.values().all(Value::is_number) => m
+            .values()
+            .filter_map(Value::as_u64)
+            .sum::<u64>()
+            .to_string(),
+        other => cell(other),
+    }
 }
 
 /// A table with the given (header, field alternatives) columns.
@@ -334,5 +343,13 @@ mod tests {
         let t = table_of(&rows, CONNECTION_COLUMNS);
         assert_eq!(t.rows[0][..4], ["c1", "7", "-", "1.2.3.4:5"]);
         assert_eq!(t.rows[0][7], "10");
+    }
+
+    #[test]
+    fn nested_stats_and_rejection_sums_show_in_cells() {
+        let route = json!({"id": "1", "stats": {"active": 2, "rejected": {"a": 1, "b": 3}}});
+        assert_eq!(pick(&route, &["stats.active"]), "2");
+        assert_eq!(pick(&route, &["stats.rejected"]), "4");
+        assert_eq!(pick(&route, &["stats.missing", "id"]), "1");
     }
 }

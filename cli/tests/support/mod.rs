@@ -113,6 +113,14 @@ impl MockAdmin {
             .insert((dir.into(), id.into()), v);
     }
 
+    /// Sets the route id the Control API double reports for every connection.
+    pub fn set_connection_route(&self, route_id: &str) {
+        self.store.lock().expect("store lock").insert(
+            ("control".into(), "route_of_connections".into()),
+            json!(route_id),
+        );
+    }
+
     /// Reads an object.
     pub fn get(&self, dir: &str, id: &str) -> Option<Value> {
         self.store
@@ -177,6 +185,38 @@ fn serve(conn: TcpStream, store: &Store, log: &Mutex<Vec<String>>) {
     );
 }
 
+/// The Control API part (docs/control-api.md shapes). Connections answer with the route id
+/// stored under `("control", "route_of_connections")`, so tests choose where "the gateway"
+/// routed a connection.
+fn control(method: &str, segs: &[&str], query: &str, store: &Store) -> (u16, Value) {
+    let store = store.lock().expect("store lock");
+    match (method, segs) {
+        ("GET", ["v1", "status"]) => (
+            200,
+            json!({"version": "0.1.0", "role": "traditional",
+            "listeners": [{"protocol": "tcp", "addr": "127.0.0.1:1", "tls": false}]}),
+        ),
+        ("GET", ["v1", "connections"]) => {
+            let route = store
+                .get(&("control".to_owned(), "route_of_connections".to_owned()))
+                .cloned()
+                .unwrap_or(json!("1"));
+            (
+                200,
+                json!({"list": [{"id": "c-1", "route_id": route, "client": "127.0.0.1:5",
+                "protocol": "tcp", "age_secs": 1.5, "bytes_in": 3, "bytes_out": 4, "query": query}], "total": 1}),
+            )
+        }
+        ("GET", ["v1", "match"]) => (
+            200,
+            json!({"matched": "1", "query": query,
+            "routes": [{"id": "1", "matched": true, "reason": null}]}),
+        ),
+        ("DELETE", ["v1", "connections", id]) => (200, json!({"killed": id})),
+        _ => (404, json!({"error_msg": "not found"})),
+    }
+}
+
 fn handle(
     method: &str,
     target: &str,
@@ -188,6 +228,9 @@ fn handle(
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     if method == "HEAD" && segs == ["apisix", "admin"] {
         return (200, Value::Null);
+    }
+    if segs.first() == Some(&"v1") {
+        return control(method, &segs, query, store);
     }
     if key != Some(KEY) {
         return (
