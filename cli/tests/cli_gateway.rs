@@ -60,7 +60,7 @@ plugin_attr:\n  prometheus:\n    export_addr:\n      ip: 127.0.0.1\n      port: 
             .stderr(log)
             .spawn()
             .expect("gateway starts");
-        let gw = Gateway {
+        let mut gw = Gateway {
             child,
             prefix,
             admin: format!("http://127.0.0.1:{admin_port}"),
@@ -73,13 +73,16 @@ plugin_attr:\n  prometheus:\n    export_addr:\n      ip: 127.0.0.1\n      port: 
     }
 
     /// Polls until the port accepts, bounded by START_TIMEOUT.
-    fn wait_listening(&self, port: u16) {
+    fn wait_listening(&mut self, port: u16) {
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
             .is_err()
         {
             let log =
                 std::fs::read_to_string(self.prefix.path().join("gateway.log")).unwrap_or_default();
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("gateway exited with {status} during start-up\n{log}");
+            }
             assert!(
                 Instant::now() < deadline,
                 "port {port} not listening within {START_TIMEOUT:?}\n{log}"
