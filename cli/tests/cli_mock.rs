@@ -480,3 +480,70 @@ fn control_commands_pass_filters_and_render_tables() {
     let ping = apisixctl(dir.path(), &with_both(&mock, &["ping"]));
     assert_eq!(ping.code, 0, "{}", ping.stdout);
 }
+
+#[test]
+fn edit_puts_what_the_editor_saved() {
+    let mock = MockAdmin::start();
+    let dir = tmp();
+    mock.insert("stream_routes", "1", json!({"server_port": 9100}));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_apisixctl"));
+    let out = cmd
+        .current_dir(dir.path())
+        .args(with_server(&mock, &["sr", "edit", "1"]))
+        .env("VISUAL", "sed -i s/9100/9200/")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "stream_routes/1 updated"
+    );
+    let stored = mock.get("stream_routes", "1").expect("stored");
+    assert_eq!(stored["server_port"], 9200);
+
+    let untouched = cmd.env("VISUAL", "true").output().expect("runs");
+    assert!(String::from_utf8_lossy(&untouched.stdout).contains("unchanged (no edits)"));
+}
+
+#[test]
+fn create_posts_and_patch_merges() {
+    let mock = MockAdmin::start();
+    let dir = tmp();
+    let created = apisixctl(
+        dir.path(),
+        &with_server(
+            &mock,
+            &["upstream", "create", "--node", "127.0.0.1:1", "-o", "json"],
+        ),
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let out: Value = serde_json::from_str(&created.stdout).expect("json");
+    assert_eq!(out["result"], "created");
+    let id = out["id"].as_str().expect("id").to_owned();
+    assert_eq!(id.len(), 20);
+
+    let patch_file = dir.path().join("p.yaml");
+    std::fs::write(&patch_file, "retries: 3\n").expect("write");
+    let patched = apisixctl(
+        dir.path(),
+        &with_server(&mock, &["upstream", "patch", &id, "-f", "p.yaml"]),
+    );
+    assert_eq!(patched.code, 0, "{}", patched.stderr);
+    assert_eq!(mock.get("upstreams", &id).expect("stored")["retries"], 3);
+
+    mock.insert("stream_routes", "1", json!({}));
+    let refused = apisixctl(
+        dir.path(),
+        &with_server(&mock, &["sr", "patch", "1", "-f", "p.yaml"]),
+    );
+    assert_eq!(refused.code, 1);
+    assert_eq!(
+        refused.stderr.trim(),
+        "error: 405 not supported `PATCH` method for stream route"
+    );
+}

@@ -295,6 +295,40 @@ fn handle(
                 json!({"key": format!("/apisix/{dir}/{id}"), "value": v}),
             )
         }
+        ("POST", ["apisix", "admin", dir]) => {
+            let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+                return (400, json!({"error_msg": "invalid request body"}));
+            };
+            let id = format!("{:020}", store.len() + 1);
+            v["id"] = json!(id);
+            store.insert(((*dir).to_owned(), id.clone()), v.clone());
+            (
+                201,
+                json!({"key": format!("/apisix/{dir}/{id}"), "value": v}),
+            )
+        }
+        ("PATCH", ["apisix", "admin", "stream_routes", _]) => (
+            405,
+            json!({"error_msg": "not supported `PATCH` method for stream route"}),
+        ),
+        ("PATCH", ["apisix", "admin", dir, id]) => {
+            let k = ((*dir).to_owned(), (*id).to_owned());
+            let (Some(old), Ok(Value::Object(patch))) = (
+                store.get(&k).cloned(),
+                serde_json::from_slice::<Value>(body),
+            ) else {
+                return (404, json!({"message": "Key not found"}));
+            };
+            let mut v = old;
+            for (key, val) in patch {
+                v[key] = val;
+            }
+            store.insert(k, v.clone());
+            (
+                200,
+                json!({"key": format!("/apisix/{dir}/{id}"), "value": v}),
+            )
+        }
         ("DELETE", ["apisix", "admin", dir, id]) => {
             let force = query.contains("force=true");
             if *dir == "upstreams"
