@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::resource::{print_write, upsert};
 use crate::args::{DumpArgs, FilesArgs, OutputFormat, SyncArgs};
-use crate::compare::{desired_view, diff_fields, live_view, DiffLine, Selector};
+use crate::compare::{comparable, desired_view, diff_fields, DiffLine, Selector};
 use crate::context::Ctx;
 use crate::files::{load_files, FileObject};
 use crate::output::{paint, print_machine, Tone};
@@ -124,11 +124,11 @@ pub async fn diff(ctx: &Ctx, files: &FilesArgs) -> anyhow::Result<u8> {
     let mut differs = false;
     for obj in &objects {
         let live = admin.get_opt(obj.kind, &obj.id).await?;
-        let desired = desired_view(&obj.value);
         let (status, lines) = match &live {
-            None => ("new", diff_fields(&Value::Null, &desired)),
+            None => ("new", diff_fields(&Value::Null, &desired_view(&obj.value))),
             Some(item) => {
-                let lines = diff_fields(&live_view(obj.kind, &item.value, &obj.value), &desired);
+                let (desired, live) = comparable(obj.kind, &obj.value, &item.value);
+                let lines = diff_fields(&live, &desired);
                 (if lines.is_empty() { "same" } else { "changed" }, lines)
             }
         };
