@@ -72,7 +72,7 @@ pub async fn sync(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
         let wanted: HashSet<(ResourceKind, &str)> =
             objects.iter().map(|o| (o.kind, o.id.as_str())).collect();
         for kind in ResourceKind::ALL.iter().rev() {
-            for item in admin.list(*kind).await?.list {
+            for item in list_tolerant(&admin, *kind).await? {
                 let Some(id) = item.value.get("id").and_then(model::types::id_string) else {
                     continue;
                 };
@@ -197,9 +197,8 @@ pub async fn dump(ctx: &Ctx, args: &DumpArgs) -> anyhow::Result<u8> {
         ResourceKind::PluginMetadata,
     ];
     for kind in order {
-        let list = admin.list(kind).await?;
-        let values: Vec<Value> = list
-            .list
+        let values: Vec<Value> = list_tolerant(&admin, kind)
+            .await?
             .into_iter()
             .map(|item| strip_times(item.value))
             .filter(|v| selector.matches(v))
@@ -225,6 +224,22 @@ pub async fn dump(ctx: &Ctx, args: &DumpArgs) -> anyhow::Result<u8> {
         None => print!("{text}"),
     }
     Ok(0)
+}
+
+/// Lists `kind`; a server that refuses to list plugin metadata (a 4xx) is warned about and
+/// treated as having none, so dump and prune still work against it.
+async fn list_tolerant(
+    admin: &model::client::AdminClient,
+    kind: ResourceKind,
+) -> anyhow::Result<Vec<model::envelope::Item>> {
+    match admin.list(kind).await {
+        Ok(list) => Ok(list.list),
+        Err(e) if kind == ResourceKind::PluginMetadata && e.status().is_some_and(|s| s < 500) => {
+            eprintln!("warning: skipping plugin_metadata: {e}");
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn strip_times(mut v: Value) -> Value {
