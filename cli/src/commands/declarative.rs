@@ -142,8 +142,10 @@ pub async fn diff(ctx: &Ctx, files: &FilesArgs) -> anyhow::Result<u8> {
                 let changes: Vec<Value> = lines
                     .iter()
                     .map(|l| match l {
-                        DiffLine::Removed(p, v) => json!({"op": "-", "path": p, "value": v}),
-                        DiffLine::Added(p, v) => json!({"op": "+", "path": p, "value": v}),
+                        DiffLine::Removed(p, v) => {
+                            json!({"op": "-", "path": p, "value": as_json(v)})
+                        }
+                        DiffLine::Added(p, v) => json!({"op": "+", "path": p, "value": as_json(v)}),
                     })
                     .collect();
                 json!({"kind": obj.kind.dir(), "id": obj.id, "status": status, "changes": changes})
@@ -242,10 +244,38 @@ async fn list_tolerant(
     }
 }
 
-fn strip_times(mut v: Value) -> Value {
-    if let Value::Object(map) = &mut v {
-        map.remove("create_time");
-        map.remove("update_time");
+/// A diff value (JSON text) back as JSON.
+fn as_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// The object for a standalone file: `id` first, without server timestamps.
+fn strip_times(v: Value) -> Value {
+    let Value::Object(map) = v else {
+        return v;
+    };
+    let mut out = Map::new();
+    if let Some(id) = map.get("id") {
+        out.insert("id".to_owned(), id.clone());
     }
-    v
+    for (k, val) in map {
+        if !matches!(k.as_str(), "id" | "create_time" | "update_time") {
+            out.insert(k, val);
+        }
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dumped_objects_start_with_id_and_lose_timestamps() {
+        let v = strip_times(json!({"name": "n", "id": "1", "create_time": 1, "update_time": 2}));
+        assert_eq!(
+            serde_json::to_string(&v).expect("json"),
+            r#"{"id":"1","name":"n"}"#
+        );
+    }
 }

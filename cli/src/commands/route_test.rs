@@ -206,6 +206,11 @@ async fn read_reply(stream: &mut TcpStream, args: &TestArgs, a: &mut Attempt, se
                     return;
                 }
             }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                // The gateway closes unrouted or failed connections; a reset is a close.
+                a.closed = true;
+                return;
+            }
             Ok(Err(e)) => {
                 a.failure = Some(format!("read: {e}"));
                 return;
