@@ -3,6 +3,8 @@
 //! `main`; the coordinator enables them after merging (`cargo test -p apisixctl --test
 //! cli_gateway -- --ignored`). The harness is deliberately minimal: free ports, a temp prefix
 //! with `conf/config.yaml`, the process killed on drop. The full harness lives in `tests/`.
+//! Both tests passed on 2026-11-28 against a gateway built from the `observe` branch (Admin
+//! API and embedded store wired; no Control API yet, so `ping` is checked per line).
 
 mod support;
 
