@@ -92,14 +92,11 @@ async fn resolve_port(ctx: &Ctx, args: &TestArgs, route: &Value) -> anyhow::Resu
 
 /// Runs the test; exit 1 when any attempt failed.
 pub async fn run(ctx: &Ctx, args: &TestArgs) -> anyhow::Result<u8> {
-    let route = ctx
-        .admin()?
-        .get(ResourceKind::StreamRoutes, &args.id)
-        .await?
-        .value;
+    let admin = ctx.admin()?;
+    let route = admin.get(ResourceKind::StreamRoutes, &args.id).await?.value;
     let port = resolve_port(ctx, args, &route).await?;
-    let server = url::Url::parse(&ctx.server).context("parsing --server")?;
-    let host = server
+    let host = admin
+        .base_url()
         .host_str()
         .ok_or_else(|| anyhow!("--server {} has no host", ctx.server))?
         .trim_matches(|c| c == '[' || c == ']')
