@@ -144,3 +144,42 @@ fn dashboard_without_tui_binary_says_where_it_looked() {
         run.stderr
     );
 }
+
+#[test]
+fn dashboard_execs_the_tui_next_to_it_with_the_same_options() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tmp();
+    let bin = dir.path().join("apisixctl");
+    std::fs::copy(env!("CARGO_BIN_EXE_apisixctl"), &bin).expect("copy apisixctl");
+    let tui = dir.path().join("apisix-tui");
+    std::fs::write(
+        &tui,
+        "#!/bin/sh\necho \"args: $*\"\necho \"key: $APISIX_ADMIN_KEY\"\nexit 3\n",
+    )
+    .expect("write fake tui");
+    std::fs::set_permissions(&tui, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = std::process::Command::new(&bin)
+        .current_dir(dir.path())
+        .args([
+            "--server",
+            "http://gw:1",
+            "--admin-key",
+            "k1",
+            "dashboard",
+            "--",
+            "--readonly",
+        ])
+        .env_remove("APISIX_CONTROL_URL")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "the tui's exit code is kept");
+    assert!(
+        stdout.contains("args: --server http://gw:1 --control http://127.0.0.1:9090 --readonly"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("key: k1"),
+        "the key goes through the environment: {stdout}"
+    );
+}

@@ -41,13 +41,9 @@ pub fn dashboard(ctx: &Ctx, extra: &[String]) -> anyhow::Result<u8> {
     if let Some(key) = &ctx.admin_key {
         cmd.env("APISIX_ADMIN_KEY", key);
     }
-    let status = cmd
-        .status()
-        .with_context(|| format!("running {}", tui.display()))?;
-    Ok(status
-        .code()
-        .and_then(|c| u8::try_from(c).ok())
-        .unwrap_or(1))
+    // Replace this process so the dashboard owns the terminal and its signals directly.
+    let err = std::os::unix::process::CommandExt::exec(&mut cmd);
+    Err(anyhow!("running {}: {err}", tui.display()))
 }
 
 /// `plugins list|get`.
