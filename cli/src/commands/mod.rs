@@ -19,6 +19,7 @@ use crate::body;
 use crate::context::Ctx;
 
 /// Stream plugins enabled by default in APISIX (`apisix/cli/config.lua`), used by local checks.
+/// (The model work adds `model::plugins::DEFAULT_STREAM_PLUGINS`; use it once merged.)
 pub const DEFAULT_STREAM_PLUGINS: [&str; 5] = [
     "ip-restriction",
     "limit-conn",
