@@ -1,0 +1,114 @@
+//! Command dispatch: each handler returns the process exit code on success (`0`, or `1` for
+//! "ran fine but the answer is no", e.g. differences in `diff`), and an error otherwise,
+//! which `main` prints as `error: ...` and turns into [`error_exit_code`].
+
+mod control;
+mod declarative;
+mod edit;
+mod misc;
+mod resource;
+mod route_test;
+mod validate;
+
+use model::ResourceKind;
+
+use crate::args::{
+    Cli, Command, MetadataAction, ServiceAction, SslAction, StreamRouteAction, UpstreamAction,
+};
+use crate::body;
+use crate::context::Ctx;
+
+/// Stream plugins enabled by default in APISIX (`apisix/cli/config.lua`), used by local checks.
+/// (The model work adds `model::plugins::DEFAULT_STREAM_PLUGINS`; use it once merged.)
+pub const DEFAULT_STREAM_PLUGINS: [&str; 5] = [
+    "ip-restriction",
+    "limit-conn",
+    "mqtt-proxy",
+    "syslog",
+    "traffic-split",
+];
+
+/// The exit code for a failed `command`: 2 for `diff` (1 means "differences"), else 1.
+pub fn error_exit_code(command: &Command) -> u8 {
+    match command {
+        Command::Diff(_) => 2,
+        _ => 1,
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let ctx = Ctx::resolve(&cli.global);
+    match cli.command {
+        Command::StreamRoute { action } => stream_route(&ctx, action).await,
+        Command::Upstream { action } => match action {
+            UpstreamAction::Common(a) => resource::common(&ctx, ResourceKind::Upstreams, a).await,
+            UpstreamAction::Put { id, body } => {
+                resource::put(&ctx, ResourceKind::Upstreams, &id, body::upstream(&body)?).await
+            }
+            UpstreamAction::Create { body } => {
+                resource::create(&ctx, ResourceKind::Upstreams, body::upstream(&body)?).await
+            }
+        },
+        Command::Service { action } => match action {
+            ServiceAction::Common(a) => resource::common(&ctx, ResourceKind::Services, a).await,
+            ServiceAction::Put { id, body } => {
+                resource::put(&ctx, ResourceKind::Services, &id, body::service(&body)?).await
+            }
+            ServiceAction::Create { body } => {
+                resource::create(&ctx, ResourceKind::Services, body::service(&body)?).await
+            }
+        },
+        Command::Ssl { action } => match action {
+            SslAction::Common(a) => resource::common(&ctx, ResourceKind::Ssls, a).await,
+            SslAction::Put { id, body } => {
+                resource::put(&ctx, ResourceKind::Ssls, &id, body::ssl(&body)?).await
+            }
+            SslAction::Create { body } => {
+                resource::create(&ctx, ResourceKind::Ssls, body::ssl(&body)?).await
+            }
+        },
+        Command::PluginMetadata { action } => match action {
+            MetadataAction::Common(a) => {
+                resource::common(&ctx, ResourceKind::PluginMetadata, a).await
+            }
+            MetadataAction::Put { id, file } => {
+                resource::put(
+                    &ctx,
+                    ResourceKind::PluginMetadata,
+                    &id,
+                    body::from_file(&file)?,
+                )
+                .await
+            }
+        },
+        Command::Plugins { action } => misc::plugins(&ctx, action).await,
+        Command::Apply(a) => declarative::apply(&ctx, &a).await,
+        Command::Diff(a) => declarative::diff(&ctx, &a).await,
+        Command::Sync(a) => declarative::sync(&ctx, &a).await,
+        Command::Dump(a) => declarative::dump(&ctx, &a).await,
+        Command::Validate(a) => validate::run(&ctx, &a),
+        Command::Match(a) => control::match_route(&ctx, &a).await,
+        Command::Connections { action } => control::connections(&ctx, action).await,
+        Command::Health => control::health(&ctx).await,
+        Command::Status => control::status(&ctx).await,
+        Command::Ping => control::ping(&ctx).await,
+        Command::Completion { shell } => misc::completion(shell),
+        Command::Dashboard { args } => misc::dashboard(&ctx, &args),
+    }
+}
+
+async fn stream_route(ctx: &Ctx, action: StreamRouteAction) -> anyhow::Result<u8> {
+    let kind = ResourceKind::StreamRoutes;
+    match action {
+        StreamRouteAction::Common(a) => resource::common(ctx, kind, a).await,
+        StreamRouteAction::Put { id, body } => {
+            resource::put(ctx, kind, &id, body::stream_route(&body)?).await
+        }
+        StreamRouteAction::Create { body } => {
+            resource::create(ctx, kind, body::stream_route(&body)?).await
+        }
+        StreamRouteAction::Test(args) => route_test::run(ctx, &args).await,
+        StreamRouteAction::Stats { id } => control::route_stats(ctx, id.as_deref()).await,
+    }
+}

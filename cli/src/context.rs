@@ -1,0 +1,168 @@
+//! Resolves the global options into a [`Ctx`]: server URLs with their environment
+//! fallbacks, the admin key (flag, env, then the gateway's generated key file), output format,
+//! colour; and builds the API clients from it.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use model::client::{AdminClient, ControlClient};
+
+use crate::args::{GlobalArgs, OutputFormat, DEFAULT_CONTROL, DEFAULT_SERVER};
+
+/// The resolved global options.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub server: String,
+    pub admin_key: Option<String>,
+    /// Where the key came from, for `ping`.
+    pub key_source: String,
+    pub control: String,
+    pub output: OutputFormat,
+    pub timeout: Duration,
+    pub color: bool,
+}
+
+impl Ctx {
+    /// Resolves `global` against the process environment and the working directory.
+    pub fn resolve(global: &GlobalArgs) -> Self {
+        Self::resolve_with(global, &|name| std::env::var(name).ok(), Path::new("."))
+    }
+
+    /// Like [`Ctx::resolve`] with an explicit environment and working directory (for tests).
+    pub fn resolve_with(
+        global: &GlobalArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+        cwd: &Path,
+    ) -> Self {
+        let env_nonempty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let server = global
+            .server
+            .clone()
+            .or_else(|| env_nonempty("APISIX_ADMIN_URL"))
+            .or_else(|| env_nonempty("ADC_SERVER"))
+            .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+        let control = global
+            .control
+            .clone()
+            .or_else(|| env_nonempty("APISIX_CONTROL_URL"))
+            .unwrap_or_else(|| DEFAULT_CONTROL.to_owned());
+        let (admin_key, key_source) = resolve_key(global, &env_nonempty, cwd);
+        let color = !global.no_color
+            && env("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal();
+        Ctx {
+            server,
+            admin_key,
+            key_source,
+            control,
+            output: global.output,
+            timeout: global.timeout,
+            color,
+        }
+    }
+
+    /// An Admin API client.
+    pub fn admin(&self) -> anyhow::Result<AdminClient> {
+        Ok(AdminClient::new(
+            &self.server,
+            self.admin_key.clone(),
+            self.timeout,
+        )?)
+    }
+
+    /// A Control API client.
+    pub fn control(&self) -> anyhow::Result<ControlClient> {
+        Ok(ControlClient::new(&self.control, self.timeout)?)
+    }
+
+    /// Whether output is for scripts (json/yaml).
+    pub fn machine(&self) -> bool {
+        matches!(self.output, OutputFormat::Json | OutputFormat::Yaml)
+    }
+}
+
+/// The key file candidates, in lookup order.
+pub fn key_file_candidates(env: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Vec<PathBuf> {
+    let mut out = vec![cwd.join("conf").join("admin_key")];
+    if let Some(prefix) = env("APISIX_PREFIX") {
+        out.push(Path::new(&prefix).join("conf").join("admin_key"));
+    }
+    out
+}
+
+fn resolve_key(
+    global: &GlobalArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    cwd: &Path,
+) -> (Option<String>, String) {
+    if let Some(key) = &global.admin_key {
+        return (Some(key.clone()), "--admin-key".into());
+    }
+    for name in ["APISIX_ADMIN_KEY", "ADC_TOKEN"] {
+        if let Some(key) = env(name) {
+            return (Some(key), format!("${name}"));
+        }
+    }
+    for path in key_file_candidates(env, cwd) {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let key = text.trim();
+            if !key.is_empty() {
+                return (Some(key.to_owned()), path.display().to_string());
+            }
+        }
+    }
+    (None, "none".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Cli;
+    use clap::Parser;
+
+    fn global(args: &[&str]) -> GlobalArgs {
+        let mut argv = vec!["apisixctl"];
+        argv.extend_from_slice(args);
+        argv.push("status");
+        Cli::try_parse_from(argv).expect("parses").global
+    }
+
+    #[test]
+    fn flags_win_over_environment_and_adc_names_are_fallbacks() {
+        let env = |n: &str| match n {
+            "ADC_SERVER" => Some("http://adc:9180".to_owned()),
+            "ADC_TOKEN" => Some("adc-token".to_owned()),
+            _ => None,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = Ctx::resolve_with(&global(&[]), &env, dir.path());
+        assert_eq!(ctx.server, "http://adc:9180");
+        assert_eq!(ctx.admin_key.as_deref(), Some("adc-token"));
+        assert_eq!(ctx.control, DEFAULT_CONTROL);
+        let ctx = Ctx::resolve_with(
+            &global(&["--server", "http://x:1", "--admin-key", "k"]),
+            &env,
+            dir.path(),
+        );
+        assert_eq!(ctx.server, "http://x:1");
+        assert_eq!(ctx.admin_key.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn key_file_in_conf_then_prefix_is_read() {
+        let cwd = tempfile::tempdir().expect("tempdir");
+        let prefix = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(prefix.path().join("conf")).expect("mkdir");
+        std::fs::write(prefix.path().join("conf/admin_key"), "from-prefix\n").expect("write");
+        let prefix_str = prefix.path().to_str().expect("utf-8").to_owned();
+        let env = move |n: &str| (n == "APISIX_PREFIX").then(|| prefix_str.clone());
+        let ctx = Ctx::resolve_with(&global(&[]), &env, cwd.path());
+        assert_eq!(ctx.admin_key.as_deref(), Some("from-prefix"));
+
+        std::fs::create_dir_all(cwd.path().join("conf")).expect("mkdir");
+        std::fs::write(cwd.path().join("conf/admin_key"), "from-cwd").expect("write");
+        let ctx = Ctx::resolve_with(&global(&[]), &env, cwd.path());
+        assert_eq!(ctx.admin_key.as_deref(), Some("from-cwd"));
+    }
+}

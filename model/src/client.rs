@@ -1,1 +1,0 @@
-//! Typed Admin/Control API client: filled in by the CLI work.
