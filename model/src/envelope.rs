@@ -10,9 +10,17 @@ use serde_json::Value;
 pub struct Item {
     pub key: String,
     pub value: Value,
-    #[serde(rename = "createdIndex", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "createdIndex",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub created_index: Option<i64>,
-    #[serde(rename = "modifiedIndex", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "modifiedIndex",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub modified_index: Option<i64>,
 }
 

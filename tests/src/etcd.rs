@@ -1,0 +1,115 @@
+//! A throwaway single-node etcd on free ports in a temp dir, for the etcd store tests.
+//! Needs the `etcd-server` package (the `etcd` binary); without it [`Etcd::start`] fails
+//! naming the package.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::gateway::http_client;
+use crate::{ports, tools};
+
+/// How long etcd may take to become healthy.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running (or stopped) etcd.
+pub struct Etcd {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// The client port on 127.0.0.1.
+    pub client_port: u16,
+    /// The peer port on 127.0.0.1.
+    pub peer_port: u16,
+    child: Option<Child>,
+}
+
+impl Etcd {
+    /// Starts etcd and waits until `/health` reports healthy.
+    pub async fn start() -> anyhow::Result<Etcd> {
+        let bin = tools::require(&["etcd"], "etcd-server")?;
+        let dir = tempfile::Builder::new().prefix("e2e-etcd-").tempdir()?;
+        let mut etcd = Etcd {
+            dir,
+            bin,
+            client_port: ports::free_port(),
+            peer_port: ports::free_port(),
+            child: None,
+        };
+        etcd.start_again().await?;
+        Ok(etcd)
+    }
+
+    /// `http://127.0.0.1:<client port>`, the value for `deployment.etcd.host`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("etcd.log")
+    }
+
+    /// Starts the process (again, on the same data dir and ports) and waits until healthy.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.child.is_none(), "etcd is already running");
+        let client = self.endpoint();
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = self.log_path();
+        let child = Command::new(&self.bin)
+            .arg("--name=e2e")
+            .arg(format!(
+                "--data-dir={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=e2e={peer}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(tools::append_file(&log)?))
+            .stderr(Stdio::from(tools::append_file(&log)?))
+            .spawn()
+            .with_context(|| format!("spawning {}", self.bin.display()))?;
+        self.child = Some(child);
+        let http = http_client();
+        let url = format!("{client}/health");
+        let deadline = std::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    anyhow::bail!("etcd exited with {status}:\n{}", tools::file_tail(&log, 30));
+                }
+            }
+            if let Ok(resp) = http.get(&url).send().await {
+                if resp.text().await.unwrap_or_default().contains("true") {
+                    return Ok(());
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                self.kill9();
+                anyhow::bail!(
+                    "etcd did not become healthy within {START_TIMEOUT:?}:\n{}",
+                    tools::file_tail(&log, 30)
+                );
+            }
+            tokio::time::sleep(crate::wait::POLL_INTERVAL).await;
+        }
+    }
+
+    /// Kills etcd at once (the "store down" case); [`Etcd::start_again`] brings it back.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
