@@ -149,3 +149,45 @@ pub fn http_client() -> reqwest::Client {
         .build()
         .expect("building a reqwest client with static settings")
 }
+
+/// What a reply must look like (see [`check_reply`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    /// Only the status is checked.
+    Status,
+    /// The JSON body has exactly this `error_msg` (other keys allowed).
+    ErrorMsg(String),
+    /// `error_msg` starts with this text.
+    ErrorMsgPrefix(String),
+    /// The body is exactly this JSON value.
+    Json(Value),
+    /// The body, with surrounding whitespace trimmed, is exactly this text.
+    Text(String),
+}
+
+/// Checks `reply` against `status` and `expect`; the error names what differed.
+pub fn check_reply(reply: &Reply, status: u16, expect: &Expect) -> Result<(), String> {
+    if reply.status != status {
+        return Err(format!(
+            "status {} (expected {status}), body {:?}",
+            reply.status, reply.text
+        ));
+    }
+    let body = reply.try_json();
+    let msg = body
+        .as_ref()
+        .and_then(|v| v.get("error_msg"))
+        .and_then(Value::as_str);
+    let ok = match expect {
+        Expect::Status => true,
+        Expect::ErrorMsg(want) => msg == Some(want.as_str()),
+        Expect::ErrorMsgPrefix(want) => msg.is_some_and(|m| m.starts_with(want.as_str())),
+        Expect::Json(want) => body.as_ref() == Some(want),
+        Expect::Text(want) => reply.text.trim() == want,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("body {:?}, expected {expect:?}", reply.text))
+    }
+}

@@ -23,7 +23,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use reqwest::Method;
 
-pub use admin::{http_client, AdminRequest, KeyAuth, Reply};
+pub use admin::{check_reply, http_client, AdminRequest, Expect, KeyAuth, Reply};
 pub use config::{GatewayConfig, TEST_ADMIN_KEY, TEST_VIEWER_KEY};
 
 use crate::{tools, wait};
