@@ -4,6 +4,9 @@
 //!   down its write side (so half-close can be observed end to end).
 //! - [`TcpBackend::greeting`]: first writes `<name>\n`, then behaves like the echo server, so a
 //!   client learns which backend took the connection.
+//! - [`TcpBackend::reply_after_eof`]: reads until the client's EOF, then answers
+//!   `got <n> bytes\n` and closes (proves half-close reaches the backend and the reply still
+//!   comes back).
 //! - [`UdpEcho`]: answers every datagram with the same bytes, counting datagrams and peers.
 
 use std::collections::HashSet;
@@ -14,6 +17,14 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
+
+/// What a TCP backend does with each connection.
+#[derive(Debug, Clone)]
+enum Behaviour {
+    Echo,
+    Greeting(String),
+    ReplyAfterEof,
+}
 
 #[derive(Debug, Default)]
 struct TcpStats {
@@ -35,15 +46,20 @@ pub struct TcpBackend {
 impl TcpBackend {
     /// An echo server.
     pub async fn echo(name: &str) -> TcpBackend {
-        Self::start(name, false).await
+        Self::start(name, Behaviour::Echo).await
     }
 
     /// A server that writes `<name>\n` on accept, then echoes.
     pub async fn greeting(name: &str) -> TcpBackend {
-        Self::start(name, true).await
+        Self::start(name, Behaviour::Greeting(format!("{name}\n"))).await
     }
 
-    async fn start(name: &str, greet: bool) -> TcpBackend {
+    /// A server that answers `got <n> bytes\n` only after the client's EOF.
+    pub async fn reply_after_eof(name: &str) -> TcpBackend {
+        Self::start(name, Behaviour::ReplyAfterEof).await
+    }
+
+    async fn start(name: &str, behaviour: Behaviour) -> TcpBackend {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("binding a backend on 127.0.0.1:0");
@@ -51,7 +67,6 @@ impl TcpBackend {
             .local_addr()
             .expect("local addr of a bound listener");
         let stats = Arc::new(TcpStats::default());
-        let greeting = greet.then(|| format!("{name}\n"));
         let task_stats = stats.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -61,9 +76,13 @@ impl TcpBackend {
                 task_stats.accepted.fetch_add(1, Ordering::SeqCst);
                 task_stats.active.fetch_add(1, Ordering::SeqCst);
                 let stats = task_stats.clone();
-                let greeting = greeting.clone();
+                let behaviour = behaviour.clone();
                 tokio::spawn(async move {
-                    let _ = serve_echo(stream, greeting).await;
+                    let _ = match behaviour {
+                        Behaviour::Echo => serve_echo(stream, None).await,
+                        Behaviour::Greeting(greeting) => serve_echo(stream, Some(greeting)).await,
+                        Behaviour::ReplyAfterEof => serve_reply_after_eof(stream).await,
+                    };
                     stats.active.fetch_sub(1, Ordering::SeqCst);
                 });
             }
@@ -112,6 +131,22 @@ async fn serve_echo(mut stream: TcpStream, greeting: Option<String>) -> std::io:
         }
         stream.write_all(&buf[..n]).await?;
     }
+}
+
+async fn serve_reply_after_eof(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0usize;
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        total += n;
+    }
+    stream
+        .write_all(format!("got {total} bytes\n").as_bytes())
+        .await?;
+    stream.shutdown().await
 }
 
 #[derive(Debug, Default)]

@@ -121,3 +121,27 @@ pub async fn expect_closed(stream: &mut TcpStream, limit: Duration) -> anyhow::R
         }
     }
 }
+
+/// Polls (new connection each time) until a connection to `addr` greets with `name`, within
+/// `limit`: how tests wait for a route write to reach the data path.
+pub async fn wait_for_greeting(
+    addr: SocketAddr,
+    name: &str,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let last = match timeout(Duration::from_secs(2), greeting(addr)).await {
+            Ok(Ok(got)) if got == name => return Ok(()),
+            Ok(Ok(got)) => format!("greeted with {got:?}"),
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(_) => "no greeting within 2 s".to_string(),
+        };
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "{addr} did not greet with {name:?} within {limit:?} (last attempt: {last})"
+            );
+        }
+        tokio::time::sleep(crate::wait::POLL_INTERVAL).await;
+    }
+}
