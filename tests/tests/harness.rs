@@ -82,3 +82,18 @@ async fn etcd_becomes_healthy_and_restarts() {
         .expect("etcd restarts on the same data dir");
     assert!(etcd.endpoint().starts_with("http://127.0.0.1:"));
 }
+
+#[test]
+fn rendered_config_names_every_listener_and_key() {
+    let config = e2e::gateway::GatewayConfig::with_listeners(2, 1);
+    let yaml = config.render();
+    for port in config.tcp_ports.iter().chain(&config.udp_ports) {
+        assert!(yaml.contains(&format!("\"127.0.0.1:{port}\"")), "{yaml}");
+    }
+    assert!(yaml.contains("proxy_mode: http&stream"));
+    assert!(yaml.contains("config_provider: embedded"));
+    assert!(yaml.contains(e2e::gateway::TEST_ADMIN_KEY));
+    let mut etcd = config.clone();
+    etcd.etcd_endpoint = Some("http://127.0.0.1:2379".into());
+    assert!(etcd.render().contains("config_provider: etcd"));
+}

@@ -26,6 +26,9 @@ pub struct GatewayConfig {
     pub viewer_key: Option<String>,
     /// `apisix.graceful_shutdown_timeout` (seconds), if set.
     pub graceful_shutdown_timeout: Option<u64>,
+    /// `Some(endpoint)`: use `config_provider: etcd` with this `deployment.etcd.host` (see
+    /// [`crate::etcd::Etcd::endpoint`]) and prefix `/apisix`; `None`: the embedded store.
+    pub etcd_endpoint: Option<String>,
     /// Raw YAML appended at the end (top-level keys not otherwise rendered).
     pub extra_yaml: String,
 }
@@ -47,6 +50,7 @@ impl GatewayConfig {
             admin_key: Some(TEST_ADMIN_KEY.to_string()),
             viewer_key: Some(TEST_VIEWER_KEY.to_string()),
             graceful_shutdown_timeout: None,
+            etcd_endpoint: None,
             extra_yaml: String::new(),
         }
     }
@@ -80,7 +84,18 @@ impl GatewayConfig {
             }
         }
         y.push_str("deployment:\n  role: traditional\n  role_traditional:\n");
-        y.push_str("    config_provider: embedded\n  embedded:\n    data_dir: data\n");
+        match &self.etcd_endpoint {
+            Some(endpoint) => {
+                y.push_str("    config_provider: etcd\n");
+                let _ = writeln!(
+                    y,
+                    "  etcd:\n    host:\n      - \"{endpoint}\"\n    prefix: /apisix\n    timeout: 5"
+                );
+            }
+            None => {
+                y.push_str("    config_provider: embedded\n  embedded:\n    data_dir: data\n");
+            }
+        }
         y.push_str("  admin:\n    admin_key_required: true\n    admin_key:\n");
         let key = self.admin_key.as_deref().unwrap_or("");
         let _ = writeln!(
