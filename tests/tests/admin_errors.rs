@@ -133,8 +133,11 @@ fn cases() -> Vec<Case> {
             .error(400, "unknown plugin [mqttt-proxy]"),
         put("ip-restriction without lists", r2, route_with(json!({"plugins": {"ip-restriction": {}}})))
             .error(400, "failed to check the configuration of stream plugin [ip-restriction]: value should match only one schema, but matches none"),
-        put("ip-restriction bad ip", r2, route_with(json!({"plugins": {"ip-restriction": {"whitelist": ["not-an-ip"]}}})))
-            .error(400, "failed to check the configuration of stream plugin [ip-restriction]: invalid ip address: not-an-ip"),
+        put("ip-restriction entry failing the schema", r2, route_with(json!({"plugins": {"ip-restriction": {"whitelist": ["not-an-ip"]}}})))
+            .error(400, r#"failed to check the configuration of stream plugin [ip-restriction]: property "whitelist" validation failed: failed to validate item 1: object matches none of the required"#),
+        // ":/8" passes the schema's IPv6 CIDR pattern; the real IP parser rejects it.
+        put("ip-restriction entry failing the IP parser", r2, route_with(json!({"plugins": {"ip-restriction": {"blacklist": [":/8"]}}})))
+            .error(400, "failed to check the configuration of stream plugin [ip-restriction]: invalid ip address: :/8"),
         put("invalid string id", "/stream_routes/*invalid", route_with(json!({}))).status(400),
         case("PATCH a stream route", Method::PATCH, "/stream_routes/1", Some(json!({"desc": "x"})))
             .error(405, "not supported `PATCH` method for stream route"),
