@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use e2e::gateway::{Gateway, KeyAuth, TEST_VIEWER_KEY};
+use e2e::gateway::{Gateway, GatewayConfig, KeyAuth, TEST_VIEWER_KEY};
 use e2e::wait;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -417,4 +417,72 @@ async fn services_and_upstreams_are_referenced_by_stream_routes() {
         gw.get("/stream_routes?filter=service_id%3D1").await.json()["total"],
         1
     );
+}
+
+#[tokio::test]
+async fn with_stream_mode_off_stream_routes_can_be_read_but_not_written() {
+    let mut config = GatewayConfig::with_listeners(0, 0);
+    config.proxy_mode = "http".to_string();
+    let gw = Gateway::start(config)
+        .await
+        .expect("start gateway in http mode");
+    let list = gw.get("/stream_routes").await;
+    assert_eq!(
+        list.status, 200,
+        "GET keeps working for pollers: {}",
+        list.text
+    );
+    assert_eq!(list.json(), json!({"list": [], "total": 0}));
+    let put = gw.put("/stream_routes/1", route(1995)).await;
+    assert_eq!(put.status, 400, "{}", put.text);
+    assert_eq!(
+        put.json(),
+        json!({"error_msg": "stream mode is disabled, can not add stream routes"})
+    );
+    assert_eq!(gw.put("/upstreams/1", upstream(1995)).await.status, 201);
+}
+
+#[tokio::test]
+async fn allow_admin_refuses_clients_outside_the_cidrs_with_403() {
+    let mut config = GatewayConfig::new();
+    config.allow_admin = vec!["127.0.0.2/32".to_string()];
+    let gw = Gateway::start(config).await.expect("start gateway");
+    let key = gw.config.admin_key.clone().expect("key");
+    let url = format!("{}/apisix/admin/stream_routes", gw.admin_base());
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .local_address(std::net::IpAddr::from(ip))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client")
+    };
+    let allowed = from([127, 0, 0, 2])
+        .get(&url)
+        .header("X-API-KEY", &key)
+        .send()
+        .await
+        .expect("request from 127.0.0.2");
+    assert_eq!(allowed.status().as_u16(), 200);
+    let denied = from([127, 0, 0, 1])
+        .get(&url)
+        .header("X-API-KEY", &key)
+        .send()
+        .await
+        .expect("request from 127.0.0.1");
+    assert_eq!(denied.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn plugin_metadata_is_stored_per_plugin_name() {
+    let gw = gateway().await;
+    let body = json!({"log_format": {"host": "$host", "client_ip": "$remote_addr"}});
+    let put = gw.put("/plugin_metadata/syslog", body.clone()).await;
+    assert_eq!(put.status, 201, "{}", put.text);
+    assert_eq!(put.json()["key"], "/apisix/plugin_metadata/syslog");
+    let got = gw.get("/plugin_metadata/syslog").await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.json()["value"]["log_format"], body["log_format"]);
+    assert_eq!(gw.delete("/plugin_metadata/syslog").await.status, 200);
+    assert_eq!(gw.get("/plugin_metadata/syslog").await.status, 404);
 }

@@ -26,6 +26,10 @@ pub struct GatewayConfig {
     pub viewer_key: Option<String>,
     /// `apisix.graceful_shutdown_timeout` (seconds), if set.
     pub graceful_shutdown_timeout: Option<u64>,
+    /// `apisix.proxy_mode` (`http&stream` by default).
+    pub proxy_mode: String,
+    /// `deployment.admin.allow_admin` CIDRs (`127.0.0.0/24` by default).
+    pub allow_admin: Vec<String>,
     /// `Some(endpoint)`: use `config_provider: etcd` with this `deployment.etcd.host` (see
     /// [`crate::etcd::Etcd::endpoint`]) and prefix `/apisix`; `None`: the embedded store.
     pub etcd_endpoint: Option<String>,
@@ -50,6 +54,8 @@ impl GatewayConfig {
             admin_key: Some(TEST_ADMIN_KEY.to_string()),
             viewer_key: Some(TEST_VIEWER_KEY.to_string()),
             graceful_shutdown_timeout: None,
+            proxy_mode: "http&stream".to_string(),
+            allow_admin: vec!["127.0.0.0/24".to_string()],
             etcd_endpoint: None,
             extra_yaml: String::new(),
         }
@@ -58,7 +64,11 @@ impl GatewayConfig {
     /// Renders config.yaml.
     pub fn render(&self) -> String {
         let mut y = String::new();
-        y.push_str("apisix:\n  proxy_mode: http&stream\n  enable_admin: true\n");
+        let _ = writeln!(
+            y,
+            "apisix:\n  proxy_mode: {}\n  enable_admin: true",
+            self.proxy_mode
+        );
         y.push_str("  enable_control: true\n");
         let _ = writeln!(
             y,
@@ -108,7 +118,10 @@ impl GatewayConfig {
                 "      - name: viewer\n        key: \"{viewer}\"\n        role: viewer"
             );
         }
-        y.push_str("    allow_admin:\n      - 127.0.0.0/24\n");
+        y.push_str("    allow_admin:\n");
+        for cidr in &self.allow_admin {
+            let _ = writeln!(y, "      - {cidr}");
+        }
         let _ = writeln!(
             y,
             "    admin_listen:\n      ip: 127.0.0.1\n      port: {}",
