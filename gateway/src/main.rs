@@ -1,3 +1,171 @@
-//! The `apisix-gateway` binary: parses arguments and hands over to the library.
+//! The `apisix-gateway` binary: parses arguments, sets up logging and hands over to the
+//! library. Exit codes: 0 success, 1 invalid configuration or runtime failure, 2 usage error.
 
-fn main() {}
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use apisix_gateway::server::{self, pidfile, wiring};
+use clap::{Parser, Subcommand};
+use nix::sys::signal::Signal;
+use tracing_subscriber::EnvFilter;
+
+/// An Apache APISIX-compatible L4 (TCP/UDP) gateway.
+#[derive(Debug, Parser)]
+#[command(name = "apisix-gateway", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, clap::Args)]
+struct Common {
+    /// The configuration file (default: <prefix>/conf/config.yaml).
+    #[arg(short = 'c', long = "config", global = true)]
+    config: Option<PathBuf>,
+    /// The prefix directory (parent of conf/, logs/, data/; default: derived from -c, else .).
+    #[arg(short = 'p', long = "prefix", global = true)]
+    prefix: Option<PathBuf>,
+    /// Log level or filter (overrides RUST_LOG), e.g. `debug` or `apisix_gateway=trace`.
+    #[arg(long = "log-level", global = true)]
+    log_level: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway in the foreground (the default).
+    Start,
+    /// Validate the configuration: problems go to stderr, one per line; exit 0 or 1.
+    Test,
+    /// Tell the running instance to reload its configuration (SIGHUP).
+    Reload,
+    /// Tell the running instance to drain and stop (SIGTERM).
+    Stop,
+    /// Print the version.
+    Version,
+}
+
+impl Common {
+    /// `-p`, else the parent of the config file's `conf/` directory, else `.`.
+    fn prefix(&self) -> PathBuf {
+        if let Some(prefix) = &self.prefix {
+            return prefix.clone();
+        }
+        let conf_dir = self.config.as_deref().and_then(Path::parent);
+        match conf_dir {
+            Some(dir) if dir.file_name().is_some_and(|n| n == "conf") => dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| self.prefix().join("conf").join("config.yaml"))
+    }
+}
+
+fn init_logging(level: Option<&str>) {
+    let filter = match level {
+        Some(level) => EnvFilter::new(level),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Loads the config, printing each problem on its own line.
+fn load(common: &Common) -> Option<apisix_gateway::config::Config> {
+    match wiring::load_config(&common.config_path(), common.prefix.as_deref()) {
+        Ok(config) => Some(config),
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("{problem}");
+            }
+            None
+        }
+    }
+}
+
+fn start(common: &Common) -> anyhow::Result<ExitCode> {
+    let Some(config) = load(common) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let events = server::signal_events().context("cannot install signal handlers")?;
+        server::run(config, events).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn signal(common: &Common, signal: Signal) -> anyhow::Result<ExitCode> {
+    let path = pidfile::pid_file_path(&common.prefix());
+    let pid = pidfile::signal_running(&path, signal)?;
+    eprintln!("sent {signal} to apisix-gateway (pid {pid})");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.common.log_level.as_deref());
+    let result = match cli.command.unwrap_or(Command::Start) {
+        Command::Start => start(&cli.common),
+        Command::Test => Ok(match load(&cli.common) {
+            Some(_) => {
+                eprintln!(
+                    "configuration file {} test is successful",
+                    cli.common.config_path().display()
+                );
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::FAILURE,
+        }),
+        Command::Reload => signal(&cli.common, Signal::SIGHUP),
+        Command::Stop => signal(&cli.common, Signal::SIGTERM),
+        Command::Version => {
+            println!("apisix-gateway {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn prefix_is_derived_from_a_config_under_conf() {
+        let cli = Cli::parse_from(["apisix-gateway", "test", "-c", "/srv/gw/conf/config.yaml"]);
+        assert_eq!(cli.common.prefix(), PathBuf::from("/srv/gw"));
+        let cli = Cli::parse_from(["apisix-gateway", "-p", "/x", "stop"]);
+        assert_eq!(cli.common.prefix(), PathBuf::from("/x"));
+        assert_eq!(
+            cli.common.config_path(),
+            PathBuf::from("/x/conf/config.yaml")
+        );
+    }
+}

@@ -5,14 +5,18 @@
 //! - [`types`]: typed serde views of stored objects (stream route, upstream, service, ssl), used by
 //!   the data plane after validation.
 //! - [`jsonschema`]: a JSON-schema validator whose messages are APISIX's (api7/jsonschema) texts.
-//! - [`schema`]: APISIX's schemas for every resource and stream plugin, as JSON.
+//! - [`schema`]: APISIX's resource schemas (stream route, upstream, service, ssl) as JSON, served
+//!   by `/v1/schema`; plugin schemas live in [`plugins`].
 //! - [`validate`]: the whole write check of the Admin API, in APISIX's order, with its exact texts.
 //!   The Admin API, the store watcher, the YAML loader and `apisixctl validate` all call it.
-//! - [`plugins`]: the stream plugins we know, their priorities and schemas.
+//!   Also the PATCH merge ([`validate::merge_patch`]) and delete constraints ([`validate::check_delete`]).
+//! - [`plugins`]: the stream plugins we know, their priorities, schemas and conf checks.
+//! - [`ip`]: IP/CIDR parsing as APISIX's `core.ip` does it.
 //! - [`envelope`]: Admin API response bodies (`key`/`value`, `{list,total}`, deleted, not found).
 //! - `client` (feature `client`): a typed reqwest client of the Admin and Control APIs.
 
 pub mod envelope;
+pub mod ip;
 pub mod jsonschema;
 pub mod plugins;
 pub mod resource;

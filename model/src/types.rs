@@ -21,6 +21,29 @@ fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(v.as_ref().and_then(id_string))
 }
 
+/// Parses a stored, validated object into one of the types here. Whole floats (`80.0`) become
+/// integers first: APISIX (Lua) accepts them wherever an integer is expected, serde does not.
+pub fn from_stored<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, serde_json::Error> {
+    let mut value = value.clone();
+    integral_floats_to_ints(&mut value);
+    serde_json::from_value(value)
+}
+
+fn integral_floats_to_ints(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    *value = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_ints),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_to_ints),
+        _ => {}
+    }
+}
+
 /// A stream route (REFERENCE.md §3).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamRoute {
@@ -237,6 +260,16 @@ mod tests {
         assert_eq!(list[0].port, Some(80));
         assert_eq!(list[1].host, "[::1]");
         assert_eq!(list[1].port, Some(81));
+    }
+
+    #[test]
+    fn whole_floats_parse_as_integers() {
+        let route: StreamRoute = from_stored(&serde_json::json!({
+            "server_port": 80.0,
+            "upstream": {"nodes": {"127.0.0.1:80": 1.0}}
+        }))
+        .expect("valid route");
+        assert_eq!(route.server_port, Some(80));
     }
 
     #[test]

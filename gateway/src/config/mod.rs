@@ -1,10 +1,28 @@
 //! `conf/config.yaml`: APISIX's keys and defaults (REFERENCE.md §1, DESIGN.md §3), loaded
 //! into a validated [`Config`]. Loading reports every problem, one line each, naming the key
 //! path; unknown keys are warned about.
+//!
+//! Flow: [`load`] reads the file → [`env`] substitutes `${{VAR}}` in the raw text → YAML →
+//! [`load`](self::load)'s section readers ([`reader::Reader`], [`listen`] for
+//! `stream_proxy`) → [`checks`] (roles, forced settings, port conflicts). Defaults live in
+//! the readers; `conf/config-default.yaml` ([`default_config_yaml`]) documents them and a test
+//! keeps the two equal.
+
+mod checks;
+pub mod env;
+mod listen;
+mod load;
+mod reader;
+
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use self::listen::validate_port_or_range;
+pub use self::load::{DEFAULT_ACCESS_LOG_FORMAT, DEFAULT_STREAM_PLUGINS, KNOWN_STREAM_PLUGINS};
 
 use ipnet::IpNet;
 
@@ -140,4 +158,94 @@ pub struct Config {
     pub graceful_shutdown_timeout: Duration,
     pub dns_resolver: Vec<String>,
     pub dns_resolver_valid: Option<Duration>,
+}
+
+/// Everything wrong with a config file: one message per problem, each naming its key path
+/// (or APISIX's text for the problem). Displayed one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors {
+    /// The messages, in the order found.
+    pub messages: Vec<String>,
+}
+
+impl ConfigErrors {
+    fn new(messages: Vec<String>) -> Self {
+        ConfigErrors { messages }
+    }
+
+    fn one(message: String) -> Self {
+        ConfigErrors {
+            messages: vec![message],
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.messages.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// `conf/config-default.yaml`: every key this gateway reads, with its default.
+pub fn default_config_yaml() -> &'static str {
+    include_str!("../../../conf/config-default.yaml")
+}
+
+/// The prefix used when none is given: the parent of the `conf/` directory holding `path`
+/// (or the file's own directory when it is not in a directory named `conf`).
+pub fn default_prefix(path: &Path) -> PathBuf {
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    match (dir.file_name(), dir.parent()) {
+        (Some(name), Some(parent)) if name == "conf" => parent.to_path_buf(),
+        _ => dir,
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => cwd.join(path),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+/// Reads and validates the config file at `path`. `prefix` (`-p`) overrides the prefix
+/// directory that relative paths resolve against (default: [`default_prefix`]). Returns the
+/// config and the warnings (unknown keys, ignored settings), or every problem found.
+pub fn load(path: &Path, prefix: Option<&Path>) -> Result<(Config, Vec<String>), ConfigErrors> {
+    let path = absolute(path);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ConfigErrors::one(format!(
+            "failed to read config file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let prefix = prefix
+        .map(absolute)
+        .unwrap_or_else(|| default_prefix(&path));
+    load::from_text(&text, &path, &prefix)
+}
+
+/// Validates config text as if it were the file `path`, with `prefix` as the prefix
+/// directory (for tests and `apisix-gateway test`).
+pub fn from_yaml_str(
+    text: &str,
+    path: &Path,
+    prefix: &Path,
+) -> Result<(Config, Vec<String>), ConfigErrors> {
+    load::from_text(text, path, prefix)
+}
+
+impl Config {
+    /// The configuration an empty config file gives, with `prefix` as the prefix directory.
+    pub fn defaults(prefix: &Path) -> Config {
+        let path = prefix.join("conf").join("config.yaml");
+        load::from_text("", &path, prefix)
+            .map(|(config, _)| config)
+            .expect("the built-in defaults are valid")
+    }
 }

@@ -1,1 +1,50 @@
-//! Listeners, TCP relay, UDP sessions: filled in by the data-plane work.
+//! The data plane: stream listeners, the TCP relay and UDP sessions.
+//!
+//! Flow: [`listener`] binds the configured sockets and runs one accept task each →
+//! [`tcp`] (or [`udp`]) routes each new connection through a [`source::RouteSource`]
+//! (the configuration snapshot in production) → picks and connects an upstream node →
+//! [`relay`] moves bytes until the end. Live connections are listed in [`registry`];
+//! rejections are counted in [`stats`].
+
+pub mod listener;
+pub mod registry;
+pub mod relay;
+pub mod source;
+pub mod stats;
+pub mod tcp;
+pub mod udp;
+
+use std::sync::Arc;
+
+use crate::proxy::registry::ConnectionRegistry;
+use crate::proxy::source::RouteSource;
+use crate::proxy::stats::ProxyStats;
+
+/// What every listener shares.
+pub struct ProxyContext {
+    /// Routes new connections.
+    pub routes: Arc<dyn RouteSource>,
+    /// Live connections and sessions.
+    pub registry: Arc<ConnectionRegistry>,
+    /// Data-plane counters.
+    pub stats: Arc<ProxyStats>,
+}
+
+impl ProxyContext {
+    /// A context routing with `routes`, with a fresh registry and counters.
+    pub fn new(routes: Arc<dyn RouteSource>) -> Self {
+        ProxyContext {
+            routes,
+            registry: Arc::new(ConnectionRegistry::new()),
+            stats: Arc::new(ProxyStats::default()),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProxyContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyContext")
+            .field("live", &self.registry.len())
+            .finish_non_exhaustive()
+    }
+}

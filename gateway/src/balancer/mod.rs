@@ -1,0 +1,409 @@
+//! Upstream node selection: `roundrobin` (smooth weighted), `chash`, `least_conn`, `ewma`,
+//! priority groups, health, and the retry budget (`retries`, `retry_timeout`).
+//!
+//! An [`UpstreamRuntime`] is compiled from a `model::types::Upstream` once per snapshot and
+//! shared by every connection on it; its counters are atomics or short critical sections.
+//! The snapshot compiler reuses a runtime whose upstream configuration did not change, so its
+//! state (round-robin position, live sessions, health) survives unrelated config changes.
+//!
+//! Layout: `node` holds one node's live state, `select` the per-group choice for
+//! roundrobin / least_conn / ewma, `chash` the consistent-hash ring and key, `dns` the
+//! resolver cache.
+//!
+//! Use by the proxy, per connection: `pick` → resolve + connect → `report_connect` → (on
+//! failure: `pick` again with the same [`PickState`]) → `session_started` → relay →
+//! `session_ended`.
+
+mod chash;
+mod dns;
+mod node;
+mod select;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::router::ConnInfo;
+use chash::HashKey;
+use dns::DnsCache;
+use node::NodeState;
+use select::Group;
+
+pub use chash::POINTS_PER_WEIGHT;
+pub use dns::DEFAULT_DNS_TTL;
+
+/// `timeout.connect` when unset.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// `max(timeout.send, timeout.read)` when unset (nginx `proxy_timeout`).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// One resolved node.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeAddr {
+    /// `host:port` as configured (a DNS name is resolved at connect time).
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for NodeAddr {
+    /// `host:port`, with an IPv6 host in brackets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A node as shown by the Control API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeView {
+    pub host: String,
+    pub port: u16,
+    pub weight: u32,
+    pub priority: i64,
+    pub healthy: bool,
+    pub active_sessions: u64,
+}
+
+/// The balancing algorithm (`type`).
+#[derive(Debug, Clone, PartialEq)]
+enum Policy {
+    RoundRobin,
+    Chash(HashKey),
+    LeastConn,
+    Ewma,
+    /// An unknown `type`: the Admin API accepts it; every pick fails.
+    Unsupported(String),
+}
+
+/// A compiled upstream.
+#[derive(Debug)]
+pub struct UpstreamRuntime {
+    /// `upstreams/<id>` or `stream_routes/<id>` (inline), for logs and metrics.
+    pub key: String,
+    /// The configuration this was compiled from (the snapshot compares it to keep state).
+    pub config: model::types::Upstream,
+    nodes: Vec<NodeState>,
+    index: HashMap<NodeAddr, usize>,
+    /// By priority, highest first.
+    groups: Vec<Group>,
+    policy: Policy,
+    retries: u32,
+    retry_timeout: Option<Duration>,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+    /// Consecutive connect failures that mark a node unhealthy (`checks.passive`).
+    passive_tcp_failures: Option<u32>,
+    rotor: AtomicUsize,
+    dns: DnsCache,
+}
+
+impl Default for UpstreamRuntime {
+    fn default() -> Self {
+        UpstreamRuntime::compile(String::new(), &model::types::Upstream::default())
+    }
+}
+
+/// A connection's progress through the nodes: what was tried, and the deadline.
+#[derive(Debug, Default, Clone)]
+pub struct PickState {
+    /// Nodes already returned by [`UpstreamRuntime::pick`] (it appends to this), plus any the
+    /// caller wants skipped.
+    pub tried: Vec<NodeAddr>,
+    /// When the first pick happened (`retry_timeout` counts from here); set by the first pick.
+    pub started: Option<Instant>,
+    /// Picks made so far (the first one plus retries).
+    pub attempts: u32,
+    /// Variables set for this connection by plugins (e.g. `mqtt_client_id`), read by `chash`.
+    pub vars: Vec<(String, String)>,
+}
+
+impl PickState {
+    /// A fresh state carrying plugin-set `vars`.
+    pub fn with_vars(vars: Vec<(String, String)>) -> Self {
+        PickState {
+            vars,
+            ..PickState::default()
+        }
+    }
+}
+
+impl UpstreamRuntime {
+    /// Compiles `up`; `key` names it in logs (`upstreams/1`, `stream_routes/7`).
+    pub fn compile(key: String, up: &model::types::Upstream) -> UpstreamRuntime {
+        let mut nodes = Vec::new();
+        for node in up.nodes.to_list() {
+            let Some(port) = node.port else {
+                tracing::warn!(upstream = %key, host = %node.host, "skipping node without port");
+                continue;
+            };
+            let addr = NodeAddr {
+                host: node.host,
+                port,
+            };
+            nodes.push(NodeState::new(addr, node.weight, node.priority));
+        }
+        let mut index = HashMap::new();
+        for (i, node) in nodes.iter().enumerate() {
+            index.entry(node.addr.clone()).or_insert(i);
+        }
+        let mut priorities: Vec<i64> = nodes.iter().map(|n| n.priority).collect();
+        priorities.sort_unstable_by(|a, b| b.cmp(a));
+        priorities.dedup();
+        let policy = match up.balancer.as_deref().unwrap_or("roundrobin") {
+            "roundrobin" => Policy::RoundRobin,
+            "chash" => Policy::Chash(HashKey::from_config(
+                up.hash_on.as_deref(),
+                up.key.as_deref(),
+            )),
+            "least_conn" => Policy::LeastConn,
+            "ewma" => Policy::Ewma,
+            other => Policy::Unsupported(other.to_owned()),
+        };
+        let groups = priorities
+            .into_iter()
+            .map(|priority| {
+                let members: Vec<usize> = (0..nodes.len())
+                    .filter(|&i| nodes[i].priority == priority)
+                    .collect();
+                let mut group = Group {
+                    current: Mutex::new(vec![0; members.len()]),
+                    members,
+                    ring: Vec::new(),
+                };
+                if matches!(policy, Policy::Chash(_)) {
+                    group.ring = chash::build_ring(&group, &nodes);
+                }
+                group
+            })
+            .collect();
+        let node_count = u32::try_from(nodes.len()).unwrap_or(u32::MAX);
+        let timeout = up.timeout;
+        UpstreamRuntime {
+            key,
+            config: up.clone(),
+            retries: up.retries.unwrap_or(node_count.saturating_sub(1)),
+            retry_timeout: up.retry_timeout.and_then(seconds),
+            connect_timeout: timeout
+                .and_then(|t| seconds(t.connect))
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            idle_timeout: timeout
+                .and_then(|t| seconds(t.send.max(t.read)))
+                .unwrap_or(DEFAULT_IDLE_TIMEOUT),
+            passive_tcp_failures: passive_tcp_failures(up.checks.as_ref()),
+            nodes,
+            index,
+            groups,
+            policy,
+            rotor: AtomicUsize::new(0),
+            dns: DnsCache::default(),
+        }
+    }
+
+    /// Sets how long DNS answers are reused (config `dns_resolver_valid`; zero disables).
+    pub fn with_dns_ttl(mut self, ttl: Duration) -> Self {
+        self.dns = DnsCache::new(ttl);
+        self
+    }
+
+    /// The next node to try for `conn`, skipping those in `state.tried`; `None` when the
+    /// retry budget is spent or there is no node. The returned node is appended to
+    /// `state.tried`.
+    ///
+    /// Groups are tried by priority (highest first); a lower group is used only when every
+    /// node of the higher ones is tried or unhealthy. Weight-0 nodes are never picked.
+    /// Unhealthy nodes are skipped unless every node is unhealthy.
+    pub fn pick(&self, conn: &ConnInfo, state: &mut PickState) -> Option<NodeAddr> {
+        if self.nodes.is_empty() || matches!(self.policy, Policy::Unsupported(_)) {
+            return None;
+        }
+        if state.attempts > self.retries {
+            return None;
+        }
+        let now = Instant::now();
+        let started = *state.started.get_or_insert(now);
+        if let (true, Some(limit)) = (state.attempts > 0, self.retry_timeout) {
+            if now.saturating_duration_since(started) >= limit {
+                return None;
+            }
+        }
+        let mut tried = vec![false; self.nodes.len()];
+        for addr in &state.tried {
+            if let Some(&i) = self.index.get(addr) {
+                tried[i] = true;
+            }
+        }
+        let all_unhealthy = !self.nodes.iter().any(|n| n.weight > 0 && n.is_healthy());
+        let eligible = |i: usize| {
+            let node = &self.nodes[i];
+            !tried[i] && node.weight > 0 && (all_unhealthy || node.is_healthy())
+        };
+        let mut hash = None;
+        for group in &self.groups {
+            if !group.members.iter().any(|&i| eligible(i)) {
+                continue;
+            }
+            let chosen = match &self.policy {
+                Policy::RoundRobin => select::smooth_weighted(group, &self.nodes, &eligible),
+                Policy::LeastConn => select::least_conn(group, &self.nodes, &eligible, &self.rotor),
+                Policy::Ewma => select::ewma(group, &self.nodes, &eligible),
+                Policy::Chash(key) => {
+                    let hash = *hash.get_or_insert_with(|| chash::hash_key(key, conn, &state.vars));
+                    chash::pick(group, hash, &eligible)
+                }
+                Policy::Unsupported(_) => None,
+            };
+            if let Some(i) = chosen {
+                let addr = self.nodes[i].addr.clone();
+                state.attempts += 1;
+                state.tried.push(addr.clone());
+                return Some(addr);
+            }
+        }
+        None
+    }
+
+    /// Why every pick fails regardless of nodes, e.g. `unknown balancer type: foo`.
+    pub fn unusable_reason(&self) -> Option<String> {
+        match &self.policy {
+            Policy::Unsupported(name) => Some(format!("unknown balancer type: {name}")),
+            _ if self.nodes.is_empty() => Some("no valid upstream node".to_owned()),
+            _ => None,
+        }
+    }
+
+    /// Reports the outcome of a connect attempt (passive health, ewma latency). A failure
+    /// raises the node's `ewma` latency to the connect timeout, and with `checks.passive` marks the
+    /// node unhealthy after `unhealthy.tcp_failures` consecutive failures.
+    pub fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ()>) {
+        let Some(state) = self.node(node) else {
+            return;
+        };
+        let now = Instant::now();
+        match result {
+            Ok(latency) => {
+                state.connect_succeeded();
+                state.record_latency(latency, now);
+            }
+            Err(()) => {
+                state.penalize(self.connect_timeout, now);
+                let failures = state.connect_failed();
+                if let Some(limit) = self.passive_tcp_failures {
+                    if failures >= limit && state.set_healthy(false) {
+                        tracing::warn!(upstream = %self.key, node = %node, failures, "node marked unhealthy by passive check");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A session on `node` started / ended (least_conn counts, `active_sessions`). Calls must
+    /// pair up: one `session_ended` for every `session_started`.
+    pub fn session_started(&self, node: &NodeAddr) {
+        if let Some(state) = self.node(node) {
+            state.session_started();
+        }
+    }
+
+    /// See [`UpstreamRuntime::session_started`].
+    pub fn session_ended(&self, node: &NodeAddr) {
+        if let Some(state) = self.node(node) {
+            state.session_ended();
+        }
+    }
+
+    /// Sets a node's health (active checker, passive recovery); `false` for an unknown node.
+    pub fn set_healthy(&self, node: &NodeAddr, healthy: bool) -> bool {
+        match self.node(node) {
+            Some(state) => {
+                if state.set_healthy(healthy) != healthy {
+                    tracing::info!(upstream = %self.key, node = %node, healthy, "node health changed");
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `node` is healthy (`false` for an unknown node).
+    pub fn is_healthy(&self, node: &NodeAddr) -> bool {
+        self.node(node).is_some_and(NodeState::is_healthy)
+    }
+
+    /// Live sessions on `node`.
+    pub fn active_sessions(&self, node: &NodeAddr) -> u64 {
+        self.node(node).map_or(0, NodeState::active)
+    }
+
+    /// The nodes in configuration order, with their live state.
+    pub fn nodes(&self) -> Vec<NodeView> {
+        self.nodes
+            .iter()
+            .map(|n| NodeView {
+                host: n.addr.host.clone(),
+                port: n.addr.port,
+                weight: n.weight,
+                priority: n.priority,
+                healthy: n.is_healthy(),
+                active_sessions: n.active(),
+            })
+            .collect()
+    }
+
+    /// The retry budget: picks allowed after the first one.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// `retry_timeout`, `None` when unset or 0.
+    pub fn retry_timeout(&self) -> Option<Duration> {
+        self.retry_timeout
+    }
+
+    /// `timeout.connect`, default 60 s.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// `max(timeout.send, timeout.read)`, default 600 s.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
+    /// How long DNS answers are reused.
+    pub fn dns_ttl(&self) -> Duration {
+        self.dns.ttl
+    }
+
+    /// Resolves `node` to socket addresses (IP literal, or DNS with caching).
+    pub async fn resolve(&self, node: &NodeAddr) -> std::io::Result<Vec<SocketAddr>> {
+        self.dns.resolve(node).await
+    }
+
+    fn node(&self, node: &NodeAddr) -> Option<&NodeState> {
+        self.index.get(node).map(|&i| &self.nodes[i])
+    }
+}
+
+/// Positive, finite seconds as a duration.
+fn seconds(secs: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
+/// `checks.passive.unhealthy.tcp_failures` (default 2) when passive checks are configured.
+fn passive_tcp_failures(checks: Option<&serde_json::Value>) -> Option<u32> {
+    let passive = checks?.get("passive")?;
+    let limit = passive
+        .pointer("/unhealthy/tcp_failures")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(2);
+    u32::try_from(limit).ok().filter(|&n| n > 0)
+}

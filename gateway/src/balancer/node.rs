@@ -1,0 +1,117 @@
+//! The live state of one upstream node, shared by every connection of a snapshot (and carried
+//! into the next one when the upstream is unchanged): health flag, live session count,
+//! consecutive connect failures, and the EWMA of connect latency.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::NodeAddr;
+
+/// How fast the latency average forgets (APISIX's ewma `DECAY_TIME`).
+pub(super) const EWMA_DECAY: Duration = Duration::from_secs(10);
+
+/// The latency average and when it was last updated.
+#[derive(Debug, Default, Clone, Copy)]
+struct Ewma {
+    millis: f64,
+    at: Option<Instant>,
+}
+
+/// One node of an upstream.
+#[derive(Debug)]
+pub(super) struct NodeState {
+    pub(super) addr: NodeAddr,
+    pub(super) weight: u32,
+    pub(super) priority: i64,
+    healthy: AtomicBool,
+    active: AtomicU64,
+    failures: AtomicU32,
+    ewma: Mutex<Ewma>,
+}
+
+impl NodeState {
+    pub(super) fn new(addr: NodeAddr, weight: u32, priority: i64) -> Self {
+        NodeState {
+            addr,
+            weight,
+            priority,
+            healthy: AtomicBool::new(true),
+            active: AtomicU64::new(0),
+            failures: AtomicU32::new(0),
+            ewma: Mutex::new(Ewma::default()),
+        }
+    }
+
+    pub(super) fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Sets the flag; returns the previous value.
+    pub(super) fn set_healthy(&self, healthy: bool) -> bool {
+        self.healthy.swap(healthy, Ordering::Relaxed)
+    }
+
+    pub(super) fn active(&self) -> u64 {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn session_started(&self) {
+        self.active.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Decrements the live count, never below zero.
+    pub(super) fn session_ended(&self) {
+        let _ = self
+            .active
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Counts a connect failure; returns the consecutive count.
+    pub(super) fn connect_failed(&self) -> u32 {
+        self.failures
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1)
+    }
+
+    pub(super) fn connect_succeeded(&self) {
+        self.failures.store(0, Ordering::Relaxed);
+    }
+
+    /// Folds a latency sample into the average: `ewma·w + rtt·(1−w)`, `w = e^(−Δt/decay)`.
+    pub(super) fn record_latency(&self, latency: Duration, now: Instant) {
+        let mut ewma = self.ewma.lock().unwrap_or_else(PoisonError::into_inner);
+        let rtt = latency.as_secs_f64() * 1000.0;
+        ewma.millis = match ewma.at {
+            None => rtt,
+            Some(at) => {
+                let w = decay_weight(now.saturating_duration_since(at));
+                ewma.millis * w + rtt * (1.0 - w)
+            }
+        };
+        ewma.at = Some(now);
+    }
+
+    /// Raises the average to at least `latency` at once (a failed connect), so the node
+    /// loses to working ones until the penalty decays.
+    pub(super) fn penalize(&self, latency: Duration, now: Instant) {
+        let decayed = self.ewma_score(now);
+        let mut ewma = self.ewma.lock().unwrap_or_else(PoisonError::into_inner);
+        ewma.millis = decayed.max(latency.as_secs_f64() * 1000.0);
+        ewma.at = Some(now);
+    }
+
+    /// The average decayed towards zero since its last sample (so idle nodes are retried);
+    /// 0 for a node never measured.
+    pub(super) fn ewma_score(&self, now: Instant) -> f64 {
+        let ewma = *self.ewma.lock().unwrap_or_else(PoisonError::into_inner);
+        match ewma.at {
+            None => 0.0,
+            Some(at) => ewma.millis * decay_weight(now.saturating_duration_since(at)),
+        }
+    }
+}
+
+fn decay_weight(elapsed: Duration) -> f64 {
+    (-elapsed.as_secs_f64() / EWMA_DECAY.as_secs_f64()).exp()
+}

@@ -1,0 +1,475 @@
+//! Builds a [`Config`] from the config text: substitution, YAML, then one reader per
+//! section (`apisix`, `deployment`, `plugin_attr.prometheus`, `stream_plugins`, `xrpc`,
+//! `nginx_config.stream`), then the cross-section checks in [`super::checks`].
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde_json::Value;
+
+use super::listen::{self, PpDefaults};
+use super::reader::{describe, Reader};
+use super::*;
+
+/// APISIX's default stream plugin list.
+pub const DEFAULT_STREAM_PLUGINS: &[&str] = &[
+    "ip-restriction",
+    "limit-conn",
+    "mqtt-proxy",
+    "syslog",
+    "traffic-split",
+];
+/// Stream plugins this gateway knows.
+pub const KNOWN_STREAM_PLUGINS: &[&str] = &[
+    "ip-restriction",
+    "limit-conn",
+    "mqtt-proxy",
+    "syslog",
+    "traffic-split",
+    "prometheus",
+];
+/// APISIX's default `nginx_config.stream.access_log_format`.
+pub const DEFAULT_ACCESS_LOG_FORMAT: &str =
+    "$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time";
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Parses and validates `text` (the contents of `path`) with `prefix` as the prefix dir.
+pub fn from_text(
+    text: &str,
+    path: &Path,
+    prefix: &Path,
+) -> Result<(Config, Vec<String>), ConfigErrors> {
+    let text = env::substitute(text, |name| std::env::var(name).ok()).map_err(ConfigErrors::new)?;
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
+        .map_err(|e| ConfigErrors::one(format!("{}: invalid YAML: {e}", path.display())))?;
+    let mut root = serde_json::to_value(&yaml).map_err(|e| {
+        ConfigErrors::one(format!("{}: unsupported YAML value: {e}", path.display()))
+    })?;
+    if root.is_null() {
+        root = Value::Object(Default::default());
+    }
+    if !root.is_object() {
+        return Err(ConfigErrors::one(format!(
+            "{}: expected a mapping at the top level, got {}",
+            path.display(),
+            describe(&root)
+        )));
+    }
+    let mut r = Reader::new(&root);
+    let mut config = read(&mut r, path, prefix);
+    checks::run(&mut r, &mut config);
+    for key in r.unknown_keys() {
+        r.warn(format!("{key}: unknown key, ignored"));
+    }
+    if r.errors.is_empty() {
+        Ok((config, r.warnings))
+    } else {
+        Err(ConfigErrors::new(r.errors))
+    }
+}
+
+fn resolve(prefix: &Path, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        prefix.join(p)
+    }
+}
+
+fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
+    // Sections are read in the order of conf/config-default.yaml, so errors come out in
+    // that order.
+    let mode = r.one_of(
+        "apisix.proxy_mode",
+        &["http", "stream", "http&stream"],
+        "http",
+    );
+    let proxy_mode = match mode.as_str() {
+        "stream" => ProxyMode::Stream,
+        "http&stream" => ProxyMode::HttpAndStream,
+        _ => ProxyMode::Http,
+    };
+    let (stream_tcp, stream_udp) = stream_proxy(r, proxy_mode);
+    let enable_admin = r.bool("apisix.enable_admin", true);
+    let enable_control = r.bool("apisix.enable_control", true);
+    let control_addr = SocketAddr::new(
+        r.ip("apisix.control.ip", LOCALHOST),
+        r.port("apisix.control.port", 9090),
+    );
+    let fallback_sni = r.string("apisix.ssl.fallback_sni");
+    let dns_resolver = dns_resolver(r);
+    let dns_resolver_valid = r
+        .integer("apisix.dns_resolver_valid", 0)
+        .map(|s| Duration::from_secs(s.unsigned_abs()));
+    let graceful_shutdown_timeout =
+        seconds(r, "apisix.graceful_shutdown_timeout").unwrap_or(Duration::from_secs(30));
+    let (role, config_provider) = role(r);
+    let data_dir = r
+        .string("deployment.embedded.data_dir")
+        .unwrap_or_else(|| "data".into());
+    Config {
+        prefix: prefix.to_path_buf(),
+        path: path.to_path_buf(),
+        proxy_mode,
+        stream_tcp,
+        stream_udp,
+        enable_admin,
+        enable_control,
+        control_addr,
+        role,
+        config_provider,
+        data_dir: resolve(prefix, &data_dir),
+        admin: admin(r),
+        etcd: etcd(r, prefix),
+        prometheus: prometheus(r),
+        stream_plugins: stream_plugins(r),
+        xrpc_protocols: xrpc_protocols(r),
+        stream_log: stream_log(r, prefix),
+        fallback_sni,
+        graceful_shutdown_timeout,
+        dns_resolver,
+        dns_resolver_valid,
+    }
+}
+
+fn stream_proxy(r: &mut Reader<'_>, mode: ProxyMode) -> (Vec<TcpListen>, Vec<SocketAddr>) {
+    let pp = PpDefaults {
+        accept: r.bool("apisix.proxy_protocol.enable_tcp_pp", false),
+        to_upstream: r.bool("apisix.proxy_protocol.enable_tcp_pp_to_upstream", false),
+    };
+    if r.is_set("apisix.stream_proxy.only") {
+        r.warn("apisix.stream_proxy.only: no longer used, set apisix.proxy_mode instead");
+    }
+    if !r.is_set("apisix.stream_proxy") {
+        return (Vec::new(), Vec::new());
+    }
+    if !mode.stream_enabled() {
+        r.mark("apisix.stream_proxy.tcp");
+        r.mark("apisix.stream_proxy.udp");
+        r.warn(
+            "apisix.stream_proxy: ignored because apisix.proxy_mode is http \
+             (set it to \"http&stream\" or \"stream\" to open stream listeners)",
+        );
+        return (Vec::new(), Vec::new());
+    }
+    let tcp = if r.is_set("apisix.stream_proxy.tcp") {
+        listen::tcp(r, "apisix.stream_proxy.tcp", pp)
+    } else {
+        Vec::new()
+    };
+    let udp = if r.is_set("apisix.stream_proxy.udp") {
+        listen::udp(r, "apisix.stream_proxy.udp")
+    } else {
+        Vec::new()
+    };
+    (tcp, udp)
+}
+
+fn role(r: &mut Reader<'_>) -> (Role, ConfigProvider) {
+    let name = r.one_of(
+        "deployment.role",
+        &["traditional", "data_plane", "control_plane"],
+        "traditional",
+    );
+    for section in ["role_traditional", "role_data_plane", "role_control_plane"] {
+        r.mark(&format!("deployment.{section}.config_provider"));
+    }
+    let (role, allowed, default): (Role, &[&str], Option<&str>) = match name.as_str() {
+        "data_plane" => (Role::DataPlane, &["etcd", "yaml"], None),
+        "control_plane" => (Role::ControlPlane, &["etcd"], None),
+        _ => (
+            Role::Traditional,
+            &["embedded", "etcd", "yaml"],
+            Some("embedded"),
+        ),
+    };
+    let key = format!("deployment.role_{name}.config_provider");
+    let provider = match (r.is_set(&key), default) {
+        (true, _) => r.one_of(&key, allowed, allowed[0]),
+        (false, Some(default)) => default.to_string(),
+        (false, None) => {
+            r.error(format!(
+                "{key}: required when deployment.role is {name} (one of: {})",
+                allowed.join(", ")
+            ));
+            allowed[0].to_string()
+        }
+    };
+    let provider = match provider.as_str() {
+        "etcd" => ConfigProvider::Etcd,
+        "yaml" => ConfigProvider::Yaml,
+        _ => ConfigProvider::Embedded,
+    };
+    (role, provider)
+}
+
+fn admin(r: &mut Reader<'_>) -> AdminConfig {
+    let listen = SocketAddr::new(
+        r.ip("deployment.admin.admin_listen.ip", LOCALHOST),
+        r.port("deployment.admin.admin_listen.port", 9180),
+    );
+    let key_required = r.bool("deployment.admin.admin_key_required", true);
+    if !key_required {
+        r.warn(
+            "deployment.admin.admin_key_required: false, the Admin API accepts requests \
+             without a key; do not do this in production",
+        );
+    }
+    let keys = match r.raw("deployment.admin.admin_key") {
+        None => vec![AdminKey {
+            name: "admin".into(),
+            key: String::new(),
+            role: "admin".into(),
+        }],
+        Some(_) => admin_keys(r),
+    };
+    let allow_admin = match r.raw("deployment.admin.allow_admin") {
+        None => Some(vec![IpNet::V4(
+            "127.0.0.0/24".parse().expect("a valid CIDR literal"),
+        )]),
+        Some(Value::Null) => None,
+        Some(_) => Some(cidrs(r, "deployment.admin.allow_admin")),
+    };
+    AdminConfig {
+        listen,
+        key_required,
+        keys,
+        allow_admin,
+    }
+}
+
+fn admin_keys(r: &mut Reader<'_>) -> Vec<AdminKey> {
+    let path = "deployment.admin.admin_key";
+    let Some(items) = r.list(path) else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let Value::Object(obj) = item else {
+            r.error(format!(
+                "{item_path}: expected a mapping with name, key and role, got {}",
+                describe(item)
+            ));
+            continue;
+        };
+        r.mark(&item_path);
+        let text = |r: &mut Reader<'_>, field: &str, default: &str| -> String {
+            let key = format!("{item_path}.{field}");
+            r.mark(&key);
+            match obj.get(field) {
+                None | Some(Value::Null) => default.to_string(),
+                Some(Value::String(s)) => s.clone(),
+                // APISIX does `tostring(admin.key)`: numbers are accepted.
+                Some(Value::Number(n)) if field == "key" => n.to_string(),
+                Some(other) => {
+                    r.error(format!("{key}: expected a string, got {}", describe(other)));
+                    default.to_string()
+                }
+            }
+        };
+        let name = text(r, "name", "");
+        let key = text(r, "key", "");
+        let role = text(r, "role", "admin");
+        if role != "admin" && role != "viewer" {
+            r.error(format!(
+                "{item_path}.role: invalid value {role:?}, expected one of: admin, viewer"
+            ));
+        }
+        keys.push(AdminKey { name, key, role });
+    }
+    keys
+}
+
+/// A list of CIDRs (a bare IP is one host; `all` is everything), errors per entry.
+fn cidrs(r: &mut Reader<'_>, path: &str) -> Vec<IpNet> {
+    let Some(items) = r.strings(path) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if item == "all" {
+            out.push(IpNet::V4(Default::default()));
+            out.push(IpNet::V6(Default::default()));
+            continue;
+        }
+        match item
+            .parse::<IpNet>()
+            .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+        {
+            Ok(net) => out.push(net),
+            Err(_) => r.error(format!("{path}[{i}]: invalid CIDR or IP address {item:?}")),
+        }
+    }
+    out
+}
+
+fn etcd(r: &mut Reader<'_>, prefix: &Path) -> EtcdConfig {
+    let hosts = match r.strings("deployment.etcd.host") {
+        None => vec!["http://127.0.0.1:2379".to_string()],
+        Some(hosts) => {
+            if hosts.is_empty() {
+                r.error("deployment.etcd.host: expected at least one entry");
+            }
+            for (i, host) in hosts.iter().enumerate() {
+                if !(host.starts_with("http://") || host.starts_with("https://")) {
+                    r.error(format!(
+                        "deployment.etcd.host[{i}]: {host:?} must start with http:// or https://"
+                    ));
+                }
+            }
+            hosts
+        }
+    };
+    let prefix_key = r
+        .string("deployment.etcd.prefix")
+        .unwrap_or_else(|| "/apisix".into());
+    if !prefix_key.starts_with('/') {
+        r.error(format!(
+            "deployment.etcd.prefix: {prefix_key:?} must start with /"
+        ));
+    }
+    EtcdConfig {
+        hosts,
+        prefix: prefix_key,
+        timeout: Duration::from_secs(
+            r.integer("deployment.etcd.timeout", 1)
+                .unwrap_or(30)
+                .unsigned_abs(),
+        ),
+        user: r.string("deployment.etcd.user"),
+        password: r.string("deployment.etcd.password"),
+        tls_cert: r
+            .string("deployment.etcd.tls.cert")
+            .map(|p| resolve(prefix, &p)),
+        tls_key: r
+            .string("deployment.etcd.tls.key")
+            .map(|p| resolve(prefix, &p)),
+        tls_verify: r.bool("deployment.etcd.tls.verify", true),
+        tls_sni: r.string("deployment.etcd.tls.sni"),
+    }
+}
+
+fn prometheus(r: &mut Reader<'_>) -> PrometheusConfig {
+    let export_uri = r
+        .string("plugin_attr.prometheus.export_uri")
+        .unwrap_or_else(|| "/apisix/prometheus/metrics".into());
+    if !export_uri.starts_with('/') {
+        r.error(format!(
+            "plugin_attr.prometheus.export_uri: {export_uri:?} must start with /"
+        ));
+    }
+    PrometheusConfig {
+        enable_export_server: r.bool("plugin_attr.prometheus.enable_export_server", true),
+        export_addr: SocketAddr::new(
+            r.ip("plugin_attr.prometheus.export_addr.ip", LOCALHOST),
+            r.port("plugin_attr.prometheus.export_addr.port", 9091),
+        ),
+        export_uri,
+        metric_prefix: r
+            .string("plugin_attr.prometheus.metric_prefix")
+            .unwrap_or_else(|| "apisix_".into()),
+    }
+}
+
+fn stream_plugins(r: &mut Reader<'_>) -> Vec<String> {
+    let Some(plugins) = r.strings("stream_plugins") else {
+        return DEFAULT_STREAM_PLUGINS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    };
+    for (i, name) in plugins.iter().enumerate() {
+        if !KNOWN_STREAM_PLUGINS.contains(&name.as_str()) {
+            r.warn(format!(
+                "stream_plugins[{i}]: unknown stream plugin {name:?}, ignored"
+            ));
+        }
+    }
+    plugins
+}
+
+fn xrpc_protocols(r: &mut Reader<'_>) -> Vec<String> {
+    let path = "xrpc.protocols";
+    let Some(items) = r.list(path) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        r.mark(&format!("{item_path}.name"));
+        match item.get("name") {
+            Some(Value::String(name)) => out.push(name.clone()),
+            Some(other) => r.error(format!(
+                "{item_path}.name: expected a string, got {}",
+                describe(other)
+            )),
+            None => r.error(format!("{item_path}.name: required")),
+        }
+    }
+    out
+}
+
+fn stream_log(r: &mut Reader<'_>, prefix: &Path) -> StreamLogConfig {
+    let base = "nginx_config.stream";
+    StreamLogConfig {
+        enable_access_log: r.bool(&format!("{base}.enable_access_log"), false),
+        access_log: resolve(
+            prefix,
+            &r.string(&format!("{base}.access_log"))
+                .unwrap_or_else(|| "logs/access_stream.log".into()),
+        ),
+        access_log_format: r
+            .string(&format!("{base}.access_log_format"))
+            .unwrap_or_else(|| DEFAULT_ACCESS_LOG_FORMAT.into()),
+        access_log_format_escape: r.one_of(
+            &format!("{base}.access_log_format_escape"),
+            &["default", "json"],
+            "default",
+        ),
+        real_ip_from: cidrs(r, &format!("{base}.real_ip_from")),
+    }
+}
+
+fn dns_resolver(r: &mut Reader<'_>) -> Vec<String> {
+    let Some(list) = r.strings("apisix.dns_resolver") else {
+        return Vec::new();
+    };
+    if list.is_empty() {
+        r.error("apisix.dns_resolver: expected at least one entry");
+    }
+    for (i, server) in list.iter().enumerate() {
+        let ok = server.parse::<IpAddr>().is_ok()
+            || server.parse::<SocketAddr>().is_ok()
+            || server
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .is_ok();
+        if !ok {
+            r.error(format!(
+                "apisix.dns_resolver[{i}]: invalid DNS server address {server:?}"
+            ));
+        }
+    }
+    list
+}
+
+/// A non-negative number of seconds (fractions allowed).
+fn seconds(r: &mut Reader<'_>, path: &str) -> Option<Duration> {
+    let value = r.value(path)?;
+    match value.as_f64().filter(|s| *s >= 0.0 && s.is_finite()) {
+        Some(s) => Some(Duration::from_secs_f64(s)),
+        None => {
+            r.error(format!(
+                "{path}: expected a number of seconds >= 0, got {}",
+                describe(value)
+            ));
+            None
+        }
+    }
+}

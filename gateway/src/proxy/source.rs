@@ -1,0 +1,116 @@
+//! Where a new connection goes: the seam between the data plane and the configuration.
+//!
+//! [`RouteSource`] turns a [`ConnInfo`] into a [`Routed`] target (the route id and its
+//! upstream) or a [`RejectReason`]; [`UpstreamNodes`] is what the TCP and UDP paths need from
+//! an upstream (pick, connect reports, timeouts, DNS). Production uses [`SnapshotRoutes`]
+//! over the [`SharedSnapshot`] and [`UpstreamRuntime`]; tests plug in fixed nodes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::balancer::{NodeAddr, PickState, UpstreamRuntime};
+use crate::proxy::stats::RejectReason;
+use crate::router::ConnInfo;
+use crate::snapshot::SharedSnapshot;
+
+/// What the data plane needs from an upstream.
+#[async_trait]
+pub trait UpstreamNodes: Send + Sync + 'static {
+    /// The upstream's key (`upstreams/<id>` or `stream_routes/<id>`), for logs.
+    fn key(&self) -> &str;
+    /// The next node to try, `None` when out of nodes or retries.
+    fn pick(&self, conn: &ConnInfo, state: &mut PickState) -> Option<NodeAddr>;
+    /// The outcome of one connect attempt to `node`.
+    fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ()>);
+    /// A session on `node` started.
+    fn session_started(&self, node: &NodeAddr);
+    /// A session on `node` ended.
+    fn session_ended(&self, node: &NodeAddr);
+    /// Connect timeout per attempt.
+    fn connect_timeout(&self) -> Duration;
+    /// Idle timeout of an established session.
+    fn idle_timeout(&self) -> Duration;
+    /// Resolves `node` to socket addresses.
+    async fn resolve(&self, node: &NodeAddr) -> std::io::Result<Vec<SocketAddr>>;
+}
+
+#[async_trait]
+impl UpstreamNodes for UpstreamRuntime {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn pick(&self, conn: &ConnInfo, state: &mut PickState) -> Option<NodeAddr> {
+        UpstreamRuntime::pick(self, conn, state)
+    }
+    fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ()>) {
+        UpstreamRuntime::report_connect(self, node, result)
+    }
+    fn session_started(&self, node: &NodeAddr) {
+        UpstreamRuntime::session_started(self, node)
+    }
+    fn session_ended(&self, node: &NodeAddr) {
+        UpstreamRuntime::session_ended(self, node)
+    }
+    fn connect_timeout(&self) -> Duration {
+        UpstreamRuntime::connect_timeout(self)
+    }
+    fn idle_timeout(&self) -> Duration {
+        UpstreamRuntime::idle_timeout(self)
+    }
+    async fn resolve(&self, node: &NodeAddr) -> std::io::Result<Vec<SocketAddr>> {
+        UpstreamRuntime::resolve(self, node).await
+    }
+}
+
+/// The outcome of routing one connection.
+#[derive(Clone)]
+pub struct Routed {
+    /// The stream route's id.
+    pub route_id: String,
+    /// The upstream to balance over.
+    pub upstream: Arc<dyn UpstreamNodes>,
+}
+
+impl std::fmt::Debug for Routed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routed")
+            .field("route_id", &self.route_id)
+            .field("upstream", &self.upstream.key())
+            .finish()
+    }
+}
+
+/// Routes new connections.
+pub trait RouteSource: Send + Sync + 'static {
+    /// The target for `conn`, or why there is none. Called once per connection (TCP) or
+    /// session (UDP), synchronously at accept.
+    fn route(&self, conn: &ConnInfo) -> Result<Routed, RejectReason>;
+}
+
+/// The production [`RouteSource`]: loads the current snapshot once and asks its route table.
+#[derive(Debug, Clone)]
+pub struct SnapshotRoutes {
+    snapshot: SharedSnapshot,
+}
+
+impl SnapshotRoutes {
+    /// Routes by whatever `snapshot` holds at each accept.
+    pub fn new(snapshot: SharedSnapshot) -> Self {
+        SnapshotRoutes { snapshot }
+    }
+}
+
+impl RouteSource for SnapshotRoutes {
+    fn route(&self, conn: &ConnInfo) -> Result<Routed, RejectReason> {
+        let snapshot = self.snapshot.load();
+        let route = snapshot.routes.find(conn).ok_or(RejectReason::NoRoute)?;
+        let upstream = route.upstream.clone().ok_or(RejectReason::NoUpstream)?;
+        Ok(Routed {
+            route_id: route.id.clone(),
+            upstream,
+        })
+    }
+}

@@ -1,0 +1,188 @@
+//! One TCP listener's accept loop and the life of each accepted connection:
+//! route → pick and connect (with retries over nodes) → relay → log.
+//!
+//! Routing loads the configuration once, at accept. A connection that finds no route, no
+//! upstream or no reachable node is closed without a byte sent, and the reason is counted in
+//! [`ProxyStats`](crate::proxy::stats::ProxyStats). A routed connection is listed in the
+//! [`ConnectionRegistry`](crate::proxy::registry::ConnectionRegistry) until it ends, so it can be
+//! listed, killed and drained.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::balancer::{NodeAddr, PickState};
+use crate::proxy::registry::NewConnection;
+use crate::proxy::relay::{relay_tcp, RelayEnd};
+use crate::proxy::source::UpstreamNodes;
+use crate::proxy::stats::RejectReason;
+use crate::proxy::ProxyContext;
+use crate::router::{ConnInfo, Transport};
+
+/// Accepts on `listener` until `stop` is cancelled, spawning one task per connection.
+/// Stopping closes the listening socket only; accepted connections carry on.
+pub async fn accept_loop(listener: TcpListener, ctx: Arc<ProxyContext>, stop: CancellationToken) {
+    let local = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => {
+            tracing::error!(error = %e, "tcp listener has no local address");
+            return;
+        }
+    };
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, remote)) => {
+                ctx.stats.tcp_accepted();
+                let ctx = ctx.clone();
+                tokio::spawn(async move { handle_connection(stream, remote, local, ctx).await });
+            }
+            Err(e) => {
+                // EMFILE/ENFILE and friends: back off a little instead of spinning.
+                tracing::warn!(listen = %local, error = %e, "tcp accept failed");
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        }
+    }
+    tracing::info!(listen = %local, "stopped listening on tcp");
+}
+
+/// Serves one accepted client connection to its end.
+pub async fn handle_connection(
+    mut client: TcpStream,
+    remote: SocketAddr,
+    local: SocketAddr,
+    ctx: Arc<ProxyContext>,
+) {
+    if let Err(e) = client.set_nodelay(true) {
+        tracing::debug!(client = %remote, error = %e, "cannot set TCP_NODELAY on client");
+    }
+    let conn = ConnInfo {
+        remote,
+        local,
+        sni: None,
+        transport: Transport::Tcp,
+    };
+    let routed = match ctx.routes.route(&conn) {
+        Ok(routed) => routed,
+        Err(reason) => {
+            ctx.stats.rejected(reason);
+            tracing::info!(client = %remote, listen = %local, reason = %reason, "closing tcp connection");
+            return;
+        }
+    };
+    let registration = ctx.registry.insert(NewConnection {
+        route_id: routed.route_id.clone(),
+        upstream: routed.upstream.key().to_string(),
+        transport: Transport::Tcp,
+        client: remote,
+        local,
+    });
+    let handle = registration.handle();
+    let upstream = routed.upstream.as_ref();
+    let connected = tokio::select! {
+        _ = handle.killed() => return,
+        connected = connect_upstream(upstream, &conn) => connected,
+    };
+    let Some((mut server, node, addr)) = connected else {
+        ctx.stats.rejected(RejectReason::UpstreamUnavailable);
+        tracing::warn!(
+            client = %remote, route = %routed.route_id, upstream = %upstream.key(),
+            "closing tcp connection: no upstream node could be reached"
+        );
+        return;
+    };
+    handle.set_node(addr);
+    upstream.session_started(&node);
+    let outcome = relay_tcp(
+        &mut client,
+        &mut server,
+        upstream.idle_timeout(),
+        handle.as_ref(),
+        handle.killed(),
+    )
+    .await;
+    upstream.session_ended(&node);
+    let end = match &outcome.end {
+        RelayEnd::Closed => "closed".to_string(),
+        RelayEnd::IdleTimeout => "idle timeout".to_string(),
+        RelayEnd::Killed => "killed".to_string(),
+        RelayEnd::Error(e) => format!("error: {e}"),
+    };
+    tracing::debug!(
+        id = handle.id, client = %remote, route = %routed.route_id, node = %addr,
+        bytes_up = outcome.bytes_up, bytes_down = outcome.bytes_down,
+        duration_ms = handle.age().as_millis() as u64, end = %end,
+        "tcp connection finished"
+    );
+}
+
+/// Picks nodes until one accepts a connection; `None` when the balancer runs out.
+pub async fn connect_upstream(
+    upstream: &dyn UpstreamNodes,
+    conn: &ConnInfo,
+) -> Option<(TcpStream, NodeAddr, SocketAddr)> {
+    let mut state = PickState::default();
+    while let Some(node) = upstream.pick(conn, &mut state) {
+        if !state.tried.contains(&node) {
+            state.tried.push(node.clone());
+        }
+        let started = Instant::now();
+        match connect_node(upstream, &node).await {
+            Ok((stream, addr)) => {
+                upstream.report_connect(&node, Ok(started.elapsed()));
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(node = %addr, error = %e, "cannot set TCP_NODELAY on upstream");
+                }
+                return Some((stream, node, addr));
+            }
+            Err(e) => {
+                upstream.report_connect(&node, Err(()));
+                tracing::warn!(
+                    upstream = %upstream.key(), node = %format_node(&node), error = %e,
+                    "upstream connect failed"
+                );
+            }
+        }
+    }
+    None
+}
+
+/// Resolves `node` and connects to its addresses in turn, each within the connect timeout.
+async fn connect_node(
+    upstream: &dyn UpstreamNodes,
+    node: &NodeAddr,
+) -> std::io::Result<(TcpStream, SocketAddr)> {
+    let timeout = upstream.connect_timeout();
+    let addrs = tokio::time::timeout(timeout, upstream.resolve(node))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "dns lookup timed out"))??;
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address for host");
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok((stream, addr)),
+            Ok(Err(e)) => last = std::io::Error::new(e.kind(), format!("{addr}: {e}")),
+            Err(_) => {
+                last = std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("{addr}: connect timed out after {timeout:?}"),
+                )
+            }
+        }
+    }
+    Err(last)
+}
+
+/// `host:port` for logs.
+pub fn format_node(node: &NodeAddr) -> String {
+    format!("{}:{}", node.host, node.port)
+}

@@ -1,0 +1,244 @@
+//! One UDP listener: a single socket, and a bounded table of sessions keyed by client address.
+//!
+//! The first datagram from a client routes (`Transport::Udp`) and starts a session task that
+//! picks a node and talks to it through its own connected socket; later datagrams from that
+//! client are queued to the same session. Replies go back to the client from the listening
+//! socket. A session ends after the upstream's idle timeout without traffic either way, when
+//! killed, or when the listener stops. The table and each session's queue are bounded:
+//! a full table turns new clients away (warned and counted), a full queue drops datagrams.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::balancer::{NodeAddr, PickState};
+use crate::proxy::registry::{NewConnection, Registration};
+use crate::proxy::source::{Routed, UpstreamNodes};
+use crate::proxy::stats::RejectReason;
+use crate::proxy::tcp::format_node;
+use crate::proxy::ProxyContext;
+use crate::router::{ConnInfo, Transport};
+
+/// Default maximum number of sessions per UDP listener.
+pub const DEFAULT_MAX_SESSIONS: usize = 65536;
+/// Datagrams queued per session before new ones are dropped.
+const SESSION_QUEUE: usize = 256;
+/// Largest UDP payload.
+const MAX_DATAGRAM: usize = 65536;
+
+/// A live session as seen by the listener.
+struct SessionEntry {
+    id: u64,
+    tx: mpsc::Sender<Bytes>,
+}
+
+/// Receives on `socket` until `stop` is cancelled; stopping ends every session of this listener.
+pub async fn serve(
+    socket: UdpSocket,
+    ctx: Arc<ProxyContext>,
+    stop: CancellationToken,
+    max_sessions: usize,
+) {
+    let socket = Arc::new(socket);
+    let local = match socket.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => {
+            tracing::error!(error = %e, "udp listener has no local address");
+            return;
+        }
+    };
+    let mut sessions: HashMap<SocketAddr, SessionEntry> = HashMap::new();
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<(SocketAddr, u64)>();
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let (n, client) = tokio::select! {
+            _ = stop.cancelled() => break,
+            Some((client, id)) = ended_rx.recv() => {
+                if sessions.get(&client).is_some_and(|s| s.id == id) {
+                    sessions.remove(&client);
+                }
+                continue;
+            }
+            received = socket.recv_from(&mut buf) => match received {
+                Ok(received) => received,
+                Err(e) => {
+                    // ICMP errors surface here on some systems; they are not fatal.
+                    tracing::debug!(listen = %local, error = %e, "udp receive failed");
+                    continue;
+                }
+            },
+        };
+        let datagram = Bytes::copy_from_slice(&buf[..n]);
+        if let Some(session) = sessions.get(&client) {
+            if !session.tx.is_closed() {
+                if session.tx.try_send(datagram).is_err() {
+                    ctx.stats.udp_datagram_dropped();
+                }
+                continue;
+            }
+            sessions.remove(&client);
+        }
+        if sessions.len() >= max_sessions {
+            let total = ctx.stats.rejected(RejectReason::SessionTableFull);
+            // Warn on the first and then every 1000th, not once per datagram.
+            if total == 1 || total.is_multiple_of(1000) {
+                tracing::warn!(listen = %local, client = %client, max_sessions, dropped_total = total, "udp session table full, dropping new session");
+            }
+            continue;
+        }
+        let conn = ConnInfo {
+            remote: client,
+            local,
+            sni: None,
+            transport: Transport::Udp,
+        };
+        let routed = match ctx.routes.route(&conn) {
+            Ok(routed) => routed,
+            Err(reason) => {
+                ctx.stats.rejected(reason);
+                tracing::debug!(client = %client, listen = %local, reason = %reason, "dropping udp datagram");
+                continue;
+            }
+        };
+        let registration = ctx.registry.insert(NewConnection {
+            route_id: routed.route_id.clone(),
+            upstream: routed.upstream.key().to_string(),
+            transport: Transport::Udp,
+            client,
+            local,
+        });
+        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
+        // A fresh channel of this capacity always has room for the first datagram.
+        let _ = tx.try_send(datagram);
+        let id = registration.handle().id;
+        sessions.insert(client, SessionEntry { id, tx });
+        ctx.stats.udp_session_created();
+        let session = Session {
+            conn,
+            routed,
+            registration,
+            listen: socket.clone(),
+            stop: stop.clone(),
+        };
+        let ended_tx = ended_tx.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            session.run(rx, &ctx).await;
+            let _ = ended_tx.send((client, id));
+        });
+    }
+    tracing::info!(listen = %local, sessions = sessions.len(), "stopped listening on udp");
+}
+
+/// One client's session.
+struct Session {
+    conn: ConnInfo,
+    routed: Routed,
+    registration: Registration,
+    listen: Arc<UdpSocket>,
+    stop: CancellationToken,
+}
+
+impl Session {
+    async fn run(self, mut rx: mpsc::Receiver<Bytes>, ctx: &ProxyContext) {
+        let upstream = self.routed.upstream.as_ref();
+        let handle = self.registration.handle();
+        let client = self.conn.remote;
+        let Some((socket, node, addr)) = connect_upstream(upstream, &self.conn).await else {
+            ctx.stats.rejected(RejectReason::UpstreamUnavailable);
+            tracing::warn!(client = %client, route = %self.routed.route_id, "udp session: no upstream node could be reached");
+            return;
+        };
+        handle.set_node(addr);
+        upstream.session_started(&node);
+        let idle = upstream.idle_timeout();
+        let mut last = tokio::time::Instant::now();
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let end = loop {
+            tokio::select! {
+                _ = handle.killed() => break "killed",
+                _ = self.stop.cancelled() => break "listener stopped",
+                _ = tokio::time::sleep_until(last + idle) => break "idle timeout",
+                datagram = rx.recv() => {
+                    let Some(datagram) = datagram else { break "listener stopped" };
+                    // A send on a UDP socket only waits while the socket buffer is full.
+                    match socket.send(&datagram).await {
+                        Ok(n) => handle.add_up(n as u64),
+                        Err(e) => tracing::debug!(node = %addr, error = %e, "udp send to upstream failed"),
+                    }
+                    last = tokio::time::Instant::now();
+                }
+                received = socket.recv(&mut buf) => match received {
+                    Ok(n) => {
+                        if let Err(e) = self.listen.send_to(&buf[..n], client).await {
+                            tracing::debug!(client = %client, error = %e, "udp send to client failed");
+                        } else {
+                            handle.add_down(n as u64);
+                        }
+                        last = tokio::time::Instant::now();
+                    }
+                    // ECONNREFUSED from an earlier datagram: the node may come back.
+                    Err(e) => tracing::debug!(node = %addr, error = %e, "udp receive from upstream failed"),
+                },
+            }
+        };
+        upstream.session_ended(&node);
+        tracing::debug!(
+            id = handle.id, client = %client, route = %self.routed.route_id, node = %addr,
+            bytes_up = handle.bytes_up(), bytes_down = handle.bytes_down(), end,
+            "udp session finished"
+        );
+    }
+}
+
+/// Picks a node and opens a connected UDP socket to it.
+async fn connect_upstream(
+    upstream: &dyn UpstreamNodes,
+    conn: &ConnInfo,
+) -> Option<(UdpSocket, NodeAddr, SocketAddr)> {
+    let mut state = PickState::default();
+    while let Some(node) = upstream.pick(conn, &mut state) {
+        if !state.tried.contains(&node) {
+            state.tried.push(node.clone());
+        }
+        let started = Instant::now();
+        match connect_node(upstream, &node).await {
+            Ok((socket, addr)) => {
+                upstream.report_connect(&node, Ok(started.elapsed()));
+                return Some((socket, node, addr));
+            }
+            Err(e) => {
+                upstream.report_connect(&node, Err(()));
+                tracing::warn!(upstream = %upstream.key(), node = %format_node(&node), error = %e, "udp upstream setup failed");
+            }
+        }
+    }
+    None
+}
+
+async fn connect_node(
+    upstream: &dyn UpstreamNodes,
+    node: &NodeAddr,
+) -> std::io::Result<(UdpSocket, SocketAddr)> {
+    let addrs = tokio::time::timeout(upstream.connect_timeout(), upstream.resolve(node))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "dns lookup timed out"))??;
+    let addr = addrs
+        .into_iter()
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address for host"))?;
+    let bind: SocketAddr = if addr.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(bind).await?;
+    socket.connect(addr).await?;
+    Ok((socket, addr))
+}

@@ -1,0 +1,273 @@
+//! Wires the gateway together and runs it until shutdown.
+//!
+//! Start-up: pid file → admin key → store → snapshot watcher (bounded wait for the first
+//! snapshot) → stream listeners → Admin API. Then it waits for [`LifecycleEvent`]s:
+//! `Reload` re-reads the config file and reconciles the listeners (an invalid new config is
+//! logged and ignored); `Shutdown` (or the event channel closing) stops accepting, drains live
+//! connections for `graceful_shutdown_timeout`, kills the rest and returns.
+
+pub mod pidfile;
+pub mod signals;
+pub mod wiring;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Role};
+use crate::proxy::listener::{ListenError, ListenerSet, ReconcileReport};
+use crate::proxy::registry::ConnectionRegistry;
+use crate::proxy::source::SnapshotRoutes;
+use crate::proxy::ProxyContext;
+use crate::snapshot::{SharedSnapshot, Snapshot};
+
+pub use pidfile::PidFile;
+pub use signals::signal_events;
+
+/// What the running server is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleEvent {
+    /// Re-read the configuration file (SIGHUP).
+    Reload,
+    /// Stop accepting, drain, exit (SIGTERM / SIGINT). A second one during the drain cuts it short.
+    Shutdown,
+}
+
+/// Failures that stop the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error("pid file: {0}")]
+    PidFile(#[from] pidfile::PidFileError),
+    #[error("admin key: {0}")]
+    AdminKey(String),
+    #[error("store: {0}")]
+    Store(String),
+    #[error("admin api: {0}")]
+    Admin(String),
+}
+
+/// How a drain ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Connections still live when the grace period ran out (and were killed).
+    pub killed: usize,
+}
+
+/// Runs the gateway with `config` until a [`LifecycleEvent::Shutdown`] arrives or `events`
+/// closes.
+pub async fn run(
+    config: Config,
+    events: mpsc::Receiver<LifecycleEvent>,
+) -> Result<(), ServerError> {
+    Server::start(config).await?.serve(events).await
+}
+
+/// A started gateway: listeners bound, Admin API up, waiting for lifecycle events.
+#[derive(Debug)]
+pub struct Server {
+    config: Config,
+    proxy: Arc<ProxyContext>,
+    snapshot: SharedSnapshot,
+    listeners: ListenerSet,
+    admin_shutdown: CancellationToken,
+    admin_task: Option<JoinHandle<()>>,
+    _pid_file: PidFile,
+}
+
+impl Server {
+    /// Starts everything in order (see the module docs); any failure stops start-up.
+    pub async fn start(mut config: Config) -> Result<Server, ServerError> {
+        let pid_file = PidFile::create(&config.prefix)?;
+        wiring::ensure_admin_key(&mut config).map_err(ServerError::AdminKey)?;
+        let store = wiring::open_store(&config).map_err(ServerError::Store)?;
+
+        let snapshot: SharedSnapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+        let ready = wiring::start_snapshot_watcher(store.clone(), &config, snapshot.clone());
+        match tokio::time::timeout(wiring::FIRST_SNAPSHOT_WAIT, ready).await {
+            Ok(Ok(())) => tracing::info!(
+                revision = snapshot.load().revision,
+                routes = snapshot.load().routes.len(),
+                "configuration loaded"
+            ),
+            Ok(Err(_)) => tracing::warn!("snapshot watcher ended before the first snapshot"),
+            Err(_) => tracing::warn!(
+                waited = ?wiring::FIRST_SNAPSHOT_WAIT,
+                "no configuration snapshot yet; serving with an empty one until it arrives"
+            ),
+        }
+
+        let proxy = Arc::new(ProxyContext::new(Arc::new(SnapshotRoutes::new(
+            snapshot.clone(),
+        ))));
+        let mut listeners = ListenerSet::new(proxy.clone());
+        let (tcp, udp) = stream_listens(&config);
+        listeners.reconcile(tcp, udp).await?;
+
+        let admin_shutdown = CancellationToken::new();
+        let admin_task = if admin_enabled(&config) {
+            wiring::start_admin(&config, store, proxy.clone(), admin_shutdown.clone())
+                .await
+                .map_err(ServerError::Admin)?
+        } else {
+            None
+        };
+        tracing::info!(pid = std::process::id(), "apisix-gateway started");
+        Ok(Server {
+            config,
+            proxy,
+            snapshot,
+            listeners,
+            admin_shutdown,
+            admin_task,
+            _pid_file: pid_file,
+        })
+    }
+
+    /// The shared data-plane state (registry, counters, routing).
+    pub fn proxy(&self) -> &Arc<ProxyContext> {
+        &self.proxy
+    }
+
+    /// The running configuration snapshot.
+    pub fn snapshot(&self) -> &SharedSnapshot {
+        &self.snapshot
+    }
+
+    /// The bound stream listeners.
+    pub fn listeners(&self) -> &ListenerSet {
+        &self.listeners
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handles events until shutdown, then drains and stops everything.
+    pub async fn serve(
+        mut self,
+        mut events: mpsc::Receiver<LifecycleEvent>,
+    ) -> Result<(), ServerError> {
+        while let Some(event) = events.recv().await {
+            match event {
+                LifecycleEvent::Reload => reload(&mut self.config, &mut self.listeners).await,
+                LifecycleEvent::Shutdown => break,
+            }
+        }
+
+        let registry = self.proxy.registry.clone();
+        tracing::info!(live = registry.len(), "shutting down: no longer accepting");
+        let grace = self.config.graceful_shutdown_timeout;
+        let report = tokio::select! {
+            report = drain(&mut self.listeners, &registry, grace) => report,
+            Some(LifecycleEvent::Shutdown) = events.recv() => {
+                let killed = registry.kill_all();
+                tracing::warn!(killed, "second shutdown request: closing live connections now");
+                DrainReport { killed }
+            }
+        };
+        if report.killed > 0 {
+            tracing::warn!(killed = report.killed, grace = ?grace, "grace period over: closed live connections");
+        }
+        self.admin_shutdown.cancel();
+        if let Some(task) = self.admin_task.take() {
+            let _ = task.await;
+        }
+        tracing::info!("apisix-gateway stopped");
+        Ok(())
+    }
+}
+
+/// Stops every listener, waits up to `grace` for live connections to finish, then kills the
+/// rest (and waits briefly for them to go).
+pub async fn drain(
+    listeners: &mut ListenerSet,
+    registry: &ConnectionRegistry,
+    grace: Duration,
+) -> DrainReport {
+    listeners.stop_all().await;
+    if registry.wait_empty(grace).await {
+        return DrainReport { killed: 0 };
+    }
+    let killed = registry.kill_all();
+    if !registry.wait_empty(Duration::from_secs(5)).await {
+        tracing::warn!(
+            live = registry.len(),
+            "connections still open after being killed"
+        );
+    }
+    DrainReport { killed }
+}
+
+/// The stream listeners `config` asks for (none unless `proxy_mode` enables stream).
+pub fn stream_listens(config: &Config) -> (&[crate::config::TcpListen], &[std::net::SocketAddr]) {
+    if config.proxy_mode.stream_enabled() {
+        (&config.stream_tcp, &config.stream_udp)
+    } else {
+        (&[], &[])
+    }
+}
+
+/// Whether this process serves the Admin API (`enable_admin`, never on a data plane).
+pub fn admin_enabled(config: &Config) -> bool {
+    match config.role {
+        Role::DataPlane => false,
+        Role::ControlPlane => true,
+        Role::Traditional => config.enable_admin,
+    }
+}
+
+/// Re-reads the config file and applies what can change at run time (the stream listeners).
+/// An invalid new config, or a listener that cannot be opened, is logged and ignored.
+async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
+    tracing::info!(path = %config.path.display(), "reloading configuration");
+    let mut new = match wiring::load_config(&config.path, Some(&config.prefix)) {
+        Ok(new) => new,
+        Err(problems) => {
+            for problem in &problems {
+                tracing::error!(problem = %problem, "reload rejected: invalid configuration");
+            }
+            return;
+        }
+    };
+    if let Err(e) = wiring::ensure_admin_key(&mut new) {
+        tracing::error!(error = %e, "reload rejected: admin key");
+        return;
+    }
+    let (tcp, udp) = stream_listens(&new);
+    match listeners.reconcile(tcp, udp).await {
+        Ok(report) => log_reconcile(&report),
+        Err(e) => {
+            tracing::error!(error = %e, "reload rejected: listeners unchanged");
+            return;
+        }
+    }
+    if new.admin.listen != config.admin.listen || admin_enabled(&new) != admin_enabled(config) {
+        tracing::warn!("admin api settings changed: they take effect after a restart");
+    }
+    if new.data_dir != config.data_dir || new.config_provider != config.config_provider {
+        tracing::warn!("store settings changed: they take effect after a restart");
+    }
+    *config = new;
+    tracing::info!("configuration reloaded");
+}
+
+fn log_reconcile(report: &ReconcileReport) {
+    if report.is_empty() {
+        tracing::info!("stream listeners unchanged");
+        return;
+    }
+    tracing::info!(
+        tcp_added = ?report.tcp_added,
+        tcp_removed = ?report.tcp_removed,
+        udp_added = ?report.udp_added,
+        udp_removed = ?report.udp_removed,
+        "stream listeners changed"
+    );
+}

@@ -1,0 +1,110 @@
+//! Integration points of the server with the other parts: config loading, the store, the
+//! admin key, the snapshot watcher and the Admin API. Each is one call into its module.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigProvider};
+use crate::proxy::ProxyContext;
+use crate::snapshot::SharedSnapshot;
+use crate::store::embedded::EmbeddedStore;
+use crate::store::Store;
+use crate::{admin, config, snapshot};
+
+/// How long start-up waits for the first snapshot before serving with an empty one.
+pub const FIRST_SNAPSHOT_WAIT: Duration = Duration::from_secs(10);
+
+/// Loads and validates a configuration; `Err` holds one line per problem. Warnings are logged.
+pub fn load_config(path: &Path, prefix: Option<&Path>) -> Result<Config, Vec<String>> {
+    match config::load(path, prefix) {
+        Ok((config, warnings)) => {
+            for warning in warnings {
+                tracing::warn!(config = %path.display(), "{warning}");
+            }
+            Ok(config)
+        }
+        Err(errors) => Err(errors.messages),
+    }
+}
+
+/// Generates and stores the admin key when the configured one is empty.
+pub fn ensure_admin_key(config: &mut Config) -> Result<(), String> {
+    admin::ensure_admin_key(config)
+        .map(|_| ())
+        .map_err(|err| err.to_string())
+}
+
+/// Opens the configured store (`config_provider: embedded` → `config.data_dir`).
+pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, String> {
+    match config.config_provider {
+        ConfigProvider::Embedded => {
+            let store = EmbeddedStore::open(&config.data_dir).map_err(|err| {
+                format!(
+                    "failed to open the embedded store in {}: {err}",
+                    config.data_dir.display()
+                )
+            })?;
+            Ok(Some(Arc::new(store)))
+        }
+        other => Err(format!(
+            "config_provider {other:?} is not supported by this build yet"
+        )),
+    }
+}
+
+/// The validation context for stored objects: the enabled plugins and protocols.
+pub fn check_context(config: &Config) -> model::CheckContext {
+    model::CheckContext::new(config.stream_plugins.clone(), config.xrpc_protocols.clone())
+}
+
+/// Starts the watcher that compiles store contents into `target`; the returned receiver
+/// fires once the first snapshot is in place.
+pub fn start_snapshot_watcher(
+    store: Option<Arc<dyn Store>>,
+    config: &Config,
+    target: SharedSnapshot,
+) -> oneshot::Receiver<()> {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    match store {
+        Some(store) => {
+            tokio::spawn(snapshot::run_watcher(
+                store,
+                config.etcd.prefix.clone(),
+                check_context(config),
+                target,
+                Some(ready_tx),
+            ));
+        }
+        None => {
+            let _ = ready_tx.send(());
+        }
+    }
+    ready_rx
+}
+
+/// Starts the Admin API on `config.admin.listen`; the task ends when `shutdown` is cancelled.
+pub async fn start_admin(
+    config: &Config,
+    store: Option<Arc<dyn Store>>,
+    proxy: Arc<ProxyContext>,
+    shutdown: CancellationToken,
+) -> Result<Option<JoinHandle<()>>, String> {
+    let _ = proxy;
+    let Some(store) = store else {
+        return Err("the admin api needs a store".to_owned());
+    };
+    let listener = tokio::net::TcpListener::bind(config.admin.listen)
+        .await
+        .map_err(|err| format!("failed to listen on tcp {}: {err}", config.admin.listen))?;
+    let ctx = Arc::new(admin::AdminContext::new(Arc::new(config.clone()), store));
+    Ok(Some(tokio::spawn(async move {
+        if let Err(err) = admin::serve(listener, ctx, shutdown.cancelled_owned()).await {
+            tracing::error!("admin api stopped: {err}");
+        }
+    })))
+}

@@ -1,0 +1,136 @@
+//! The server lifecycle in process: pid file, listeners from the config, shutdown.
+
+mod proxy_support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use apisix_gateway::config::{
+    AdminConfig, Config, ConfigProvider, EtcdConfig, PrometheusConfig, ProxyMode, Role,
+    StreamLogConfig,
+};
+use apisix_gateway::proxy::stats::RejectReason;
+use apisix_gateway::server::{pidfile, LifecycleEvent, Server};
+use proxy_support::*;
+use tokio::net::TcpStream;
+
+fn config(prefix: &Path) -> Config {
+    let any = "127.0.0.1:0".parse().expect("addr");
+    Config {
+        prefix: prefix.to_path_buf(),
+        path: prefix.join("conf/config.yaml"),
+        proxy_mode: ProxyMode::Stream,
+        stream_tcp: vec![tcp_entry("127.0.0.1:0")],
+        stream_udp: vec![any],
+        enable_admin: false,
+        enable_control: false,
+        control_addr: any,
+        admin: AdminConfig {
+            listen: any,
+            key_required: false,
+            keys: vec![],
+            allow_admin: None,
+        },
+        role: Role::Traditional,
+        config_provider: ConfigProvider::Embedded,
+        data_dir: prefix.join("data"),
+        etcd: EtcdConfig {
+            hosts: vec![],
+            prefix: "/apisix".into(),
+            timeout: Duration::from_secs(30),
+            user: None,
+            password: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_verify: true,
+            tls_sni: None,
+        },
+        prometheus: PrometheusConfig {
+            enable_export_server: false,
+            export_addr: any,
+            export_uri: "/apisix/prometheus/metrics".into(),
+            metric_prefix: "apisix_".into(),
+        },
+        stream_plugins: vec![],
+        xrpc_protocols: vec![],
+        stream_log: StreamLogConfig {
+            enable_access_log: false,
+            access_log: prefix.join("logs/access_stream.log"),
+            access_log_format: String::new(),
+            access_log_format_escape: "default".into(),
+            real_ip_from: vec![],
+        },
+        fallback_sni: None,
+        graceful_shutdown_timeout: Duration::from_secs(5),
+        dns_resolver: vec![],
+        dns_resolver_valid: None,
+    }
+}
+
+#[tokio::test]
+async fn server_binds_listeners_writes_pid_file_and_stops_cleanly() {
+    let prefix = tempfile::tempdir().expect("tempdir");
+    let server = within("start", Server::start(config(prefix.path())))
+        .await
+        .expect("server starts");
+    let pid_path = pidfile::pid_file_path(prefix.path());
+    assert_eq!(
+        pidfile::read_pid(&pid_path).expect("pid file"),
+        std::process::id() as i32
+    );
+    let tcp = server.listeners().tcp_addrs();
+    let udp = server.listeners().udp_addrs();
+    assert_eq!((tcp.len(), udp.len()), (1, 1));
+    let proxy = server.proxy().clone();
+
+    // The snapshot is empty: a connection finds no route and is closed without data.
+    let mut stream = within("connect", TcpStream::connect(tcp[0]))
+        .await
+        .expect("connect");
+    assert!(read_until_closed(&mut stream)
+        .await
+        .expect("closed")
+        .is_empty());
+    assert_eq!(proxy.stats.rejected_total(RejectReason::NoRoute), 1);
+
+    let (events_tx, events) = tokio::sync::mpsc::channel(4);
+    let serving = tokio::spawn(server.serve(events));
+    // An unreadable config on reload is logged and ignored: the listener stays.
+    events_tx
+        .send(LifecycleEvent::Reload)
+        .await
+        .expect("send reload");
+    events_tx
+        .send(LifecycleEvent::Shutdown)
+        .await
+        .expect("send shutdown");
+    within("shutdown", serving)
+        .await
+        .expect("serve task")
+        .expect("clean exit");
+    assert!(!pid_path.exists(), "pid file removed on exit");
+    assert!(
+        TcpStream::connect(tcp[0]).await.is_err(),
+        "tcp listener closed"
+    );
+}
+
+#[tokio::test]
+async fn a_port_taken_without_reuseport_stops_start_up_with_the_address() {
+    let prefix = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind blocker");
+    let addr = taken.local_addr().expect("addr");
+    let mut cfg = config(prefix.path());
+    cfg.stream_tcp = vec![tcp_entry(&addr.to_string())];
+    cfg.stream_udp = vec![];
+    let err = Server::start(cfg).await.expect_err("port in use");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("failed to listen on tcp {addr}: ")),
+        "{err}"
+    );
+    assert!(
+        !pidfile::pid_file_path(prefix.path()).exists(),
+        "pid file removed after a failed start"
+    );
+}

@@ -1,0 +1,198 @@
+//! The array, string and number keywords (`items`, `minItems`, `maxItems`, `uniqueItems`,
+//! `minLength`, `maxLength`, `pattern`, `minimum`, `maximum`, the exclusive bounds,
+//! `multipleOf`) and `contains`, with api7/jsonschema's texts.
+
+use serde_json::{Map, Value};
+
+use super::lua::{deep_eq, lua_number, lua_quote};
+use super::{check, pattern, table_kind};
+
+pub(super) fn check_array(s: &Map<String, Value>, v: &Value) -> Result<(), String> {
+    let items: &[Value] = match v {
+        Value::Array(a) => a,
+        Value::Object(m) if m.is_empty() => &[],
+        _ => return Ok(()),
+    };
+    let count = items.len() as f64;
+    if let Some(min) = s.get("minItems").and_then(Value::as_f64) {
+        if count < min {
+            return Err(format!(
+                "expect array to have at least {} items",
+                lua_number(min)
+            ));
+        }
+    }
+    if let Some(max) = s.get("maxItems").and_then(Value::as_f64) {
+        if count > max {
+            return Err(format!(
+                "expect array to have at most {} items",
+                lua_number(max)
+            ));
+        }
+    }
+    match s.get("items") {
+        Some(Value::Array(tuple)) if !tuple.is_empty() => {
+            for (i, ischema) in tuple.iter().enumerate() {
+                let Some(item) = items.get(i) else { break };
+                check(ischema, item)
+                    .map_err(|e| format!("failed to validate item {}: {e}", i + 1))?;
+            }
+            if items.len() > tuple.len() {
+                match s.get("additionalItems") {
+                    Some(Value::Bool(false)) => {
+                        return Err("found unexpected extra items in array".to_owned());
+                    }
+                    Some(extra @ Value::Object(_)) => {
+                        for (i, item) in items.iter().enumerate().skip(tuple.len()) {
+                            check(extra, item).map_err(|e| {
+                                format!("failed to validate additional item {}: {e}", i + 1)
+                            })?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Some(schema) => {
+            for (i, item) in items.iter().enumerate() {
+                check(schema, item)
+                    .map_err(|e| format!("failed to validate item {}: {e}", i + 1))?;
+            }
+        }
+        None => {}
+    }
+    if s.get("uniqueItems") == Some(&Value::Bool(true)) {
+        if let Some((a, b)) = first_duplicate(items) {
+            return Err(format!(
+                "expected unique items but items {a} and {b} are equal"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// jsonschema's `unique_item_in_array`: scalars first (in order), then tables pairwise;
+/// 1-based positions.
+fn first_duplicate(items: &[Value]) -> Option<(usize, usize)> {
+    let mut seen_scalars: Vec<(&Value, usize)> = Vec::new();
+    let mut tables: Vec<(&Value, usize)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if table_kind(item).is_some() {
+            tables.push((item, i + 1));
+        } else if let Some((_, first)) = seen_scalars.iter().find(|(s, _)| deep_eq(s, item)) {
+            return Some((*first, i + 1));
+        } else {
+            seen_scalars.push((item, i + 1));
+        }
+    }
+    for (i, (a, ia)) in tables.iter().enumerate() {
+        for (b, ib) in tables.iter().skip(i + 1) {
+            if deep_eq(a, b) {
+                return Some((*ia, *ib));
+            }
+        }
+    }
+    None
+}
+
+pub(super) fn check_string(s: &Map<String, Value>, text: &str) -> Result<(), String> {
+    let len = text.chars().count() as f64;
+    if let Some(min) = s.get("minLength").and_then(Value::as_f64) {
+        if len < min {
+            return Err(format!(
+                "string too short, expected at least {}, got {}",
+                lua_number(min),
+                lua_number(len)
+            ));
+        }
+    }
+    if let Some(max) = s.get("maxLength").and_then(Value::as_f64) {
+        if len > max {
+            return Err(format!(
+                "string too long, expected at most {}, got {}",
+                lua_number(max),
+                lua_number(len)
+            ));
+        }
+    }
+    if let Some(Value::String(p)) = s.get("pattern") {
+        if !pattern::matches(p, text) {
+            return Err(format!(
+                "failed to match pattern {} with {}",
+                lua_quote(p),
+                lua_quote(text)
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_number(s: &Map<String, Value>, n: f64) -> Result<(), String> {
+    let bound = |key: &str| s.get(key).and_then(Value::as_f64);
+    let exclusive = |key: &str, inclusive: &str| match s.get(key) {
+        Some(Value::Bool(true)) => bound(inclusive),
+        Some(Value::Number(x)) => x.as_f64(),
+        _ => None,
+    };
+    let fail = |what: &str, limit: f64| {
+        Err(format!(
+            "expected {} to be {what} {}",
+            lua_number(n),
+            lua_number(limit)
+        ))
+    };
+    if let Some(min) = bound("minimum") {
+        if n < min {
+            return fail("at least", min);
+        }
+    }
+    if let Some(min) = exclusive("exclusiveMinimum", "minimum") {
+        if n <= min {
+            return fail("greater than", min);
+        }
+    }
+    if let Some(max) = bound("maximum") {
+        if n > max {
+            return fail("at most", max);
+        }
+    }
+    if let Some(max) = exclusive("exclusiveMaximum", "maximum") {
+        if n >= max {
+            return fail("smaller than", max);
+        }
+    }
+    if let Some(m) = bound("multipleOf") {
+        let q = n / m;
+        let rounded = (q + 0.5).floor();
+        let tol = 1e-12 * if rounded == 0.0 { 1.0 } else { rounded.abs() };
+        let bad = if m.fract() == 0.0 {
+            n % m != 0.0
+        } else {
+            (q - rounded).abs() > tol
+        };
+        if bad {
+            return fail("a multiple of", m);
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_contains(contains: &Value, v: &Value) -> Result<(), String> {
+    match contains {
+        Value::Bool(true) if table_kind(v) == Some(2) => Ok(()),
+        Value::Bool(true) => Err("check contains: expect array table".to_owned()),
+        Value::Bool(false) if table_kind(v).is_none() => Ok(()),
+        Value::Bool(false) => Err("check contains: expect table".to_owned()),
+        schema => {
+            if table_kind(v) == Some(1) {
+                return Err("check contains: empty array is invalid".to_owned());
+            }
+            if let Value::Array(items) = v {
+                if !items.is_empty() && items.iter().all(|i| check(schema, i).is_err()) {
+                    return Err("failed to check contains".to_owned());
+                }
+            }
+            Ok(())
+        }
+    }
+}

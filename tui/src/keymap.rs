@@ -1,0 +1,300 @@
+//! The one keymap: a table of [`Binding`]s used both to dispatch keys
+//! ([`lookup`]) and to draw the footer ([`footer`]) and the help page ([`help_rows`]).
+//! A binding marked `write` is hidden and refused under `--readonly`.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// What a key asks for; the update function gives it meaning per view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Selection up.
+    Up,
+    /// Selection down.
+    Down,
+    /// First row.
+    Top,
+    /// Last row.
+    Bottom,
+    /// Drill down into the selected row.
+    Enter,
+    /// Previous view (or clear the filter).
+    Back,
+    /// Start typing a filter.
+    Filter,
+    /// Start typing a `:` command.
+    Command,
+    /// Fetch now.
+    Refresh,
+    /// Stop or resume applying fetched data.
+    Freeze,
+    /// Sort by the next column.
+    SortNext,
+    /// Reverse the sort order.
+    SortReverse,
+    /// Next top-level view.
+    NextView,
+    /// New stream route.
+    New,
+    /// Edit the selected route.
+    Edit,
+    /// Test the selected route.
+    Test,
+    /// Delete the route / kill the connection (asks first).
+    Delete,
+    /// Show the help page.
+    Help,
+    /// Leave the dashboard.
+    Quit,
+    /// Editor: next field.
+    NextField,
+    /// Editor: previous field.
+    PrevField,
+    /// Editor: save through the Admin API.
+    Save,
+    /// Editor: switch between the form and raw JSON.
+    ToggleRaw,
+    /// Tester: run the test.
+    RunTest,
+}
+
+/// The views a binding can apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewKind {
+    /// Routes table.
+    Routes,
+    /// One route.
+    RouteDetail,
+    /// Upstreams and nodes.
+    Upstreams,
+    /// Live connections.
+    Connections,
+    /// Route editor.
+    Editor,
+    /// Route tester.
+    Tester,
+}
+
+impl ViewKind {
+    /// The title shown in the header and help.
+    pub fn title(self) -> &'static str {
+        match self {
+            ViewKind::Routes => "Routes",
+            ViewKind::RouteDetail => "Route",
+            ViewKind::Upstreams => "Upstreams",
+            ViewKind::Connections => "Connections",
+            ViewKind::Editor => "Editor",
+            ViewKind::Tester => "Tester",
+        }
+    }
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every view, even while typing.
+    Everywhere,
+    /// The browsing views (routes, route, upstreams, connections).
+    Browse,
+    /// Only these views.
+    Only(&'static [ViewKind]),
+}
+
+impl Scope {
+    /// Whether a binding with this scope applies in `view`.
+    pub fn applies(self, view: ViewKind) -> bool {
+        match self {
+            Scope::Everywhere => true,
+            Scope::Browse => !matches!(view, ViewKind::Editor | ViewKind::Tester),
+            Scope::Only(views) => views.contains(&view),
+        }
+    }
+}
+
+/// One key chord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chord {
+    /// The key.
+    pub code: KeyCode,
+    /// Whether ctrl is held.
+    pub ctrl: bool,
+}
+
+const fn key(c: char) -> Chord {
+    Chord {
+        code: KeyCode::Char(c),
+        ctrl: false,
+    }
+}
+const fn ctrl(c: char) -> Chord {
+    Chord {
+        code: KeyCode::Char(c),
+        ctrl: true,
+    }
+}
+const fn code(code: KeyCode) -> Chord {
+    Chord { code, ctrl: false }
+}
+
+/// One entry of the keymap.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    /// Keys that trigger it.
+    pub chords: &'static [Chord],
+    /// How the keys are written in the footer and help.
+    pub keys: &'static str,
+    /// Short footer label; empty keeps it out of the footer.
+    pub label: &'static str,
+    /// Help page text.
+    pub help: &'static str,
+    /// The action.
+    pub action: Action,
+    /// Where it applies.
+    pub scope: Scope,
+    /// Whether it changes the gateway (hidden and refused under `--readonly`).
+    pub write: bool,
+}
+
+const LISTS: &[ViewKind] = &[ViewKind::Routes, ViewKind::Connections];
+const ROUTE_VIEWS: &[ViewKind] = &[ViewKind::Routes, ViewKind::RouteDetail];
+const KILL_VIEWS: &[ViewKind] = &[ViewKind::Connections, ViewKind::RouteDetail];
+
+macro_rules! bind {
+    ($chords:expr, $keys:expr, $label:expr, $help:expr, $action:ident, $scope:expr, $write:expr) => {
+        Binding {
+            chords: $chords,
+            keys: $keys,
+            label: $label,
+            help: $help,
+            action: Action::$action,
+            scope: $scope,
+            write: $write,
+        }
+    };
+}
+
+/// The keymap, in footer/help order. The first match wins.
+#[rustfmt::skip]
+pub const BINDINGS: &[Binding] = &[
+    bind!(&[ctrl('c')], "^c", "", "quit at once", Quit, Scope::Everywhere, false),
+    bind!(&[key('j'), code(KeyCode::Down)], "j/↓", "", "move down", Down, Scope::Browse, false),
+    bind!(&[key('k'), code(KeyCode::Up)], "k/↑", "", "move up", Up, Scope::Browse, false),
+    bind!(&[key('g'), code(KeyCode::Home)], "g", "", "first row", Top, Scope::Browse, false),
+    bind!(&[key('G'), code(KeyCode::End)], "G", "", "last row", Bottom, Scope::Browse, false),
+    bind!(&[code(KeyCode::Enter)], "enter", "open", "open the selected row", Enter, Scope::Browse, false),
+    bind!(&[code(KeyCode::Esc)], "esc", "back", "back / clear filter", Back, Scope::Browse, false),
+    bind!(&[key('/')], "/", "filter", "filter rows", Filter, Scope::Browse, false),
+    bind!(&[key('s')], "s", "sort", "sort by next column", SortNext, Scope::Only(LISTS), false),
+    bind!(&[key('S')], "S", "", "reverse sort order", SortReverse, Scope::Only(LISTS), false),
+    bind!(&[key('n')], "n", "new", "new stream route", New, Scope::Only(&[ViewKind::Routes]), true),
+    bind!(&[key('e')], "e", "edit", "edit the route", Edit, Scope::Only(ROUTE_VIEWS), true),
+    bind!(&[key('t')], "t", "test", "test the route", Test, Scope::Only(ROUTE_VIEWS), false),
+    bind!(&[ctrl('d')], "^d", "delete", "delete the route (asks)", Delete, Scope::Only(&[ViewKind::Routes]), true),
+    bind!(&[ctrl('d')], "^d", "kill", "kill the connection (asks)", Delete, Scope::Only(KILL_VIEWS), true),
+    bind!(&[key('r')], "r", "", "refresh now", Refresh, Scope::Browse, false),
+    bind!(&[key('f')], "f", "freeze", "freeze / resume updates", Freeze, Scope::Browse, false),
+    bind!(&[code(KeyCode::Tab)], "tab", "", "next view", NextView, Scope::Browse, false),
+    bind!(&[key(':')], ":", "cmd", ":routes :upstreams :conns :q", Command, Scope::Browse, false),
+    bind!(&[key('?')], "?", "help", "this help", Help, Scope::Browse, false),
+    bind!(&[key('q')], "q", "quit", "quit", Quit, Scope::Browse, false),
+    bind!(&[code(KeyCode::Tab), code(KeyCode::Down)], "tab/↓", "next", "editor: next field", NextField, Scope::Only(&[ViewKind::Editor]), false),
+    bind!(&[code(KeyCode::BackTab), code(KeyCode::Up)], "S-tab/↑", "prev", "editor: previous field", PrevField, Scope::Only(&[ViewKind::Editor]), false),
+    bind!(&[ctrl('s')], "^s", "save", "editor: save (Admin API PUT)", Save, Scope::Only(&[ViewKind::Editor]), true),
+    bind!(&[ctrl('t')], "^t", "raw json", "editor: form / raw JSON", ToggleRaw, Scope::Only(&[ViewKind::Editor]), false),
+    bind!(&[code(KeyCode::Enter)], "enter", "run", "tester: run the test", RunTest, Scope::Only(&[ViewKind::Tester]), false),
+    bind!(&[code(KeyCode::Esc)], "esc", "back", "editor/tester: back", Back, Scope::Only(&[ViewKind::Editor, ViewKind::Tester]), false),
+];
+
+fn matches(chord: &Chord, event: &KeyEvent) -> bool {
+    let ctrl_held = event.modifiers.contains(KeyModifiers::CONTROL);
+    chord.ctrl == ctrl_held && chord.code == event.code
+}
+
+/// The action bound to `event` in `view`, honouring `readonly`.
+pub fn lookup(event: &KeyEvent, view: ViewKind, readonly: bool) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.scope.applies(view) && !(readonly && b.write))
+        .find(|b| b.chords.iter().any(|c| matches(c, event)))
+        .map(|b| b.action)
+}
+
+/// `(keys, label)` pairs for the footer of `view`.
+pub fn footer(view: ViewKind, readonly: bool) -> Vec<(&'static str, &'static str)> {
+    BINDINGS
+        .iter()
+        .filter(|b| !b.label.is_empty() && b.scope.applies(view) && !(readonly && b.write))
+        .map(|b| (b.keys, b.label))
+        .collect()
+}
+
+/// `(keys, help, where)` rows for the help page.
+pub fn help_rows(readonly: bool) -> Vec<(&'static str, &'static str, String)> {
+    BINDINGS
+        .iter()
+        .filter(|b| !(readonly && b.write))
+        .map(|b| {
+            let scope = match b.scope {
+                Scope::Everywhere => "everywhere".to_owned(),
+                Scope::Browse => "lists".to_owned(),
+                Scope::Only(views) => views
+                    .iter()
+                    .map(|v| v.title().to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            (b.keys, b.help, scope)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn ctrl_d_means_delete_in_routes_and_nothing_when_readonly() {
+        let ev = press(KeyCode::Char('d'), KeyModifiers::CONTROL);
+        assert_eq!(lookup(&ev, ViewKind::Routes, false), Some(Action::Delete));
+        assert_eq!(lookup(&ev, ViewKind::Routes, true), None);
+        assert_eq!(lookup(&ev, ViewKind::Upstreams, false), None);
+    }
+
+    #[test]
+    fn letters_are_not_bound_in_the_editor() {
+        let ev = press(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert_eq!(lookup(&ev, ViewKind::Editor, false), None);
+        assert_eq!(lookup(&ev, ViewKind::Routes, false), Some(Action::Quit));
+    }
+
+    #[test]
+    fn readonly_footer_has_no_write_keys() {
+        let labels: Vec<_> = footer(ViewKind::Routes, true)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        assert!(!labels.contains(&"new") && !labels.contains(&"delete"));
+        assert!(labels.contains(&"filter"));
+        let rw: Vec<_> = footer(ViewKind::Routes, false)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        assert!(rw.contains(&"new") && rw.contains(&"delete"));
+    }
+}
+
+#[cfg(test)]
+mod readme {
+    use super::BINDINGS;
+
+    #[test]
+    fn readme_documents_every_binding() {
+        let readme = include_str!("../README.md");
+        for b in BINDINGS {
+            assert!(readme.contains(b.help), "README lacks {:?}", b.help);
+        }
+    }
+}

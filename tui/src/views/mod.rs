@@ -1,0 +1,54 @@
+//! One file per view; each draws the body area from `&App`. This module holds the pieces
+//! every list view shares: the block title (count, filter, sort) and the selection style.
+//!
+//! - [`routes`]: routes table with rates and sparklines.
+//! - [`route_detail`]: one route: throughput chart, its connections, its nodes.
+//! - [`upstreams`]: every upstream's nodes with weight, health and sessions.
+//! - [`connections`]: live connections.
+//! - [`editor`]: the route form / raw JSON.
+//! - [`tester`]: the route test.
+//! - [`help`]: the help overlay, generated from the keymap.
+
+pub mod connections;
+pub mod editor;
+pub mod help;
+pub mod route_detail;
+pub mod routes;
+pub mod tester;
+pub mod upstreams;
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::TableState;
+
+use crate::app::ListState;
+
+/// Style of the selected row.
+pub fn selected_style() -> Style {
+    Style::new()
+        .bg(Color::DarkGray)
+        .add_modifier(Modifier::BOLD)
+}
+
+/// Style of column headers.
+pub fn header_style() -> Style {
+    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+}
+
+/// ` Routes (3) /filter  sort: active ↓ `.
+pub fn list_title(name: &str, count: usize, list: &ListState, sorts: &[&str]) -> String {
+    let mut title = format!(" {name} ({count})");
+    if !list.filter.is_empty() {
+        title.push_str(&format!("  /{}", list.filter));
+    }
+    if let Some(column) = sorts.get(list.sort) {
+        let arrow = if list.descending { "↓" } else { "↑" };
+        title.push_str(&format!("  sort: {column} {arrow}"));
+    }
+    title.push(' ');
+    title
+}
+
+/// A table state selecting `list.selected` (none when the list is empty).
+pub fn table_state(list: &ListState, rows: usize) -> TableState {
+    TableState::default().with_selected((rows > 0).then(|| list.selected.min(rows - 1)))
+}

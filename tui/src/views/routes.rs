@@ -1,0 +1,70 @@
+//! The routes table: id/name, match conditions, upstream, active, total, in/out rates and a
+//! sparkline of the last minute's bytes both ways. Narrow terminals get narrower columns
+//! and a shorter sparkline.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::Text;
+use ratatui::widgets::{Block, Cell, Row, Table};
+use ratatui::Frame;
+
+use super::{header_style, list_title, selected_style, table_state};
+use crate::app::rows::{match_text, route_rows, upstream_text, ROUTE_SORTS};
+use crate::app::App;
+use crate::units;
+
+/// Draws the routes view.
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let rows = route_rows(app);
+    let wide = area.width >= 100;
+    let id_w: u16 = if wide { 20 } else { 12 };
+    let match_w: u16 = if wide { 24 } else { 16 };
+    let up_w: u16 = if wide { 10 } else { 8 };
+    let act_w: u16 = if wide { 5 } else { 4 };
+    let fixed = id_w + match_w + up_w + act_w + 6 + 7 + 7 + 2;
+    let spark_w = area.width.saturating_sub(fixed + 8).clamp(4, 60) as usize;
+
+    let header = [
+        "ID/NAME", "MATCH", "UPSTREAM", "ACT", "TOTAL", "IN/s", "OUT/s", "LAST 60s",
+    ];
+
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            let label = match &r.name {
+                Some(name) if !name.is_empty() => format!("{} {}", r.id, name),
+                _ => r.id.clone(),
+            };
+            let t = &r.stats.throughput;
+            Row::new([
+                Cell::from(units::clip(&label, id_w as usize)),
+                Cell::from(units::clip(&match_text(r), match_w as usize)),
+                Cell::from(units::clip(&upstream_text(r), up_w as usize)),
+                Cell::from(Text::from(r.stats.active.to_string()).right_aligned()),
+                Cell::from(Text::from(r.stats.total.to_string()).right_aligned()),
+                Cell::from(Text::from(units::rate(t.in_rate())).right_aligned()),
+                Cell::from(Text::from(units::rate(t.out_rate())).right_aligned()),
+                Cell::from(units::sparkline(&t.combined(), spark_w))
+                    .style(Style::new().fg(Color::Green)),
+            ])
+        })
+        .collect();
+
+    let widths = [
+        Constraint::Length(id_w),
+        Constraint::Length(match_w),
+        Constraint::Length(up_w),
+        Constraint::Length(act_w),
+        Constraint::Length(6),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Min(spark_w as u16),
+    ];
+    let title = list_title("Routes", rows.len(), &app.routes, &ROUTE_SORTS);
+    let table = Table::new(body, widths)
+        .header(Row::new(header).style(header_style()))
+        .block(Block::bordered().title(title))
+        .row_highlight_style(selected_style());
+    let mut state = table_state(&app.routes, rows.len());
+    frame.render_stateful_widget(table, area, &mut state);
+}
