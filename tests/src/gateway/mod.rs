@@ -145,6 +145,7 @@ impl Gateway {
             .arg("-p")
             .arg(self.prefix())
             .env("RUST_LOG", rust_log)
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))
