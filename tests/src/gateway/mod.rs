@@ -22,6 +22,7 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use reqwest::Method;
+use tokio::io::AsyncWriteExt as _;
 
 pub use admin::{check_reply, http_client, AdminRequest, Expect, KeyAuth, Reply};
 pub use config::{GatewayConfig, TEST_ADMIN_KEY, TEST_VIEWER_KEY};
@@ -189,12 +190,16 @@ impl Gateway {
         }
         for i in 0..self.config.tcp_ports.len() {
             let addr = self.tcp_addr(i);
-            wait::until(
+            let mut probe = wait::until(
                 &format!("stream listener {addr}"),
                 START_TIMEOUT,
-                || async move { tokio::net::TcpStream::connect(addr).await.ok().map(|_| ()) },
+                || async move { tokio::net::TcpStream::connect(addr).await.ok() },
             )
             .await?;
+            // Half-close the probe and wait for the gateway to finish with it, so that it can
+            // never be routed (and reach a backend) after the test has started counting.
+            let _ = probe.shutdown().await;
+            let _ = crate::client::expect_closed(&mut probe, Duration::from_secs(3)).await;
         }
         Ok(())
     }
