@@ -113,3 +113,46 @@ impl Drop for Etcd {
         self.kill9();
     }
 }
+
+/// Direct key access through etcd's v3 JSON gateway (`/v3/kv/...`), to check the key layout
+/// the gateway writes and to write objects the way another APISIX control plane would.
+impl Etcd {
+    /// Writes `key` = `value`.
+    pub async fn put(&self, key: &str, value: &str) -> anyhow::Result<()> {
+        let body = serde_json::json!({"key": b64(key), "value": b64(value)});
+        let resp = http_client()
+            .post(format!("{}/v3/kv/put", self.endpoint()))
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "etcd put {key}: {}",
+            resp.status()
+        );
+        Ok(())
+    }
+
+    /// Reads `key`; `None` when absent.
+    pub async fn get(&self, key: &str) -> anyhow::Result<Option<String>> {
+        use base64::Engine as _;
+        let body = serde_json::json!({"key": b64(key)});
+        let resp: serde_json::Value = http_client()
+            .post(format!("{}/v3/kv/range", self.endpoint()))
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let Some(value) = resp["kvs"][0]["value"].as_str() else {
+            return Ok(None);
+        };
+        let bytes = base64::engine::general_purpose::STANDARD.decode(value)?;
+        Ok(Some(String::from_utf8(bytes)?))
+    }
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

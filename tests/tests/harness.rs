@@ -97,3 +97,14 @@ fn rendered_config_names_every_listener_and_key() {
     etcd.etcd_endpoint = Some("http://127.0.0.1:2379".into());
     assert!(etcd.render().contains("config_provider: etcd"));
 }
+
+#[tokio::test]
+async fn etcd_keys_can_be_written_and_read_through_the_json_gateway() {
+    let etcd = Etcd::start().await.expect("start etcd (needs etcd-server)");
+    etcd.put("/apisix/upstreams/1", r#"{"nodes":{"127.0.0.1:1995":1}}"#)
+        .await
+        .expect("put");
+    let got = etcd.get("/apisix/upstreams/1").await.expect("get");
+    assert_eq!(got.as_deref(), Some(r#"{"nodes":{"127.0.0.1:1995":1}}"#));
+    assert_eq!(etcd.get("/apisix/upstreams/2").await.expect("get"), None);
+}
