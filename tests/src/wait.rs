@@ -15,10 +15,8 @@ where
     let deadline = Instant::now() + timeout;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(remaining.max(POLL_INTERVAL), check()).await {
-            Ok(Some(value)) => return Ok(value),
-            Ok(None) => {}
-            Err(_) => {}
+        if let Ok(Some(value)) = tokio::time::timeout(remaining.max(POLL_INTERVAL), check()).await {
+            return Ok(value);
         }
         if Instant::now() >= deadline {
             anyhow::bail!("timed out after {timeout:?} waiting for {what}");
