@@ -1,0 +1,50 @@
+# Two commands: `make run` (build + start the gateway on conf/config.yaml) and `make test`
+# (install missing system packages, then fmt, clippy, build and every test). See README.md.
+# CARGO_TARGET_DIR is respected: binaries are looked up in $${CARGO_TARGET_DIR:-target}.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+CONFIG ?= conf/config.yaml
+PREFIX ?= .
+
+.PHONY: all run test build deps fmt lint check bench clean
+
+all: build
+
+## run: build in release mode and start apisix-gateway in the foreground (embedded store)
+run:
+	$(CARGO) build --release --workspace
+	"$${CARGO_TARGET_DIR:-target}/release/apisix-gateway" start -c $(CONFIG) -p $(PREFIX)
+
+## test: install missing system packages, then fmt check, clippy, build the binaries and run every test
+test: deps
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace --no-fail-fast
+
+## build: debug build of every crate and binary
+build:
+	$(CARGO) build --workspace --bins
+
+## deps: install protoc, etcd, mariadb (server + client) and tmux when missing (root + apt-get)
+deps:
+	./scripts/install-deps.sh
+
+## fmt: format the whole workspace
+fmt:
+	$(CARGO) fmt --all
+
+## lint: the same fmt and clippy checks that `make test` runs
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## bench: the side-by-side benchmark (BENCH.md)
+bench:
+	@echo "make bench: not yet implemented" >&2
+	@exit 1
+
+## clean: remove build output
+clean:
+	$(CARGO) clean

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs the system packages that the build and the end-to-end tests need, when they are missing:
+#   protoc            <- protobuf-compiler  (etcd-client's build script)
+#   etcd              <- etcd-server        (etcd store tests; Debian/Ubuntu package name)
+#   mariadbd/mysqld   <- mariadb-server     (the MySQL walkthrough test)
+#   mariadb/mysql     <- mariadb-client     (the client run through the proxy)
+#   tmux              <- tmux               (the real-terminal TUI test)
+# As root with apt-get: runs `apt-get update` once (only when something is missing) and installs.
+# Otherwise: prints the command to run and exits 1. Set SKIP_INSTALL_DEPS=1 to skip the check.
+set -euo pipefail
+
+if [[ "${SKIP_INSTALL_DEPS:-0}" == "1" ]]; then
+    echo "install-deps: skipped (SKIP_INSTALL_DEPS=1)"
+    exit 0
+fi
+
+have() {
+    local name
+    for name in "$@"; do
+        command -v "$name" >/dev/null 2>&1 && return 0
+        [[ -x "/usr/sbin/$name" || -x "/usr/bin/$name" || -x "/usr/local/bin/$name" || -x "/usr/local/sbin/$name" ]] && return 0
+    done
+    return 1
+}
+
+missing=()
+have protoc || missing+=(protobuf-compiler)
+have etcd || missing+=(etcd-server)
+have mariadbd mysqld || missing+=(mariadb-server)
+have mariadb mysql || missing+=(mariadb-client)
+have tmux || missing+=(tmux)
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: protoc, etcd, mariadbd, mariadb client and tmux are present"
+    exit 0
+fi
+
+if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: missing system packages: ${missing[*]}" >&2
+    echo "install-deps: install them, e.g. on Debian/Ubuntu:" >&2
+    echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    echo "install-deps: (other systems: protoc, etcd >= 3.4, MariaDB or MySQL server + client, tmux)" >&2
+    exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Keep the packages' post-install scripts from starting system-wide etcd/mariadb services:
+# the tests start their own instances on free ports in temp dirs.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    created_policy=1
+fi
+cleanup() { [[ $created_policy -eq 1 ]] && rm -f "$policy"; return 0; }
+trap cleanup EXIT
+
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

@@ -1,0 +1,144 @@
+//! The test gateway's `conf/config.yaml`: APISIX keys rendered from a small struct, with free
+//! ports for every listener and known admin keys.
+
+use std::fmt::Write as _;
+
+use crate::ports::free_port;
+
+/// The admin key (role `admin`) of every test gateway unless a test asks for a generated one.
+pub const TEST_ADMIN_KEY: &str = "e2e-admin-key-0123456789abcdef";
+/// A second key with role `viewer` (GET only).
+pub const TEST_VIEWER_KEY: &str = "e2e-viewer-key-0123456789abcdef";
+
+/// What to put in the test gateway's config.yaml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayConfig {
+    /// `apisix.stream_proxy.tcp`, all on 127.0.0.1.
+    pub tcp_ports: Vec<u16>,
+    /// `apisix.stream_proxy.udp`, all on 127.0.0.1.
+    pub udp_ports: Vec<u16>,
+    pub admin_port: u16,
+    pub control_port: u16,
+    pub prometheus_port: u16,
+    /// The admin key; `None` writes `key: ""` so the gateway generates one.
+    pub admin_key: Option<String>,
+    /// An extra viewer key, if any.
+    pub viewer_key: Option<String>,
+    /// `apisix.graceful_shutdown_timeout` (seconds), if set.
+    pub graceful_shutdown_timeout: Option<u64>,
+    /// `apisix.proxy_mode` (`http&stream` by default).
+    pub proxy_mode: String,
+    /// `deployment.admin.allow_admin` CIDRs (`127.0.0.0/24` by default).
+    pub allow_admin: Vec<String>,
+    /// `Some(endpoint)`: use `config_provider: etcd` with this `deployment.etcd.host` (see
+    /// [`crate::etcd::Etcd::endpoint`]) and prefix `/apisix`; `None`: the embedded store.
+    pub etcd_endpoint: Option<String>,
+    /// Raw YAML appended at the end (top-level keys not otherwise rendered).
+    pub extra_yaml: String,
+}
+
+impl GatewayConfig {
+    /// One TCP and one UDP stream listener, the test admin and viewer keys, free ports everywhere.
+    pub fn new() -> Self {
+        Self::with_listeners(1, 1)
+    }
+
+    /// `tcp` TCP and `udp` UDP stream listeners on free ports.
+    pub fn with_listeners(tcp: usize, udp: usize) -> Self {
+        GatewayConfig {
+            tcp_ports: (0..tcp).map(|_| free_port()).collect(),
+            udp_ports: (0..udp).map(|_| free_port()).collect(),
+            admin_port: free_port(),
+            control_port: free_port(),
+            prometheus_port: free_port(),
+            admin_key: Some(TEST_ADMIN_KEY.to_string()),
+            viewer_key: Some(TEST_VIEWER_KEY.to_string()),
+            graceful_shutdown_timeout: None,
+            proxy_mode: "http&stream".to_string(),
+            allow_admin: vec!["127.0.0.0/24".to_string()],
+            etcd_endpoint: None,
+            extra_yaml: String::new(),
+        }
+    }
+
+    /// Renders config.yaml.
+    pub fn render(&self) -> String {
+        let mut y = String::new();
+        let _ = writeln!(
+            y,
+            "apisix:\n  proxy_mode: {}\n  enable_admin: true",
+            self.proxy_mode
+        );
+        y.push_str("  enable_control: true\n");
+        let _ = writeln!(
+            y,
+            "  control:\n    ip: 127.0.0.1\n    port: {}",
+            self.control_port
+        );
+        if let Some(secs) = self.graceful_shutdown_timeout {
+            let _ = writeln!(y, "  graceful_shutdown_timeout: {secs}");
+        }
+        if !self.tcp_ports.is_empty() || !self.udp_ports.is_empty() {
+            y.push_str("  stream_proxy:\n");
+        }
+        if !self.tcp_ports.is_empty() {
+            y.push_str("    tcp:\n");
+            for port in &self.tcp_ports {
+                let _ = writeln!(y, "      - \"127.0.0.1:{port}\"");
+            }
+        }
+        if !self.udp_ports.is_empty() {
+            y.push_str("    udp:\n");
+            for port in &self.udp_ports {
+                let _ = writeln!(y, "      - \"127.0.0.1:{port}\"");
+            }
+        }
+        y.push_str("deployment:\n  role: traditional\n  role_traditional:\n");
+        match &self.etcd_endpoint {
+            Some(endpoint) => {
+                y.push_str("    config_provider: etcd\n");
+                let _ = writeln!(
+                    y,
+                    "  etcd:\n    host:\n      - \"{endpoint}\"\n    prefix: /apisix\n    timeout: 5"
+                );
+            }
+            None => {
+                y.push_str("    config_provider: embedded\n  embedded:\n    data_dir: data\n");
+            }
+        }
+        y.push_str("  admin:\n    admin_key_required: true\n    admin_key:\n");
+        let key = self.admin_key.as_deref().unwrap_or("");
+        let _ = writeln!(
+            y,
+            "      - name: admin\n        key: \"{key}\"\n        role: admin"
+        );
+        if let Some(viewer) = &self.viewer_key {
+            let _ = writeln!(
+                y,
+                "      - name: viewer\n        key: \"{viewer}\"\n        role: viewer"
+            );
+        }
+        y.push_str("    allow_admin:\n");
+        for cidr in &self.allow_admin {
+            let _ = writeln!(y, "      - {cidr}");
+        }
+        let _ = writeln!(
+            y,
+            "    admin_listen:\n      ip: 127.0.0.1\n      port: {}",
+            self.admin_port
+        );
+        let _ = writeln!(
+            y,
+            "plugin_attr:\n  prometheus:\n    enable_export_server: true\n    export_addr:\n      ip: 127.0.0.1\n      port: {}",
+            self.prometheus_port
+        );
+        y.push_str(&self.extra_yaml);
+        y
+    }
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,59 @@
+//! Locating the system programs the tests need. A missing program fails the test with the
+//! Debian package that provides it (never a silent pass); `make test` installs them.
+
+use std::path::PathBuf;
+
+const SEARCH_DIRS: [&str; 4] = ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"];
+
+/// The first of `names` found on `PATH` or in the usual sbin/bin directories.
+pub fn find(names: &[&str]) -> Option<PathBuf> {
+    let path_dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    for name in names {
+        let candidates = path_dirs
+            .iter()
+            .cloned()
+            .chain(SEARCH_DIRS.iter().map(PathBuf::from));
+        for dir in candidates {
+            let path = dir.join(name);
+            if path.is_file() {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
+
+/// Like [`find`], but an error naming the package to install when nothing is found.
+pub fn require(names: &[&str], package: &str) -> anyhow::Result<PathBuf> {
+    find(names).ok_or_else(|| {
+        anyhow::anyhow!(
+            "required program {} not found: install the `{package}` package \
+             (`make deps`, or `apt-get install -y {package}`)",
+            names.join(" or ")
+        )
+    })
+}
+
+/// Opens (creating) a file for appending: the log of a helper process.
+pub fn append_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    Ok(std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?)
+}
+
+/// Whether this process runs as root (servers such as mariadbd then need `--user=root`).
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    // /proc/self belongs to the effective user of this process.
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// The last `lines` lines of a text file ("" when unreadable).
+pub fn file_tail(path: &std::path::Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
