@@ -9,6 +9,7 @@
 //! `$status` (see [`status`]).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -88,6 +89,7 @@ pub struct Observer {
     pub metrics: StreamMetrics,
     access_log: Option<AccessLogSender>,
     snapshot: Option<SharedSnapshot>,
+    finished: AtomicU64,
 }
 
 impl Observer {
@@ -145,6 +147,12 @@ impl Observer {
         if let Some(log) = &self.access_log {
             log.send(&record);
         }
+        self.finished.fetch_add(1, Ordering::Release);
+    }
+
+    /// Sessions reported so far (routed or not).
+    pub fn sessions_finished(&self) -> u64 {
+        self.finished.load(Ordering::Acquire)
     }
 
     /// The `route` label: the route id, or its name when its `prometheus` plugin sets

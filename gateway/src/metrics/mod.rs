@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
@@ -122,17 +122,22 @@ impl Collector for Exposition {
             let mut metric =
                 encoder.encode_descriptor(&family.name, family.help, None, metric_type)?;
             for (labels, value) in &family.samples {
-                let mut sample = metric.encode_family(labels)?;
-                match family.kind {
-                    Kind::Counter => sample
-                        .encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
-                            value, None,
-                        )?,
-                    Kind::Gauge | Kind::Untyped => sample.encode_gauge(value)?,
+                if labels.is_empty() {
+                    // No `{}` for unlabelled samples.
+                    encode_value(&mut metric, family.kind, *value)?;
+                } else {
+                    encode_value(&mut metric.encode_family(labels)?, family.kind, *value)?;
                 }
             }
         }
         Ok(())
+    }
+}
+
+fn encode_value(sample: &mut MetricEncoder<'_>, kind: Kind, value: u64) -> std::fmt::Result {
+    match kind {
+        Kind::Counter => sample.encode_counter::<NoLabelSet, _, u64>(&value, None),
+        Kind::Gauge | Kind::Untyped => sample.encode_gauge(&value),
     }
 }
 

@@ -73,19 +73,19 @@ impl ConnectionHandle {
 
     /// Adds to the client→upstream count.
     pub fn add_up(&self, n: u64) {
-        self.bytes_up.fetch_add(n, Ordering::Relaxed);
         if let Some(stats) = self.route_stats.get() {
             stats.add_in(n);
         }
+        self.bytes_up.fetch_add(n, Ordering::Relaxed);
         self.touch();
     }
 
     /// Adds to the upstream→client count.
     pub fn add_down(&self, n: u64) {
-        self.bytes_down.fetch_add(n, Ordering::Relaxed);
         if let Some(stats) = self.route_stats.get() {
             stats.add_out(n);
         }
+        self.bytes_down.fetch_add(n, Ordering::Relaxed);
         self.touch();
     }
 
