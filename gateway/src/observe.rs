@@ -139,10 +139,14 @@ impl Observer {
 
     /// Takes one finished session.
     pub fn finish(&self, record: SessionRecord) {
-        let label = match &record.route_id {
-            Some(id) => self.route_label(id),
-            None => String::new(),
-        };
+        let named = record
+            .route_id
+            .as_deref()
+            .and_then(|id| self.route_name(id));
+        let label = named
+            .as_deref()
+            .or(record.route_id.as_deref())
+            .unwrap_or("");
         self.metrics.record(&record, label);
         if let Some(log) = &self.access_log {
             log.send(&record);
@@ -155,16 +159,11 @@ impl Observer {
         self.finished.load(Ordering::Acquire)
     }
 
-    /// The `route` label: the route id, or its name when its `prometheus` plugin sets
-    /// `prefer_name: true` and it has one.
-    fn route_label(&self, id: &str) -> String {
-        let Some(snapshot) = &self.snapshot else {
-            return id.to_owned();
-        };
-        let snapshot = snapshot.load();
-        let Some(route) = snapshot.route(id) else {
-            return id.to_owned();
-        };
+    /// The route's name when it is the `route` label: its `prometheus` plugin sets
+    /// `prefer_name: true` and it has one (otherwise the label is the id).
+    fn route_name(&self, id: &str) -> Option<String> {
+        let snapshot = self.snapshot.as_ref()?.load();
+        let route = snapshot.route(id)?;
         let prefer_name = route
             .plugins
             .get("prometheus")
@@ -172,8 +171,8 @@ impl Observer {
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false);
         match (&route.name, prefer_name) {
-            (Some(name), true) if !name.is_empty() => name.clone(),
-            _ => id.to_owned(),
+            (Some(name), true) if !name.is_empty() => Some(name.clone()),
+            _ => None,
         }
     }
 

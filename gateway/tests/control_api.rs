@@ -359,3 +359,36 @@ async fn the_server_starts_the_control_api_export_server_and_access_log() {
         "the control api stops with the server"
     );
 }
+
+#[tokio::test]
+async fn rejections_are_counted_on_their_route() {
+    let closed = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let routes = vec![
+        (
+            "down",
+            route_to(closed, json!({"remote_addr": "127.0.0.1"})),
+        ),
+        (
+            "nu",
+            json!({"upstream_id": "missing", "remote_addr": "127.0.0.2"}),
+        ),
+    ];
+    let h = Harness::start(routes, |_| {}).await;
+    rejected_session("127.0.0.1", h.tcp).await;
+    rejected_session("127.0.0.2", h.tcp).await;
+    h.settle(2).await;
+
+    let (_, down) = h.get("/v1/stream_routes/down").await;
+    assert_eq!(down["stats"]["total"], 1);
+    assert_eq!(down["stats"]["active"], 0);
+    assert_eq!(down["stats"]["rejected"]["connect_failed"], 1);
+    let (_, nu) = h.get("/v1/stream_routes/nu").await;
+    assert_eq!(nu["upstream"], Value::Null);
+    assert!(nu["upstream_error"].is_string());
+    assert_eq!(nu["stats"]["rejected"]["no_upstream"], 1);
+}

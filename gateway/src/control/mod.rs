@@ -12,7 +12,7 @@ mod apisix;
 mod connections;
 pub(crate) mod http;
 mod routes;
-mod services;
+pub mod services;
 
 pub use services::{observer, ObserveServices};
 

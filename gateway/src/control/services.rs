@@ -19,6 +19,14 @@ use crate::proxy::ProxyContext;
 use crate::snapshot::SharedSnapshot;
 use crate::store::Store;
 
+/// Whether `new` changes settings of the observability side, which apply at start only.
+pub fn restart_needed(old: &Config, new: &Config) -> bool {
+    old.enable_control != new.enable_control
+        || old.control_addr != new.control_addr
+        || old.prometheus != new.prometheus
+        || old.stream_log != new.stream_log
+}
+
 /// How long stopping waits for each server task.
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -10,6 +10,7 @@ pub mod names;
 pub mod server;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::collector::Collector;
@@ -35,12 +36,12 @@ struct Counters {
     /// By route label.
     connections: BTreeMap<String, u64>,
     /// By (code, listen_addr, node).
-    status: BTreeMap<(u16, String, String), u64>,
+    status: BTreeMap<(u16, SocketAddr, Option<SocketAddr>), u64>,
     /// Finished sessions' bytes by listen_addr.
-    bandwidth: BTreeMap<String, Bandwidth>,
+    bandwidth: BTreeMap<SocketAddr, Bandwidth>,
     /// The last exported bandwidth (finished + live), so counters never go down while a
     /// session moves from live to finished.
-    exported: BTreeMap<String, Bandwidth>,
+    exported: BTreeMap<SocketAddr, Bandwidth>,
 }
 
 /// Counters fed by finished sessions (one short lock per session end, none per byte).
@@ -51,19 +52,23 @@ pub struct StreamMetrics {
 
 impl StreamMetrics {
     /// Counts one finished session; `route_label` is `""` for sessions without a route.
-    pub fn record(&self, record: &SessionRecord, route_label: String) {
-        let listen = record.listener.to_string();
-        let node = record.node.map(|n| n.to_string()).unwrap_or_default();
+    /// Allocates only for a label, code, listener or node seen for the first time.
+    pub fn record(&self, record: &SessionRecord, route_label: &str) {
         let mut c = self
             .counters
             .lock()
             .expect("metrics lock is never poisoned");
-        *c.connections.entry(route_label).or_default() += 1;
+        match c.connections.get_mut(route_label) {
+            Some(n) => *n += 1,
+            None => {
+                c.connections.insert(route_label.to_owned(), 1);
+            }
+        }
         *c.status
-            .entry((record.status, listen.clone(), node))
+            .entry((record.status, record.listener, record.node))
             .or_default() += 1;
         let add = bandwidth_of(record.bytes_in, record.bytes_out);
-        let bw = c.bandwidth.entry(listen).or_default();
+        let bw = c.bandwidth.entry(record.listener).or_default();
         for (total, n) in bw.iter_mut().zip(add) {
             *total += n;
         }
@@ -178,13 +183,12 @@ impl MetricsContext {
         };
 
         // Live sessions by listener: count and bytes so far.
-        let mut active: BTreeMap<String, u64> = BTreeMap::new();
-        let mut live: BTreeMap<String, Bandwidth> = BTreeMap::new();
+        let mut active: BTreeMap<SocketAddr, u64> = BTreeMap::new();
+        let mut live: BTreeMap<SocketAddr, Bandwidth> = BTreeMap::new();
         for handle in self.proxy.registry.list() {
-            let listen = handle.local.to_string();
-            *active.entry(listen.clone()).or_default() += 1;
+            *active.entry(handle.local).or_default() += 1;
             let add = bandwidth_of(handle.bytes_up(), handle.bytes_down());
-            let bw = live.entry(listen).or_default();
+            let bw = live.entry(handle.local).or_default();
             for (total, n) in bw.iter_mut().zip(add) {
                 *total += n;
             }
@@ -207,15 +211,15 @@ impl MetricsContext {
                 (
                     vec![
                         ("code", code.to_string()),
-                        ("listen_addr", listen.clone()),
-                        ("node", node.clone()),
+                        ("listen_addr", listen.to_string()),
+                        ("node", node.map(|n| n.to_string()).unwrap_or_default()),
                     ],
                     *n,
                 )
             })
             .collect();
-        let mut listeners: Vec<String> = c.bandwidth.keys().cloned().collect();
-        listeners.extend(live.keys().cloned());
+        let mut listeners: Vec<SocketAddr> = c.bandwidth.keys().copied().collect();
+        listeners.extend(live.keys().copied());
         listeners.sort();
         listeners.dedup();
         let mut bandwidth = Vec::new();
@@ -227,11 +231,11 @@ impl MetricsContext {
             for i in 0..4 {
                 now[i] = (finished[i] + running[i]).max(last[i]);
             }
-            c.exported.insert(listen.clone(), now);
+            c.exported.insert(*listen, now);
             for (i, (ty, side)) in names::BANDWIDTH_LABELS.iter().enumerate() {
                 bandwidth.push((
                     vec![
-                        ("listen_addr", listen.clone()),
+                        ("listen_addr", listen.to_string()),
                         ("type", (*ty).to_owned()),
                         ("side", (*side).to_owned()),
                     ],
@@ -243,7 +247,7 @@ impl MetricsContext {
             .iter()
             .map(|l| {
                 (
-                    vec![("listen_addr", l.clone())],
+                    vec![("listen_addr", l.to_string())],
                     active.get(l).copied().unwrap_or(0),
                 )
             })

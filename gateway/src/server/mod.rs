@@ -278,6 +278,11 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
     if new.admin.listen != config.admin.listen || admin_enabled(&new) != admin_enabled(config) {
         tracing::warn!("admin api settings changed: they take effect after a restart");
     }
+    if crate::control::services::restart_needed(config, &new) {
+        tracing::warn!(
+            "control api, metrics or access log settings changed: they take effect after a restart"
+        );
+    }
     if new.data_dir != config.data_dir || new.config_provider != config.config_provider {
         tracing::warn!("store settings changed: they take effect after a restart");
     }
