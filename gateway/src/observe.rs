@@ -290,3 +290,70 @@ impl Drop for SessionRecorder {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::registry::{ConnectionRegistry, NewConnection};
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("literal address")
+    }
+
+    #[test]
+    fn statuses_follow_nginx_stream() {
+        assert_eq!(reject_status(RejectReason::NoRoute), 503);
+        assert_eq!(reject_status(RejectReason::SessionTableFull), 503);
+        assert_eq!(reject_status(RejectReason::NoUpstream), 500);
+        assert_eq!(reject_status(RejectReason::UpstreamUnavailable), 502);
+        assert_eq!(relay_status(&RelayEnd::Closed, Transport::Tcp), 200);
+        assert_eq!(relay_status(&RelayEnd::Killed, Transport::Tcp), 200);
+        assert_eq!(relay_status(&RelayEnd::IdleTimeout, Transport::Tcp), 502);
+        assert_eq!(relay_status(&RelayEnd::IdleTimeout, Transport::Udp), 200);
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(relay_status(&RelayEnd::Error(reset), Transport::Tcp), 400);
+    }
+
+    #[test]
+    fn a_routed_session_is_active_until_its_recorder_drops() {
+        let observer = Arc::new(Observer::new());
+        let registry = Arc::new(ConnectionRegistry::new());
+        let registration = registry.insert(NewConnection {
+            route_id: "1".into(),
+            upstream: "upstreams/1".into(),
+            transport: Transport::Tcp,
+            client: addr("127.0.0.1:5000"),
+            local: addr("127.0.0.1:9100"),
+        });
+        let mut recorder = observer.session(
+            addr("127.0.0.1:5000"),
+            addr("127.0.0.1:9100"),
+            Transport::Tcp,
+        );
+        recorder.routed("1", registration.handle());
+        registration.handle().add_up(3);
+        registration.handle().add_down(4);
+        let stats = observer.routes.get("1").expect("stats exist once routed");
+        assert_eq!((stats.active(), stats.total()), (1, 1));
+        recorder.plugin_rejected(status::FORBIDDEN);
+        drop(registration);
+        drop(recorder);
+        let view = stats.view();
+        assert_eq!((view.active, view.bytes_in, view.bytes_out), (0, 3, 4));
+        assert_eq!(view.rejected.plugin, 1);
+        assert_eq!(observer.sessions_finished(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_ticker_samples_every_second() {
+        let observer = Arc::new(Observer::new());
+        let stats = observer.routes.get_or_create("1");
+        let stop = CancellationToken::new();
+        let ticker = observer.spawn_ticker(stop.clone());
+        stats.add_in(100);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(stats.view().throughput.bytes_in.last(), Some(&100));
+        stop.cancel();
+        ticker.await.expect("ticker ends");
+    }
+}

@@ -181,3 +181,36 @@ async fn write_loop(
     }
     let _ = out.flush().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::Transport;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let (tx, _rx) = mpsc::channel(1);
+        let sender = AccessLogSender {
+            tx,
+            dropped: Arc::new(AtomicU64::new(0)),
+            path: Arc::new(PathBuf::from("unused.log")),
+        };
+        let record = SessionRecord {
+            route_id: None,
+            listener: "127.0.0.1:1".parse().expect("addr"),
+            client: "127.0.0.1:2".parse().expect("addr"),
+            node: None,
+            status: 503,
+            bytes_in: 0,
+            bytes_out: 0,
+            started_at: SystemTime::now(),
+            duration: Duration::ZERO,
+            transport: Transport::Tcp,
+        };
+        for _ in 0..3 {
+            sender.send(&record);
+        }
+        assert_eq!(sender.dropped(), 2);
+    }
+}
