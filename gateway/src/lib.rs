@@ -9,12 +9,19 @@
 //! - [`balancer`]: node selection (roundrobin, chash, least_conn, ewma) and retries.
 //! - [`proxy`]: listeners, the TCP relay and UDP sessions.
 //! - [`server`]: wires everything together and runs until shutdown.
+//! - [`observe`]: the sink of finished sessions, feeding [`routestats`], [`metrics`] and
+//!   [`accesslog`]; [`control`] serves the Control API.
 
+pub mod accesslog;
 pub mod admin;
 pub mod balancer;
 pub mod config;
+pub mod control;
+pub mod metrics;
+pub mod observe;
 pub mod proxy;
 pub mod router;
+pub mod routestats;
 pub mod server;
 pub mod snapshot;
 pub mod store;

@@ -14,12 +14,12 @@
 //! `ttl` (400) → a handler in [`handlers`] (validation by `model::validate`, then the [`Store`]).
 //! Every reply is built by [`response`]. [`keyfile`] generates the admin key at first start.
 
-mod auth;
+pub(crate) mod auth;
 mod dispatch;
 mod handlers;
 mod keyfile;
 mod listing;
-mod request;
+pub(crate) mod request;
 mod response;
 mod server;
 

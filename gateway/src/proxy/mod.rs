@@ -16,6 +16,7 @@ pub mod udp;
 
 use std::sync::Arc;
 
+use crate::observe::Observer;
 use crate::proxy::registry::ConnectionRegistry;
 use crate::proxy::source::RouteSource;
 use crate::proxy::stats::ProxyStats;
@@ -28,6 +29,8 @@ pub struct ProxyContext {
     pub registry: Arc<ConnectionRegistry>,
     /// Data-plane counters.
     pub stats: Arc<ProxyStats>,
+    /// Where finished sessions are reported (route stats, metrics, access log).
+    pub observe: Arc<Observer>,
 }
 
 impl ProxyContext {
@@ -37,6 +40,7 @@ impl ProxyContext {
             routes,
             registry: Arc::new(ConnectionRegistry::new()),
             stats: Arc::new(ProxyStats::default()),
+            observe: Arc::new(Observer::new()),
         }
     }
 }

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::router::Transport;
+use crate::routestats::RouteStats;
 
 const SHARDS: usize = 16;
 
@@ -42,6 +43,10 @@ pub struct ConnectionHandle {
     bytes_up: AtomicU64,
     /// Bytes from the upstream to the client.
     bytes_down: AtomicU64,
+    /// Milliseconds after `started` of the last byte relayed either way.
+    last_ms: AtomicU64,
+    /// The route's live stats, fed as bytes flow (set once routed).
+    route_stats: OnceLock<Arc<RouteStats>>,
     cancel: CancellationToken,
 }
 
@@ -68,12 +73,36 @@ impl ConnectionHandle {
 
     /// Adds to the client→upstream count.
     pub fn add_up(&self, n: u64) {
+        if let Some(stats) = self.route_stats.get() {
+            stats.add_in(n);
+        }
         self.bytes_up.fetch_add(n, Ordering::Relaxed);
+        self.touch();
     }
 
     /// Adds to the upstream→client count.
     pub fn add_down(&self, n: u64) {
+        if let Some(stats) = self.route_stats.get() {
+            stats.add_out(n);
+        }
         self.bytes_down.fetch_add(n, Ordering::Relaxed);
+        self.touch();
+    }
+
+    fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// Time since the last byte moved either way (since the start when none has).
+    pub fn idle(&self) -> Duration {
+        self.age()
+            .saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)))
+    }
+
+    /// Feeds this connection's bytes into its route's live stats from now on (first call wins).
+    pub fn set_route_stats(&self, stats: Arc<RouteStats>) {
+        let _ = self.route_stats.set(stats);
     }
 
     /// How long it has been open.
@@ -152,6 +181,8 @@ impl ConnectionRegistry {
             node: OnceLock::new(),
             bytes_up: AtomicU64::new(0),
             bytes_down: AtomicU64::new(0),
+            last_ms: AtomicU64::new(0),
+            route_stats: OnceLock::new(),
             cancel: CancellationToken::new(),
         });
         self.live.fetch_add(1, Ordering::AcqRel);

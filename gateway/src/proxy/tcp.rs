@@ -63,6 +63,7 @@ pub async fn handle_connection(
     local: SocketAddr,
     ctx: Arc<ProxyContext>,
 ) {
+    let mut session = ctx.observe.session(remote, local, Transport::Tcp);
     if let Err(e) = client.set_nodelay(true) {
         tracing::debug!(client = %remote, error = %e, "cannot set TCP_NODELAY on client");
     }
@@ -76,6 +77,7 @@ pub async fn handle_connection(
         Ok(routed) => routed,
         Err(reason) => {
             ctx.stats.rejected(reason);
+            session.rejected(reason, &conn);
             tracing::info!(client = %remote, listen = %local, reason = %reason, "closing tcp connection");
             return;
         }
@@ -88,6 +90,7 @@ pub async fn handle_connection(
         local,
     });
     let handle = registration.handle();
+    session.routed(&routed.route_id, handle);
     let upstream = routed.upstream.as_ref();
     let connected = tokio::select! {
         _ = handle.killed() => return,
@@ -95,6 +98,7 @@ pub async fn handle_connection(
     };
     let Some((mut server, node, addr)) = connected else {
         ctx.stats.rejected(RejectReason::UpstreamUnavailable);
+        session.rejected(RejectReason::UpstreamUnavailable, &conn);
         tracing::warn!(
             client = %remote, route = %routed.route_id, upstream = %upstream.key(),
             "closing tcp connection: no upstream node could be reached"
@@ -112,6 +116,7 @@ pub async fn handle_connection(
     )
     .await;
     upstream.session_ended(&node);
+    session.relay_ended(&outcome.end);
     let end = match &outcome.end {
         RelayEnd::Closed => "closed".to_string(),
         RelayEnd::IdleTimeout => "idle timeout".to_string(),

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
+use crate::observe::SessionRecorder;
 use crate::proxy::registry::{NewConnection, Registration};
 use crate::proxy::source::{Routed, UpstreamNodes};
 use crate::proxy::stats::RejectReason;
@@ -86,6 +87,12 @@ pub async fn serve(
         }
         if sessions.len() >= max_sessions {
             let total = ctx.stats.rejected(RejectReason::SessionTableFull);
+            // The recorder is dropped at the end of the statement: one record for this client.
+            ctx.observe
+                .session(client, local, Transport::Udp)
+                .set_status(crate::observe::reject_status(
+                    RejectReason::SessionTableFull,
+                ));
             // Warn on the first and then every 1000th, not once per datagram.
             if total == 1 || total.is_multiple_of(1000) {
                 tracing::warn!(listen = %local, client = %client, max_sessions, dropped_total = total, "udp session table full, dropping new session");
@@ -102,6 +109,9 @@ pub async fn serve(
             Ok(routed) => routed,
             Err(reason) => {
                 ctx.stats.rejected(reason);
+                ctx.observe
+                    .session(client, local, Transport::Udp)
+                    .rejected(reason, &conn);
                 tracing::debug!(client = %client, listen = %local, reason = %reason, "dropping udp datagram");
                 continue;
             }
@@ -113,6 +123,8 @@ pub async fn serve(
             client,
             local,
         });
+        let mut recorder = ctx.observe.session(client, local, Transport::Udp);
+        recorder.routed(&routed.route_id, registration.handle());
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
         // A fresh channel of this capacity always has room for the first datagram.
         let _ = tx.try_send(datagram);
@@ -123,6 +135,7 @@ pub async fn serve(
             conn,
             routed,
             registration,
+            recorder,
             listen: socket.clone(),
             stop: stop.clone(),
         };
@@ -141,17 +154,21 @@ struct Session {
     conn: ConnInfo,
     routed: Routed,
     registration: Registration,
+    /// Declared after `registration`: dropped after it, it emits the session's record.
+    recorder: SessionRecorder,
     listen: Arc<UdpSocket>,
     stop: CancellationToken,
 }
 
 impl Session {
-    async fn run(self, mut rx: mpsc::Receiver<Bytes>, ctx: &ProxyContext) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Bytes>, ctx: &ProxyContext) {
         let upstream = self.routed.upstream.as_ref();
         let handle = self.registration.handle();
         let client = self.conn.remote;
         let Some((socket, node, addr)) = connect_upstream(upstream, &self.conn).await else {
             ctx.stats.rejected(RejectReason::UpstreamUnavailable);
+            self.recorder
+                .rejected(RejectReason::UpstreamUnavailable, &self.conn);
             tracing::warn!(client = %client, route = %self.routed.route_id, "udp session: no upstream node could be reached");
             return;
         };

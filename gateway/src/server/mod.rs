@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Role};
+use crate::control::ObserveServices;
 use crate::proxy::listener::{ListenError, ListenerSet, ReconcileReport};
 use crate::proxy::registry::ConnectionRegistry;
 use crate::proxy::source::SnapshotRoutes;
@@ -35,6 +36,8 @@ pub enum LifecycleEvent {
     Reload,
     /// Stop accepting, drain, exit (SIGTERM / SIGINT). A second one during the drain cuts it short.
     Shutdown,
+    /// Reopen the log files after a rotation (SIGUSR1).
+    ReopenLogs,
 }
 
 /// Failures that stop the server.
@@ -50,6 +53,8 @@ pub enum ServerError {
     Store(String),
     #[error("admin api: {0}")]
     Admin(String),
+    #[error("observability: {0}")]
+    Observe(String),
 }
 
 /// How a drain ended.
@@ -77,6 +82,7 @@ pub struct Server {
     listeners: ListenerSet,
     admin_shutdown: CancellationToken,
     admin_task: Option<JoinHandle<()>>,
+    observe: ObserveServices,
     _pid_file: PidFile,
 }
 
@@ -102,21 +108,34 @@ impl Server {
             ),
         }
 
-        let proxy = Arc::new(ProxyContext::new(Arc::new(SnapshotRoutes::new(
-            snapshot.clone(),
-        ))));
+        let (observer, mut observe) = crate::control::observer(&config, snapshot.clone())
+            .await
+            .map_err(ServerError::Observe)?;
+        let proxy = Arc::new(ProxyContext {
+            observe: observer,
+            ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
+        });
         let mut listeners = ListenerSet::new(proxy.clone());
         let (tcp, udp) = stream_listens(&config);
         listeners.reconcile(tcp, udp).await?;
 
         let admin_shutdown = CancellationToken::new();
         let admin_task = if admin_enabled(&config) {
-            wiring::start_admin(&config, store, proxy.clone(), admin_shutdown.clone())
-                .await
-                .map_err(ServerError::Admin)?
+            wiring::start_admin(
+                &config,
+                store.clone(),
+                proxy.clone(),
+                admin_shutdown.clone(),
+            )
+            .await
+            .map_err(ServerError::Admin)?
         } else {
             None
         };
+        observe
+            .start_servers(&config, proxy.clone(), snapshot.clone(), store)
+            .await
+            .map_err(ServerError::Observe)?;
         tracing::info!(pid = std::process::id(), "apisix-gateway started");
         Ok(Server {
             config,
@@ -125,6 +144,7 @@ impl Server {
             listeners,
             admin_shutdown,
             admin_task,
+            observe,
             _pid_file: pid_file,
         })
     }
@@ -144,6 +164,11 @@ impl Server {
         &self.listeners
     }
 
+    /// The Control API, export server and access log of this server.
+    pub fn observe(&self) -> &ObserveServices {
+        &self.observe
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
@@ -158,6 +183,7 @@ impl Server {
             match event {
                 LifecycleEvent::Reload => reload(&mut self.config, &mut self.listeners).await,
                 LifecycleEvent::Shutdown => break,
+                LifecycleEvent::ReopenLogs => self.observe.reopen_logs().await,
             }
         }
 
@@ -175,6 +201,7 @@ impl Server {
         if report.killed > 0 {
             tracing::warn!(killed = report.killed, grace = ?grace, "grace period over: closed live connections");
         }
+        self.observe.stop().await;
         self.admin_shutdown.cancel();
         if let Some(task) = self.admin_task.take() {
             let _ = task.await;
@@ -250,6 +277,11 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
     }
     if new.admin.listen != config.admin.listen || admin_enabled(&new) != admin_enabled(config) {
         tracing::warn!("admin api settings changed: they take effect after a restart");
+    }
+    if crate::control::services::restart_needed(config, &new) {
+        tracing::warn!(
+            "control api, metrics or access log settings changed: they take effect after a restart"
+        );
     }
     if new.data_dir != config.data_dir || new.config_provider != config.config_provider {
         tracing::warn!("store settings changed: they take effect after a restart");

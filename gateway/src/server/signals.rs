@@ -1,5 +1,5 @@
 //! Turns process signals into [`LifecycleEvent`]s: SIGHUP → reload, SIGTERM / SIGINT →
-//! shutdown. Tests drive the server through the same channel without signals.
+//! shutdown, SIGUSR1 → reopen logs. Tests drive the server through the same channel without signals.
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -11,6 +11,7 @@ pub fn signal_events() -> std::io::Result<mpsc::Receiver<LifecycleEvent>> {
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
     let (tx, rx) = mpsc::channel(8);
     tokio::spawn(async move {
         loop {
@@ -18,6 +19,7 @@ pub fn signal_events() -> std::io::Result<mpsc::Receiver<LifecycleEvent>> {
                 Some(()) = hup.recv() => LifecycleEvent::Reload,
                 Some(()) = term.recv() => LifecycleEvent::Shutdown,
                 Some(()) = int.recv() => LifecycleEvent::Shutdown,
+                Some(()) = usr1.recv() => LifecycleEvent::ReopenLogs,
                 else => break,
             };
             tracing::info!(?event, "signal received");

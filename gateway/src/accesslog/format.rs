@@ -1,0 +1,287 @@
+//! `access_log_format` templates: nginx `$variable` / `${variable}` syntax over a
+//! [`SessionRecord`], with nginx's `default` escaping (`\xHH` for `"`, `\`, control and
+//! non-ASCII bytes) or `json` escaping (missing values become empty strings instead of `-`).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::observe::SessionRecord;
+use crate::router::Transport;
+
+/// How variable values are escaped (`access_log_format_escape`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// nginx `escape=default`.
+    Default,
+    /// nginx `escape=json`.
+    Json,
+}
+
+impl Escape {
+    /// `json` → [`Escape::Json`], anything else → [`Escape::Default`].
+    pub fn parse(name: &str) -> Self {
+        if name.eq_ignore_ascii_case("json") {
+            Escape::Json
+        } else {
+            Escape::Default
+        }
+    }
+}
+
+/// A variable the template can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Var {
+    RemoteAddr,
+    RemotePort,
+    ServerAddr,
+    ServerPort,
+    Protocol,
+    Status,
+    BytesSent,
+    BytesReceived,
+    SessionTime,
+    UpstreamAddr,
+    RouteId,
+    TimeLocal,
+    TimeIso8601,
+    /// Not known here: always missing.
+    Unknown,
+}
+
+impl Var {
+    fn of(name: &str) -> Var {
+        match name {
+            "remote_addr" => Var::RemoteAddr,
+            "remote_port" => Var::RemotePort,
+            "server_addr" => Var::ServerAddr,
+            "server_port" => Var::ServerPort,
+            "protocol" => Var::Protocol,
+            "status" => Var::Status,
+            "bytes_sent" => Var::BytesSent,
+            "bytes_received" => Var::BytesReceived,
+            "session_time" => Var::SessionTime,
+            "upstream_addr" => Var::UpstreamAddr,
+            "route_id" => Var::RouteId,
+            "time_local" => Var::TimeLocal,
+            "time_iso8601" => Var::TimeIso8601,
+            _ => Var::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Var(Var),
+}
+
+/// A compiled `access_log_format`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFormat {
+    parts: Vec<Part>,
+    escape: Escape,
+}
+
+impl LogFormat {
+    /// Compiles `template`; unknown variables render as missing values. Returns the names of
+    /// the unknown variables too, for a warning.
+    pub fn parse(template: &str, escape: Escape) -> (LogFormat, Vec<String>) {
+        let mut parts = Vec::new();
+        let mut unknown = Vec::new();
+        let mut text = String::new();
+        let mut rest = template;
+        while let Some(pos) = rest.find('$') {
+            text.push_str(&rest[..pos]);
+            let after = &rest[pos + 1..];
+            let (name, used) = if let Some(braced) = after.strip_prefix('{') {
+                match braced.find('}') {
+                    Some(end) => (&braced[..end], end + 2),
+                    None => ("", 0),
+                }
+            } else {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], end)
+            };
+            if name.is_empty() {
+                text.push('$');
+                rest = after;
+                continue;
+            }
+            if !text.is_empty() {
+                parts.push(Part::Text(std::mem::take(&mut text)));
+            }
+            let var = Var::of(name);
+            if var == Var::Unknown {
+                unknown.push(name.to_owned());
+            }
+            parts.push(Part::Var(var));
+            rest = &after[used..];
+        }
+        text.push_str(rest);
+        if !text.is_empty() {
+            parts.push(Part::Text(text));
+        }
+        (LogFormat { parts, escape }, unknown)
+    }
+
+    /// One log line for `record`, without the newline.
+    pub fn render(&self, record: &SessionRecord) -> String {
+        let mut out = String::with_capacity(128);
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Var(var) => match value(*var, record) {
+                    Some(value) => escape_into(&mut out, &value, self.escape),
+                    None if self.escape == Escape::Json => {}
+                    None => out.push('-'),
+                },
+            }
+        }
+        out
+    }
+}
+
+fn value(var: Var, r: &SessionRecord) -> Option<String> {
+    Some(match var {
+        Var::RemoteAddr => r.client.ip().to_string(),
+        Var::RemotePort => r.client.port().to_string(),
+        Var::ServerAddr => r.listener.ip().to_string(),
+        Var::ServerPort => r.listener.port().to_string(),
+        Var::Protocol => match r.transport {
+            Transport::Tcp => "TCP".to_owned(),
+            Transport::Udp => "UDP".to_owned(),
+        },
+        Var::Status => r.status.to_string(),
+        Var::BytesSent => r.bytes_out.to_string(),
+        Var::BytesReceived => r.bytes_in.to_string(),
+        Var::SessionTime => {
+            let ms = r.duration.as_millis();
+            format!("{}.{:03}", ms / 1000, ms % 1000)
+        }
+        Var::UpstreamAddr => r.node?.to_string(),
+        Var::RouteId => r.route_id.clone()?,
+        Var::TimeLocal => time_local(r.started_at + r.duration),
+        Var::TimeIso8601 => time_iso8601(r.started_at + r.duration),
+        Var::Unknown => return None,
+    })
+}
+
+fn escape_into(out: &mut String, value: &str, escape: Escape) {
+    for c in value.chars() {
+        match escape {
+            Escape::Default => {
+                if c == '"' || c == '\\' || (c as u32) < 0x20 || (c as u32) >= 0x7f {
+                    let mut buf = [0u8; 4];
+                    for byte in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{byte:02X}"));
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            Escape::Json => match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            },
+        }
+    }
+}
+
+/// Civil date (UTC) of `t`: (year, month 1-12, day, hour, minute, second).
+fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+/// nginx `$time_local` (the gateway logs in UTC): `28/Nov/2026:05:57:12 +0000`.
+pub fn time_local(t: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, mo, d, h, mi, s) = civil(t);
+    let month = MONTHS[(mo as usize).saturating_sub(1) % 12];
+    format!("{d:02}/{month}/{y}:{h:02}:{mi:02}:{s:02} +0000")
+}
+
+/// nginx `$time_iso8601` in UTC: `2026-11-28T05:57:12+00:00`.
+pub fn time_iso8601(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = civil(t);
+    format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+00:00")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn record() -> SessionRecord {
+        SessionRecord {
+            route_id: Some("r\"1".into()),
+            listener: "0.0.0.0:9100".parse().expect("addr"),
+            client: "127.0.0.1:5000".parse().expect("addr"),
+            node: None,
+            status: 200,
+            bytes_in: 3,
+            bytes_out: 7,
+            started_at: UNIX_EPOCH + Duration::from_secs(1_764_309_432),
+            duration: Duration::from_millis(1500),
+            transport: Transport::Tcp,
+        }
+    }
+
+    #[test]
+    fn default_format_renders_nginx_fields() {
+        let (format, unknown) = LogFormat::parse(
+            "$remote_addr:$remote_port [$time_local] $protocol $status $bytes_sent $bytes_received $session_time $upstream_addr $route_id ${server_port}x $nope $",
+            Escape::Default,
+        );
+        assert_eq!(unknown, vec!["nope".to_owned()]);
+        assert_eq!(
+            format.render(&record()),
+            "127.0.0.1:5000 [28/Nov/2025:05:57:13 +0000] TCP 200 7 3 1.500 - r\\x221 9100x - $"
+        );
+    }
+
+    #[test]
+    fn json_escape_leaves_missing_values_empty() {
+        let (format, _) = LogFormat::parse(
+            r#"{"route":"$route_id","up":"$upstream_addr","t":"$time_iso8601"}"#,
+            Escape::Json,
+        );
+        let line = format.render(&record());
+        assert_eq!(
+            line,
+            r#"{"route":"r\"1","up":"","t":"2025-11-28T05:57:13+00:00"}"#
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&line).expect("valid json");
+        assert_eq!(parsed["route"], "r\"1");
+    }
+}

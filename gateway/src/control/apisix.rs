@@ -1,0 +1,181 @@
+//! APISIX's Control API endpoints that make sense for a stream gateway: schema, health
+//! checks, upstreams and plugin metadata, with APISIX's error texts.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+use serde_json::{json, Map, Value};
+
+use super::http::{error, json};
+use super::ControlContext;
+use crate::balancer::UpstreamRuntime;
+
+type Reply = Response<Full<Bytes>>;
+
+/// `GET /v1/schema`.
+pub(super) fn schema(ctx: &ControlContext) -> Reply {
+    json(
+        StatusCode::OK,
+        &json!({
+            "main": model::schema::main_schemas(),
+            "plugins": {},
+            "stream_plugins": model::plugins::schema_listing(&ctx.config.stream_plugins),
+        }),
+    )
+}
+
+/// One checker's report: `{"name","type","nodes":[...]}`.
+fn checker_report(name: String, runtime: &UpstreamRuntime) -> Value {
+    let checks = runtime.config.checks.as_ref();
+    let ty = checks
+        .and_then(|c| c.pointer("/active/type"))
+        .and_then(Value::as_str)
+        .unwrap_or("tcp");
+    let nodes: Vec<Value> = runtime
+        .nodes()
+        .into_iter()
+        .map(|n| {
+            let ip_host = n.host.parse::<IpAddr>().is_ok();
+            json!({
+                "ip": n.host,
+                "port": n.port,
+                "hostname": if ip_host { Value::Null } else { Value::String(n.host.clone()) },
+                "status": if n.healthy { "healthy" } else { "unhealthy" },
+                "counter": {"success": 0, "http_failure": 0, "tcp_failure": 0, "timeout_failure": 0},
+            })
+        })
+        .collect();
+    json!({ "name": name, "type": ty, "nodes": nodes })
+}
+
+/// `GET /v1/healthcheck`: every upstream, service and stream route runtime with `checks`.
+pub(super) fn healthcheck_all(ctx: &ControlContext) -> Reply {
+    let snapshot = ctx.snapshot.load();
+    let prefix = ctx.key_prefix();
+    let list: Vec<Value> = snapshot
+        .runtimes
+        .iter()
+        .filter(|(_, rt)| rt.config.checks.is_some())
+        .map(|(key, rt)| checker_report(format!("{prefix}/{key}"), rt))
+        .collect();
+    json(StatusCode::OK, &Value::Array(list))
+}
+
+/// `GET /v1/healthcheck/{stream_routes|upstreams|services}/{id}`.
+pub(super) fn healthcheck_one(ctx: &ControlContext, kind: &str, id: &str) -> Reply {
+    if id.is_empty() {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("missing src id for src type {kind}"),
+        );
+    }
+    let snapshot = ctx.snapshot.load();
+    let runtime = match kind {
+        "stream_routes" => match snapshot.route(id) {
+            Some(route) => route.upstream.clone(),
+            None => return error(StatusCode::NOT_FOUND, format!("{kind}[{id}] not found")),
+        },
+        "upstreams" => match snapshot.upstream(id) {
+            Some(up) => Some(up.clone()),
+            None => return error(StatusCode::NOT_FOUND, format!("{kind}[{id}] not found")),
+        },
+        "services" => {
+            if !snapshot.services.contains_key(id) {
+                return error(StatusCode::NOT_FOUND, format!("{kind}[{id}] not found"));
+            }
+            snapshot.runtimes.get(&format!("services/{id}")).cloned()
+        }
+        other => return error(StatusCode::BAD_REQUEST, format!("invalid src type {other}")),
+    };
+    match runtime.filter(|rt| rt.config.checks.is_some()) {
+        Some(rt) => json(
+            StatusCode::OK,
+            &checker_report(format!("{}/{}", ctx.key_prefix(), rt.key), &rt),
+        ),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no checker for {kind}[{id}]"),
+        ),
+    }
+}
+
+/// `has_domain`: whether any node is a host name rather than an IP.
+fn has_domain(value: &Value) -> bool {
+    let host_is_name = |h: &str| h.trim_matches(['[', ']']).parse::<IpAddr>().is_err();
+    match value.get("nodes") {
+        Some(Value::Array(nodes)) => nodes
+            .iter()
+            .filter_map(|n| n.get("host").and_then(Value::as_str))
+            .any(host_is_name),
+        Some(Value::Object(nodes)) => nodes
+            .keys()
+            .any(|k| host_is_name(k.rsplit_once(':').map_or(k.as_str(), |(h, _)| h))),
+        _ => false,
+    }
+}
+
+/// The in-memory form APISIX shows: `{key, value, createdIndex, modifiedIndex, has_domain,
+/// orig_modifiedIndex}`.
+fn upstream_entry(kv: &crate::store::KeyValue) -> Value {
+    let mut out = Map::new();
+    out.insert("key".into(), json!(kv.key));
+    out.insert("value".into(), kv.value.clone());
+    out.insert("createdIndex".into(), json!(kv.create_revision));
+    out.insert("modifiedIndex".into(), json!(kv.mod_revision));
+    out.insert("orig_modifiedIndex".into(), json!(kv.mod_revision));
+    out.insert("has_domain".into(), json!(has_domain(&kv.value)));
+    Value::Object(out)
+}
+
+/// `GET /v1/upstreams`.
+pub(super) async fn upstreams(ctx: &ControlContext) -> Reply {
+    let Some(store) = &ctx.store else {
+        return json(StatusCode::OK, &json!([]));
+    };
+    match store
+        .list(&format!("{}/upstreams/", ctx.key_prefix()))
+        .await
+    {
+        Ok((items, _)) => json(
+            StatusCode::OK,
+            &Value::Array(items.iter().map(upstream_entry).collect()),
+        ),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// `GET /v1/upstream/{id}`.
+pub(super) async fn upstream(ctx: &ControlContext, id: &str) -> Reply {
+    let not_found = || error(StatusCode::NOT_FOUND, format!("upstream[{id}] not found"));
+    let Some(store) = &ctx.store else {
+        return not_found();
+    };
+    match store
+        .get(&format!("{}/upstreams/{id}", ctx.key_prefix()))
+        .await
+    {
+        Ok(Some(kv)) => json(StatusCode::OK, &upstream_entry(&kv)),
+        Ok(None) => not_found(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// `GET /v1/plugin_metadatas`: the loaded metadata values.
+pub(super) fn plugin_metadatas(ctx: &ControlContext) -> Reply {
+    let snapshot = ctx.snapshot.load();
+    let list: Vec<Value> = snapshot.plugin_metadata.values().cloned().collect();
+    json(StatusCode::OK, &Value::Array(list))
+}
+
+/// `GET /v1/plugin_metadata/{name}`.
+pub(super) fn plugin_metadata(ctx: &ControlContext, name: &str) -> Reply {
+    match ctx.snapshot.load().plugin_metadata.get(name) {
+        Some(value) => json(StatusCode::OK, value),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("plugin metadata[{name}] not found"),
+        ),
+    }
+}

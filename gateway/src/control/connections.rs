@@ -1,0 +1,112 @@
+//! `/v1/connections`: the live connections and UDP sessions from the registry, filtered by
+//! route, upstream or client, and `DELETE /v1/connections/{id}` to close one (admin key
+//! required when `admin_key_required`, checked by the Admin API's key check).
+
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+use serde_json::{json, Value};
+
+use super::http::{error, json};
+use super::{Call, ControlContext};
+use crate::admin::auth::check_key;
+use crate::admin::request::QueryArgs;
+use crate::proxy::registry::ConnectionHandle;
+use crate::router::Transport;
+
+type Reply = Response<Full<Bytes>>;
+
+/// The public id of connection `id`: `c-` and 16 hex digits.
+pub fn connection_id(id: u64) -> String {
+    format!("c-{id:016x}")
+}
+
+/// Parses `c-<hex>` (or a plain decimal id).
+fn parse_id(text: &str) -> Option<u64> {
+    match text.strip_prefix("c-") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+fn view(h: &ConnectionHandle) -> Value {
+    let started_at = h
+        .started_at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    json!({
+        "id": connection_id(h.id),
+        "route_id": h.route_id,
+        "listener": h.local.to_string(),
+        "client": h.client.to_string(),
+        "upstream": h.node().map(|n| n.to_string()),
+        "upstream_key": h.upstream,
+        "protocol": if h.transport == Transport::Udp { "udp" } else { "tcp" },
+        "started_at": started_at,
+        "age_secs": h.age().as_secs_f64(),
+        "bytes_in": h.bytes_up(),
+        "bytes_out": h.bytes_down(),
+        "last_activity_secs_ago": h.idle().as_secs_f64(),
+    })
+}
+
+/// Whether `h` passes the `route_id`, `upstream` (node address or upstream key) and `client`
+/// (IP or IP:port) filters.
+fn wanted(h: &ConnectionHandle, args: &QueryArgs) -> bool {
+    if let Some(route) = args.get("route_id") {
+        if h.route_id != route {
+            return false;
+        }
+    }
+    if let Some(upstream) = args.get("upstream") {
+        let node = h.node().map(|n| n.to_string());
+        if h.upstream != upstream && node.as_deref() != Some(upstream) {
+            return false;
+        }
+    }
+    if let Some(client) = args.get("client") {
+        if h.client.to_string() != client && h.client.ip().to_string() != client {
+            return false;
+        }
+    }
+    true
+}
+
+/// `GET /v1/connections[?route_id=&upstream=&client=]`.
+pub(super) fn list(ctx: &ControlContext, args: &QueryArgs) -> Reply {
+    let list: Vec<Value> = ctx
+        .proxy
+        .registry
+        .list()
+        .iter()
+        .map(Arc::as_ref)
+        .filter(|h| wanted(h, args))
+        .map(view)
+        .collect();
+    let total = list.len();
+    json(StatusCode::OK, &json!({ "list": list, "total": total }))
+}
+
+/// `DELETE /v1/connections/{id}`.
+pub(super) fn kill(ctx: &ControlContext, call: &Call, id: &str) -> Reply {
+    if let Err(refusal) = check_key(&ctx.config.admin, &call.method, &call.headers, &call.args) {
+        return json(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error_msg": "failed to check token", "description": refusal.description()}),
+        );
+    }
+    let not_found = || error(StatusCode::NOT_FOUND, format!("connection[{id}] not found"));
+    let Some(n) = parse_id(id) else {
+        return not_found();
+    };
+    if ctx.proxy.registry.kill(n) {
+        tracing::info!(id, "connection closed through the control API");
+        json(StatusCode::OK, &json!({ "killed": connection_id(n) }))
+    } else {
+        not_found()
+    }
+}

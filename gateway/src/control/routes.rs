@@ -1,0 +1,210 @@
+//! Our Control API endpoints about the configuration in force: `/v1/status`,
+//! `/v1/stream_routes[/{id}]` (with live stats) and `/v1/match` (the route-match explainer).
+
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+use serde_json::{json, Value};
+
+use super::http::{error, json};
+use super::ControlContext;
+use crate::admin::request::QueryArgs;
+use crate::config::{ConfigProvider, Role};
+use crate::router::{ConnInfo, Transport};
+use crate::routestats::RouteStats;
+use crate::server::stream_listens;
+use crate::snapshot::ResolvedRoute;
+
+type Reply = Response<Full<Bytes>>;
+
+/// `GET /v1/status`.
+pub(super) async fn status(ctx: &ControlContext) -> Reply {
+    let config = &ctx.config;
+    let role = match config.role {
+        Role::Traditional => "traditional",
+        Role::DataPlane => "data_plane",
+        Role::ControlPlane => "control_plane",
+    };
+    let provider = match config.config_provider {
+        ConfigProvider::Embedded => "embedded",
+        ConfigProvider::Etcd => "etcd",
+        ConfigProvider::Yaml => "yaml",
+    };
+    let reachable = match &ctx.store {
+        Some(store) => store.reachable().await,
+        None => false,
+    };
+    let (tcp, udp) = stream_listens(config);
+    let mut listeners: Vec<Value> = tcp
+        .iter()
+        .map(|l| {
+            json!({"protocol": "tcp", "addr": l.addr.to_string(), "tls": l.tls,
+                   "sni_preread": l.sni_preread, "proxy_protocol": l.proxy_protocol})
+        })
+        .collect();
+    listeners.extend(udp.iter().map(|addr| {
+        json!({"protocol": "udp", "addr": addr.to_string(), "tls": false,
+               "sni_preread": false, "proxy_protocol": false})
+    }));
+    json(
+        StatusCode::OK,
+        &json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_secs": ctx.started.elapsed().as_secs_f64(),
+            "role": role,
+            "config_provider": provider,
+            "store_reachable": reachable,
+            "config_revision": ctx.snapshot.load().revision,
+            "listeners": listeners,
+        }),
+    )
+}
+
+/// One route as `/v1/stream_routes` shows it.
+fn route_view(ctx: &ControlContext, route: &ResolvedRoute) -> Value {
+    let r = &route.route;
+    let upstream = route.upstream.as_ref().map(|up| {
+        let nodes: Vec<Value> = up
+            .nodes()
+            .into_iter()
+            .map(|n| {
+                json!({"host": n.host, "port": n.port, "weight": n.weight, "priority": n.priority,
+                       "healthy": n.healthy, "active_sessions": n.active_sessions})
+            })
+            .collect();
+        json!({
+            "key": up.key,
+            "type": up.config.balancer.clone().unwrap_or_else(|| "roundrobin".to_owned()),
+            "nodes": nodes,
+        })
+    });
+    let stats = ctx
+        .proxy
+        .observe
+        .routes
+        .get(&route.id)
+        .map(|s| s.view())
+        .unwrap_or_else(|| RouteStats::default().view());
+    json!({
+        "id": route.id,
+        "name": route.name,
+        "match": {
+            "remote_addr": r.remote_addr,
+            "server_addr": r.server_addr,
+            "server_port": r.server_port,
+            "sni": r.sni,
+            "snis": r.snis,
+        },
+        "upstream": upstream,
+        "upstream_error": route.upstream_error,
+        "plugins": route.plugins.keys().collect::<Vec<_>>(),
+        "stats": stats,
+    })
+}
+
+/// `GET /v1/stream_routes`: every loaded route (subordinate xRPC routes included), by id.
+pub(super) fn stream_routes(ctx: &ControlContext) -> Reply {
+    let snapshot = ctx.snapshot.load();
+    let list: Vec<Value> = snapshot
+        .route_map
+        .values()
+        .map(|r| route_view(ctx, r))
+        .collect();
+    let total = list.len();
+    json(StatusCode::OK, &json!({ "list": list, "total": total }))
+}
+
+/// `GET /v1/stream_routes/{id}`.
+pub(super) fn stream_route(ctx: &ControlContext, id: &str) -> Reply {
+    match ctx.snapshot.load().route(id) {
+        Some(route) => json(StatusCode::OK, &route_view(ctx, route)),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("stream_route[{id}] not found"),
+        ),
+    }
+}
+
+/// Parses `IP` or `IP:port` (`[v6]:port` too); a bare IP gets port 0.
+fn parse_client(text: &str) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0)))
+}
+
+/// `GET /v1/match?client=IP[:port]&server_addr=IP&server_port=N[&sni=NAME][&protocol=tcp|udp]`.
+pub(super) fn explain(ctx: &ControlContext, args: &QueryArgs) -> Reply {
+    let bad = |msg: String| error(StatusCode::BAD_REQUEST, msg);
+    let Some(client) = args.get("client") else {
+        return bad("missing query argument client".into());
+    };
+    let Some(client) = parse_client(client) else {
+        return bad(format!("invalid client: {client}"));
+    };
+    let Some(server_addr) = args.get("server_addr") else {
+        return bad("missing query argument server_addr".into());
+    };
+    let Ok(server_ip) = server_addr.parse::<IpAddr>() else {
+        return bad(format!("invalid server_addr: {server_addr}"));
+    };
+    let Some(server_port) = args.get("server_port") else {
+        return bad("missing query argument server_port".into());
+    };
+    let Ok(server_port) = server_port.parse::<u16>() else {
+        return bad(format!("invalid server_port: {server_port}"));
+    };
+    let transport = match args.get("protocol").unwrap_or("tcp") {
+        "tcp" => Transport::Tcp,
+        "udp" => Transport::Udp,
+        other => return bad(format!("invalid protocol: {other} (tcp or udp)")),
+    };
+    let sni = args.get("sni").filter(|s| !s.is_empty()).map(str::to_owned);
+    let conn = ConnInfo {
+        remote: client,
+        local: SocketAddr::new(server_ip, server_port),
+        sni: sni.clone(),
+        transport,
+    };
+    let snapshot = ctx.snapshot.load();
+    let verdicts = snapshot.routes.explain(&conn);
+    let matched = verdicts
+        .iter()
+        .find(|v| v.failed.is_none())
+        .map(|v| v.route_id.clone());
+    let mut warnings = Vec::new();
+    if sni.is_some() && transport == Transport::Udp {
+        warnings.push("sni is ignored for udp".to_owned());
+    }
+    if let Some(route) = matched.as_deref().and_then(|id| snapshot.route(id)) {
+        if let Some(why) = &route.upstream_error {
+            warnings.push(format!(
+                "route {} has no upstream: connections are closed ({why})",
+                route.id
+            ));
+        }
+    }
+    if snapshot.routes.is_empty() {
+        warnings.push("no stream routes are loaded".to_owned());
+    }
+    let routes: Vec<Value> = verdicts
+        .iter()
+        .map(|v| json!({"id": v.route_id, "matched": v.failed.is_none(), "reason": v.failed}))
+        .collect();
+    json(
+        StatusCode::OK,
+        &json!({
+            "matched": matched,
+            "input": {
+                "client": client.to_string(),
+                "server_addr": server_ip.to_string(),
+                "server_port": server_port,
+                "sni": sni,
+                "protocol": if transport == Transport::Tcp { "tcp" } else { "udp" },
+            },
+            "routes": routes,
+            "warnings": warnings,
+        }),
+    )
+}

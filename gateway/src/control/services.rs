@@ -1,0 +1,161 @@
+//! Starting and stopping the observability side of a server: the session sink (with the
+//! access log writer and the 1 s stats ticker), the Control API and the Prometheus export
+//! server. The server module makes one call here at start, reload of logs and stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::ControlContext;
+use crate::accesslog::{self, AccessLogSender};
+use crate::config::Config;
+use crate::metrics::MetricsContext;
+use crate::observe::Observer;
+use crate::proxy::ProxyContext;
+use crate::snapshot::SharedSnapshot;
+use crate::store::Store;
+
+/// Whether `new` changes settings of the observability side, which apply at start only.
+pub fn restart_needed(old: &Config, new: &Config) -> bool {
+    old.enable_control != new.enable_control
+        || old.control_addr != new.control_addr
+        || old.prometheus != new.prometheus
+        || old.stream_log != new.stream_log
+}
+
+/// How long stopping waits for each server task.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The running observability tasks.
+#[derive(Debug, Default)]
+pub struct ObserveServices {
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    access_log: Option<AccessLogSender>,
+    log_task: Option<JoinHandle<()>>,
+    control_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
+}
+
+/// Builds the session sink for `config` (opening the access log when enabled) and starts
+/// its stats ticker.
+pub async fn observer(
+    config: &Config,
+    snapshot: SharedSnapshot,
+) -> Result<(Arc<Observer>, ObserveServices), String> {
+    let mut services = ObserveServices::default();
+    let mut observer = Observer::new().with_snapshot(snapshot);
+    if let Some((sender, task)) = accesslog::start(&config.stream_log)
+        .await
+        .map_err(|e| format!("failed to open the access log: {e}"))?
+    {
+        services.access_log = Some(sender.clone());
+        services.log_task = Some(task);
+        observer = observer.with_access_log(sender);
+    }
+    let observer = Arc::new(observer);
+    services
+        .tasks
+        .push(observer.spawn_ticker(services.stop.clone()));
+    Ok((observer, services))
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("{what}: failed to listen on tcp {addr}: {e}"))
+}
+
+impl ObserveServices {
+    /// Starts the Control API (`enable_control`) and the export server
+    /// (`plugin_attr.prometheus.enable_export_server`).
+    pub async fn start_servers(
+        &mut self,
+        config: &Config,
+        proxy: Arc<ProxyContext>,
+        snapshot: SharedSnapshot,
+        store: Option<Arc<dyn Store>>,
+    ) -> Result<(), String> {
+        if config.enable_control {
+            let listener = bind(config.control_addr, "control api").await?;
+            self.control_addr = listener.local_addr().ok();
+            let ctx = Arc::new(ControlContext {
+                config: Arc::new(config.clone()),
+                proxy: proxy.clone(),
+                snapshot: snapshot.clone(),
+                store: store.clone(),
+                started: Instant::now(),
+            });
+            self.tasks
+                .push(tokio::spawn(super::serve(listener, ctx, self.stop.clone())));
+        }
+        if config.prometheus.enable_export_server {
+            let listener = bind(config.prometheus.export_addr, "prometheus export").await?;
+            self.metrics_addr = listener.local_addr().ok();
+            let trimmed = config.etcd.prefix.trim_matches('/');
+            let ctx = Arc::new(MetricsContext {
+                proxy,
+                snapshot,
+                store,
+                metric_prefix: config.prometheus.metric_prefix.clone(),
+                key_prefix: if trimmed.is_empty() {
+                    String::new()
+                } else {
+                    format!("/{trimmed}")
+                },
+            });
+            self.tasks.push(tokio::spawn(crate::metrics::server::serve(
+                listener,
+                ctx,
+                self.stop.clone(),
+            )));
+        }
+        Ok(())
+    }
+
+    /// The Control API's bound address, when it runs.
+    pub fn control_addr(&self) -> Option<SocketAddr> {
+        self.control_addr
+    }
+
+    /// The export server's bound address, when it runs.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The access log writer, when enabled.
+    pub fn access_log(&self) -> Option<&AccessLogSender> {
+        self.access_log.as_ref()
+    }
+
+    /// Reopens the access log (SIGUSR1, after a rotation).
+    pub async fn reopen_logs(&self) {
+        if let Some(log) = &self.access_log {
+            if let Err(e) = log.reopen().await {
+                tracing::error!(error = %e, "access log reopen failed");
+            }
+        }
+    }
+
+    /// Stops the servers and the ticker and waits for them; the access log writer ends once
+    /// the last session holding the sink is gone.
+    pub async fn stop(&mut self) {
+        self.stop.cancel();
+        for task in self.tasks.drain(..) {
+            if tokio::time::timeout(STOP_WAIT, task).await.is_err() {
+                tracing::warn!("an observability task did not stop in time");
+            }
+        }
+        if let Some(log) = &self.access_log {
+            let _ = log.flush().await;
+        }
+        // The writer only ends when every sender is gone (sessions may still hold one).
+        if let Some(task) = self.log_task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The one sink every finished stream session goes through: a [`SessionRecord`] (route,
+//! listener, client, node, status, bytes each way, duration, protocol) feeds the per-route
+//! stats ([`crate::routestats`]), the Prometheus counters ([`crate::metrics`]) and the access
+//! log ([`crate::accesslog`]).
+//!
+//! The data path holds a [`SessionRecorder`] per connection (TCP) or session (UDP), created at
+//! accept. It is told what happened (routed, rejected, relay end) and emits exactly one record
+//! when dropped, so every early return is covered. Status codes follow nginx's stream
+//! `$status` (see [`status`]).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::accesslog::AccessLogSender;
+use crate::metrics::StreamMetrics;
+use crate::proxy::registry::ConnectionHandle;
+use crate::proxy::relay::RelayEnd;
+use crate::proxy::stats::RejectReason;
+use crate::router::{ConnInfo, Transport};
+use crate::routestats::{RouteRejection, RouteStats, RouteStatsMap};
+use crate::snapshot::SharedSnapshot;
+
+/// nginx stream `$status` values used here.
+pub mod status {
+    /// The session ended normally (either side closed, killed, UDP idle end).
+    pub const OK: u16 = 200;
+    /// A client error: reset or read error during the relay, bad preread.
+    pub const BAD_REQUEST: u16 = 400;
+    /// Refused by an access rule (ip-restriction).
+    pub const FORBIDDEN: u16 = 403;
+    /// Internal error (e.g. a route without an upstream).
+    pub const INTERNAL: u16 = 500;
+    /// Upstream connect failure or timeout, TCP idle timeout.
+    pub const BAD_GATEWAY: u16 = 502;
+    /// No route, connection limit, UDP session table full.
+    pub const UNAVAILABLE: u16 = 503;
+}
+
+/// One finished session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    /// The stream route, `None` when none matched.
+    pub route_id: Option<String>,
+    /// The listening address that accepted it.
+    pub listener: SocketAddr,
+    pub client: SocketAddr,
+    /// The upstream node, once connected.
+    pub node: Option<SocketAddr>,
+    pub status: u16,
+    /// Client → upstream (nginx `$bytes_received`).
+    pub bytes_in: u64,
+    /// Upstream → client (nginx `$bytes_sent`).
+    pub bytes_out: u64,
+    pub started_at: SystemTime,
+    pub duration: Duration,
+    pub transport: Transport,
+}
+
+/// The status a rejection reason stands for.
+pub fn reject_status(reason: RejectReason) -> u16 {
+    match reason {
+        RejectReason::NoRoute | RejectReason::SessionTableFull => status::UNAVAILABLE,
+        RejectReason::NoUpstream => status::INTERNAL,
+        RejectReason::UpstreamUnavailable => status::BAD_GATEWAY,
+    }
+}
+
+/// The status a relay end stands for (`udp`: an idle end is the normal end of a session).
+pub fn relay_status(end: &RelayEnd, transport: Transport) -> u16 {
+    match end {
+        RelayEnd::Closed | RelayEnd::Killed => status::OK,
+        RelayEnd::IdleTimeout if transport == Transport::Udp => status::OK,
+        RelayEnd::IdleTimeout => status::BAD_GATEWAY,
+        RelayEnd::Error(_) => status::BAD_REQUEST,
+    }
+}
+
+/// The observability sink shared by every listener.
+#[derive(Debug, Default)]
+pub struct Observer {
+    /// Per-route live stats.
+    pub routes: RouteStatsMap,
+    /// Counters behind the Prometheus export.
+    pub metrics: StreamMetrics,
+    access_log: Option<AccessLogSender>,
+    snapshot: Option<SharedSnapshot>,
+    finished: AtomicU64,
+}
+
+impl Observer {
+    /// A sink feeding route stats and metrics only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also writes each record to the access log.
+    pub fn with_access_log(mut self, log: AccessLogSender) -> Self {
+        self.access_log = Some(log);
+        self
+    }
+
+    /// Reads route details (names for `prefer_name`, the route of a `no_upstream` rejection)
+    /// from `snapshot`.
+    pub fn with_snapshot(mut self, snapshot: SharedSnapshot) -> Self {
+        self.snapshot = Some(snapshot);
+        self
+    }
+
+    /// The access log writer, when enabled.
+    pub fn access_log(&self) -> Option<&AccessLogSender> {
+        self.access_log.as_ref()
+    }
+
+    /// Starts recording a session accepted on `listener` from `client`.
+    pub fn session(
+        self: &Arc<Self>,
+        client: SocketAddr,
+        listener: SocketAddr,
+        transport: Transport,
+    ) -> SessionRecorder {
+        SessionRecorder {
+            observer: self.clone(),
+            client,
+            listener,
+            transport,
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            route_id: None,
+            route: None,
+            handle: None,
+            status: None,
+        }
+    }
+
+    /// Takes one finished session.
+    pub fn finish(&self, record: SessionRecord) {
+        let named = record
+            .route_id
+            .as_deref()
+            .and_then(|id| self.route_name(id));
+        let label = named
+            .as_deref()
+            .or(record.route_id.as_deref())
+            .unwrap_or("");
+        self.metrics.record(&record, label);
+        if let Some(log) = &self.access_log {
+            log.send(&record);
+        }
+        self.finished.fetch_add(1, Ordering::Release);
+    }
+
+    /// Sessions reported so far (routed or not).
+    pub fn sessions_finished(&self) -> u64 {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// The route's name when it is the `route` label: its `prometheus` plugin sets
+    /// `prefer_name: true` and it has one (otherwise the label is the id).
+    fn route_name(&self, id: &str) -> Option<String> {
+        let snapshot = self.snapshot.as_ref()?.load();
+        let route = snapshot.route(id)?;
+        let prefer_name = route
+            .plugins
+            .get("prometheus")
+            .and_then(|conf| conf.get("prefer_name"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        match (&route.name, prefer_name) {
+            (Some(name), true) if !name.is_empty() => Some(name.clone()),
+            _ => None,
+        }
+    }
+
+    /// The id of the route that would take `conn` (for rejections reported without one).
+    fn route_for(&self, conn: &ConnInfo) -> Option<String> {
+        let snapshot = self.snapshot.as_ref()?.load();
+        snapshot.routes.find(conn).map(|r| r.id.clone())
+    }
+
+    /// Starts the 1 s ticker that advances every route's throughput ring; ends with `stop`.
+    pub fn spawn_ticker(self: &Arc<Self>, stop: CancellationToken) -> JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = every.tick() => me.routes.tick(),
+                }
+            }
+        })
+    }
+}
+
+/// Follows one session and emits its [`SessionRecord`] when dropped.
+#[derive(Debug)]
+pub struct SessionRecorder {
+    observer: Arc<Observer>,
+    client: SocketAddr,
+    listener: SocketAddr,
+    transport: Transport,
+    started: Instant,
+    started_at: SystemTime,
+    route_id: Option<String>,
+    route: Option<Arc<RouteStats>>,
+    handle: Option<Arc<ConnectionHandle>>,
+    status: Option<u16>,
+}
+
+impl SessionRecorder {
+    /// The session was routed to `route_id` and registered as `handle`: it counts as active
+    /// on the route and its bytes feed the route's stats.
+    pub fn routed(&mut self, route_id: &str, handle: &Arc<ConnectionHandle>) {
+        let stats = self.observer.routes.get_or_create(route_id);
+        stats.opened();
+        handle.set_route_stats(stats.clone());
+        self.route = Some(stats);
+        self.route_id = Some(route_id.to_owned());
+        self.handle = Some(handle.clone());
+    }
+
+    /// The session was turned away for `reason` (counted on its route when there is one).
+    pub fn rejected(&mut self, reason: RejectReason, conn: &ConnInfo) {
+        self.status = Some(reject_status(reason));
+        let why = match reason {
+            RejectReason::UpstreamUnavailable => RouteRejection::ConnectFailed,
+            RejectReason::NoUpstream => RouteRejection::NoUpstream,
+            RejectReason::NoRoute | RejectReason::SessionTableFull => return,
+        };
+        if self.route.is_none() && why == RouteRejection::NoUpstream {
+            if let Some(id) = self.observer.route_for(conn) {
+                self.route = Some(self.observer.routes.get_or_create(&id));
+                self.route_id = Some(id);
+            }
+        }
+        if let Some(route) = &self.route {
+            route.rejected(why);
+        }
+    }
+
+    /// A stream plugin refused the session with nginx status `code` (403, 503, ...).
+    pub fn plugin_rejected(&mut self, code: u16) {
+        self.status = Some(code);
+        if let Some(route) = &self.route {
+            route.rejected(RouteRejection::Plugin);
+        }
+    }
+
+    /// The relay ended this way.
+    pub fn relay_ended(&mut self, end: &RelayEnd) {
+        self.status = Some(relay_status(end, self.transport));
+    }
+
+    /// Sets the status explicitly (last call wins).
+    pub fn set_status(&mut self, code: u16) {
+        self.status = Some(code);
+    }
+}
+
+impl Drop for SessionRecorder {
+    fn drop(&mut self) {
+        // Routed sessions carry their active count until here, rejected ones too.
+        if let (Some(route), Some(_)) = (&self.route, &self.handle) {
+            route.closed();
+        }
+        let (node, bytes_in, bytes_out) = match &self.handle {
+            Some(h) => (h.node(), h.bytes_up(), h.bytes_down()),
+            None => (None, 0, 0),
+        };
+        // Nothing went wrong that was reported (e.g. killed while connecting): a normal end.
+        let status = self.status.unwrap_or(status::OK);
+        self.observer.finish(SessionRecord {
+            route_id: self.route_id.take(),
+            listener: self.listener,
+            client: self.client,
+            node,
+            status,
+            bytes_in,
+            bytes_out,
+            started_at: self.started_at,
+            duration: self.started.elapsed(),
+            transport: self.transport,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::registry::{ConnectionRegistry, NewConnection};
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("literal address")
+    }
+
+    #[test]
+    fn statuses_follow_nginx_stream() {
+        assert_eq!(reject_status(RejectReason::NoRoute), 503);
+        assert_eq!(reject_status(RejectReason::SessionTableFull), 503);
+        assert_eq!(reject_status(RejectReason::NoUpstream), 500);
+        assert_eq!(reject_status(RejectReason::UpstreamUnavailable), 502);
+        assert_eq!(relay_status(&RelayEnd::Closed, Transport::Tcp), 200);
+        assert_eq!(relay_status(&RelayEnd::Killed, Transport::Tcp), 200);
+        assert_eq!(relay_status(&RelayEnd::IdleTimeout, Transport::Tcp), 502);
+        assert_eq!(relay_status(&RelayEnd::IdleTimeout, Transport::Udp), 200);
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(relay_status(&RelayEnd::Error(reset), Transport::Tcp), 400);
+    }
+
+    #[test]
+    fn a_routed_session_is_active_until_its_recorder_drops() {
+        let observer = Arc::new(Observer::new());
+        let registry = Arc::new(ConnectionRegistry::new());
+        let registration = registry.insert(NewConnection {
+            route_id: "1".into(),
+            upstream: "upstreams/1".into(),
+            transport: Transport::Tcp,
+            client: addr("127.0.0.1:5000"),
+            local: addr("127.0.0.1:9100"),
+        });
+        let mut recorder = observer.session(
+            addr("127.0.0.1:5000"),
+            addr("127.0.0.1:9100"),
+            Transport::Tcp,
+        );
+        recorder.routed("1", registration.handle());
+        registration.handle().add_up(3);
+        registration.handle().add_down(4);
+        let stats = observer.routes.get("1").expect("stats exist once routed");
+        assert_eq!((stats.active(), stats.total()), (1, 1));
+        recorder.plugin_rejected(status::FORBIDDEN);
+        drop(registration);
+        drop(recorder);
+        let view = stats.view();
+        assert_eq!((view.active, view.bytes_in, view.bytes_out), (0, 3, 4));
+        assert_eq!(view.rejected.plugin, 1);
+        assert_eq!(observer.sessions_finished(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_ticker_samples_every_second() {
+        let observer = Arc::new(Observer::new());
+        let stats = observer.routes.get_or_create("1");
+        let stop = CancellationToken::new();
+        let ticker = observer.spawn_ticker(stop.clone());
+        stats.add_in(100);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(stats.view().throughput.bytes_in.last(), Some(&100));
+        stop.cancel();
+        ticker.await.expect("ticker ends");
+    }
+}

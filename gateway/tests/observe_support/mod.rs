@@ -1,0 +1,350 @@
+//! Shared fixtures for the observability tests: an embedded store seeded with routes, the
+//! snapshot watcher, the proxy listeners, and the Control API, export server and access log
+//! as the server starts them, all on 127.0.0.1 port 0.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apisix_gateway::config::{
+    AdminConfig, AdminKey, Config, ConfigProvider, EtcdConfig, PrometheusConfig, ProxyMode, Role,
+    StreamLogConfig, TcpListen,
+};
+use apisix_gateway::control::{self, ObserveServices};
+use apisix_gateway::proxy::listener::ListenerSet;
+use apisix_gateway::proxy::source::SnapshotRoutes;
+use apisix_gateway::proxy::ProxyContext;
+use apisix_gateway::snapshot::{self, SharedSnapshot};
+use apisix_gateway::store::embedded::EmbeddedStore;
+use apisix_gateway::store::Store;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+pub const ADMIN_KEY: &str = "admin-key-for-tests";
+pub const VIEWER_KEY: &str = "viewer-key-for-tests";
+
+/// Every network wait in these tests is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Awaits `fut` or panics after [`WAIT`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+/// Re-evaluates `check` until it returns `Some`, for at most [`WAIT`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    within(what, async {
+        loop {
+            if let Some(found) = check().await {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+/// A config with the Control API, the export server and the access log on, everything on
+/// 127.0.0.1 port 0 and under `dir`.
+pub fn config(dir: &std::path::Path) -> Config {
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    Config {
+        prefix: dir.to_path_buf(),
+        path: dir.join("conf/config.yaml"),
+        proxy_mode: ProxyMode::Stream,
+        stream_tcp: vec![TcpListen {
+            addr: any,
+            tls: false,
+            sni_preread: false,
+            proxy_protocol: false,
+            proxy_protocol_to_upstream: None,
+        }],
+        stream_udp: vec![any],
+        enable_admin: false,
+        enable_control: true,
+        control_addr: any,
+        admin: AdminConfig {
+            listen: any,
+            key_required: true,
+            keys: vec![
+                AdminKey {
+                    name: "admin".into(),
+                    key: ADMIN_KEY.into(),
+                    role: "admin".into(),
+                },
+                AdminKey {
+                    name: "viewer".into(),
+                    key: VIEWER_KEY.into(),
+                    role: "viewer".into(),
+                },
+            ],
+            allow_admin: None,
+        },
+        role: Role::Traditional,
+        config_provider: ConfigProvider::Embedded,
+        data_dir: dir.join("data"),
+        etcd: EtcdConfig {
+            hosts: vec![],
+            prefix: "/apisix".into(),
+            timeout: Duration::from_secs(30),
+            user: None,
+            password: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_verify: true,
+            tls_sni: None,
+        },
+        prometheus: PrometheusConfig {
+            enable_export_server: true,
+            export_addr: any,
+            export_uri: "/apisix/prometheus/metrics".into(),
+            metric_prefix: "apisix_".into(),
+        },
+        stream_plugins: vec!["ip-restriction".into(), "prometheus".into()],
+        xrpc_protocols: vec![],
+        stream_log: StreamLogConfig {
+            enable_access_log: true,
+            access_log: dir.join("logs/access_stream.log"),
+            access_log_format:
+                "$remote_addr $protocol $status $bytes_sent $bytes_received $upstream_addr $route_id"
+                    .into(),
+            access_log_format_escape: "default".into(),
+            real_ip_from: vec![],
+        },
+        fallback_sni: None,
+        graceful_shutdown_timeout: Duration::from_secs(5),
+        dns_resolver: vec![],
+        dns_resolver_valid: None,
+    }
+}
+
+/// A running data plane with its observability side.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub snapshot: SharedSnapshot,
+    pub proxy: Arc<ProxyContext>,
+    pub listeners: ListenerSet,
+    pub services: ObserveServices,
+    /// The TCP listener.
+    pub tcp: SocketAddr,
+    /// The UDP listener.
+    pub udp: SocketAddr,
+    pub control: SocketAddr,
+    pub metrics: SocketAddr,
+    pub http: reqwest::Client,
+}
+
+impl Harness {
+    /// Starts with `routes` (`(id, body)`) in the store; `tweak` adjusts the config first.
+    pub async fn start(routes: Vec<(&str, Value)>, tweak: impl FnOnce(&mut Config)) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = config(dir.path());
+        tweak(&mut config);
+        let store: Arc<dyn Store> =
+            Arc::new(EmbeddedStore::open(&config.data_dir).expect("open embedded store"));
+        for (id, body) in routes {
+            store
+                .put(&format!("/apisix/stream_routes/{id}"), &body, 0)
+                .await
+                .expect("seed route");
+        }
+        let snapshot = snapshot::shared_empty();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(snapshot::run_watcher(
+            store.clone(),
+            "/apisix".into(),
+            model::CheckContext::new(config.stream_plugins.clone(), vec![]),
+            snapshot.clone(),
+            Some(ready_tx),
+        ));
+        within("first snapshot", ready_rx)
+            .await
+            .expect("watcher sends the first snapshot");
+
+        let (observer, mut services) = control::observer(&config, snapshot.clone())
+            .await
+            .expect("observer");
+        let proxy = Arc::new(ProxyContext {
+            observe: observer,
+            ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
+        });
+        let mut listeners = ListenerSet::new(proxy.clone());
+        listeners
+            .reconcile(&config.stream_tcp, &config.stream_udp)
+            .await
+            .expect("bind listeners");
+        services
+            .start_servers(
+                &config,
+                proxy.clone(),
+                snapshot.clone(),
+                Some(store.clone()),
+            )
+            .await
+            .expect("start control and export servers");
+        let tcp = listeners.tcp_addrs()[0];
+        let udp = listeners.udp_addrs()[0];
+        let control = services.control_addr().expect("control api runs");
+        let metrics = services.metrics_addr().expect("export server runs");
+        Harness {
+            dir,
+            config,
+            store,
+            snapshot,
+            proxy,
+            listeners,
+            services,
+            tcp,
+            udp,
+            control,
+            metrics,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// `GET` on the Control API: status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = within(
+            path,
+            self.http
+                .get(format!("http://{}{path}", self.control))
+                .send(),
+        )
+        .await
+        .expect("control api answers");
+        let status = response.status().as_u16();
+        let body = within(path, response.json::<Value>())
+            .await
+            .expect("json body");
+        (status, body)
+    }
+
+    /// `DELETE` on the Control API with an optional `X-API-KEY`.
+    pub async fn delete(&self, path: &str, key: Option<&str>) -> (u16, Value) {
+        let mut request = self.http.delete(format!("http://{}{path}", self.control));
+        if let Some(key) = key {
+            request = request.header("X-API-KEY", key);
+        }
+        let response = within(path, request.send())
+            .await
+            .expect("control api answers");
+        let status = response.status().as_u16();
+        let body = within(path, response.json::<Value>())
+            .await
+            .expect("json body");
+        (status, body)
+    }
+
+    /// The metrics exposition text from `path` on the export server.
+    pub async fn scrape(&self, path: &str) -> String {
+        let response = within(
+            "scrape",
+            self.http
+                .get(format!("http://{}{path}", self.metrics))
+                .send(),
+        )
+        .await
+        .expect("export server answers");
+        assert_eq!(response.status().as_u16(), 200);
+        within("scrape body", response.text())
+            .await
+            .expect("metrics text")
+    }
+
+    /// The access log file.
+    pub fn access_log(&self) -> PathBuf {
+        self.config.stream_log.access_log.clone()
+    }
+
+    /// Waits until no session is live and every finished one has been reported.
+    pub async fn settle(&self, sessions: u64) {
+        let observe = self.proxy.observe.clone();
+        let registry = self.proxy.registry.clone();
+        eventually("sessions reported", || {
+            let done = registry.is_empty() && observe.sessions_finished() >= sessions;
+            async move { done.then_some(()) }
+        })
+        .await;
+    }
+}
+
+/// A route body proxying to `node` with optional extra fields.
+pub fn route_to(node: SocketAddr, extra: Value) -> Value {
+    let mut body = serde_json::json!({
+        "upstream": {"type": "roundrobin", "nodes": {node.to_string(): 1}},
+    });
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    body
+}
+
+/// A TCP echo backend.
+pub async fn tcp_echo() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
+    let addr = listener.local_addr().expect("echo addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = stream.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// Connects to `proxy` from `source` (any 127/8 address works on Linux).
+pub async fn connect_from(source: &str, proxy: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{source}:0").parse().expect("source addr"))
+        .expect("bind source");
+    within("connect", socket.connect(proxy))
+        .await
+        .expect("connect to proxy")
+}
+
+/// Writes `msg` and reads back exactly as many bytes.
+pub async fn round_trip(stream: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
+    stream.write_all(msg).await.expect("write through proxy");
+    let mut back = vec![0u8; msg.len()];
+    within("echo reply", stream.read_exact(&mut back))
+        .await
+        .expect("read echo through proxy");
+    back
+}
+
+/// One complete echo session of `msg` from `source`: send, read back, close, wait for EOF.
+pub async fn echo_session(source: &str, proxy: SocketAddr, msg: &[u8]) {
+    let mut stream = connect_from(source, proxy).await;
+    assert_eq!(round_trip(&mut stream, msg).await, msg);
+    stream.shutdown().await.expect("shutdown");
+    let mut rest = Vec::new();
+    within("eof", stream.read_to_end(&mut rest))
+        .await
+        .expect("read to eof");
+    assert!(rest.is_empty());
+}
+
+/// A connection the proxy closes without a byte (no route): returns once closed.
+pub async fn rejected_session(source: &str, proxy: SocketAddr) {
+    let mut stream = connect_from(source, proxy).await;
+    let mut rest = Vec::new();
+    let _ = within("rejection", stream.read_to_end(&mut rest)).await;
+    assert!(rest.is_empty());
+}
