@@ -43,7 +43,7 @@ pub async fn run(ctx: &Ctx, kind: ResourceKind, id: &str) -> anyhow::Result<u8> 
         stream_plugins: admin
             .plugins_list()
             .await
-            .unwrap_or_else(|_| super::DEFAULT_STREAM_PLUGINS.map(str::to_owned).to_vec()),
+            .unwrap_or_else(|_| model::plugins::default_stream_plugins()),
         ..CheckContext::default()
     };
     for (ref_kind, ref_id) in references_of(kind, &edited) {

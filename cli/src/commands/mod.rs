@@ -18,16 +18,6 @@ use crate::args::{
 use crate::body;
 use crate::context::Ctx;
 
-/// Stream plugins enabled by default in APISIX (`apisix/cli/config.lua`), used by local checks.
-/// (The model work adds `model::plugins::DEFAULT_STREAM_PLUGINS`; use it once merged.)
-pub const DEFAULT_STREAM_PLUGINS: [&str; 5] = [
-    "ip-restriction",
-    "limit-conn",
-    "mqtt-proxy",
-    "syslog",
-    "traffic-split",
-];
-
 /// The exit code for a failed `command`: 2 for `diff` (1 means "differences"), else 1.
 pub fn error_exit_code(command: &Command) -> u8 {
     match command {

@@ -14,7 +14,7 @@ use crate::output::print_machine;
 pub fn run(ctx: &Ctx, args: &FilesArgs) -> anyhow::Result<u8> {
     let parsed = load_files(&args.files)?;
     let mut check = CheckContext {
-        stream_plugins: super::DEFAULT_STREAM_PLUGINS.map(str::to_owned).to_vec(),
+        stream_plugins: model::plugins::default_stream_plugins(),
         ..CheckContext::default()
     };
     for obj in &parsed.objects {
