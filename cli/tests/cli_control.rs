@@ -111,7 +111,9 @@ fn route_test_passes_when_reply_matches_and_control_confirms_the_route() {
     );
     assert_eq!(elsewhere.code, 1);
     assert!(
-        elsewhere.stdout.contains("routed to stream route 2, not 1"),
+        elsewhere
+            .stdout
+            .contains("routed to stream route 2 (connection c-1), not 1"),
         "{}",
         elsewhere.stdout
     );
@@ -176,7 +178,11 @@ fn control_commands_pass_filters_and_render_tables() {
     );
     assert_eq!(matched.code, 0, "{}", matched.stderr);
     let out: Value = serde_json::from_str(&matched.stdout).expect("json");
-    assert_eq!(out["query"], "client=10.0.0.1&server_port=9100&sni=a.com");
+    // Without --server-addr the Control API host stands in (no listener on 9100).
+    assert_eq!(
+        out["query"],
+        "client=10.0.0.1&server_port=9100&server_addr=127.0.0.1&sni=a.com"
+    );
 
     let status = apisixctl(dir.path(), &with_both(&mock, &["status"]));
     assert!(

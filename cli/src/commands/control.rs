@@ -1,13 +1,13 @@
-//! Control API commands: `match`, `connections list|kill`, `health`, `status`, `ping`,
+//! Control API commands: `connections list|kill`, `health`, `status`, `ping`,
 //! `stream-route stats`. The gateway's answers are shown as they come (JSON/YAML), or as
 //! tables of the fields we know, tolerating missing and extra fields.
 
 use std::time::Duration;
 
-use model::client::{ConnectionFilter, MatchQuery};
+use model::client::ConnectionFilter;
 use serde_json::{json, Value};
 
-use crate::args::{ConnectionsAction, MatchArgs};
+use crate::args::ConnectionsAction;
 use crate::context::Ctx;
 use crate::output::{cell, key_values, paint, print_machine, Table, Tone};
 
@@ -29,9 +29,11 @@ fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 /// The first present field among `names` (dotted paths allowed), as a cell. An object of
-/// numbers (e.g. `stats.rejected` by reason) shows as their sum.
+/// numbers (e.g. `stats.rejected` by reason) shows as their sum; fractions (ages, seconds)
+/// show with one decimal.
 fn pick(v: &Value, names: &[&str]) -> String {
     match names.iter().find_map(|n| at(v, n).filter(|x| !x.is_null())) {
+        Some(Value::Number(n)) if n.is_f64() => format!("{:.1}", n.as_f64().unwrap_or_default()),
         Some(Value::Object(m)) if m.values().all(Value::is_number) => m
             .values()
             .filter_map(Value::as_u64)
@@ -99,19 +101,6 @@ fn show(ctx: &Ctx, v: &Value) -> anyhow::Result<u8> {
         print_generic(v);
     }
     Ok(0)
-}
-
-/// `match`.
-pub async fn match_route(ctx: &Ctx, args: &MatchArgs) -> anyhow::Result<u8> {
-    let q = MatchQuery {
-        client: args.client.clone(),
-        server_addr: args.server_addr.clone(),
-        server_port: args.server_port,
-        sni: args.sni.clone(),
-        protocol: args.protocol.clone(),
-    };
-    let answer = ctx.control()?.match_route(&q).await?;
-    show(ctx, &answer)
 }
 
 /// `status`.

@@ -5,6 +5,7 @@
 mod control;
 mod declarative;
 mod edit;
+mod matching;
 mod misc;
 mod resource;
 mod route_test;
@@ -78,7 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sync(a) => declarative::sync(&ctx, &a).await,
         Command::Dump(a) => declarative::dump(&ctx, &a).await,
         Command::Validate(a) => validate::run(&ctx, &a),
-        Command::Match(a) => control::match_route(&ctx, &a).await,
+        Command::Match(a) => matching::run(&ctx, &a).await,
         Command::Connections { action } => control::connections(&ctx, action).await,
         Command::Health => control::health(&ctx).await,
         Command::Status => control::status(&ctx).await,

@@ -1,7 +1,9 @@
 //! `stream-route test ID`: connect to the gateway's stream listener for the route (its
 //! `server_port`, else the first TCP listener from `/v1/status`, on the host of `--server`),
-//! send the payload, read the reply, and time both. While connected, ask the Control API which
-//! route took the connection (`/v1/connections?client=<our address>`), when it answers.
+//! send the payload, read the reply, and time both. Then, with the connection still open, ask
+//! the Control API which route and node took it: `/v1/connections?route_id=<ID>&client=<our
+//! address>` confirms the route; when that lists nothing, `?client=<our address>` names the
+//! route that took it instead (a failure).
 
 use std::time::{Duration, Instant};
 
@@ -24,8 +26,58 @@ struct Attempt {
     first_byte: Option<Duration>,
     reply: Vec<u8>,
     closed: bool,
-    routed_to: Option<String>,
+    route: Confirmation,
     failure: Option<String>,
+}
+
+/// What the Control API says about the test connection.
+#[derive(Debug, Default, Clone, PartialEq)]
+enum Confirmation {
+    /// No Control API call was made (the connection failed first).
+    #[default]
+    NotAsked,
+    /// Listed under the tested route.
+    Confirmed(Routed),
+    /// Listed under another route.
+    Elsewhere(Routed),
+    /// The Control API answered but does not list the connection (already closed).
+    NotListed,
+    /// The Control API did not answer.
+    Unavailable(String),
+}
+
+/// One `/v1/connections` entry, the fields `stream-route test` reports.
+#[derive(Debug, Clone, PartialEq)]
+struct Routed {
+    route: String,
+    node: Option<String>,
+    connection: Option<String>,
+}
+
+impl Routed {
+    fn from_entry(c: &Value) -> Option<Routed> {
+        let route = c
+            .get("route_id")
+            .or_else(|| c.get("route"))
+            .and_then(model::types::id_string)?;
+        let text = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_owned);
+        Some(Routed {
+            route,
+            node: text("upstream"),
+            connection: text("id"),
+        })
+    }
+
+    fn describe(&self) -> String {
+        let mut out = self.route.clone();
+        if let Some(node) = &self.node {
+            out.push_str(&format!(" via {node}"));
+        }
+        if let Some(id) = &self.connection {
+            out.push_str(&format!(" (connection {id})"));
+        }
+        out
+    }
 }
 
 /// Replaces `\n`, `\r`, `\t`, `\\` escapes.
@@ -158,27 +210,44 @@ async fn attempt(
             return a;
         }
     }
-    if let (Some(control), Ok(local)) = (control, stream.local_addr()) {
-        a.routed_to = routed_route(control, &local.to_string()).await;
-    }
     read_reply(&mut stream, args, &mut a, sent_at).await;
+    // Asked after the reply, while the connection is still open: by then the gateway has
+    // routed it and connected the node, so the registry lists both.
+    a.route = match (control, stream.local_addr()) {
+        (Some(control), Ok(local)) => confirm(control, &args.id, &local.to_string()).await,
+        (None, _) => Confirmation::Unavailable("no control API url".to_owned()),
+        (_, Err(e)) => Confirmation::Unavailable(format!("local address: {e}")),
+    };
     if a.failure.is_none() {
         a.failure = judge(args, &a);
     }
     a
 }
 
-async fn routed_route(control: &ControlClient, client: &str) -> Option<String> {
-    let filter = ConnectionFilter {
+/// Which route and node took the connection from `client`, per `/v1/connections`.
+async fn confirm(control: &ControlClient, route_id: &str, client: &str) -> Confirmation {
+    let ask = |route: Option<&str>| ConnectionFilter {
+        route_id: route.map(str::to_owned),
         client: Some(client.to_owned()),
         ..ConnectionFilter::default()
     };
-    let answer = control.connections(&filter).await.ok()?;
-    items(&answer).iter().find_map(|c| {
-        c.get("route_id")
-            .or_else(|| c.get("route"))
-            .and_then(model::types::id_string)
-    })
+    let first = |answer: &Value| items(answer).iter().find_map(Routed::from_entry);
+    match control.connections(&ask(Some(route_id))).await {
+        Err(e) => return Confirmation::Unavailable(e.to_string()),
+        Ok(answer) => {
+            if let Some(r) = first(&answer).filter(|r| r.route == route_id) {
+                return Confirmation::Confirmed(r);
+            }
+        }
+    }
+    match control.connections(&ask(None)).await {
+        Err(e) => Confirmation::Unavailable(e.to_string()),
+        Ok(answer) => match first(&answer) {
+            Some(r) if r.route == route_id => Confirmation::Confirmed(r),
+            Some(r) => Confirmation::Elsewhere(r),
+            None => Confirmation::NotListed,
+        },
+    }
 }
 
 async fn read_reply(stream: &mut TcpStream, args: &TestArgs, a: &mut Attempt, sent_at: Instant) {
@@ -218,10 +287,12 @@ async fn read_reply(stream: &mut TcpStream, args: &TestArgs, a: &mut Attempt, se
 }
 
 fn judge(args: &TestArgs, a: &Attempt) -> Option<String> {
-    if let Some(routed) = &a.routed_to {
-        if routed != &args.id {
-            return Some(format!("routed to stream route {routed}, not {}", args.id));
-        }
+    if let Confirmation::Elsewhere(other) = &a.route {
+        return Some(format!(
+            "routed to stream route {}, not {}",
+            other.describe(),
+            args.id
+        ));
     }
     if a.closed && a.reply.is_empty() {
         return Some("the connection was closed without data (no route, no upstream, or a plugin rejected it)".into());
@@ -244,7 +315,7 @@ fn report(ctx: &Ctx, n: u32, host: &str, port: u16, a: &Attempt, results: &mut V
         results.push(json!({
             "attempt": n, "ok": a.failure.is_none(), "connect_ms": ms(a.connect),
             "round_trip_ms": ms(a.first_byte), "bytes": a.reply.len(), "reply": preview,
-            "closed_by_peer": a.closed, "routed_to": a.routed_to, "error": a.failure,
+            "closed_by_peer": a.closed, "error": a.failure, "route": route_json(&a.route),
         }));
         return;
     }
@@ -264,12 +335,30 @@ fn report(ctx: &Ctx, n: u32, host: &str, port: u16, a: &Attempt, results: &mut V
     if !preview.is_empty() {
         println!("  data        {:?}", preview);
     }
-    println!(
-        "  route       {}",
-        a.routed_to
-            .as_deref()
-            .unwrap_or("(not confirmed: control API unavailable)")
-    );
+    println!("  route       {}", route_line(&a.route));
+}
+
+/// The `route` line of the table output.
+fn route_line(c: &Confirmation) -> String {
+    match c {
+        Confirmation::Confirmed(r) => format!("{} confirmed", r.describe()),
+        Confirmation::Elsewhere(r) => format!("{} (a different route)", r.describe()),
+        Confirmation::NotListed => {
+            "not confirmed: the control API does not list the connection (already closed)".into()
+        }
+        Confirmation::Unavailable(e) => format!("not confirmed: control API unavailable: {e}"),
+        Confirmation::NotAsked => "not confirmed: no connection".into(),
+    }
+}
+
+/// The `route` object of the JSON output.
+fn route_json(c: &Confirmation) -> Value {
+    let routed = |r: &Routed, confirmed: bool| json!({"id": r.route, "node": r.node, "connection": r.connection, "confirmed": confirmed});
+    match c {
+        Confirmation::Confirmed(r) => routed(r, true),
+        Confirmation::Elsewhere(r) => routed(r, false),
+        other => json!({"id": null, "confirmed": false, "note": route_line(other)}),
+    }
 }
 
 #[cfg(test)]
@@ -307,13 +396,17 @@ mod tests {
         };
         assert!(judge(&args, &closed).is_some());
         let elsewhere = Attempt {
-            routed_to: Some("2".into()),
+            route: Confirmation::Elsewhere(Routed {
+                route: "2".into(),
+                node: Some("127.0.0.1:1".into()),
+                connection: None,
+            }),
             reply: b"x".to_vec(),
             ..Attempt::default()
         };
         assert!(judge(&args, &elsewhere)
             .expect("fails")
-            .contains("routed to stream route 2"));
+            .contains("routed to stream route 2 via 127.0.0.1:1, not 1"));
         let fine = Attempt {
             reply: b"pong".to_vec(),
             ..Attempt::default()

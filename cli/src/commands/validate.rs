@@ -1,9 +1,11 @@
 //! `validate -f FILE...`: local checks of standalone files with `model::validate`, printing
 //! every error with its path (`stream_routes[1] (id 7): <msg>`). References between objects
-//! are resolved within the files.
+//! (`upstream_id`, `service_id`) must resolve within the files, as in APISIX's standalone
+//! mode; a dangling one gets the Admin API's message.
 
 use model::validate::{check_stored, CheckContext};
-use serde_json::json;
+use model::ResourceKind;
+use serde_json::{json, Value};
 
 use crate::args::FilesArgs;
 use crate::context::Ctx;
@@ -24,7 +26,11 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> anyhow::Result<u8> {
     }
     let mut errors = parsed.errors.clone();
     for obj in &parsed.objects {
-        if let Err(e) = check_stored(obj.kind, &obj.id, &obj.value, &check) {
+        let problem = match check_stored(obj.kind, &obj.id, &obj.value, &check) {
+            Err(e) => Some(e.to_string()),
+            Ok(()) => dangling_reference(&check, obj.kind, &obj.value),
+        };
+        if let Some(e) = problem {
             errors.push(format!("{}: {e}", obj.path()));
         }
     }
@@ -42,4 +48,27 @@ pub fn run(ctx: &Ctx, args: &FilesArgs) -> anyhow::Result<u8> {
         eprintln!("invalid: {} errors", errors.len());
     }
     Ok(u8::from(!errors.is_empty()))
+}
+
+/// The Admin API's error for the first `upstream_id`/`service_id` that names no object in the
+/// files: `failed to fetch upstream info by upstream id [3], response code: 404`.
+fn dangling_reference(check: &CheckContext, kind: ResourceKind, value: &Value) -> Option<String> {
+    let fields: &[(&str, ResourceKind)] = match kind {
+        ResourceKind::StreamRoutes => &[
+            ("upstream_id", ResourceKind::Upstreams),
+            ("service_id", ResourceKind::Services),
+        ],
+        ResourceKind::Services => &[("upstream_id", ResourceKind::Upstreams)],
+        _ => &[],
+    };
+    fields.iter().find_map(|(field, target)| {
+        let id = value.get(*field).and_then(model::types::id_string)?;
+        if check.refs.contains_key(&(*target, id.clone())) {
+            return None;
+        }
+        let name = target.singular();
+        Some(format!(
+            "failed to fetch {name} info by {name} id [{id}], response code: 404"
+        ))
+    })
 }

@@ -201,11 +201,18 @@ fn control(method: &str, segs: &[&str], query: &str, store: &Store) -> (u16, Val
                 .get(&("control".to_owned(), "route_of_connections".to_owned()))
                 .cloned()
                 .unwrap_or(json!("1"));
-            (
-                200,
-                json!({"list": [{"id": "c-1", "route_id": route, "client": "127.0.0.1:5",
-                "protocol": "tcp", "age_secs": 1.5, "bytes_in": 3, "bytes_out": 4, "query": query}], "total": 1}),
-            )
+            // The `route_id` filter is honoured, as the gateway does.
+            let filtered_out = query
+                .split('&')
+                .filter_map(|kv| kv.strip_prefix("route_id="))
+                .any(|wanted| Some(wanted) != route.as_str());
+            let list = if filtered_out {
+                json!([])
+            } else {
+                json!([{"id": "c-1", "route_id": route, "client": "127.0.0.1:5",
+                "protocol": "tcp", "age_secs": 1.5, "bytes_in": 3, "bytes_out": 4, "query": query}])
+            };
+            (200, json!({"list": list, "total": 1}))
         }
         ("GET", ["v1", "match"]) => (
             200,

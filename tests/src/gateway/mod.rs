@@ -5,7 +5,8 @@
 //! appended to `<prefix>/logs/e2e-gateway.log`, and waits until the Admin API answers and every
 //! TCP stream listener accepts. Lifecycle controls: [`Gateway::kill9`], [`Gateway::restart`],
 //! [`Gateway::sigterm`], [`Gateway::sighup`], [`Gateway::reload_cli`]. Dropping the handle kills
-//! the process; when the test is panicking it prints the tail of the log first.
+//! the process; when the test is panicking it prints the tail of the log first. [`ctl`] runs the
+//! real `apisixctl` against it ([`Gateway::ctl`]).
 //!
 //! The binary is found next to the test executable (`target/<profile>/apisix-gateway`, the
 //! parent of `deps/`), or at `$APISIX_GATEWAY_BIN`. Run `cargo build --workspace --bins` first
@@ -13,6 +14,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod ctl;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -26,6 +28,7 @@ use tokio::io::AsyncWriteExt as _;
 
 pub use admin::{check_reply, http_client, AdminRequest, Expect, KeyAuth, Reply};
 pub use config::{GatewayConfig, TEST_ADMIN_KEY, TEST_VIEWER_KEY};
+pub use ctl::{apisixctl_bin, run_ctl, CtlRun};
 
 use crate::{tools, wait};
 
