@@ -8,6 +8,7 @@ mod edit;
 mod matching;
 mod misc;
 mod resource;
+mod route_explain;
 mod route_test;
 mod validate;
 

@@ -3,7 +3,8 @@
 //! send the payload, read the reply, and time both. Then, with the connection still open, ask
 //! the Control API which route and node took it: `/v1/connections?route_id=<ID>&client=<our
 //! address>` confirms the route; when that lists nothing, `?client=<our address>` names the
-//! route that took it instead (a failure).
+//! route that took it instead (a failure). A connection closed without data is explained
+//! through `/v1/match` (`route_explain`).
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,8 @@ struct Attempt {
     reply: Vec<u8>,
     closed: bool,
     route: Confirmation,
+    /// Why the connection was closed without data, per `/v1/match`.
+    why_closed: Option<String>,
     failure: Option<String>,
 }
 
@@ -203,6 +206,10 @@ async fn attempt(
         }
     };
     a.connect = Some(start.elapsed());
+    // Taken now: after a reset the socket no longer knows its peer.
+    let ends = stream
+        .local_addr()
+        .and_then(|l| Ok((l, stream.peer_addr()?)));
     let sent_at = Instant::now();
     if let Some(p) = payload {
         if let Err(e) = stream.write_all(p.as_bytes()).await {
@@ -213,11 +220,16 @@ async fn attempt(
     read_reply(&mut stream, args, &mut a, sent_at).await;
     // Asked after the reply, while the connection is still open: by then the gateway has
     // routed it and connected the node, so the registry lists both.
-    a.route = match (control, stream.local_addr()) {
-        (Some(control), Ok(local)) => confirm(control, &args.id, &local.to_string()).await,
+    a.route = match (control, &ends) {
+        (Some(control), Ok((local, _))) => confirm(control, &args.id, &local.to_string()).await,
         (None, _) => Confirmation::Unavailable("no control API url".to_owned()),
-        (_, Err(e)) => Confirmation::Unavailable(format!("local address: {e}")),
+        (_, Err(e)) => Confirmation::Unavailable(format!("socket addresses: {e}")),
     };
+    if let (Some(control), Ok((local, peer)), true) =
+        (control, ends, a.closed && a.reply.is_empty())
+    {
+        a.why_closed = super::route_explain::explain(control, &args.id, local, peer).await;
+    }
     if a.failure.is_none() {
         a.failure = judge(args, &a);
     }
@@ -295,7 +307,10 @@ fn judge(args: &TestArgs, a: &Attempt) -> Option<String> {
         ));
     }
     if a.closed && a.reply.is_empty() {
-        return Some("the connection was closed without data (no route, no upstream, or a plugin rejected it)".into());
+        return Some(match &a.why_closed {
+            Some(why) => format!("the connection was closed without data: {why}"),
+            None => "the connection was closed without data (no route, no upstream, or a plugin rejected it)".into(),
+        });
     }
     if let Some(expect) = &args.expect {
         if !String::from_utf8_lossy(&a.reply).contains(expect.as_str()) {
