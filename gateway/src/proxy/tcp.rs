@@ -67,9 +67,11 @@ pub async fn handle_connection(
     if let Err(e) = client.set_nodelay(true) {
         tracing::debug!(client = %remote, error = %e, "cannot set TCP_NODELAY on client");
     }
+    // `$server_addr` is the address the client reached, not the (possibly wildcard) listen.
+    let server_addr = client.local_addr().unwrap_or(local);
     let conn = ConnInfo {
         remote,
-        local,
+        local: server_addr,
         sni: None,
         transport: Transport::Tcp,
     };

@@ -13,8 +13,10 @@ pub const TEST_VIEWER_KEY: &str = "e2e-viewer-key-0123456789abcdef";
 /// What to put in the test gateway's config.yaml.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayConfig {
-    /// `apisix.stream_proxy.tcp`, all on 127.0.0.1.
+    /// `apisix.stream_proxy.tcp`, all on 127.0.0.1 (or every address with `tcp_listen_any`).
     pub tcp_ports: Vec<u16>,
+    /// Write the TCP listeners as bare ports (`- 9100`: every address, as `make run` does).
+    pub tcp_listen_any: bool,
     /// `apisix.stream_proxy.udp`, all on 127.0.0.1.
     pub udp_ports: Vec<u16>,
     pub admin_port: u16,
@@ -48,6 +50,7 @@ impl GatewayConfig {
         GatewayConfig {
             tcp_ports: (0..tcp).map(|_| free_port()).collect(),
             udp_ports: (0..udp).map(|_| free_port()).collect(),
+            tcp_listen_any: false,
             admin_port: free_port(),
             control_port: free_port(),
             prometheus_port: free_port(),
@@ -84,7 +87,11 @@ impl GatewayConfig {
         if !self.tcp_ports.is_empty() {
             y.push_str("    tcp:\n");
             for port in &self.tcp_ports {
-                let _ = writeln!(y, "      - \"127.0.0.1:{port}\"");
+                if self.tcp_listen_any {
+                    let _ = writeln!(y, "      - {port}");
+                } else {
+                    let _ = writeln!(y, "      - \"127.0.0.1:{port}\"");
+                }
             }
         }
         if !self.udp_ports.is_empty() {
