@@ -8,13 +8,17 @@
 //! - [`router`]: stream route matching (SNI, `remote_addr`, `server_addr`, `server_port`).
 //! - [`balancer`]: node selection (roundrobin, chash, least_conn, ewma) and retries.
 //! - [`proxy`]: listeners, the TCP relay and UDP sessions.
+//! - [`proxy_protocol`]: PROXY protocol v1/v2 headers, in from load balancers and out to upstreams.
+//! - [`tls`]: TLS termination (cert by SNI, mTLS), SNI preread, TLS to upstreams.
 //! - [`server`]: wires everything together and runs until shutdown.
 
 pub mod admin;
 pub mod balancer;
 pub mod config;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod router;
 pub mod server;
 pub mod snapshot;
 pub mod store;
+pub mod tls;

@@ -28,6 +28,8 @@ pub struct ProxyContext {
     pub registry: Arc<ConnectionRegistry>,
     /// Data-plane counters.
     pub stats: Arc<ProxyStats>,
+    /// SSL objects, TLS and PROXY protocol settings (see [`crate::tls`]).
+    pub tls: Arc<crate::tls::TlsContext>,
 }
 
 impl ProxyContext {
@@ -37,7 +39,14 @@ impl ProxyContext {
             routes,
             registry: Arc::new(ConnectionRegistry::new()),
             stats: Arc::new(ProxyStats::default()),
+            tls: Arc::new(crate::tls::TlsContext::default()),
         }
+    }
+
+    /// Uses `tls` for certificates and the connection front settings.
+    pub fn with_tls(mut self, tls: Arc<crate::tls::TlsContext>) -> Self {
+        self.tls = tls;
+        self
     }
 }
 
