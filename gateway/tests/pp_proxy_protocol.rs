@@ -43,7 +43,11 @@ async fn v1_header_source_is_the_remote_addr_for_routing() {
         TlsSettings::default(),
     )
     .await;
-    let header = format!("PROXY TCP4 10.9.9.9 {} 40000 {}\r\n", gw.addr.ip(), gw.addr.port());
+    let header = format!(
+        "PROXY TCP4 10.9.9.9 {} 40000 {}\r\n",
+        gw.addr.ip(),
+        gw.addr.port()
+    );
     assert_eq!(
         send_header_then_echo(&gw, header.as_bytes())
             .await
@@ -83,7 +87,11 @@ async fn header_from_a_peer_outside_real_ip_from_is_not_believed() {
         settings,
     )
     .await;
-    let header = format!("PROXY TCP4 10.9.9.9 {} 40000 {}\r\n", gw.addr.ip(), gw.addr.port());
+    let header = format!(
+        "PROXY TCP4 10.9.9.9 {} 40000 {}\r\n",
+        gw.addr.ip(),
+        gw.addr.port()
+    );
     assert_eq!(
         send_header_then_echo(&gw, header.as_bytes())
             .await
@@ -104,7 +112,9 @@ async fn missing_header_on_a_proxy_protocol_port_is_refused() {
     let mut s = within("connect", TcpStream::connect(gw.addr))
         .await
         .expect("connect");
-    s.write_all(b"hello without a header\r\n").await.expect("write");
+    s.write_all(b"hello without a header\r\n")
+        .await
+        .expect("write");
     let mut got = Vec::new();
     let read = within("close", s.read_to_end(&mut got)).await;
     assert!(read.is_err() || got.is_empty(), "nothing relayed");
@@ -116,7 +126,11 @@ async fn missing_header_on_a_proxy_protocol_port_is_refused() {
 
 async fn header_sent_upstream(version: ProxyProtocolVersion) {
     let (backend, mut headers) = pp_backend().await;
-    let items = vec![kv("stream_routes/1", json!({"upstream": upstream_to(backend)}), 1)];
+    let items = vec![kv(
+        "stream_routes/1",
+        json!({"upstream": upstream_to(backend)}),
+        1,
+    )];
     let gw = start(
         pp_listen(false, Some(version)),
         snapshot_of(&items),
@@ -151,14 +165,22 @@ async fn v2_header_is_sent_to_the_upstream() {
 #[tokio::test]
 async fn header_in_is_forwarded_as_the_client_upstream() {
     let (backend, mut headers) = pp_backend().await;
-    let items = vec![kv("stream_routes/1", json!({"upstream": upstream_to(backend)}), 1)];
+    let items = vec![kv(
+        "stream_routes/1",
+        json!({"upstream": upstream_to(backend)}),
+        1,
+    )];
     let gw = start(
         pp_listen(true, Some(ProxyProtocolVersion::V2)),
         snapshot_of(&items),
         TlsSettings::default(),
     )
     .await;
-    let header = format!("PROXY TCP4 10.9.9.9 {} 40000 {}\r\n", gw.addr.ip(), gw.addr.port());
+    let header = format!(
+        "PROXY TCP4 10.9.9.9 {} 40000 {}\r\n",
+        gw.addr.ip(),
+        gw.addr.port()
+    );
     assert_eq!(
         send_header_then_echo(&gw, header.as_bytes())
             .await

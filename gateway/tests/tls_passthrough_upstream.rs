@@ -27,14 +27,22 @@ async fn preread_routes_by_sni_and_passes_tls_through_to_the_upstream() {
             2,
         ),
     ];
-    let gw = start(preread_listen(), snapshot_of(&items), TlsSettings::default()).await;
+    let gw = start(
+        preread_listen(),
+        snapshot_of(&items),
+        TlsSettings::default(),
+    )
+    .await;
 
     // The client verifies the upstream's own certificate: the gateway never terminates.
     let mut s = tls_connect(gw.addr, "echo.test", client_config(ca.roots(), None, true))
         .await
         .expect("end-to-end handshake with the upstream");
     assert_eq!(served_cert(&s), backend_leaf.chain()[0].as_ref());
-    assert_eq!(tag_and_echo(&mut s, "secret").await.expect("echo"), "tls-echo");
+    assert_eq!(
+        tag_and_echo(&mut s, "secret").await.expect("echo"),
+        "tls-echo"
+    );
     let hello = within("backend handshake", seen.recv())
         .await
         .expect("backend saw a handshake");
@@ -44,7 +52,10 @@ async fn preread_routes_by_sni_and_passes_tls_through_to_the_upstream() {
     let mut plain = within("connect", TcpStream::connect(gw.addr))
         .await
         .expect("connect");
-    assert_eq!(tag_and_echo(&mut plain, "GET /").await.expect("echo"), "plain");
+    assert_eq!(
+        tag_and_echo(&mut plain, "GET /").await.expect("echo"),
+        "plain"
+    );
 }
 
 #[tokio::test]
@@ -94,7 +105,9 @@ async fn tls_upstream_with_verify_accepts_a_trusted_certificate_and_sends_no_sni
         .await
         .expect("connect");
     assert_eq!(tag_and_echo(&mut s, "ping").await.expect("echo"), "up");
-    let hello = within("backend handshake", seen.recv()).await.expect("seen");
+    let hello = within("backend handshake", seen.recv())
+        .await
+        .expect("seen");
     assert_eq!(hello.sni, None);
 }
 
@@ -110,7 +123,10 @@ async fn tls_upstream_with_verify_refuses_an_untrusted_certificate() {
         .expect("connect");
     assert!(tag_and_echo(&mut s, "ping").await.is_err());
     eventually("upstream failure counted", || {
-        gw.ctx.stats.rejected_total(RejectReason::UpstreamUnavailable) == 1
+        gw.ctx
+            .stats
+            .rejected_total(RejectReason::UpstreamUnavailable)
+            == 1
     })
     .await;
 }
@@ -163,4 +179,35 @@ async fn terminated_client_sni_is_sent_to_the_tls_upstream() {
     assert_eq!(tag_and_echo(&mut s, "again").await.expect("echo"), "re");
     let hello = within("seen", seen.recv()).await.expect("seen");
     assert_eq!(hello.sni.as_deref(), Some("a.test"));
+}
+
+#[tokio::test]
+async fn tls_upstream_takes_the_client_certificate_from_a_client_ssl_object() {
+    let client_ca = Ca::new("client ca");
+    let client = client_ca.leaf(&["gateway"]);
+    let (backend, mut seen) = tls_backend(
+        "by-id",
+        &Ca::new("s").leaf(&["127.0.0.1"]),
+        Some(&client_ca),
+    )
+    .await;
+    let mut upstream = upstream_to(backend);
+    upstream["scheme"] = json!("tls");
+    upstream["tls"] = json!({"client_cert_id": "9"});
+    let items = vec![
+        kv(
+            "ssls/9",
+            json!({"type": "client", "cert": client.cert_pem, "key": client.key_pem}),
+            1,
+        ),
+        kv("stream_routes/1", json!({ "upstream": upstream }), 2),
+    ];
+    let snapshot = snapshot_of(&items);
+    assert!(snapshot.route("1").is_some(), "the route compiles");
+    let gw = start(listen(), snapshot, TlsSettings::default()).await;
+    let mut s = within("connect", TcpStream::connect(gw.addr))
+        .await
+        .expect("connect");
+    assert_eq!(tag_and_echo(&mut s, "ping").await.expect("echo"), "by-id");
+    assert!(within("seen", seen.recv()).await.expect("seen").client_cert);
 }

@@ -82,7 +82,12 @@ async fn sni_without_sni_route_falls_through_to_plain_routes() {
 async fn unknown_sni_aborts_the_handshake_and_is_counted() {
     let ca = Ca::new("test ca");
     let (gw, _, _) = two_cert_gateway(&ca, TlsSettings::default()).await;
-    let result = tls_connect(gw.addr, "nobody.test", client_config(ca.roots(), None, true)).await;
+    let result = tls_connect(
+        gw.addr,
+        "nobody.test",
+        client_config(ca.roots(), None, true),
+    )
+    .await;
     assert!(result.is_err(), "handshake for an unknown SNI must fail");
     eventually("tls rejection counted", || {
         gw.ctx.stats.rejected_total(RejectReason::TlsHandshake) == 1
@@ -99,7 +104,9 @@ async fn no_sni_uses_fallback_sni_and_aborts_without_one() {
     let (gw, _, _) = two_cert_gateway(&ca, TlsSettings::default()).await;
     let no_sni = client_config(ca.roots(), None, false);
     assert!(
-        tls_connect(gw.addr, "a.test", no_sni.clone()).await.is_err(),
+        tls_connect(gw.addr, "a.test", no_sni.clone())
+            .await
+            .is_err(),
         "no SNI and no fallback_sni: aborted"
     );
     eventually("rejection counted", || {
@@ -125,7 +132,11 @@ async fn replaced_certificate_is_served_to_the_next_connection() {
     let first = ca.leaf(&["a.test"]);
     let second = ca.leaf(&["a.test"]);
     let backend = tagged_echo("b").await;
-    let route = kv("stream_routes/1", json!({"upstream": upstream_to(backend)}), 1);
+    let route = kv(
+        "stream_routes/1",
+        json!({"upstream": upstream_to(backend)}),
+        1,
+    );
     let gw = start(
         tls_listen(),
         snapshot_of(&[route.clone(), kv("ssls/1", ssl(&first, &["a.test"]), 2)]),
@@ -138,7 +149,10 @@ async fn replaced_certificate_is_served_to_the_next_connection() {
         .expect("first handshake");
     assert_eq!(served_cert(&old), first.chain()[0].as_ref());
 
-    gw.install(snapshot_of(&[route, kv("ssls/1", ssl(&second, &["a.test"]), 3)]));
+    gw.install(snapshot_of(&[
+        route,
+        kv("ssls/1", ssl(&second, &["a.test"]), 3),
+    ]));
     let new = tls_connect(gw.addr, "a.test", config)
         .await
         .expect("second handshake");
@@ -165,9 +179,13 @@ async fn client_ca_requires_a_valid_client_certificate() {
     let gw = start(tls_listen(), snapshot_of(&items), TlsSettings::default()).await;
 
     let good = client_ca.leaf(&["client"]);
-    let mut s = tls_connect(gw.addr, "m.test", client_config(ca.roots(), Some(&good), true))
-        .await
-        .expect("handshake with a client certificate");
+    let mut s = tls_connect(
+        gw.addr,
+        "m.test",
+        client_config(ca.roots(), Some(&good), true),
+    )
+    .await
+    .expect("handshake with a client certificate");
     assert_eq!(tag_and_echo(&mut s, "ok").await.expect("echo"), "mtls");
 
     // Without a certificate (TLS 1.3: the client learns on its first read).
@@ -176,17 +194,26 @@ async fn client_ca_requires_a_valid_client_certificate() {
         tag_and_echo(&mut s, "no").await
     }
     .await;
-    assert!(outcome.is_err(), "a client without a certificate is refused");
+    assert!(
+        outcome.is_err(),
+        "a client without a certificate is refused"
+    );
     // With a certificate from another CA.
     let stranger = Ca::new("stranger").leaf(&["client"]);
     let outcome = async {
-        let mut s =
-            tls_connect(gw.addr, "m.test", client_config(ca.roots(), Some(&stranger), true))
-                .await?;
+        let mut s = tls_connect(
+            gw.addr,
+            "m.test",
+            client_config(ca.roots(), Some(&stranger), true),
+        )
+        .await?;
         tag_and_echo(&mut s, "no").await
     }
     .await;
-    assert!(outcome.is_err(), "a certificate from an unknown CA is refused");
+    assert!(
+        outcome.is_err(),
+        "a certificate from an unknown CA is refused"
+    );
     eventually("both refusals counted", || {
         gw.ctx.stats.rejected_total(RejectReason::TlsHandshake) == 2
     })

@@ -233,3 +233,73 @@ impl ResolvesServerCert for KeyChoice {
             .cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pair(name: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn ssl(snis: &[&str], extra: serde_json::Value) -> Ssl {
+        let (cert, key) = pair("x.test");
+        let mut value = json!({"cert": cert, "key": key, "snis": snis});
+        if let (Some(obj), Some(more)) = (value.as_object_mut(), extra.as_object()) {
+            obj.extend(more.clone());
+        }
+        serde_json::from_value(value).expect("ssl")
+    }
+
+    fn index(ssls: Vec<(&str, Ssl)>) -> CertIndex {
+        let map = ssls.into_iter().map(|(id, s)| (id.to_owned(), s)).collect();
+        CertIndex::build(&map, &[])
+    }
+
+    fn found(index: &CertIndex, sni: &str) -> Option<String> {
+        index.find(sni).map(|s| s.id.clone())
+    }
+
+    #[test]
+    fn exact_beats_longest_wildcard_beats_star() {
+        let index = index(vec![
+            ("any", ssl(&["*"], json!({}))),
+            ("short", ssl(&["*.test"], json!({}))),
+            ("long", ssl(&["*.b.test"], json!({}))),
+            ("exact", ssl(&["A.B.Test."], json!({}))),
+        ]);
+        assert_eq!(found(&index, "a.b.test").as_deref(), Some("exact"));
+        assert_eq!(found(&index, "x.y.b.test").as_deref(), Some("long"));
+        assert_eq!(found(&index, "c.test").as_deref(), Some("short"));
+        assert_eq!(found(&index, "elsewhere").as_deref(), Some("any"));
+    }
+
+    #[test]
+    fn wildcard_does_not_cover_its_bare_suffix_and_disabled_objects_are_skipped() {
+        let index = index(vec![
+            ("wild", ssl(&["*.x.test"], json!({}))),
+            ("off", ssl(&["x.test"], json!({"status": 0}))),
+            ("client", ssl(&[], json!({"type": "client"}))),
+        ]);
+        assert_eq!(found(&index, "x.test"), None);
+        assert_eq!(found(&index, "a.x.test").as_deref(), Some("wild"));
+        assert_eq!(index.len(), 1);
+        assert!(index.client_cert("client").is_some());
+    }
+
+    #[test]
+    fn unusable_objects_are_left_out_and_protocols_are_checked() {
+        let mut broken = ssl(&["bad.test"], json!({}));
+        broken.key = Some("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".into());
+        let index = index(vec![("bad", broken)]);
+        assert!(index.is_empty());
+        assert!(versions(&["TLSv1.1".into()]).is_err());
+        assert_eq!(versions(&["TLSv1.2".into()]).expect("1.2").len(), 1);
+    }
+}

@@ -59,3 +59,42 @@ pub fn spawn_sni_route_check(tls: &Arc<TlsContext>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::KeyValue;
+    use crate::tls::TlsSettings;
+
+    fn snapshot_with_sni_route() -> Snapshot {
+        let kv = KeyValue {
+            key: "/apisix/stream_routes/7".into(),
+            value: serde_json::json!({"sni": "a.test", "upstream": {"nodes": {"127.0.0.1:1": 1}}}),
+            create_revision: 1,
+            mod_revision: 1,
+            lease: 0,
+        };
+        crate::snapshot::compile(
+            &[kv],
+            "/apisix",
+            &model::CheckContext::new(vec![], vec![]),
+            None,
+        )
+    }
+
+    #[test]
+    fn sni_route_without_sni_listener_is_warned_about() {
+        let snapshot = snapshot_with_sni_route();
+        let plain = TlsContext::new(None, TlsSettings::default());
+        let warning = unreachable_sni_warning(&plain, &snapshot).expect("a warning");
+        assert!(warning.contains("\"7\""), "{warning}");
+        let tls = TlsContext::new(
+            None,
+            TlsSettings {
+                sni_listener: true,
+                ..TlsSettings::default()
+            },
+        );
+        assert_eq!(unreachable_sni_warning(&tls, &snapshot), None);
+    }
+}

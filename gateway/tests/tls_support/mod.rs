@@ -81,9 +81,10 @@ impl Ca {
     pub fn leaf(&self, names: &[&str]) -> Leaf {
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let mut params = CertificateParams::new(names.clone()).expect("leaf params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names.first().cloned().unwrap_or_default());
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
         let key = KeyPair::generate().expect("leaf key");
         let cert = params
             .signed_by(&key, &self.cert, &self.key)
@@ -201,9 +202,8 @@ pub async fn start(entry: TcpListen, snapshot: Snapshot, settings: TlsSettings) 
     let shared = shared_empty();
     shared.store(Arc::new(snapshot));
     let tls = Arc::new(TlsContext::new(Some(shared.clone()), settings));
-    let ctx = Arc::new(
-        ProxyContext::new(Arc::new(SnapshotRoutes::new(shared.clone()))).with_tls(tls),
-    );
+    let ctx =
+        Arc::new(ProxyContext::new(Arc::new(SnapshotRoutes::new(shared.clone()))).with_tls(tls));
     let mut set = ListenerSet::new(ctx.clone());
     set.reconcile(&[entry], &[]).await.expect("bind gateway");
     let addr = set.tcp_addrs()[0];
@@ -217,7 +217,9 @@ pub async fn start(entry: TcpListen, snapshot: Snapshot, settings: TlsSettings) 
 
 /// A backend that writes `<tag>:` on accept, then echoes.
 pub async fn tagged_echo(tag: &str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind backend");
     let addr = listener.local_addr().expect("backend addr");
     let tag = format!("{tag}:");
     tokio::spawn(async move {
@@ -274,7 +276,9 @@ pub async fn tls_backend(
         .with_single_cert(leaf.chain(), leaf.key())
         .expect("backend cert");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind tls backend");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind tls backend");
     let addr = listener.local_addr().expect("addr");
     let (seen_tx, seen_rx) = mpsc::unbounded_channel();
     let tag = format!("{tag}:");
@@ -301,7 +305,9 @@ pub async fn tls_backend(
 
 /// A backend that reads a PROXY header, reports it, then echoes.
 pub async fn pp_backend() -> (SocketAddr, mpsc::UnboundedReceiver<ProxyHeader>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind pp backend");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind pp backend");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
