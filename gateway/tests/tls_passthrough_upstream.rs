@@ -59,17 +59,38 @@ async fn preread_routes_by_sni_and_passes_tls_through_to_the_upstream() {
 }
 
 #[tokio::test]
-async fn preread_client_that_closes_before_hello_is_counted() {
+async fn preread_client_that_closes_before_sending_anything_is_counted() {
     let gw = start(preread_listen(), snapshot_of(&[]), TlsSettings::default()).await;
-    let mut s = within("connect", TcpStream::connect(gw.addr))
+    let s = within("connect", TcpStream::connect(gw.addr))
         .await
         .expect("connect");
-    s.write_all(b"\x16\x03\x01").await.expect("partial record");
-    s.shutdown().await.expect("shutdown");
+    drop(s);
     eventually("preread failure counted", || {
         gw.ctx.stats.rejected_total(RejectReason::TlsHandshake) == 1
     })
     .await;
+}
+
+#[tokio::test]
+async fn preread_client_without_a_complete_hello_routes_without_sni_after_the_timeout() {
+    let items = vec![kv(
+        "stream_routes/plain",
+        json!({"upstream": upstream_to(tagged_echo("late").await)}),
+        1,
+    )];
+    let gw = start(
+        preread_listen(),
+        snapshot_of(&items),
+        TlsSettings::default(),
+    )
+    .await;
+    let mut s = within("connect", TcpStream::connect(gw.addr))
+        .await
+        .expect("connect");
+    // Three bytes of a record header, then nothing until the preread gives up (5 s).
+    s.write_all(b"\x16\x03\x01").await.expect("partial record");
+    let tag = read_text(&mut s, "late:".len()).await.expect("routed late");
+    assert_eq!(tag, "late:");
 }
 
 /// A gateway on a plain port routing everything to a `scheme: tls` upstream.

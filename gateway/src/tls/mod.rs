@@ -197,3 +197,45 @@ impl TlsContext {
         Ok(config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn settings(yaml: &str) -> TlsSettings {
+        let prefix = Path::new("/srv/gw");
+        let (config, _) =
+            crate::config::from_yaml_str(yaml, &prefix.join("conf/config.yaml"), prefix)
+                .expect("valid config");
+        TlsSettings::from_config(&config)
+    }
+
+    #[test]
+    fn defaults_trust_system_roots_and_use_apisix_keyring() {
+        let s = settings("");
+        assert!(s.trust_system_roots);
+        assert!(s.trusted_certificates.is_empty());
+        assert_eq!(s.keyring, ["qeddd145sfvddff3", "edd1c9f0985e76a2"]);
+        assert_eq!((s.fallback_sni, s.sni_listener), (None, false));
+    }
+
+    #[test]
+    fn config_keys_are_read() {
+        let s = settings(
+            "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp:\n      - addr: 9100\n        sni_preread: true\n  ssl:\n    fallback_sni: Example.COM.\n    ssl_trusted_certificate: system, certs/ca.pem\n  data_encryption:\n    enable_encrypt_fields: false\n    keyring: [abcdefghijklmnop]\nnginx_config:\n  stream:\n    real_ip_from: [10.0.0.0/8]\n",
+        );
+        assert_eq!(s.fallback_sni.as_deref(), Some("example.com"));
+        assert!(s.trust_system_roots);
+        assert_eq!(
+            s.trusted_certificates,
+            [PathBuf::from("/srv/gw/certs/ca.pem")]
+        );
+        assert!(s.keyring.is_empty(), "enable_encrypt_fields: false");
+        assert_eq!(
+            s.real_ip_from,
+            ["10.0.0.0/8".parse::<IpNet>().expect("cidr")]
+        );
+        assert!(s.sni_listener);
+    }
+}

@@ -126,12 +126,14 @@ fn hello_sni(body: &[u8]) -> Option<String> {
 }
 
 /// Peeks the ClientHello on `stream` (nothing consumed) and returns its SNI; `None` for a
-/// non-TLS client. Errors: the peer closed or stayed silent past [`PREREAD_TIMEOUT`].
+/// non-TLS client, for a hello larger than [`PREREAD_MAX`], and for a client that sent no
+/// complete hello within [`PREREAD_TIMEOUT`] (so server-speaks-first protocols still route,
+/// late). The error: the peer closed before sending enough to decide.
 pub async fn preread_sni(stream: &TcpStream) -> std::io::Result<Option<String>> {
     match peek_until(stream, PREREAD_MAX, PREREAD_TIMEOUT, client_hello_sni).await {
         Ok(found) => Ok(found),
-        // A hello larger than the peek window: route without SNI rather than fail.
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(None),
         Err(e) => Err(e),
     }
 }
