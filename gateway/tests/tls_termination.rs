@@ -281,3 +281,31 @@ async fn keys_encrypted_with_the_keyring_are_decrypted() {
         .expect("handshake with a decrypted key");
     assert_eq!(tag_and_echo(&mut s, "k").await.expect("echo"), "enc");
 }
+
+#[tokio::test]
+async fn client_closing_tcp_without_close_notify_still_gets_the_reply() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ca = Ca::new("test ca");
+    let leaf = ca.leaf(&["h.test"]);
+    let items = vec![
+        kv("ssls/1", ssl(&leaf, &["h.test"]), 1),
+        kv(
+            "stream_routes/1",
+            json!({"upstream": upstream_to(tagged_echo("half").await)}),
+            2,
+        ),
+    ];
+    let gw = start(tls_listen(), snapshot_of(&items), TlsSettings::default()).await;
+    let mut s = tls_connect(gw.addr, "h.test", client_config(ca.roots(), None, true))
+        .await
+        .expect("handshake");
+    s.write_all(b"abc").await.expect("write");
+    s.flush().await.expect("flush");
+    // FIN on the TCP socket, no close_notify.
+    s.get_mut().0.shutdown().await.expect("tcp shutdown");
+    let mut all = Vec::new();
+    within("reply then eof", s.read_to_end(&mut all))
+        .await
+        .expect("clean end");
+    assert_eq!(all, b"half:abc");
+}

@@ -1,5 +1,6 @@
 //! Client and upstream streams that are plain TCP or TLS, and the relay between them: two
-//! plain sockets use the borrowed-halves relay, anything with TLS the generic one.
+//! plain sockets use the borrowed-halves relay, anything with TLS the generic one. A TLS peer
+//! that closes its TCP side without `close_notify` reads as EOF (half-close is kept).
 
 use std::io;
 use std::pin::Pin;
@@ -37,7 +38,14 @@ macro_rules! delegate_io {
             ) -> Poll<io::Result<()>> {
                 match self.get_mut() {
                     $ty::Plain(s) => Pin::new(s).poll_read(cx, buf),
-                    $ty::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+                    // A peer that closes TCP without close_notify has still finished sending:
+                    // EOF, so half-close works as on plain TCP (nginx does the same).
+                    $ty::Tls(s) => match Pin::new(s.as_mut()).poll_read(cx, buf) {
+                        Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                            Poll::Ready(Ok(()))
+                        }
+                        other => other,
+                    },
                 }
             }
         }
