@@ -232,3 +232,35 @@ async fn tls_upstream_takes_the_client_certificate_from_a_client_ssl_object() {
     assert_eq!(tag_and_echo(&mut s, "ping").await.expect("echo"), "by-id");
     assert!(within("seen", seen.recv()).await.expect("seen").client_cert);
 }
+
+#[tokio::test]
+async fn preread_uses_fallback_sni_for_tls_clients_only() {
+    let ca = Ca::new("backend ca");
+    let leaf = ca.leaf(&["fb.test"]);
+    let (backend, _seen) = tls_backend("fb", &leaf, None).await;
+    let items = vec![
+        kv(
+            "stream_routes/sni",
+            json!({"sni": "fb.test", "upstream": upstream_to(backend)}),
+            1,
+        ),
+        kv(
+            "stream_routes/plain",
+            json!({"upstream": upstream_to(tagged_echo("plain").await)}),
+            2,
+        ),
+    ];
+    let settings = TlsSettings {
+        fallback_sni: Some("fb.test".into()),
+        ..TlsSettings::default()
+    };
+    let gw = start(preread_listen(), snapshot_of(&items), settings).await;
+    let mut s = tls_connect(gw.addr, "fb.test", client_config(ca.roots(), None, false))
+        .await
+        .expect("a TLS client without SNI reaches the fallback route");
+    assert_eq!(tag_and_echo(&mut s, "x").await.expect("echo"), "fb");
+    let mut plain = within("connect", TcpStream::connect(gw.addr))
+        .await
+        .expect("connect");
+    assert_eq!(tag_and_echo(&mut plain, "y").await.expect("echo"), "plain");
+}

@@ -77,9 +77,21 @@ pub async fn accept_front(
     }
     if listen.sni_preread {
         let sni = preread_sni(&stream).await.map_err(FrontError::Handshake)?;
-        conn.sni = sni.or_else(|| settings.fallback_sni.clone());
+        conn.sni = match sni {
+            Some(sni) => Some(sni),
+            // `fallback_sni` stands in for a TLS client that sent no SNI; a non-TLS client
+            // routes without SNI.
+            None if starts_with_tls_record(&stream).await => settings.fallback_sni.clone(),
+            None => None,
+        };
     }
     Ok((ClientStream::Plain(stream), conn))
+}
+
+/// Whether the (already peeked) first byte is a TLS handshake record.
+async fn starts_with_tls_record(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 22)
 }
 
 /// Reads the ClientHello, picks the SSL object by SNI and completes the handshake with it.
