@@ -1,7 +1,7 @@
 //! A configuration check: stream routes with `sni`/`snis` only ever match connections that have
 //! an SNI, i.e. on `tls: true` or `sni_preread: true` listeners (or with `fallback_sni`).
 //! APISIX users hit this silently (issue #6006); we warn once per snapshot that has such routes
-//! while no listener can give them an SNI.
+//! while no listener can give them an SNI. The same watcher pre-builds the cert index.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -36,7 +36,8 @@ pub fn unreachable_sni_warning(tls: &TlsContext, snapshot: &Snapshot) -> Option<
     })
 }
 
-/// Watches the snapshot of `tls` and logs [`unreachable_sni_warning`] once per new snapshot.
+/// Watches the snapshot of `tls`: logs [`unreachable_sni_warning`] once per new snapshot and,
+/// when a listener terminates TLS, builds the new cert index ahead of the next handshake.
 /// The task ends when the context is dropped.
 pub fn spawn_sni_route_check(tls: &Arc<TlsContext>) {
     let weak: Weak<TlsContext> = Arc::downgrade(tls);
@@ -50,6 +51,10 @@ pub fn spawn_sni_route_check(tls: &Arc<TlsContext>) {
                     if changed {
                         if let Some(warning) = unreachable_sni_warning(&tls, &snapshot) {
                             tracing::warn!(revision = snapshot.revision, "{warning}");
+                        }
+                        if tls.settings().sni_listener {
+                            // Warm the cert index so the next handshake does not parse PEMs.
+                            let _ = tls.cert_index();
                         }
                         last = Some(snapshot);
                     }
