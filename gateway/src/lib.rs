@@ -8,6 +8,8 @@
 //! - [`router`]: stream route matching (SNI, `remote_addr`, `server_addr`, `server_port`).
 //! - [`balancer`]: node selection (roundrobin, chash, least_conn, ewma) and retries.
 //! - [`proxy`]: listeners, the TCP relay and UDP sessions.
+//! - [`proxy_protocol`]: PROXY protocol v1/v2 headers, in from load balancers and out to upstreams.
+//! - [`tls`]: TLS termination (cert by SNI, mTLS), SNI preread, TLS to upstreams.
 //! - [`server`]: wires everything together and runs until shutdown.
 //! - [`observe`]: the sink of finished sessions, feeding [`routestats`], [`metrics`] and
 //!   [`accesslog`]; [`control`] serves the Control API.
@@ -20,8 +22,10 @@ pub mod control;
 pub mod metrics;
 pub mod observe;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod router;
 pub mod routestats;
 pub mod server;
 pub mod snapshot;
 pub mod store;
+pub mod tls;

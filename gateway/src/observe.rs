@@ -67,6 +67,9 @@ pub fn reject_status(reason: RejectReason) -> u16 {
         RejectReason::NoRoute | RejectReason::SessionTableFull => status::UNAVAILABLE,
         RejectReason::NoUpstream => status::INTERNAL,
         RejectReason::UpstreamUnavailable => status::BAD_GATEWAY,
+        // nginx: a bad PROXY header is a client error; a failed handshake an internal one.
+        RejectReason::ProxyProtocol => status::BAD_REQUEST,
+        RejectReason::TlsHandshake => status::INTERNAL,
     }
 }
 
@@ -232,7 +235,10 @@ impl SessionRecorder {
         let why = match reason {
             RejectReason::UpstreamUnavailable => RouteRejection::ConnectFailed,
             RejectReason::NoUpstream => RouteRejection::NoUpstream,
-            RejectReason::NoRoute | RejectReason::SessionTableFull => return,
+            RejectReason::NoRoute
+            | RejectReason::SessionTableFull
+            | RejectReason::ProxyProtocol
+            | RejectReason::TlsHandshake => return,
         };
         if self.route.is_none() && why == RouteRejection::NoUpstream {
             if let Some(id) = self.observer.route_for(conn) {

@@ -61,6 +61,8 @@ fn config(prefix: &Path) -> Config {
             real_ip_from: vec![],
         },
         fallback_sni: None,
+        ssl_trusted_certificate: None,
+        data_encryption_keyring: Vec::new(),
         graceful_shutdown_timeout: Duration::from_secs(5),
         dns_resolver: vec![],
         dns_resolver_valid: None,

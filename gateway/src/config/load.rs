@@ -34,6 +34,9 @@ pub const KNOWN_STREAM_PLUGINS: &[&str] = &[
 pub const DEFAULT_ACCESS_LOG_FORMAT: &str =
     "$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time";
 
+/// `apisix.data_encryption.keyring` default (APISIX's).
+pub const DEFAULT_KEYRING: &[&str] = &["qeddd145sfvddff3", "edd1c9f0985e76a2"];
+
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Parses and validates `text` (the contents of `path`) with `prefix` as the prefix dir.
@@ -101,6 +104,13 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         r.port("apisix.control.port", 9090),
     );
     let fallback_sni = r.string("apisix.ssl.fallback_sni");
+    let ssl_trusted_certificate = r.string("apisix.ssl.ssl_trusted_certificate");
+    let data_encryption_keyring = if r.bool("apisix.data_encryption.enable_encrypt_fields", true) {
+        r.strings("apisix.data_encryption.keyring")
+            .unwrap_or_else(|| DEFAULT_KEYRING.iter().map(|k| k.to_string()).collect())
+    } else {
+        Vec::new()
+    };
     let dns_resolver = dns_resolver(r);
     let dns_resolver_valid = r
         .integer("apisix.dns_resolver_valid", 0)
@@ -130,6 +140,8 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         xrpc_protocols: xrpc_protocols(r),
         stream_log: stream_log(r, prefix),
         fallback_sni,
+        ssl_trusted_certificate,
+        data_encryption_keyring,
         graceful_shutdown_timeout,
         dns_resolver,
         dns_resolver_valid,

@@ -155,6 +155,12 @@ pub struct Config {
     pub xrpc_protocols: Vec<String>,
     pub stream_log: StreamLogConfig,
     pub fallback_sni: Option<String>,
+    /// `apisix.ssl.ssl_trusted_certificate` as written (`system`, or comma-separated PEM
+    /// paths, `system` allowed among them); `None` when unset (= `system`).
+    pub ssl_trusted_certificate: Option<String>,
+    /// `apisix.data_encryption.keyring` (decrypts SSL keys at rest); empty when
+    /// `apisix.data_encryption.enable_encrypt_fields` is false.
+    pub data_encryption_keyring: Vec<String>,
     pub graceful_shutdown_timeout: Duration,
     pub dns_resolver: Vec<String>,
     pub dns_resolver_valid: Option<Duration>,

@@ -31,6 +31,8 @@ pub struct ProxyContext {
     pub stats: Arc<ProxyStats>,
     /// Where finished sessions are reported (route stats, metrics, access log).
     pub observe: Arc<Observer>,
+    /// SSL objects, TLS and PROXY protocol settings (see [`crate::tls`]).
+    pub tls: Arc<crate::tls::TlsContext>,
 }
 
 impl ProxyContext {
@@ -41,7 +43,14 @@ impl ProxyContext {
             registry: Arc::new(ConnectionRegistry::new()),
             stats: Arc::new(ProxyStats::default()),
             observe: Arc::new(Observer::new()),
+            tls: Arc::new(crate::tls::TlsContext::default()),
         }
+    }
+
+    /// Uses `tls` for certificates and the connection front settings.
+    pub fn with_tls(mut self, tls: Arc<crate::tls::TlsContext>) -> Self {
+        self.tls = tls;
+        self
     }
 }
 

@@ -6,6 +6,10 @@
 //! [`ProxyStats`](crate::proxy::stats::ProxyStats). A routed connection is listed in the
 //! [`ConnectionRegistry`](crate::proxy::registry::ConnectionRegistry) until it ends, so it can be
 //! listed, killed and drained.
+//!
+//! Before routing, [`accept_front`] runs the listener's PROXY protocol / TLS / SNI preread
+//! steps; after connecting, [`prepare_upstream`] sends the PROXY header and starts TLS to the
+//! upstream when configured (see [`crate::tls`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,16 +19,41 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
+use crate::config::TcpListen;
 use crate::proxy::registry::NewConnection;
-use crate::proxy::relay::{relay_tcp, RelayEnd};
+use crate::proxy::relay::RelayEnd;
 use crate::proxy::source::UpstreamNodes;
 use crate::proxy::stats::RejectReason;
 use crate::proxy::ProxyContext;
 use crate::router::{ConnInfo, Transport};
+use crate::tls::front::accept_front;
+use crate::tls::stream::relay_streams;
+use crate::tls::upstream::prepare_upstream;
 
 /// Accepts on `listener` until `stop` is cancelled, spawning one task per connection.
 /// Stopping closes the listening socket only; accepted connections carry on.
 pub async fn accept_loop(listener: TcpListener, ctx: Arc<ProxyContext>, stop: CancellationToken) {
+    accept_loop_on(listener, ctx, stop, Arc::new(plain_listen())).await
+}
+
+/// A plain TCP listener's options (no TLS, no PROXY protocol).
+fn plain_listen() -> TcpListen {
+    TcpListen {
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        tls: false,
+        sni_preread: false,
+        proxy_protocol: false,
+        proxy_protocol_to_upstream: None,
+    }
+}
+
+/// [`accept_loop`] for a listener configured as `listen` (TLS, SNI preread, PROXY protocol).
+pub async fn accept_loop_on(
+    listener: TcpListener,
+    ctx: Arc<ProxyContext>,
+    stop: CancellationToken,
+    listen: Arc<TcpListen>,
+) {
     let local = match listener.local_addr() {
         Ok(addr) => addr,
         Err(e) => {
@@ -41,7 +70,10 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<ProxyContext>, stop: Ca
             Ok((stream, remote)) => {
                 ctx.stats.tcp_accepted();
                 let ctx = ctx.clone();
-                tokio::spawn(async move { handle_connection(stream, remote, local, ctx).await });
+                let listen = listen.clone();
+                tokio::spawn(
+                    async move { serve_connection(stream, remote, local, ctx, &listen).await },
+                );
             }
             Err(e) => {
                 // EMFILE/ENFILE and friends: back off a little instead of spinning.
@@ -58,10 +90,22 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<ProxyContext>, stop: Ca
 
 /// Serves one accepted client connection to its end.
 pub async fn handle_connection(
-    mut client: TcpStream,
+    client: TcpStream,
     remote: SocketAddr,
     local: SocketAddr,
     ctx: Arc<ProxyContext>,
+) {
+    serve_connection(client, remote, local, ctx, &plain_listen()).await
+}
+
+/// [`handle_connection`] on a listener configured as `listen`: the front (PROXY header, TLS
+/// or SNI preread) runs first and may change the client address and set the SNI.
+pub async fn serve_connection(
+    client: TcpStream,
+    remote: SocketAddr,
+    local: SocketAddr,
+    ctx: Arc<ProxyContext>,
+    listen: &TcpListen,
 ) {
     let mut session = ctx.observe.session(remote, local, Transport::Tcp);
     if let Err(e) = client.set_nodelay(true) {
@@ -75,6 +119,16 @@ pub async fn handle_connection(
         sni: None,
         transport: Transport::Tcp,
     };
+    let (client, conn) = match accept_front(client, conn.clone(), listen, &ctx.tls).await {
+        Ok(front) => front,
+        Err(e) => {
+            ctx.stats.rejected(e.reason());
+            session.rejected(e.reason(), &conn);
+            tracing::info!(client = %remote, listen = %local, error = %e, "closing tcp connection");
+            return;
+        }
+    };
+    let remote = conn.remote;
     let routed = match ctx.routes.route(&conn) {
         Ok(routed) => routed,
         Err(reason) => {
@@ -98,7 +152,7 @@ pub async fn handle_connection(
         _ = handle.killed() => return,
         connected = connect_upstream(upstream, &conn) => connected,
     };
-    let Some((mut server, node, addr)) = connected else {
+    let Some((server, node, addr)) = connected else {
         ctx.stats.rejected(RejectReason::UpstreamUnavailable);
         session.rejected(RejectReason::UpstreamUnavailable, &conn);
         tracing::warn!(
@@ -108,10 +162,30 @@ pub async fn handle_connection(
         return;
     };
     handle.set_node(addr);
+    let server = match prepare_upstream(
+        server,
+        &node.host,
+        &conn,
+        listen.proxy_protocol_to_upstream,
+        upstream.upstream_tls(),
+        &ctx.tls,
+    )
+    .await
+    {
+        Ok(server) => server,
+        Err(e) => {
+            ctx.stats.rejected(RejectReason::UpstreamUnavailable);
+            tracing::warn!(
+                client = %remote, route = %routed.route_id, node = %addr, error = %e,
+                "closing tcp connection"
+            );
+            return;
+        }
+    };
     upstream.session_started(&node);
-    let outcome = relay_tcp(
-        &mut client,
-        &mut server,
+    let outcome = relay_streams(
+        client,
+        server,
         upstream.idle_timeout(),
         handle.as_ref(),
         handle.killed(),

@@ -229,6 +229,8 @@ pub fn test_config(prefix: PathBuf) -> Config {
             real_ip_from: Vec::new(),
         },
         fallback_sni: None,
+        ssl_trusted_certificate: None,
+        data_encryption_keyring: Vec::new(),
         graceful_shutdown_timeout: Duration::from_secs(30),
         dns_resolver: Vec::new(),
         dns_resolver_valid: None,

@@ -126,6 +126,7 @@ pub fn config(dir: &std::path::Path) -> Config {
         graceful_shutdown_timeout: Duration::from_secs(5),
         dns_resolver: vec![],
         dns_resolver_valid: None,
+        ..Config::defaults(dir)
     }
 }
 
