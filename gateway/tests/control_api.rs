@@ -165,6 +165,14 @@ async fn match_reports_no_route_and_bad_input() {
     );
     assert_eq!(body["warnings"][0], "sni is ignored for udp");
 
+    let (status, body) = h.get("/v1/match?client=10.1.2.3&server_port=9100").await;
+    assert_eq!(status, 200, "server_addr is optional");
+    assert_eq!(body["input"]["server_addr"], "127.0.0.1");
+    assert_eq!(
+        body["warnings"][0],
+        "no stream_proxy.tcp listener on port 9100: no connection can arrive there"
+    );
+
     let (status, body) = h
         .get("/v1/match?client=127.0.0.1&server_addr=127.0.0.1")
         .await;
