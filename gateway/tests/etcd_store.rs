@@ -47,11 +47,18 @@ async fn writes_carry_etcd_revisions_and_store_apisix_shaped_json() {
     assert_eq!(first.previous, None);
     assert_eq!(first.current.create_revision, first.current.mod_revision);
     let second = store
-        .put("/apisix/stream_routes/1", &json!({"id": "1", "server_port": 9101}), 0)
+        .put(
+            "/apisix/stream_routes/1",
+            &json!({"id": "1", "server_port": 9101}),
+            0,
+        )
         .await
         .expect("update");
     assert_eq!(second.previous.as_ref().map(|p| &p.value), Some(&value));
-    assert_eq!(second.current.create_revision, first.current.create_revision);
+    assert_eq!(
+        second.current.create_revision,
+        first.current.create_revision
+    );
     assert!(second.current.mod_revision > first.current.mod_revision);
 
     let got = store
@@ -64,7 +71,10 @@ async fn writes_carry_etcd_revisions_and_store_apisix_shaped_json() {
 
     // Read back with a plain etcd client: the value is the JSON document, as APISIX stores it.
     let mut raw = etcd.client().await;
-    let resp = raw.get("/apisix/stream_routes/1", None).await.expect("raw get");
+    let resp = raw
+        .get("/apisix/stream_routes/1", None)
+        .await
+        .expect("raw get");
     let stored: Value = serde_json::from_slice(resp.kvs()[0].value()).expect("json value");
     assert_eq!(stored, json!({"id": "1", "server_port": 9101}));
 
@@ -76,10 +86,22 @@ async fn writes_carry_etcd_revisions_and_store_apisix_shaped_json() {
     assert_eq!(items.len(), 1);
     assert!(revision > second.current.mod_revision);
 
-    let deleted = store.delete("/apisix/stream_routes/1").await.expect("delete");
+    let deleted = store
+        .delete("/apisix/stream_routes/1")
+        .await
+        .expect("delete");
     assert_eq!(deleted.map(|kv| kv.value), Some(stored));
-    assert_eq!(store.get("/apisix/stream_routes/1").await.expect("get"), None);
-    assert_eq!(store.delete("/apisix/stream_routes/1").await.expect("delete"), None);
+    assert_eq!(
+        store.get("/apisix/stream_routes/1").await.expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .delete("/apisix/stream_routes/1")
+            .await
+            .expect("delete"),
+        None
+    );
     assert!(store.reachable().await);
 }
 
@@ -114,7 +136,11 @@ async fn next_id_is_the_revision_of_a_gen_id_write() {
     let a = store.next_id("/apisix").await.expect("id");
     let b = store.next_id("/apisix").await.expect("id");
     assert!(b > a);
-    let gen = store.get("/apisix/gen_id").await.expect("get").expect("gen_id");
+    let gen = store
+        .get("/apisix/gen_id")
+        .await
+        .expect("get")
+        .expect("gen_id");
     assert_eq!(gen.mod_revision, b);
     let put = store
         .put("/apisix/upstreams/x", &json!({}), 0)
@@ -138,7 +164,10 @@ async fn a_key_on_a_lease_disappears_when_the_lease_expires() {
         .expect("put on lease");
     assert_eq!(put.current.lease, lease);
     let mut rx = store.watch("/apisix/").await.expect("watch");
-    assert!(matches!(next_event(&mut rx).await, WatchEvent::Snapshot { .. }));
+    assert!(matches!(
+        next_event(&mut rx).await,
+        WatchEvent::Snapshot { .. }
+    ));
     // etcd expires leases with up to a few seconds of slack.
     match next_event(&mut rx).await {
         WatchEvent::Delete { key, .. } => assert_eq!(key, "/apisix/upstreams/ttl"),
@@ -194,10 +223,16 @@ async fn init_dirs_are_written_once_as_apisix_placeholders() {
     let store = store(&etcd);
     store.ensure_init_dirs("/apisix").await.expect("init dirs");
     let mut raw = etcd.client().await;
-    let resp = raw.get("/apisix/stream_routes/", None).await.expect("raw get");
+    let resp = raw
+        .get("/apisix/stream_routes/", None)
+        .await
+        .expect("raw get");
     assert_eq!(resp.kvs()[0].value(), b"init_dir");
     let first = resp.kvs()[0].mod_revision();
-    store.ensure_init_dirs("/apisix").await.expect("init dirs again");
+    store
+        .ensure_init_dirs("/apisix")
+        .await
+        .expect("init dirs again");
     let (items, _) = store.list("/apisix/").await.expect("list");
     assert_eq!(items.len(), INIT_DIRS.len());
     let again = store
@@ -238,7 +273,10 @@ async fn writes_fail_fast_while_etcd_is_down_and_work_again_after_it_returns() {
 
     etcd.restart().await;
     eventually("writes work again", WAIT, || async {
-        store.put("/apisix/upstreams/after", &json!(3), 0).await.ok()
+        store
+            .put("/apisix/upstreams/after", &json!(3), 0)
+            .await
+            .ok()
     })
     .await;
     assert!(store.reachable().await);
@@ -275,7 +313,9 @@ async fn the_watch_converges_after_an_outage_with_compaction() {
     etcd.restart().await;
     // While the watcher reconnects: more changes, then compact the history it would need.
     let mut raw = etcd.client().await;
-    raw.delete("/apisix/upstreams/0", None).await.expect("delete");
+    raw.delete("/apisix/upstreams/0", None)
+        .await
+        .expect("delete");
     let last = raw
         .put("/apisix/upstreams/9", "{\"n\":9}", None)
         .await

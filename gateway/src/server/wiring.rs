@@ -9,10 +9,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ConfigProvider};
+use crate::config::{Config, ConfigProvider, Role};
 use crate::proxy::ProxyContext;
 use crate::snapshot::SharedSnapshot;
-use crate::config::Role;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::etcd::EtcdStore;
 use crate::store::yaml::YamlStore;

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, SortOrder, SortTarget,
-    Txn, TxnOp, TxnOpResponse,
+    Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, SortOrder, SortTarget, Txn,
+    TxnOp, TxnOpResponse,
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, OnceCell};
@@ -318,9 +318,10 @@ impl Store for EtcdStore {
             Compare::mod_revision(key, CompareOp::Equal, expected_mod_revision)
         };
         let options = PutOptions::new().with_prev_key().with_lease(lease);
-        let txn = Txn::new()
-            .when([compare])
-            .and_then([TxnOp::put(key, encode(value), Some(options))]);
+        let txn =
+            Txn::new()
+                .when([compare])
+                .and_then([TxnOp::put(key, encode(value), Some(options))]);
         let resp = self
             .request(|mut c| async move { c.txn(txn).await })
             .await?;

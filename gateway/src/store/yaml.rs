@@ -8,7 +8,7 @@
 //! - `${{ENV}}` / `${{ENV:=default}}` are substituted before parsing.
 //! - The file counts only once it ends with a line `#END`; until then the previous contents
 //!   stay (logged once per incomplete version).
-//! - A poller checks the file's mtime and size every second and re-reads it on change; each
+//! - A poller checks the file's mtime, size and inode every second and re-reads it on change; each
 //!   accepted version bumps the revision and is sent to watchers as a full
 //!   [`WatchEvent::Snapshot`]. An item keeps its `create_revision` across versions and its
 //!   `mod_revision` while its value is unchanged.
@@ -100,25 +100,33 @@ impl Drop for YamlStore {
     }
 }
 
+/// What identifies a version of the file: mtime, size and inode (editors that write a new
+/// file and rename it change the inode).
+type Stamp = (SystemTime, u64, u64);
+
 /// Reads the file when it changed.
 struct Loader {
     path: PathBuf,
     prefix: String,
-    /// (mtime, size) of the last version looked at.
-    seen: Option<(SystemTime, u64)>,
-    /// The (mtime, size) of an incomplete version already logged.
-    logged_incomplete: Option<(SystemTime, u64)>,
+    /// (mtime, size, inode) of the last version looked at.
+    seen: Option<Stamp>,
+    /// The stamp of an incomplete version already logged.
+    logged_incomplete: Option<Stamp>,
 }
 
 impl Loader {
     /// A new version when the file changed and is complete, else `None`.
     fn poll(&mut self, previous: &Contents) -> Option<Arc<Contents>> {
         let stamp = match std::fs::metadata(&self.path) {
-            Ok(meta) => (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len()),
+            Ok(meta) => (
+                meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                meta.len(),
+                std::os::unix::fs::MetadataExt::ino(&meta),
+            ),
             Err(err) => {
                 if self.seen.is_some() || self.logged_incomplete.is_none() {
                     tracing::warn!(path = %self.path.display(), error = %err, "standalone yaml file not readable; keeping the current configuration");
-                    self.logged_incomplete = Some((SystemTime::UNIX_EPOCH, 0));
+                    self.logged_incomplete = Some((SystemTime::UNIX_EPOCH, 0, 0));
                     self.seen = None;
                 }
                 return None;
@@ -190,12 +198,16 @@ pub fn parse(text: &str, prefix: &str) -> Result<Vec<(String, Value)>, Vec<Strin
     let text = env::substitute(text, |name| std::env::var(name).ok())?;
     let yaml: serde_yaml::Value =
         serde_yaml::from_str(&text).map_err(|e| vec![format!("invalid yaml: {e}")])?;
-    let root = serde_json::to_value(&yaml)
-        .map_err(|e| vec![format!("unsupported yaml value: {e}")])?;
+    let root =
+        serde_json::to_value(&yaml).map_err(|e| vec![format!("unsupported yaml value: {e}")])?;
     let root = match root {
         Value::Object(map) => map,
         Value::Null => return Ok(Vec::new()),
-        _ => return Err(vec!["expected a mapping of resource lists at the top".into()]),
+        _ => {
+            return Err(vec![
+                "expected a mapping of resource lists at the top".into()
+            ])
+        }
     };
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     for (dir, list) in root {
@@ -211,12 +223,20 @@ pub fn parse(text: &str, prefix: &str) -> Result<Vec<(String, Value)>, Vec<Strin
                 Some(Value::String(s)) if !s.is_empty() => s.clone(),
                 Some(Value::Number(n)) => n.to_string(),
                 _ => {
-                    tracing::warn!(dir, index = i, "standalone yaml: item without a valid id; skipped");
+                    tracing::warn!(
+                        dir,
+                        index = i,
+                        "standalone yaml: item without a valid id; skipped"
+                    );
                     continue;
                 }
             };
             if !item.is_object() {
-                tracing::warn!(dir, index = i, "standalone yaml: item is not an object; skipped");
+                tracing::warn!(
+                    dir,
+                    index = i,
+                    "standalone yaml: item is not an object; skipped"
+                );
                 continue;
             }
             let key = format!("{prefix}/{dir}/{id}");
@@ -335,6 +355,10 @@ mod tests {
         let text = "upstreams:\n  - id: 1\n    nodes: {\"127.0.0.1:${{YAML_STORE_TEST_UNSET_PORT:=1995}}\": 1}\n#END\n";
         let parsed = parse(text, "/apisix").expect("parse");
         assert!(parsed[0].1["nodes"].get("127.0.0.1:1995").is_some());
-        assert!(parse("upstreams:\n  - id: ${{YAML_STORE_TEST_MISSING}}\n#END\n", "/apisix").is_err());
+        assert!(parse(
+            "upstreams:\n  - id: ${{YAML_STORE_TEST_MISSING}}\n#END\n",
+            "/apisix"
+        )
+        .is_err());
     }
 }

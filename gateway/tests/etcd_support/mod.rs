@@ -85,6 +85,18 @@ impl Etcd {
         etcd
     }
 
+    /// Starts etcd with its client URL on `client_port` (chosen earlier by the test).
+    pub async fn start_on(client_port: u16) -> Etcd {
+        let mut etcd = Etcd {
+            child: None,
+            dir: tempfile::tempdir().expect("etcd temp dir"),
+            client_port,
+            peer_port: free_port(),
+        };
+        etcd.spawn().await;
+        etcd
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.client_port)
@@ -120,7 +132,10 @@ impl Etcd {
         let log = std::fs::File::create(self.dir.path().join("etcd.log")).expect("etcd log");
         let child = Command::new(etcd_binary())
             .arg("--name=default")
-            .arg(format!("--data-dir={}", self.dir.path().join("data").display()))
+            .arg(format!(
+                "--data-dir={}",
+                self.dir.path().join("data").display()
+            ))
             .arg(format!("--listen-client-urls={}", self.endpoint()))
             .arg(format!("--advertise-client-urls={}", self.endpoint()))
             .arg(format!("--listen-peer-urls={peer}"))
@@ -167,7 +182,9 @@ impl Drop for Etcd {
 
 /// A TCP backend that answers every read with `<tag>:<bytes>`.
 pub async fn tagged_echo(tag: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind backend");
     let addr = listener.local_addr().expect("backend addr");
     tokio::spawn(async move {
         while let Ok((mut conn, _)) = listener.accept().await {
@@ -217,7 +234,13 @@ pub fn load_config(prefix: &Path, body: &str) -> Config {
 
 /// The config of a gateway on `etcd_host` with `role`, an Admin API on `admin_port` (unless a
 /// data plane) and one TCP stream listener (unless a control plane; bound on port 0).
-pub fn gateway_config(prefix: &Path, role: &str, provider: &str, etcd_host: &str, admin_port: u16) -> Config {
+pub fn gateway_config(
+    prefix: &Path,
+    role: &str,
+    provider: &str,
+    etcd_host: &str,
+    admin_port: u16,
+) -> Config {
     let stream = if role == "control_plane" {
         String::new()
     } else {
