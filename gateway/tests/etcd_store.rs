@@ -336,3 +336,35 @@ async fn the_watch_converges_after_an_outage_with_compaction() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn user_and_password_authenticate_and_a_wrong_password_is_unavailable() {
+    let etcd = Etcd::start().await;
+    let mut raw = etcd.client().await;
+    raw.user_add("root", "secret", None)
+        .await
+        .expect("add root");
+    raw.user_grant_role("root", "root")
+        .await
+        .expect("grant root");
+    raw.auth_enable().await.expect("enable auth");
+
+    let mut config = etcd.config("/apisix");
+    config.user = Some("root".into());
+    config.password = Some("secret".into());
+    let store = EtcdStore::new(&config).expect("store");
+    store
+        .put("/apisix/upstreams/auth", &json!({"id": "auth"}), 0)
+        .await
+        .expect("authenticated put");
+
+    config.password = Some("wrong".into());
+    let wrong = EtcdStore::new(&config).expect("store");
+    match wrong.get("/apisix/upstreams/auth").await {
+        Err(StoreError::Unavailable(text)) => {
+            assert!(text.contains("authentication failed"), "{text}")
+        }
+        other => panic!("expected an authentication failure, got {other:?}"),
+    }
+    assert!(!wrong.reachable().await);
+}

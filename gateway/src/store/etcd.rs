@@ -83,7 +83,8 @@ impl EtcdStore {
         let mut options = ConnectOptions::new()
             .with_connect_timeout(timeout)
             .with_keep_alive(Duration::from_secs(5), timeout.max(Duration::from_secs(3)))
-            .with_keep_alive_while_idle(true);
+            .with_keep_alive_while_idle(true)
+            .with_auto_token_refresh(true);
         if let (Some(user), Some(password)) = (&config.user, &config.password) {
             options = options.with_user(user.clone(), password.clone());
         }
@@ -189,7 +190,9 @@ impl EtcdStore {
 }
 
 fn tls_options(config: &EtcdConfig) -> StoreResult<etcd_client::TlsOptions> {
-    let mut tls = etcd_client::TlsOptions::new();
+    // The server certificate is checked against the system roots (rustls-native-certs, which
+    // honours SSL_CERT_FILE / SSL_CERT_DIR for a private CA).
+    let mut tls = etcd_client::TlsOptions::new().with_native_roots();
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         let read = |path: &std::path::Path| {
             std::fs::read(path).map_err(|e| {

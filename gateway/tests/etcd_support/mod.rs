@@ -67,6 +67,8 @@ fn etcd_binary() -> PathBuf {
 /// A real etcd server, killed on drop.
 pub struct Etcd {
     child: Option<Child>,
+    /// Extra etcd flags (TLS); empty for plain http.
+    tls_args: Vec<String>,
     dir: tempfile::TempDir,
     client_port: u16,
     peer_port: u16,
@@ -77,6 +79,7 @@ impl Etcd {
     pub async fn start() -> Etcd {
         let mut etcd = Etcd {
             child: None,
+            tls_args: Vec::new(),
             dir: tempfile::tempdir().expect("etcd temp dir"),
             client_port: free_port(),
             peer_port: free_port(),
@@ -89,6 +92,7 @@ impl Etcd {
     pub async fn start_on(client_port: u16) -> Etcd {
         let mut etcd = Etcd {
             child: None,
+            tls_args: Vec::new(),
             dir: tempfile::tempdir().expect("etcd temp dir"),
             client_port,
             peer_port: free_port(),
@@ -97,9 +101,33 @@ impl Etcd {
         etcd
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// Starts etcd serving clients over TLS with `cert`/`key`, requiring client certificates
+    /// signed by `ca`. Ready once its port accepts connections.
+    pub async fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Etcd {
+        let mut etcd = Etcd {
+            child: None,
+            tls_args: vec![
+                format!("--cert-file={}", cert.display()),
+                format!("--key-file={}", key.display()),
+                format!("--trusted-ca-file={}", ca.display()),
+                "--client-cert-auth".to_owned(),
+            ],
+            dir: tempfile::tempdir().expect("etcd temp dir"),
+            client_port: free_port(),
+            peer_port: free_port(),
+        };
+        etcd.spawn().await;
+        etcd
+    }
+
+    /// `http(s)://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls_args.is_empty() {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
 
     /// A `deployment.etcd` for this server with a short timeout.
@@ -141,11 +169,20 @@ impl Etcd {
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
             .arg(format!("--initial-cluster=default={peer}"))
+            .args(&self.tls_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn etcd");
         self.child = Some(child);
+        if !self.tls_args.is_empty() {
+            let port = self.client_port;
+            eventually("etcd accepts connections", WAIT, || async move {
+                TcpStream::connect(("127.0.0.1", port)).await.ok()
+            })
+            .await;
+            return;
+        }
         let client = self.client().await;
         eventually("etcd answers", WAIT, || {
             let mut client = client.clone();
