@@ -37,24 +37,34 @@ enum RoundEnd {
 async fn run(store: EtcdStore, prefix: String, tx: mpsc::Sender<WatchEvent>) {
     let mut backoff = MIN_BACKOFF;
     let mut waiting_logged = false;
+    let mut ever_watched = false;
     loop {
-        match round(&store, &prefix, &tx, &mut backoff).await {
+        let mut progress = Progress::default();
+        match round(&store, &prefix, &tx, &mut progress).await {
             RoundEnd::Closed => return,
             RoundEnd::Lost(reason) => {
-                // `round` resets the backoff once it is watching: log the next loss again.
-                if backoff == MIN_BACKOFF {
+                ever_watched |= progress.snapshot_sent;
+                if progress.watching {
+                    // It worked for a while: start over with short pauses and log the loss.
                     waiting_logged = false;
+                    backoff = MIN_BACKOFF;
                 }
                 if waiting_logged {
-                    tracing::debug!(prefix, reason, "etcd watch lost; retrying");
-                } else {
+                    tracing::debug!(prefix, reason, "etcd watch failed; retrying");
+                } else if ever_watched {
                     tracing::warn!(
                         prefix,
                         reason,
                         "etcd watch lost; keeping the current configuration and retrying until etcd answers"
                     );
-                    waiting_logged = true;
+                } else {
+                    tracing::warn!(
+                        prefix,
+                        reason,
+                        "waiting for etcd: no configuration read yet; retrying until etcd answers"
+                    );
                 }
+                waiting_logged = true;
             }
         }
         tokio::select! {
@@ -65,12 +75,19 @@ async fn run(store: EtcdStore, prefix: String, tx: mpsc::Sender<WatchEvent>) {
     }
 }
 
+/// How far one round got.
+#[derive(Debug, Default)]
+struct Progress {
+    snapshot_sent: bool,
+    watching: bool,
+}
+
 /// Reads a snapshot, sends it, then forwards watch events until something fails.
 async fn round(
     store: &EtcdStore,
     prefix: &str,
     tx: &mpsc::Sender<WatchEvent>,
-    backoff: &mut Duration,
+    progress: &mut Progress,
 ) -> RoundEnd {
     let (items, revision) = match crate::store::Store::list(store, prefix).await {
         Ok(listed) => listed,
@@ -84,6 +101,7 @@ async fn round(
     {
         return RoundEnd::Closed;
     }
+    progress.snapshot_sent = true;
     tracing::debug!(prefix, revision, count, "etcd snapshot sent");
 
     let options = WatchOptions::new()
@@ -97,7 +115,7 @@ async fn round(
         Ok(stream) => stream,
         Err(err) => return RoundEnd::Lost(err.to_string()),
     };
-    *backoff = MIN_BACKOFF;
+    progress.watching = true;
     loop {
         let message = tokio::select! {
             message = stream.message() => message,
