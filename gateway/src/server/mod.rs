@@ -120,6 +120,10 @@ impl Server {
         let proxy = Arc::new(
             ProxyContext {
                 observe: observer,
+                plugins: Arc::new(crate::plugins::PluginRuntime::new(
+                    snapshot.clone(),
+                    config.stream_plugins.clone(),
+                )),
                 ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
             }
             .with_tls(tls),
