@@ -20,6 +20,7 @@ pub mod admin;
 pub mod balancer;
 pub mod config;
 pub mod control;
+pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod plugins;
