@@ -72,6 +72,8 @@ pub struct Gateway {
     pub plugins: Arc<PluginRuntime>,
     pub proxy: Arc<ProxyContext>,
     pub addrs: Vec<SocketAddr>,
+    /// The UDP listener (127.0.0.1).
+    pub udp: SocketAddr,
     _listeners: ListenerSet,
 }
 
@@ -90,9 +92,12 @@ impl Gateway {
             listens.push(entry("[::1]:0"));
         }
         let mut listeners = ListenerSet::new(proxy.clone());
-        listeners.reconcile(&listens, &[]).await.expect("bind");
+        let udp: Vec<SocketAddr> = vec!["127.0.0.1:0".parse().expect("addr")];
+        listeners.reconcile(&listens, &udp).await.expect("bind");
         let addrs = listeners.tcp_addrs();
+        let udp = listeners.udp_addrs()[0];
         Gateway {
+            udp,
             snapshot,
             plugins,
             proxy,
