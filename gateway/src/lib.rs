@@ -10,6 +10,7 @@
 //! - [`proxy`]: listeners, the TCP relay and UDP sessions.
 //! - [`proxy_protocol`]: PROXY protocol v1/v2 headers, in from load balancers and out to upstreams.
 //! - [`tls`]: TLS termination (cert by SNI, mTLS), SNI preread, TLS to upstreams.
+//! - [`plugins`]: stream plugins (ip-restriction, limit-conn, mqtt-proxy, traffic-split) in preread.
 //! - [`server`]: wires everything together and runs until shutdown.
 //! - [`observe`]: the sink of finished sessions, feeding [`routestats`], [`metrics`] and
 //!   [`accesslog`]; [`control`] serves the Control API.
@@ -19,8 +20,10 @@ pub mod admin;
 pub mod balancer;
 pub mod config;
 pub mod control;
+pub mod health;
 pub mod metrics;
 pub mod observe;
+pub mod plugins;
 pub mod proxy;
 pub mod proxy_protocol;
 pub mod router;

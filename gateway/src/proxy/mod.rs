@@ -33,6 +33,8 @@ pub struct ProxyContext {
     pub observe: Arc<Observer>,
     /// SSL objects, TLS and PROXY protocol settings (see [`crate::tls`]).
     pub tls: Arc<crate::tls::TlsContext>,
+    /// Stream plugins run after routing (none unless set, see [`crate::plugins`]).
+    pub plugins: Arc<crate::plugins::PluginRuntime>,
 }
 
 impl ProxyContext {
@@ -44,6 +46,7 @@ impl ProxyContext {
             stats: Arc::new(ProxyStats::default()),
             observe: Arc::new(Observer::new()),
             tls: Arc::new(crate::tls::TlsContext::default()),
+            plugins: Arc::new(crate::plugins::PluginRuntime::default()),
         }
     }
 

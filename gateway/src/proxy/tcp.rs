@@ -147,10 +147,26 @@ pub async fn serve_connection(
     });
     let handle = registration.handle();
     session.routed(&routed.route_id, handle);
-    let upstream = routed.upstream.as_ref();
+    let plain = match &client {
+        crate::tls::stream::ClientStream::Plain(tcp) => Some(tcp),
+        crate::tls::stream::ClientStream::Tls(_) => None,
+    };
+    let plugins = tokio::select! {
+        _ = handle.killed() => return,
+        verdict = ctx.plugins.preread(&routed.route_id, &conn, plain) => verdict,
+    };
+    let plugins = match plugins {
+        crate::plugins::Preread::Continue(plugins) => plugins,
+        crate::plugins::Preread::Reject(code) => return session.plugin_rejected(code),
+    };
+    let upstream: &dyn UpstreamNodes = match &plugins.upstream {
+        Some(chosen) => chosen.as_ref(),
+        None => routed.upstream.as_ref(),
+    };
+    let pick = PickState::with_vars(plugins.vars.clone());
     let connected = tokio::select! {
         _ = handle.killed() => return,
-        connected = connect_upstream(upstream, &conn) => connected,
+        connected = connect_upstream_with(upstream, &conn, pick) => connected,
     };
     let Some((server, node, addr)) = connected else {
         ctx.stats.rejected(RejectReason::UpstreamUnavailable);
@@ -212,7 +228,15 @@ pub async fn connect_upstream(
     upstream: &dyn UpstreamNodes,
     conn: &ConnInfo,
 ) -> Option<(TcpStream, NodeAddr, SocketAddr)> {
-    let mut state = PickState::default();
+    connect_upstream_with(upstream, conn, PickState::default()).await
+}
+
+/// [`connect_upstream`] starting from `state` (plugin-set variables for `chash`).
+pub async fn connect_upstream_with(
+    upstream: &dyn UpstreamNodes,
+    conn: &ConnInfo,
+    mut state: PickState,
+) -> Option<(TcpStream, NodeAddr, SocketAddr)> {
     while let Some(node) = upstream.pick(conn, &mut state) {
         if !state.tried.contains(&node) {
             state.tried.push(node.clone());

@@ -84,6 +84,8 @@ pub struct Server {
     admin_shutdown: CancellationToken,
     admin_task: Option<JoinHandle<()>>,
     observe: ObserveServices,
+    /// Active health checkers (stopped when the server is dropped).
+    _health: crate::health::HealthManager,
     _pid_file: PidFile,
 }
 
@@ -120,6 +122,10 @@ impl Server {
         let proxy = Arc::new(
             ProxyContext {
                 observe: observer,
+                plugins: Arc::new(crate::plugins::PluginRuntime::new(
+                    snapshot.clone(),
+                    config.stream_plugins.clone(),
+                )),
                 ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
             }
             .with_tls(tls),
@@ -147,6 +153,7 @@ impl Server {
             .map_err(ServerError::Observe)?;
         tracing::info!(pid = std::process::id(), "apisix-gateway started");
         Ok(Server {
+            _health: crate::health::HealthManager::start(snapshot.clone()),
             config,
             proxy,
             snapshot,
