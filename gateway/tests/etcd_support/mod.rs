@@ -294,6 +294,8 @@ pub fn gateway_config(
     for listen in &mut config.stream_tcp {
         listen.addr = "127.0.0.1:0".parse().expect("addr");
     }
+    // Never the default metrics port: other gateways (and parallel tests) may hold it.
+    config.prometheus.enable_export_server = false;
     config
 }
 
