@@ -19,6 +19,7 @@ mod dispatch;
 mod handlers;
 mod keyfile;
 mod listing;
+mod private_keys;
 pub(crate) mod request;
 mod response;
 mod server;

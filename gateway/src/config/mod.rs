@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use self::listen::validate_port_or_range;
-pub use self::load::{DEFAULT_ACCESS_LOG_FORMAT, DEFAULT_STREAM_PLUGINS, KNOWN_STREAM_PLUGINS};
+pub use self::load::{
+    DEFAULT_ACCESS_LOG_FORMAT, DEFAULT_KEYRING, DEFAULT_STREAM_PLUGINS, KNOWN_STREAM_PLUGINS,
+};
 
 use ipnet::IpNet;
 
