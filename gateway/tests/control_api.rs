@@ -3,6 +3,8 @@
 
 mod observe_support;
 
+use std::net::SocketAddr;
+
 use observe_support::*;
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
@@ -182,6 +184,48 @@ async fn match_reports_no_route_and_bad_input() {
         .get("/v1/match?client=nope&server_addr=127.0.0.1&server_port=1")
         .await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn match_warns_when_a_port_can_never_carry_an_sni() {
+    let echo = tcp_echo().await;
+    let routes = vec![
+        ("sni", route_to(echo, json!({"sni": "db.test"}))),
+        ("plain", route_to(echo, json!({}))),
+    ];
+    // A plain (no tls, no sni_preread) listener on a known port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let h = Harness::start(routes, |c| {
+        c.stream_tcp[0].addr = SocketAddr::from(([127, 0, 0, 1], port));
+    })
+    .await;
+    let (status, body) = h
+        .get(&format!(
+            "/v1/match?client=127.0.0.1&server_port={port}&sni=db.test"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let warnings: Vec<&str> = body["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        warnings.contains(&format!(
+            "port {port} has neither tls nor sni_preread: its connections carry no sni, so sni \"db.test\" never reaches routing there"
+        ).as_str()),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.contains(&format!(
+            "stream routes [\"sni\"] set sni, but port {port} has neither tls nor sni_preread: they never match there"
+        ).as_str()),
+        "{warnings:?}"
+    );
 }
 
 #[tokio::test]
