@@ -23,7 +23,7 @@ use crate::balancer::{NodeAddr, PickState};
 use crate::config::TcpListen;
 use crate::proxy::connect::connect_with_retries;
 pub use crate::proxy::connect::format_node;
-use crate::proxy::registry::NewConnection;
+use crate::proxy::registry::{FrontInfo, NewConnection};
 use crate::proxy::relay::RelayEnd;
 use crate::proxy::source::UpstreamNodes;
 use crate::proxy::stats::RejectReason;
@@ -149,6 +149,10 @@ pub async fn serve_connection(
         local,
     });
     let handle = registration.handle();
+    handle.set_front(FrontInfo {
+        tls: matches!(client, crate::tls::stream::ClientStream::Tls(_)),
+        sni: conn.sni.clone(),
+    });
     session.routed(&routed.route_id, handle);
     let plain = match &client {
         crate::tls::stream::ClientStream::Plain(tcp) => Some(tcp),
