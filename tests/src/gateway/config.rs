@@ -17,6 +17,9 @@ pub struct GatewayConfig {
     pub tcp_ports: Vec<u16>,
     /// Write the TCP listeners as bare ports (`- 9100`: every address, as `make run` does).
     pub tcp_listen_any: bool,
+    /// More `apisix.stream_proxy.tcp` entries on 127.0.0.1, in the object form with `tls: true`
+    /// (TLS terminated with SSL objects).
+    pub tcp_tls_ports: Vec<u16>,
     /// `apisix.stream_proxy.udp`, all on 127.0.0.1.
     pub udp_ports: Vec<u16>,
     pub admin_port: u16,
@@ -51,6 +54,7 @@ impl GatewayConfig {
             tcp_ports: (0..tcp).map(|_| free_port()).collect(),
             udp_ports: (0..udp).map(|_| free_port()).collect(),
             tcp_listen_any: false,
+            tcp_tls_ports: Vec::new(),
             admin_port: free_port(),
             control_port: free_port(),
             prometheus_port: free_port(),
@@ -81,11 +85,15 @@ impl GatewayConfig {
         if let Some(secs) = self.graceful_shutdown_timeout {
             let _ = writeln!(y, "  graceful_shutdown_timeout: {secs}");
         }
-        if !self.tcp_ports.is_empty() || !self.udp_ports.is_empty() {
+        let any_tcp = !self.tcp_ports.is_empty() || !self.tcp_tls_ports.is_empty();
+        if any_tcp || !self.udp_ports.is_empty() {
             y.push_str("  stream_proxy:\n");
         }
-        if !self.tcp_ports.is_empty() {
+        if any_tcp {
             y.push_str("    tcp:\n");
+            for port in &self.tcp_tls_ports {
+                let _ = writeln!(y, "      - addr: \"127.0.0.1:{port}\"\n        tls: true");
+            }
             for port in &self.tcp_ports {
                 if self.tcp_listen_any {
                     let _ = writeln!(y, "      - {port}");
