@@ -11,7 +11,8 @@
 //!   until a request or the watch succeeds again.
 //! - The client connects lazily (the first request), so a gateway can start while etcd is down.
 //!
-//! Submodule: [`watch`] (range read + watch, resync after errors, compaction or reconnects).
+//! Submodule: [`watch`] (range read + watch, resync after errors, compaction or reconnects;
+//! `watch_timeout`, `startup_retry`, `resync_delay`).
 
 mod watch;
 
@@ -56,6 +57,8 @@ struct Inner {
     endpoints: Vec<String>,
     options: ConnectOptions,
     timeout: Duration,
+    /// The watch/start-up/retry timings of `deployment.etcd`.
+    timings: watch::Timings,
     client: OnceCell<Client>,
     healthy: AtomicBool,
 }
@@ -96,6 +99,7 @@ impl EtcdStore {
                 endpoints: config.hosts.clone(),
                 options,
                 timeout,
+                timings: watch::Timings::from_config(config),
                 client: OnceCell::new(),
                 healthy: AtomicBool::new(false),
             }),

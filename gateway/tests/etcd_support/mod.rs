@@ -142,6 +142,11 @@ impl Etcd {
             tls_key: None,
             tls_verify: true,
             tls_sni: None,
+            tls_trusted_certificates: Vec::new(),
+            tls_system_roots: true,
+            watch_timeout: Duration::from_secs(50),
+            startup_retry: 2,
+            resync_delay: Duration::from_secs(1),
         }
     }
 
