@@ -119,11 +119,8 @@ async fn run(store: EtcdStore, prefix: String, tx: mpsc::Sender<WatchEvent>) {
                     backoff = MIN_BACKOFF;
                 }
                 failures = failures.saturating_add(1);
-                log_failure(
-                    &prefix,
-                    &reason,
-                    report(ever_read, failures, timings.startup_retry),
-                );
+                let how = report(ever_read, failures, timings.startup_retry);
+                log_failure(&store.inner.endpoints, &prefix, &reason, how);
             }
         }
         tokio::select! {
@@ -134,21 +131,22 @@ async fn run(store: EtcdStore, prefix: String, tx: mpsc::Sender<WatchEvent>) {
     }
 }
 
-fn log_failure(prefix: &str, reason: &str, report: Report) {
+fn log_failure(endpoints: &[String], prefix: &str, reason: &str, report: Report) {
     match report {
         Report::StartupAttempt(n) => tracing::error!(
+            ?endpoints,
             prefix,
             reason,
             attempt = n,
             "failed to read the configuration from etcd; retrying"
         ),
         Report::StartupGivingUp(n) => tracing::error!(
+            ?endpoints,
             prefix,
             reason,
             attempts = n,
-            "etcd still unreachable after deployment.etcd.startup_retry attempts; serving with \
-             no configuration and retrying in the background: routes are served as soon as \
-             etcd can be read"
+            "etcd still unreachable after deployment.etcd.startup_retry attempts; retrying in \
+             the background: the configuration is served as soon as etcd can be read"
         ),
         Report::Lost => tracing::warn!(
             prefix,
