@@ -38,6 +38,9 @@ pub struct GatewayConfig {
     /// `Some(endpoint)`: use `config_provider: etcd` with this `deployment.etcd.host` (see
     /// [`crate::etcd::Etcd::endpoint`]) and prefix `/apisix`; `None`: the embedded store.
     pub etcd_endpoint: Option<String>,
+    /// `config_provider: yaml` on this traditional node: API-driven standalone (the Admin API
+    /// serves only `/apisix/admin/configs`). Ignored when `etcd_endpoint` is set.
+    pub api_standalone: bool,
     /// Raw YAML appended at the end (top-level keys not otherwise rendered).
     pub extra_yaml: String,
 }
@@ -64,6 +67,7 @@ impl GatewayConfig {
             proxy_mode: "http&stream".to_string(),
             allow_admin: vec!["127.0.0.0/24".to_string()],
             etcd_endpoint: None,
+            api_standalone: false,
             extra_yaml: String::new(),
         }
     }
@@ -117,6 +121,7 @@ impl GatewayConfig {
                     "  etcd:\n    host:\n      - \"{endpoint}\"\n    prefix: /apisix\n    timeout: 5"
                 );
             }
+            None if self.api_standalone => y.push_str("    config_provider: yaml\n"),
             None => {
                 y.push_str("    config_provider: embedded\n  embedded:\n    data_dir: data\n");
             }
