@@ -215,7 +215,7 @@ impl SyslogLogger {
                     if dropped.is_power_of_two() {
                         tracing::warn!(
                             server = %format!("{}:{}", conf.host, conf.port), dropped,
-                            "syslog: queue full, log entry dropped"
+                            "syslog: max pending entries limit exceeded. discarding entry."
                         );
                     }
                     return;
