@@ -170,6 +170,9 @@ impl Observer {
         if let Some(syslog) = &self.syslog {
             syslog.log(&record);
         }
+        if let Some(snapshot) = &self.snapshot {
+            crate::health::passive::session_finished(&snapshot.load(), &record);
+        }
         self.finished.fetch_add(1, Ordering::Release);
     }
 

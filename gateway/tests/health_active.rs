@@ -348,3 +348,50 @@ async fn a_node_marked_down_by_passive_checks_is_brought_back_by_active_probes()
         .expect("node");
     assert_eq!((up.counter.success, up.counter.tcp_failure), (2, 0));
 }
+
+#[tokio::test]
+async fn sessions_ending_with_a_status_other_than_200_are_passive_failures() {
+    let node = Backend::start(b'A').await;
+    let checks = json!({"active": {"type": "tcp"},
+        "passive": {"type": "tcp", "unhealthy": {"tcp_failures": 2}}});
+    let gw = Gateway::start(
+        &[
+            (
+                "upstreams/1",
+                json!({"nodes": nodes(&[node.addr]), "type": "roundrobin", "checks": checks,
+                    "timeout": {"connect": 1, "send": 0.2, "read": 0.2}}),
+            ),
+            ("stream_routes/1", json!({"upstream_id": "1"})),
+        ],
+        false,
+    )
+    .await;
+    let target = NodeAddr {
+        host: node.addr.ip().to_string(),
+        port: node.addr.port(),
+    };
+    for round in 1..=2u32 {
+        // The client stays silent: the session ends on the idle timeout (status 502).
+        let (tag, mut stream) = tag_of(gw.addr(), b"").await;
+        assert_eq!(tag, Some(b'A'));
+        let mut rest = Vec::new();
+        let _ = within(
+            "idle close",
+            tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut rest),
+        )
+        .await;
+        eventually("the session's failure is counted", || {
+            gw.snapshot
+                .load()
+                .upstream("1")
+                .expect("up")
+                .health(&target)
+                .expect("node")
+                .counter
+                .tcp_failure
+                == round
+        })
+        .await;
+    }
+    assert_eq!(status_of(&gw, "1", &target), HealthStatus::Unhealthy);
+}

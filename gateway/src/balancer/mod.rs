@@ -321,6 +321,37 @@ impl UpstreamRuntime {
         true
     }
 
+    /// The log phase of a session that reached `addr` and ended with nginx `status`: with
+    /// `checks.passive`, any status but 200 is a passive TCP failure of that node (APISIX's
+    /// stream `healthcheck_passive`). Only nodes given as IP literals are matched; `false`
+    /// when nothing was reported.
+    pub fn report_session_end(&self, addr: SocketAddr, status: u16) -> bool {
+        let passive = self
+            .config
+            .checks
+            .as_ref()
+            .is_some_and(|c| c.get("passive").is_some());
+        let (Some(limits), true, false) = (&self.limits, passive, status == 200) else {
+            return false;
+        };
+        let Some(state) = self.nodes.iter().find(|n| {
+            n.addr.port == addr.port()
+                && n.addr
+                    .host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+                    == Some(addr.ip())
+        }) else {
+            return false;
+        };
+        let report = Report::TcpFailure;
+        if let Some(changed) = state.report(report, limits.passive.of(report)) {
+            tracing::warn!(upstream = %self.key, node = %addr, status, health = changed.as_str(), "node health changed by passive check");
+        }
+        true
+    }
+
     /// A node's health state and counters.
     pub fn health(&self, node: &NodeAddr) -> Option<health::NodeHealth> {
         self.node(node).map(node::NodeState::health)

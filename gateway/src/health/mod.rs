@@ -11,8 +11,10 @@
 //! checks comes back after `healthy.successes` successful probes. Cumulative per-node probe
 //! totals are kept in [`HealthManager::counters`].
 //!
-//! Layout: [`settings`] parses `checks.active`, [`probe`] runs one probe.
+//! Layout: [`settings`] parses `checks.active`, [`probe`] runs one probe, [`passive`] reports
+//! finished sessions.
 
+pub mod passive;
 pub mod probe;
 pub mod settings;
 
