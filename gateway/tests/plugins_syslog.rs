@@ -237,3 +237,43 @@ async fn disabled_or_unconfigured_routes_send_nothing() {
     let got = tokio::time::timeout(Duration::from_millis(500), receiver.recv(&mut buf)).await;
     assert!(got.is_err(), "a disabled plugin sends nothing");
 }
+
+#[tokio::test]
+async fn tls_receiver_gets_the_message_over_tls() {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        ck.key_pair.serialize_der(),
+    ));
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(apisix_gateway::tls::provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![ck.cert.der().clone()], key)
+            .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let receiver = TcpListener::bind("127.0.0.1:0").await.expect("bind tls");
+    let port = receiver.local_addr().expect("addr").port();
+    let backend = Backend::start(b'A').await;
+    let syslog = json!({"host": "localhost", "port": port, "tls": true,
+        "batch_max_size": 1, "flush_limit": 1, "log_format": {"client": "$remote_addr"}});
+    let gw = SyslogGateway::start(&[(
+        "stream_routes/tls",
+        json!({"upstream": {"nodes": nodes(&[backend.addr]), "type": "roundrobin"},
+            "plugins": {"syslog": syslog}}),
+    )])
+    .await;
+    drop(session(gw.addr, b"x").await);
+    let (conn, _) = within("syslog connection", receiver.accept())
+        .await
+        .expect("accept");
+    let tls = within("tls handshake", acceptor.accept(conn))
+        .await
+        .expect("handshake");
+    let mut lines = BufReader::new(tls).lines();
+    let line = within("syslog line", lines.next_line())
+        .await
+        .expect("read")
+        .expect("a line");
+    assert_eq!(parse_frame(&line)["client"], "127.0.0.1");
+}
