@@ -5,6 +5,8 @@
 //! with `conf/config.yaml`, the process killed on drop. The full harness lives in `tests/`.
 //! Both tests passed on 2026-11-28 against a gateway built from the `observe` branch (Admin
 //! API and embedded store wired; no Control API yet, so `ping` is checked per line).
+//! `health_shows_probe_results_of_a_real_gateway` is not ignored: `make test` builds the gateway
+//! binary before the tests, and the test fails naming the missing binary otherwise.
 
 mod support;
 
