@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages that the build and the end-to-end tests need, when they are missing:
 #   protoc            <- protobuf-compiler  (etcd-client's build script)
+#   descriptor.proto  <- libprotobuf-dev    (google/protobuf includes for protoc)
+#   openssl           <- openssl            (certificates in the etcd TLS test)
 #   etcd              <- etcd-server        (etcd store tests; Debian/Ubuntu package name)
 #   mariadbd/mysqld   <- mariadb-server     (the MySQL walkthrough test)
 #   mariadb/mysql     <- mariadb-client     (the client run through the proxy)
@@ -25,13 +27,15 @@ have() {
 
 missing=()
 have protoc || missing+=(protobuf-compiler)
+[[ -f /usr/include/google/protobuf/descriptor.proto ]] || missing+=(libprotobuf-dev)
+have openssl || missing+=(openssl)
 have etcd || missing+=(etcd-server)
 have mariadbd mysqld || missing+=(mariadb-server)
 have mariadb mysql || missing+=(mariadb-client)
 have tmux || missing+=(tmux)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-deps: protoc, etcd, mariadbd, mariadb client and tmux are present"
+    echo "install-deps: protoc (+ includes), openssl, etcd, mariadbd, mariadb client and tmux are present"
     exit 0
 fi
 

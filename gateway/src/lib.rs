@@ -8,6 +8,9 @@
 //! - [`router`]: stream route matching (SNI, `remote_addr`, `server_addr`, `server_port`).
 //! - [`balancer`]: node selection (roundrobin, chash, least_conn, ewma) and retries.
 //! - [`proxy`]: listeners, the TCP relay and UDP sessions.
+//! - [`proxy_protocol`]: PROXY protocol v1/v2 headers, in from load balancers and out to upstreams.
+//! - [`tls`]: TLS termination (cert by SNI, mTLS), SNI preread, TLS to upstreams.
+//! - [`plugins`]: stream plugins (ip-restriction, limit-conn, mqtt-proxy, traffic-split) in preread.
 //! - [`server`]: wires everything together and runs until shutdown.
 //! - [`observe`]: the sink of finished sessions, feeding [`routestats`], [`metrics`] and
 //!   [`accesslog`]; [`control`] serves the Control API.
@@ -17,11 +20,15 @@ pub mod admin;
 pub mod balancer;
 pub mod config;
 pub mod control;
+pub mod health;
 pub mod metrics;
 pub mod observe;
+pub mod plugins;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod router;
 pub mod routestats;
 pub mod server;
 pub mod snapshot;
 pub mod store;
+pub mod tls;

@@ -11,6 +11,7 @@
 //! - [`backends`]: TCP echo / greeting servers and a UDP echo server that count connections.
 //! - [`client`]: TCP client helpers with timeouts (read a greeting, echo round trips, expect
 //!   the gateway to close the connection).
+//! - [`tmux`]: a terminal program in a detached tmux session (screen capture, keys).
 //! - [`mariadb`]: a throwaway MariaDB server and the `mariadb` command-line client.
 //! - [`etcd`]: a throwaway single-node etcd.
 //!
@@ -22,6 +23,7 @@ pub mod etcd;
 pub mod gateway;
 pub mod mariadb;
 pub mod ports;
+pub mod tmux;
 pub mod tools;
 pub mod wait;
 

@@ -57,3 +57,27 @@ pub fn file_tail(path: &std::path::Path, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
+
+/// A workspace binary built next to the test executable (`target/<profile>/<name>`, the
+/// parent of `deps/`), or the path in the environment variable `env` when set.
+pub fn target_bin(name: &str, env: &str) -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe()?;
+    let mut dir = exe
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("test executable {} has no parent", exe.display()))?;
+    if dir.ends_with("deps") {
+        dir = dir.parent().unwrap_or(dir);
+    }
+    let bin = dir.join(name);
+    if !bin.is_file() {
+        anyhow::bail!(
+            "{name} binary {} not found: run `cargo build --workspace --bins` first \
+             (or set {env})",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}

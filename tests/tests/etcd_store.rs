@@ -1,9 +1,6 @@
 //! The etcd store (`config_provider: etcd`) against a real etcd: APISIX's key layout, objects
 //! written by another control plane, two gateways converging on one etcd, and serving the
 //! last snapshot while etcd is down.
-//!
-//! Ignored until the etcd store is merged: run with `cargo test -p e2e --test etcd_store --
-//! --ignored`, and drop the `#[ignore]`s when it lands.
 
 use std::time::Duration;
 
@@ -26,7 +23,6 @@ fn route_to(backend: &TcpBackend) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the etcd store (config_provider: etcd)"]
 async fn admin_writes_use_apisix_key_layout_in_etcd() {
     let etcd = Etcd::start()
         .await
@@ -41,7 +37,6 @@ async fn admin_writes_use_apisix_key_layout_in_etcd() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the etcd store (config_provider: etcd)"]
 async fn a_route_written_straight_into_etcd_is_proxied() {
     let backend = TcpBackend::greeting("from-etcd").await;
     let etcd = Etcd::start()
@@ -60,7 +55,6 @@ async fn a_route_written_straight_into_etcd_is_proxied() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the etcd store (config_provider: etcd)"]
 async fn two_gateways_on_one_etcd_converge() {
     let backend = TcpBackend::greeting("shared").await;
     let etcd = Etcd::start()
@@ -75,7 +69,6 @@ async fn two_gateways_on_one_etcd_converge() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the etcd store (config_provider: etcd)"]
 async fn the_last_snapshot_is_served_while_etcd_is_down_and_changes_apply_after() {
     let a = TcpBackend::greeting("a").await;
     let b = TcpBackend::greeting("b").await;

@@ -251,6 +251,18 @@ async fn server_addr_matches_the_accepting_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_addr_is_the_address_the_client_reached_on_a_wildcard_listener() {
+    let a = TcpBackend::greeting("a").await;
+    let mut config = GatewayConfig::new();
+    config.tcp_listen_any = true;
+    let gw = Gateway::start(config).await.expect("start gateway");
+    gw.put_ok("/stream_routes/mine", json!({"server_addr": "127.0.0.1", "upstream": {"type": "roundrobin", "nodes": nodes(&[&a])}})).await;
+    client::wait_for_greeting(gw.tcp_addr(0), "a", APPLY)
+        .await
+        .expect("server_addr 127.0.0.1 matches a connection to 127.0.0.1 on a 0.0.0.0 listener");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_route_update_applies_within_one_second() {
     let a = TcpBackend::greeting("a").await;
     let b = TcpBackend::greeting("b").await;

@@ -86,6 +86,8 @@ pub struct RouteInfo {
     pub matcher: RouteMatch,
     /// The resolved upstream with node health.
     pub upstream: Option<RouteUpstream>,
+    /// Why `upstream` is `null` (new connections are then closed).
+    pub upstream_error: Option<String>,
     /// Enabled stream plugins.
     pub plugins: Vec<String>,
     /// Live counters.
@@ -104,19 +106,31 @@ pub struct RouteMatch {
     pub server_port: Option<u16>,
     /// TLS server name.
     pub sni: Option<String>,
+    /// TLS server names (any of them).
+    pub snis: Option<Vec<String>>,
 }
 
 /// The upstream a route resolved to.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct RouteUpstream {
-    /// Store key (`upstreams/1`), absent for an inline upstream.
+    /// Store key: `upstreams/1` for a stored upstream; the owner's key (`stream_routes/3`,
+    /// `services/2`) or nothing for an inline one.
     pub key: Option<String>,
     /// Balancer type.
     #[serde(rename = "type")]
     pub balancer: Option<String>,
     /// Nodes with health and live sessions.
     pub nodes: Vec<NodeInfo>,
+}
+
+impl RouteUpstream {
+    /// The id of the stored upstream (`upstreams/1` → `1`); `None` for an inline upstream.
+    pub fn stored_id(&self) -> Option<&str> {
+        let key = self.key.as_deref()?;
+        let rest = key.trim_start_matches('/').trim_start_matches("apisix/");
+        rest.strip_prefix("upstreams/")
+    }
 }
 
 /// One upstream node with health.
@@ -242,6 +256,8 @@ pub struct Connection {
     pub client: String,
     /// Upstream node `ip:port`, if connected.
     pub upstream: Option<String>,
+    /// Store key of the upstream (`upstreams/1`), absent for an inline upstream.
+    pub upstream_key: Option<String>,
     /// `tcp`, `udp` or `tls`.
     pub protocol: String,
     /// Unix seconds.
@@ -308,4 +324,21 @@ pub fn admin_upstreams(list: model::envelope::List) -> Vec<AdminUpstream> {
             up
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_upstreams_keys_name_a_stored_upstream() {
+        let up = |key: Option<&str>| RouteUpstream {
+            key: key.map(str::to_owned),
+            ..RouteUpstream::default()
+        };
+        assert_eq!(up(Some("upstreams/1")).stored_id(), Some("1"));
+        assert_eq!(up(Some("/apisix/upstreams/a")).stored_id(), Some("a"));
+        assert_eq!(up(Some("stream_routes/3")).stored_id(), None);
+        assert_eq!(up(None).stored_id(), None);
+    }
 }

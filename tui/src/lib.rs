@@ -3,7 +3,7 @@
 //! Layout (data flows top to bottom):
 //! - [`options`]: command-line options (`--server`, `--admin-key`, `--control`, `--readonly`, `--refresh`).
 //! - [`control_api`]: serde structs of the Control API contract and the Admin API lists.
-//! - [`source`]: the [`source::DataSource`] trait and its reqwest implementation (snapshot, writes, route test).
+//! - [`source`]: the [`source::DataSource`] trait and its implementation over `model::client` (snapshot, writes, route test).
 //! - [`fetcher`]: the background fetch task publishing the latest snapshot in a `watch` channel.
 //! - [`event`]: [`event::Event`]s into the state machine and [`event::Effect`]s out of it.
 //! - [`keymap`]: the single key table used for dispatch, footer and help.

@@ -1,11 +1,13 @@
 //! Where the dashboard's data comes from: the [`DataSource`] trait (one snapshot of the
-//! gateway, plus the write actions and the route test), and [`HttpSource`], its reqwest
-//! implementation over the Admin and Control APIs. State and render tests use fixture
-//! snapshots instead; `model::client` can replace `HttpSource` later behind the same trait.
+//! gateway, plus the write actions and the route test), and [`HttpSource`], its implementation
+//! over the Admin and Control APIs with the typed clients of `model::client` (the same HTTP
+//! code as `apisixctl`). State and render tests use fixture snapshots instead.
 
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use model::client::{AdminClient, ClientError, ConnectionFilter, ControlClient};
+use model::ResourceKind;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,20 +35,6 @@ pub struct Snapshot {
     pub admin_error: Option<String>,
 }
 
-/// The innermost cause of a reqwest error ("Connection refused (os error 111)"), which says
-/// more than its outer "error sending request".
-fn describe(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    if e.is_timeout() {
-        format!("timed out ({cause})")
-    } else {
-        cause.to_string()
-    }
-}
-
 /// A failed call, with the server's `error_msg` when it sent one.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SourceError {
@@ -66,6 +54,36 @@ pub enum SourceError {
         /// `error_msg` of the body, or the body itself.
         message: String,
     },
+}
+
+impl From<ClientError> for SourceError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Status {
+                status, message, ..
+            } => SourceError::Server { status, message },
+            ClientError::Transport { url, reason } => SourceError::Transport {
+                url,
+                message: reason,
+            },
+            ClientError::Decode { url, reason } => SourceError::Transport {
+                url,
+                message: format!("unexpected body: {reason}"),
+            },
+            ClientError::Url { url, reason } => SourceError::Transport {
+                url,
+                message: reason,
+            },
+        }
+    }
+}
+
+/// Reads a Control API answer into its typed view.
+fn typed<T: DeserializeOwned>(what: &str, body: Value) -> Result<T, SourceError> {
+    serde_json::from_value(body).map_err(|e| SourceError::Transport {
+        url: what.to_owned(),
+        message: format!("unexpected body: {e}"),
+    })
 }
 
 /// What the tester runs: connect to `addr`, send `payload`, wait for a reply.
@@ -112,12 +130,11 @@ pub trait DataSource: Send + Sync + 'static {
     async fn run_test(&self, request: &TestRequest) -> TestOutcome;
 }
 
-/// [`DataSource`] over HTTP with reqwest.
+/// [`DataSource`] over HTTP with `model::client`'s [`AdminClient`] and [`ControlClient`].
 #[derive(Debug, Clone)]
 pub struct HttpSource {
-    http: reqwest::Client,
-    admin_url: String,
-    control_url: String,
+    admin: AdminClient,
+    control: ControlClient,
     admin_key: Option<String>,
     timeout: Duration,
 }
@@ -130,73 +147,27 @@ impl HttpSource {
         admin_key: Option<String>,
         timeout: Duration,
     ) -> Result<Self, SourceError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| SourceError::Transport {
-                url: admin_url.to_owned(),
-                message: e.to_string(),
-            })?;
         Ok(Self {
-            http,
-            admin_url: admin_url.trim_end_matches('/').to_owned(),
-            control_url: control_url.trim_end_matches('/').to_owned(),
+            admin: AdminClient::new(admin_url, admin_key.clone(), timeout)?,
+            control: ControlClient::new(control_url, timeout)?,
             admin_key,
             timeout,
         })
     }
 
-    fn with_key(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.admin_key {
-            Some(key) => req.header("X-API-KEY", key),
-            None => req,
-        }
-    }
-
-    async fn send(&self, url: String, req: reqwest::RequestBuilder) -> Result<Value, SourceError> {
-        let transport = |e: reqwest::Error| SourceError::Transport {
-            url: url.clone(),
-            message: describe(&e),
-        };
-        let resp = self.with_key(req).send().await.map_err(transport)?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(transport)?;
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(body);
-        }
-        let message = body
-            .get("error_msg")
-            .or_else(|| body.get("message"))
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("{url}: status {status}: {text}"), str::to_owned);
-        Err(SourceError::Server {
-            status: status.as_u16(),
-            message,
-        })
-    }
-
-    async fn get<T: DeserializeOwned>(&self, url: String) -> Result<T, SourceError> {
-        let body = self.send(url.clone(), self.http.get(&url)).await?;
-        serde_json::from_value(body).map_err(|e| SourceError::Transport {
-            url,
-            message: format!("unexpected body: {e}"),
-        })
-    }
-
     async fn admin_lists(&self) -> Result<(Vec<AdminRoute>, Vec<AdminUpstream>), SourceError> {
-        let routes: model::envelope::List = self
-            .get(format!("{}/apisix/admin/stream_routes", self.admin_url))
-            .await?;
-        let upstreams: model::envelope::List = self
-            .get(format!("{}/apisix/admin/upstreams", self.admin_url))
-            .await?;
+        let routes = self.admin.list(ResourceKind::StreamRoutes).await?;
+        let upstreams = self.admin.list(ResourceKind::Upstreams).await?;
         Ok((admin_routes(routes), admin_upstreams(upstreams)))
     }
 
     async fn lookup_connection(&self, client: &str) -> Option<Connection> {
-        let url = format!("{}/v1/connections?client={client}", self.control_url);
-        let list: ControlList<Connection> = self.get(url).await.ok()?;
+        let filter = ConnectionFilter {
+            client: Some(client.to_owned()),
+            ..ConnectionFilter::default()
+        };
+        let body = self.control.connections(&filter).await.ok()?;
+        let list: ControlList<Connection> = typed("/v1/connections", body).ok()?;
         list.list.into_iter().find(|c| c.client == client)
     }
 }
@@ -204,13 +175,15 @@ impl HttpSource {
 #[async_trait]
 impl DataSource for HttpSource {
     async fn snapshot(&self) -> Result<Snapshot, SourceError> {
-        let status: Status = self.get(format!("{}/v1/status", self.control_url)).await?;
-        let routes: ControlList<RouteInfo> = self
-            .get(format!("{}/v1/stream_routes", self.control_url))
-            .await?;
-        let connections: ControlList<Connection> = self
-            .get(format!("{}/v1/connections", self.control_url))
-            .await?;
+        let status: Status = typed("/v1/status", self.control.status().await?)?;
+        let routes: ControlList<RouteInfo> =
+            typed("/v1/stream_routes", self.control.stream_routes().await?)?;
+        let connections: ControlList<Connection> = typed(
+            "/v1/connections",
+            self.control
+                .connections(&ConnectionFilter::default())
+                .await?,
+        )?;
         let (admin_routes, admin_upstreams, admin_error) = match self.admin_lists().await {
             Ok((r, u)) => (r, u, None),
             Err(e) => (Vec::new(), Vec::new(), Some(format!("admin api: {e}"))),
@@ -226,24 +199,27 @@ impl DataSource for HttpSource {
     }
 
     async fn kill_connection(&self, id: &str) -> Result<(), SourceError> {
-        let url = format!("{}/v1/connections/{id}", self.control_url);
-        self.send(url.clone(), self.http.delete(&url))
+        self.control
+            .kill_connection(id, self.admin_key.as_deref())
             .await
             .map(drop)
+            .map_err(SourceError::from)
     }
 
     async fn put_route(&self, id: &str, body: &Value) -> Result<(), SourceError> {
-        let url = format!("{}/apisix/admin/stream_routes/{id}", self.admin_url);
-        self.send(url.clone(), self.http.put(&url).json(body))
+        self.admin
+            .put(ResourceKind::StreamRoutes, id, body)
             .await
             .map(drop)
+            .map_err(SourceError::from)
     }
 
     async fn delete_route(&self, id: &str) -> Result<(), SourceError> {
-        let url = format!("{}/apisix/admin/stream_routes/{id}", self.admin_url);
-        self.send(url.clone(), self.http.delete(&url))
+        self.admin
+            .delete(ResourceKind::StreamRoutes, id, false)
             .await
             .map(drop)
+            .map_err(SourceError::from)
     }
 
     async fn run_test(&self, request: &TestRequest) -> TestOutcome {

@@ -133,7 +133,12 @@ async fn snapshot_parses_every_fixture_and_sends_the_admin_key() {
     assert_eq!(snap.admin_upstreams[0].name.as_deref(), Some("mysql-pool"));
     assert_eq!(snap.admin_error, None);
     let seen = seen.lock().expect("log lock");
-    assert!(seen.iter().all(|r| r.api_key.as_deref() == Some("k3y")));
+    let admin: Vec<_> = seen
+        .iter()
+        .filter(|r| r.path.starts_with("/apisix/admin/"))
+        .collect();
+    assert_eq!(admin.len(), 2, "both admin lists are read");
+    assert!(admin.iter().all(|r| r.api_key.as_deref() == Some("k3y")));
 }
 
 #[tokio::test]
@@ -194,6 +199,12 @@ async fn writes_use_the_admin_and_control_paths_and_surface_error_msg() {
     assert!(seen
         .iter()
         .any(|r| r.method == "DELETE" && r.path == "/apisix/admin/stream_routes/1"));
+    assert!(
+        seen.iter()
+            .filter(|r| r.method != "GET")
+            .all(|r| r.api_key.as_deref() == Some("k3y")),
+        "every write (kill included) carries the admin key"
+    );
 }
 
 #[tokio::test]
@@ -214,8 +225,9 @@ async fn route_test_measures_the_round_trip_and_reports_the_route() {
     let client = Arc::clone(&client_addr);
     let control: Router = Arc::new(move |req: &Seen| {
         let who = client.lock().expect("lock").clone();
+        let query = req.path.replace("%3A", ":");
         assert!(
-            req.path.contains(&format!("client={who}")),
+            query.contains(&format!("client={who}")),
             "{} asks for {who}",
             req.path
         );

@@ -34,6 +34,9 @@ pub const KNOWN_STREAM_PLUGINS: &[&str] = &[
 pub const DEFAULT_ACCESS_LOG_FORMAT: &str =
     "$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time";
 
+/// `apisix.data_encryption.keyring` default (APISIX's).
+pub const DEFAULT_KEYRING: &[&str] = &["qeddd145sfvddff3", "edd1c9f0985e76a2"];
+
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Parses and validates `text` (the contents of `path`) with `prefix` as the prefix dir.
@@ -101,6 +104,13 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         r.port("apisix.control.port", 9090),
     );
     let fallback_sni = r.string("apisix.ssl.fallback_sni");
+    let ssl_trusted_certificate = r.string("apisix.ssl.ssl_trusted_certificate");
+    let data_encryption_keyring = if r.bool("apisix.data_encryption.enable_encrypt_fields", true) {
+        r.strings("apisix.data_encryption.keyring")
+            .unwrap_or_else(|| DEFAULT_KEYRING.iter().map(|k| k.to_string()).collect())
+    } else {
+        Vec::new()
+    };
     let dns_resolver = dns_resolver(r);
     let dns_resolver_valid = r
         .integer("apisix.dns_resolver_valid", 0)
@@ -124,12 +134,14 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         config_provider,
         data_dir: resolve(prefix, &data_dir),
         admin: admin(r),
-        etcd: etcd(r, prefix),
+        etcd: etcd(r, prefix, ssl_trusted_certificate.as_deref()),
         prometheus: prometheus(r),
         stream_plugins: stream_plugins(r),
         xrpc_protocols: xrpc_protocols(r),
         stream_log: stream_log(r, prefix),
         fallback_sni,
+        ssl_trusted_certificate,
+        data_encryption_keyring,
         graceful_shutdown_timeout,
         dns_resolver,
         dns_resolver_valid,
@@ -308,7 +320,10 @@ fn cidrs(r: &mut Reader<'_>, path: &str) -> Vec<IpNet> {
     out
 }
 
-fn etcd(r: &mut Reader<'_>, prefix: &Path) -> EtcdConfig {
+/// `deployment.etcd`; `trusted` is `apisix.ssl.ssl_trusted_certificate`, which also verifies
+/// the etcd server (as in APISIX).
+fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: Option<&str>) -> EtcdConfig {
+    let (tls_trusted_certificates, tls_system_roots) = trusted_certificates(prefix, trusted);
     let hosts = match r.strings("deployment.etcd.host") {
         None => vec!["http://127.0.0.1:2379".to_string()],
         Some(hosts) => {
@@ -351,7 +366,41 @@ fn etcd(r: &mut Reader<'_>, prefix: &Path) -> EtcdConfig {
             .map(|p| resolve(prefix, &p)),
         tls_verify: r.bool("deployment.etcd.tls.verify", true),
         tls_sni: r.string("deployment.etcd.tls.sni"),
+        tls_trusted_certificates,
+        tls_system_roots,
+        watch_timeout: Duration::from_secs(
+            r.integer("deployment.etcd.watch_timeout", 1)
+                .unwrap_or(50)
+                .unsigned_abs(),
+        ),
+        startup_retry: r
+            .integer("deployment.etcd.startup_retry", 1)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(2),
+        resync_delay: Duration::from_secs(
+            r.integer("deployment.etcd.resync_delay", 0)
+                .unwrap_or(5)
+                .unsigned_abs(),
+        ),
     }
+}
+
+/// `ssl_trusted_certificate` as (CA files resolved against the prefix, whether `system` is
+/// among them). Unset means `system`.
+fn trusted_certificates(prefix: &Path, trusted: Option<&str>) -> (Vec<PathBuf>, bool) {
+    let Some(list) = trusted else {
+        return (Vec::new(), true);
+    };
+    let mut files = Vec::new();
+    let mut system = false;
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if item == "system" {
+            system = true;
+        } else {
+            files.push(resolve(prefix, item));
+        }
+    }
+    (files, system)
 }
 
 fn prometheus(r: &mut Reader<'_>) -> PrometheusConfig {

@@ -16,6 +16,7 @@ use crate::router::{ConnInfo, Transport};
 use crate::routestats::RouteStats;
 use crate::server::stream_listens;
 use crate::snapshot::ResolvedRoute;
+use crate::tls::routes::sni_warnings_for_port;
 
 type Reply = Response<Full<Bytes>>;
 
@@ -127,6 +128,22 @@ pub(super) fn stream_route(ctx: &ControlContext, id: &str) -> Reply {
     }
 }
 
+/// The configured stream listener on `port` for `transport`, if any.
+fn configured_listen(
+    config: &crate::config::Config,
+    transport: Transport,
+    port: u16,
+) -> Option<SocketAddr> {
+    match transport {
+        Transport::Tcp => config
+            .stream_tcp
+            .iter()
+            .map(|l| l.addr)
+            .find(|a| a.port() == port),
+        Transport::Udp => config.stream_udp.iter().copied().find(|a| a.port() == port),
+    }
+}
+
 /// Parses `IP` or `IP:port` (`[v6]:port` too); a bare IP gets port 0.
 fn parse_client(text: &str) -> Option<SocketAddr> {
     text.parse::<SocketAddr>()
@@ -134,7 +151,7 @@ fn parse_client(text: &str) -> Option<SocketAddr> {
         .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0)))
 }
 
-/// `GET /v1/match?client=IP[:port]&server_addr=IP&server_port=N[&sni=NAME][&protocol=tcp|udp]`.
+/// `GET /v1/match?client=IP[:port][&server_addr=IP]&server_port=N[&sni=NAME][&protocol=tcp|udp]`.
 pub(super) fn explain(ctx: &ControlContext, args: &QueryArgs) -> Reply {
     let bad = |msg: String| error(StatusCode::BAD_REQUEST, msg);
     let Some(client) = args.get("client") else {
@@ -142,12 +159,6 @@ pub(super) fn explain(ctx: &ControlContext, args: &QueryArgs) -> Reply {
     };
     let Some(client) = parse_client(client) else {
         return bad(format!("invalid client: {client}"));
-    };
-    let Some(server_addr) = args.get("server_addr") else {
-        return bad("missing query argument server_addr".into());
-    };
-    let Ok(server_ip) = server_addr.parse::<IpAddr>() else {
-        return bad(format!("invalid server_addr: {server_addr}"));
     };
     let Some(server_port) = args.get("server_port") else {
         return bad("missing query argument server_port".into());
@@ -159,6 +170,18 @@ pub(super) fn explain(ctx: &ControlContext, args: &QueryArgs) -> Reply {
         "tcp" => Transport::Tcp,
         "udp" => Transport::Udp,
         other => return bad(format!("invalid protocol: {other} (tcp or udp)")),
+    };
+    let listen = configured_listen(&ctx.config, transport, server_port);
+    let server_ip = match args.get("server_addr") {
+        Some(text) => match text.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => return bad(format!("invalid server_addr: {text}")),
+        },
+        // The address a local client reaches: the listener's own, or loopback for a wildcard.
+        None => listen
+            .map(|addr| addr.ip())
+            .filter(|ip| !ip.is_unspecified())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1])),
     };
     let sni = args.get("sni").filter(|s| !s.is_empty()).map(str::to_owned);
     let conn = ConnInfo {
@@ -184,6 +207,30 @@ pub(super) fn explain(ctx: &ControlContext, args: &QueryArgs) -> Reply {
                 route.id
             ));
         }
+    }
+    if listen.is_none() {
+        let proto = if transport == Transport::Udp {
+            "udp"
+        } else {
+            "tcp"
+        };
+        warnings.push(format!(
+            "no stream_proxy.{proto} listener on port {server_port}: no connection can arrive there"
+        ));
+    }
+    if transport == Transport::Tcp {
+        let tcp_listen = ctx
+            .config
+            .stream_tcp
+            .iter()
+            .find(|l| l.addr.port() == server_port);
+        warnings.extend(sni_warnings_for_port(
+            &snapshot,
+            tcp_listen,
+            ctx.config.fallback_sni.is_some(),
+            server_port,
+            sni.as_deref(),
+        ));
     }
     if snapshot.routes.is_empty() {
         warnings.push("no stream routes are loaded".to_owned());

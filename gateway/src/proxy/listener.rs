@@ -199,12 +199,17 @@ impl ListenerSet {
 
     fn spawn_tcp(&self, entry: &TcpListen, listener: TcpListener) -> Running {
         let local = listener.local_addr().unwrap_or(entry.addr);
-        if entry.tls || entry.sni_preread || entry.proxy_protocol {
-            tracing::warn!(listen = %local, "tls, sni_preread and proxy_protocol are not supported yet on this listener; serving plain tcp");
-        }
         let stop = CancellationToken::new();
-        let task = tokio::spawn(tcp::accept_loop(listener, self.ctx.clone(), stop.clone()));
-        tracing::info!(listen = %local, "listening on tcp");
+        let task = tokio::spawn(tcp::accept_loop_on(
+            listener,
+            self.ctx.clone(),
+            stop.clone(),
+            Arc::new(entry.clone()),
+        ));
+        tracing::info!(
+            listen = %local, tls = entry.tls, sni_preread = entry.sni_preread,
+            proxy_protocol = entry.proxy_protocol, "listening on tcp"
+        );
         Running { local, stop, task }
     }
 

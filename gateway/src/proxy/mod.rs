@@ -6,6 +6,7 @@
 //! [`relay`] moves bytes until the end. Live connections are listed in [`registry`];
 //! rejections are counted in [`stats`].
 
+pub mod connect;
 pub mod listener;
 pub mod registry;
 pub mod relay;
@@ -31,6 +32,10 @@ pub struct ProxyContext {
     pub stats: Arc<ProxyStats>,
     /// Where finished sessions are reported (route stats, metrics, access log).
     pub observe: Arc<Observer>,
+    /// SSL objects, TLS and PROXY protocol settings (see [`crate::tls`]).
+    pub tls: Arc<crate::tls::TlsContext>,
+    /// Stream plugins run after routing (none unless set, see [`crate::plugins`]).
+    pub plugins: Arc<crate::plugins::PluginRuntime>,
 }
 
 impl ProxyContext {
@@ -41,7 +46,15 @@ impl ProxyContext {
             registry: Arc::new(ConnectionRegistry::new()),
             stats: Arc::new(ProxyStats::default()),
             observe: Arc::new(Observer::new()),
+            tls: Arc::new(crate::tls::TlsContext::default()),
+            plugins: Arc::new(crate::plugins::PluginRuntime::default()),
         }
+    }
+
+    /// Uses `tls` for certificates and the connection front settings.
+    pub fn with_tls(mut self, tls: Arc<crate::tls::TlsContext>) -> Self {
+        self.tls = tls;
+        self
     }
 }
 

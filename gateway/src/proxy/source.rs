@@ -35,7 +35,19 @@ pub trait UpstreamNodes: Send + Sync + 'static {
     fn idle_timeout(&self) -> Duration;
     /// Resolves `node` to socket addresses.
     async fn resolve(&self, node: &NodeAddr) -> std::io::Result<Vec<SocketAddr>>;
+    /// `scheme: tls`: the upstream's `tls` settings (TLS to the nodes); `None` for plain TCP.
+    fn upstream_tls(&self) -> Option<&model::types::UpstreamTls> {
+        None
+    }
 }
+
+/// `tls` of a `scheme: tls` upstream that sets none.
+static NO_TLS_SETTINGS: model::types::UpstreamTls = model::types::UpstreamTls {
+    client_cert: None,
+    client_key: None,
+    client_cert_id: None,
+    verify: None,
+};
 
 #[async_trait]
 impl UpstreamNodes for UpstreamRuntime {
@@ -62,6 +74,10 @@ impl UpstreamNodes for UpstreamRuntime {
     }
     async fn resolve(&self, node: &NodeAddr) -> std::io::Result<Vec<SocketAddr>> {
         UpstreamRuntime::resolve(self, node).await
+    }
+    fn upstream_tls(&self) -> Option<&model::types::UpstreamTls> {
+        (self.config.scheme.as_deref() == Some("tls"))
+            .then(|| self.config.tls.as_ref().unwrap_or(&NO_TLS_SETTINGS))
     }
 }
 

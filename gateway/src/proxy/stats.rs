@@ -16,15 +16,22 @@ pub enum RejectReason {
     UpstreamUnavailable,
     /// The UDP session table is full.
     SessionTableFull,
+    /// Missing or malformed PROXY protocol header on a `proxy_protocol` port.
+    ProxyProtocol,
+    /// TLS handshake aborted or failed (no SNI, no certificate, bad client certificate,
+    /// ClientHello not received).
+    TlsHandshake,
 }
 
 impl RejectReason {
     /// Every reason, for iteration (metrics export, tests).
-    pub const ALL: [RejectReason; 4] = [
+    pub const ALL: [RejectReason; 6] = [
         RejectReason::NoRoute,
         RejectReason::NoUpstream,
         RejectReason::UpstreamUnavailable,
         RejectReason::SessionTableFull,
+        RejectReason::ProxyProtocol,
+        RejectReason::TlsHandshake,
     ];
 
     /// A short stable label (`no_route`, ...), for logs and metric labels.
@@ -34,6 +41,8 @@ impl RejectReason {
             RejectReason::NoUpstream => "no_upstream",
             RejectReason::UpstreamUnavailable => "upstream_unavailable",
             RejectReason::SessionTableFull => "session_table_full",
+            RejectReason::ProxyProtocol => "proxy_protocol",
+            RejectReason::TlsHandshake => "tls_handshake",
         }
     }
 
@@ -43,6 +52,8 @@ impl RejectReason {
             RejectReason::NoUpstream => 1,
             RejectReason::UpstreamUnavailable => 2,
             RejectReason::SessionTableFull => 3,
+            RejectReason::ProxyProtocol => 4,
+            RejectReason::TlsHandshake => 5,
         }
     }
 }
@@ -59,7 +70,7 @@ pub struct ProxyStats {
     tcp_accepted: AtomicU64,
     udp_sessions: AtomicU64,
     udp_dropped_datagrams: AtomicU64,
-    rejected: [AtomicU64; 4],
+    rejected: [AtomicU64; RejectReason::ALL.len()],
 }
 
 impl ProxyStats {

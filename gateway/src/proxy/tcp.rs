@@ -1,30 +1,62 @@
 //! One TCP listener's accept loop and the life of each accepted connection:
-//! route → pick and connect (with retries over nodes) → relay → log.
+//! route → pick, connect and set up the upstream leg (with retries over nodes, see
+//! [`crate::proxy::connect`]) → relay → log.
 //!
 //! Routing loads the configuration once, at accept. A connection that finds no route, no
 //! upstream or no reachable node is closed without a byte sent, and the reason is counted in
 //! [`ProxyStats`](crate::proxy::stats::ProxyStats). A routed connection is listed in the
 //! [`ConnectionRegistry`](crate::proxy::registry::ConnectionRegistry) until it ends, so it can be
 //! listed, killed and drained.
+//!
+//! Before routing, [`accept_front`] runs the listener's PROXY protocol / TLS / SNI preread
+//! steps; after connecting, [`prepare_upstream`] sends the PROXY header and starts TLS to the
+//! upstream when configured (see [`crate::tls`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
-use crate::proxy::registry::NewConnection;
-use crate::proxy::relay::{relay_tcp, RelayEnd};
+use crate::config::TcpListen;
+use crate::proxy::connect::connect_with_retries;
+pub use crate::proxy::connect::format_node;
+use crate::proxy::registry::{FrontInfo, NewConnection};
+use crate::proxy::relay::RelayEnd;
 use crate::proxy::source::UpstreamNodes;
 use crate::proxy::stats::RejectReason;
 use crate::proxy::ProxyContext;
 use crate::router::{ConnInfo, Transport};
+use crate::tls::front::accept_front;
+use crate::tls::stream::relay_streams;
+use crate::tls::upstream::prepare_upstream;
 
 /// Accepts on `listener` until `stop` is cancelled, spawning one task per connection.
 /// Stopping closes the listening socket only; accepted connections carry on.
 pub async fn accept_loop(listener: TcpListener, ctx: Arc<ProxyContext>, stop: CancellationToken) {
+    accept_loop_on(listener, ctx, stop, Arc::new(plain_listen())).await
+}
+
+/// A plain TCP listener's options (no TLS, no PROXY protocol).
+fn plain_listen() -> TcpListen {
+    TcpListen {
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        tls: false,
+        sni_preread: false,
+        proxy_protocol: false,
+        proxy_protocol_to_upstream: None,
+    }
+}
+
+/// [`accept_loop`] for a listener configured as `listen` (TLS, SNI preread, PROXY protocol).
+pub async fn accept_loop_on(
+    listener: TcpListener,
+    ctx: Arc<ProxyContext>,
+    stop: CancellationToken,
+    listen: Arc<TcpListen>,
+) {
     let local = match listener.local_addr() {
         Ok(addr) => addr,
         Err(e) => {
@@ -41,7 +73,10 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<ProxyContext>, stop: Ca
             Ok((stream, remote)) => {
                 ctx.stats.tcp_accepted();
                 let ctx = ctx.clone();
-                tokio::spawn(async move { handle_connection(stream, remote, local, ctx).await });
+                let listen = listen.clone();
+                tokio::spawn(
+                    async move { serve_connection(stream, remote, local, ctx, &listen).await },
+                );
             }
             Err(e) => {
                 // EMFILE/ENFILE and friends: back off a little instead of spinning.
@@ -58,21 +93,45 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<ProxyContext>, stop: Ca
 
 /// Serves one accepted client connection to its end.
 pub async fn handle_connection(
-    mut client: TcpStream,
+    client: TcpStream,
     remote: SocketAddr,
     local: SocketAddr,
     ctx: Arc<ProxyContext>,
+) {
+    serve_connection(client, remote, local, ctx, &plain_listen()).await
+}
+
+/// [`handle_connection`] on a listener configured as `listen`: the front (PROXY header, TLS
+/// or SNI preread) runs first and may change the client address and set the SNI.
+pub async fn serve_connection(
+    client: TcpStream,
+    remote: SocketAddr,
+    local: SocketAddr,
+    ctx: Arc<ProxyContext>,
+    listen: &TcpListen,
 ) {
     let mut session = ctx.observe.session(remote, local, Transport::Tcp);
     if let Err(e) = client.set_nodelay(true) {
         tracing::debug!(client = %remote, error = %e, "cannot set TCP_NODELAY on client");
     }
+    // `$server_addr` is the address the client reached, not the (possibly wildcard) listen.
+    let server_addr = client.local_addr().unwrap_or(local);
     let conn = ConnInfo {
         remote,
-        local,
+        local: server_addr,
         sni: None,
         transport: Transport::Tcp,
     };
+    let (client, conn) = match accept_front(client, conn.clone(), listen, &ctx.tls).await {
+        Ok(front) => front,
+        Err(e) => {
+            ctx.stats.rejected(e.reason());
+            session.rejected(e.reason(), &conn);
+            tracing::info!(client = %remote, listen = %local, error = %e, "closing tcp connection");
+            return;
+        }
+    };
+    let remote = conn.remote;
     let routed = match ctx.routes.route(&conn) {
         Ok(routed) => routed,
         Err(reason) => {
@@ -90,13 +149,48 @@ pub async fn handle_connection(
         local,
     });
     let handle = registration.handle();
+    handle.set_front(FrontInfo {
+        tls: matches!(client, crate::tls::stream::ClientStream::Tls(_)),
+        sni: conn.sni.clone(),
+    });
     session.routed(&routed.route_id, handle);
-    let upstream = routed.upstream.as_ref();
+    let plain = match &client {
+        crate::tls::stream::ClientStream::Plain(tcp) => Some(tcp),
+        crate::tls::stream::ClientStream::Tls(_) => None,
+    };
+    let plugins = tokio::select! {
+        _ = handle.killed() => return,
+        verdict = ctx.plugins.preread(&routed.route_id, &conn, plain) => verdict,
+    };
+    let plugins = match plugins {
+        crate::plugins::Preread::Continue(plugins) => plugins,
+        crate::plugins::Preread::Reject(code) => return session.plugin_rejected(code),
+    };
+    let upstream: &dyn UpstreamNodes = match &plugins.upstream {
+        Some(chosen) => chosen.as_ref(),
+        None => routed.upstream.as_ref(),
+    };
+    let pick = PickState::with_vars(plugins.vars.clone());
+    let proxy_protocol = listen.proxy_protocol_to_upstream;
+    let setup = |node: NodeAddr| {
+        let (conn, tls) = (&conn, &ctx.tls);
+        async move {
+            let (stream, addr) = connect_node(upstream, &node).await?;
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(node = %addr, error = %e, "cannot set TCP_NODELAY on upstream");
+            }
+            let tls_spec = upstream.upstream_tls();
+            let leg = prepare_upstream(stream, &node.host, conn, proxy_protocol, tls_spec, tls)
+                .await
+                .map_err(|e| std::io::Error::other(format!("{addr}: {e}")))?;
+            Ok::<_, std::io::Error>((leg, addr))
+        }
+    };
     let connected = tokio::select! {
         _ = handle.killed() => return,
-        connected = connect_upstream(upstream, &conn) => connected,
+        connected = connect_with_retries(upstream, &conn, pick, setup) => connected,
     };
-    let Some((mut server, node, addr)) = connected else {
+    let Some((server, node, addr)) = connected else {
         ctx.stats.rejected(RejectReason::UpstreamUnavailable);
         session.rejected(RejectReason::UpstreamUnavailable, &conn);
         tracing::warn!(
@@ -107,9 +201,9 @@ pub async fn handle_connection(
     };
     handle.set_node(addr);
     upstream.session_started(&node);
-    let outcome = relay_tcp(
-        &mut client,
-        &mut server,
+    let outcome = relay_streams(
+        client,
+        server,
         upstream.idle_timeout(),
         handle.as_ref(),
         handle.killed(),
@@ -131,35 +225,15 @@ pub async fn handle_connection(
     );
 }
 
-/// Picks nodes until one accepts a connection; `None` when the balancer runs out.
+/// Picks nodes until one accepts a TCP connection; `None` when the balancer runs out.
 pub async fn connect_upstream(
     upstream: &dyn UpstreamNodes,
     conn: &ConnInfo,
 ) -> Option<(TcpStream, NodeAddr, SocketAddr)> {
-    let mut state = PickState::default();
-    while let Some(node) = upstream.pick(conn, &mut state) {
-        if !state.tried.contains(&node) {
-            state.tried.push(node.clone());
-        }
-        let started = Instant::now();
-        match connect_node(upstream, &node).await {
-            Ok((stream, addr)) => {
-                upstream.report_connect(&node, Ok(started.elapsed()));
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!(node = %addr, error = %e, "cannot set TCP_NODELAY on upstream");
-                }
-                return Some((stream, node, addr));
-            }
-            Err(e) => {
-                upstream.report_connect(&node, Err(()));
-                tracing::warn!(
-                    upstream = %upstream.key(), node = %format_node(&node), error = %e,
-                    "upstream connect failed"
-                );
-            }
-        }
-    }
-    None
+    connect_with_retries(upstream, conn, PickState::default(), |node| async move {
+        connect_node(upstream, &node).await
+    })
+    .await
 }
 
 /// Resolves `node` and connects to its addresses in turn, each within the connect timeout.
@@ -185,9 +259,4 @@ async fn connect_node(
         }
     }
     Err(last)
-}
-
-/// `host:port` for logs.
-pub fn format_node(node: &NodeAddr) -> String {
-    format!("{}:{}", node.host, node.port)
 }

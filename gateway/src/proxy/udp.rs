@@ -162,7 +162,15 @@ struct Session {
 
 impl Session {
     async fn run(mut self, mut rx: mpsc::Receiver<Bytes>, ctx: &ProxyContext) {
-        let upstream = self.routed.upstream.as_ref();
+        let route_id = self.routed.route_id.clone();
+        let plugins = match ctx.plugins.preread(&route_id, &self.conn, None).await {
+            crate::plugins::Preread::Continue(plugins) => plugins,
+            crate::plugins::Preread::Reject(code) => return self.recorder.plugin_rejected(code),
+        };
+        let upstream: &dyn UpstreamNodes = match &plugins.upstream {
+            Some(chosen) => chosen.as_ref(),
+            None => self.routed.upstream.as_ref(),
+        };
         let handle = self.registration.handle();
         let client = self.conn.remote;
         let Some((socket, node, addr)) = connect_upstream(upstream, &self.conn).await else {

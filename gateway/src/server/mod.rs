@@ -25,6 +25,7 @@ use crate::proxy::registry::ConnectionRegistry;
 use crate::proxy::source::SnapshotRoutes;
 use crate::proxy::ProxyContext;
 use crate::snapshot::{SharedSnapshot, Snapshot};
+use crate::tls::{TlsContext, TlsSettings};
 
 pub use pidfile::PidFile;
 pub use signals::signal_events;
@@ -83,6 +84,8 @@ pub struct Server {
     admin_shutdown: CancellationToken,
     admin_task: Option<JoinHandle<()>>,
     observe: ObserveServices,
+    /// Active health checkers (stopped when the server is dropped).
+    _health: crate::health::HealthManager,
     _pid_file: PidFile,
 }
 
@@ -111,10 +114,22 @@ impl Server {
         let (observer, mut observe) = crate::control::observer(&config, snapshot.clone())
             .await
             .map_err(ServerError::Observe)?;
-        let proxy = Arc::new(ProxyContext {
-            observe: observer,
-            ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
-        });
+        let tls = Arc::new(TlsContext::new(
+            Some(snapshot.clone()),
+            TlsSettings::from_config(&config),
+        ));
+        crate::tls::routes::spawn_sni_route_check(&tls);
+        let proxy = Arc::new(
+            ProxyContext {
+                observe: observer,
+                plugins: Arc::new(crate::plugins::PluginRuntime::new(
+                    snapshot.clone(),
+                    config.stream_plugins.clone(),
+                )),
+                ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
+            }
+            .with_tls(tls),
+        );
         let mut listeners = ListenerSet::new(proxy.clone());
         let (tcp, udp) = stream_listens(&config);
         listeners.reconcile(tcp, udp).await?;
@@ -138,6 +153,7 @@ impl Server {
             .map_err(ServerError::Observe)?;
         tracing::info!(pid = std::process::id(), "apisix-gateway started");
         Ok(Server {
+            _health: crate::health::HealthManager::start(snapshot.clone()),
             config,
             proxy,
             snapshot,
@@ -181,7 +197,12 @@ impl Server {
     ) -> Result<(), ServerError> {
         while let Some(event) = events.recv().await {
             match event {
-                LifecycleEvent::Reload => reload(&mut self.config, &mut self.listeners).await,
+                LifecycleEvent::Reload => {
+                    reload(&mut self.config, &mut self.listeners).await;
+                    self.proxy
+                        .tls
+                        .set_settings(TlsSettings::from_config(&self.config));
+                }
                 LifecycleEvent::Shutdown => break,
                 LifecycleEvent::ReopenLogs => self.observe.reopen_logs().await,
             }

@@ -9,10 +9,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ConfigProvider};
+use crate::config::{Config, ConfigProvider, Role};
 use crate::proxy::ProxyContext;
 use crate::snapshot::SharedSnapshot;
 use crate::store::embedded::EmbeddedStore;
+use crate::store::etcd::EtcdStore;
+use crate::store::yaml::YamlStore;
 use crate::store::Store;
 use crate::{admin, config, snapshot};
 
@@ -39,7 +41,9 @@ pub fn ensure_admin_key(config: &mut Config) -> Result<(), String> {
         .map_err(|err| err.to_string())
 }
 
-/// Opens the configured store (`config_provider: embedded` → `config.data_dir`).
+/// Opens the configured store (`embedded` → `config.data_dir`, `etcd` → `deployment.etcd`,
+/// `yaml` → `<prefix>/conf/apisix.yaml`, or in memory for the Admin API when a traditional
+/// node serves it: API-driven standalone).
 pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, String> {
     match config.config_provider {
         ConfigProvider::Embedded => {
@@ -51,9 +55,29 @@ pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, String> {
             })?;
             Ok(Some(Arc::new(store)))
         }
-        other => Err(format!(
-            "config_provider {other:?} is not supported by this build yet"
-        )),
+        ConfigProvider::Etcd => {
+            let store = EtcdStore::new(&config.etcd)
+                .map_err(|err| format!("failed to set up the etcd store: {err}"))?;
+            if config.role != Role::DataPlane {
+                store.spawn_init_dirs(&config.etcd.prefix);
+            }
+            tracing::info!(endpoints = ?config.etcd.hosts, prefix = %config.etcd.prefix, "using etcd");
+            Ok(Some(Arc::new(store)))
+        }
+        ConfigProvider::Yaml
+            if config.role == Role::Traditional && super::admin_enabled(config) =>
+        {
+            tracing::info!(
+                "API-driven standalone: the configuration comes from PUT /apisix/admin/configs \
+                 and is kept in memory only (empty after a restart)"
+            );
+            Ok(Some(Arc::new(YamlStore::api_driven(&config.etcd.prefix))))
+        }
+        ConfigProvider::Yaml => {
+            let path = config.prefix.join("conf").join("apisix.yaml");
+            tracing::info!(path = %path.display(), "using the standalone yaml file");
+            Ok(Some(Arc::new(YamlStore::open(&path, &config.etcd.prefix))))
+        }
     }
 }
 

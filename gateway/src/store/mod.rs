@@ -2,6 +2,8 @@
 //!
 //! - [`embedded`]: the default, a crash-safe redb file in `<prefix>/data` with etcd-like
 //!   revisions, leases and a watch.
+//! - [`etcd`]: an etcd v3 cluster in APISIX's layout (shared with APISIX control planes).
+//! - [`yaml`]: read-only, from the standalone file `<prefix>/conf/apisix.yaml`.
 //!
 //! Keys are full paths as in APISIX's etcd layout: `<prefix>/<dir>/<id>`, e.g.
 //! `/apisix/stream_routes/1`; values are JSON documents. Every write bumps one global revision;
@@ -9,6 +11,8 @@
 //! (`createdIndex` / `modifiedIndex` in the Admin API).
 
 pub mod embedded;
+pub mod etcd;
+pub mod yaml;
 
 use std::time::Duration;
 
@@ -102,4 +106,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the store is reachable now (for `/v1/status` and `apisix_etcd_reachable`).
     async fn reachable(&self) -> bool;
+
+    /// The API-driven standalone store, when this is one (the Admin API's
+    /// `PUT /apisix/admin/configs` replaces its contents).
+    fn as_api_driven(&self) -> Option<&yaml::YamlStore> {
+        None
+    }
 }

@@ -48,25 +48,7 @@ pub struct Gateway {
 
 /// The `apisix-gateway` binary under test.
 pub fn gateway_bin() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("APISIX_GATEWAY_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe()?;
-    let mut dir = exe
-        .parent()
-        .ok_or_else(|| anyhow::anyhow!("test executable {} has no parent", exe.display()))?;
-    if dir.ends_with("deps") {
-        dir = dir.parent().unwrap_or(dir);
-    }
-    let bin = dir.join("apisix-gateway");
-    if !bin.is_file() {
-        anyhow::bail!(
-            "gateway binary {} not found: run `cargo build --workspace --bins` first \
-             (or set APISIX_GATEWAY_BIN)",
-            bin.display()
-        );
-    }
-    Ok(bin)
+    tools::target_bin("apisix-gateway", "APISIX_GATEWAY_BIN")
 }
 
 impl Gateway {

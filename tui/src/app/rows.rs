@@ -50,6 +50,9 @@ pub fn match_text(route: &RouteInfo) -> String {
     if let Some(sni) = &m.sni {
         parts.push(format!("sni={sni}"));
     }
+    if let Some(snis) = m.snis.as_ref().filter(|s| !s.is_empty()) {
+        parts.push(format!("sni={}", snis.join(",")));
+    }
     if let Some(remote) = &m.remote_addr {
         parts.push(format!("from {remote}"));
     }
@@ -64,8 +67,8 @@ pub fn match_text(route: &RouteInfo) -> String {
 pub fn upstream_text(route: &RouteInfo) -> String {
     match &route.upstream {
         None => "-".into(),
-        Some(up) => match &up.key {
-            Some(key) => key.trim_start_matches("upstreams/").to_owned(),
+        Some(up) => match up.stored_id() {
+            Some(id) => id.to_owned(),
             None => "inline".to_owned(),
         },
     }
@@ -194,8 +197,8 @@ pub fn upstream_rows(app: &App) -> Vec<UpstreamRow> {
     };
     for route in &app.snapshot.routes {
         let Some(up) = &route.upstream else { continue };
-        let (inline, id) = match &up.key {
-            Some(key) => (false, key.trim_start_matches("upstreams/").to_owned()),
+        let (inline, id) = match up.stored_id() {
+            Some(id) => (false, id.to_owned()),
             None => (true, format!("route {}", route.id)),
         };
         let rows = groups.entry((inline, id.clone())).or_default();

@@ -49,11 +49,15 @@ fn render_summary(frame: &mut Frame, area: Rect, route: &RouteInfo) {
     } else {
         route.plugins.join(", ")
     };
+    let upstream = match &route.upstream_error {
+        Some(why) if route.upstream.is_none() => format!("- ({why})"),
+        _ => upstream_text(route),
+    };
     let lines = vec![
         Line::from(format!(
             "match {}   upstream {}   plugins {}",
             match_text(route),
-            upstream_text(route),
+            upstream,
             plugins
         )),
         Line::from(format!(

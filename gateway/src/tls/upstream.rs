@@ -1,0 +1,213 @@
+//! The upstream side after connect: the PROXY header (`proxy_protocol_to_upstream`) first,
+//! then TLS for `scheme: tls` upstreams.
+//!
+//! TLS to upstreams sends the client's SNI when it has one, else the node host (no SNI for an
+//! IP). `tls.verify: false` (APISIX's default) accepts any certificate (signatures are still
+//! checked); `true` verifies against `apisix.ssl.ssl_trusted_certificate` (`system`: the
+//! bundled web PKI roots; paths: PEM bundles). A client certificate comes from
+//! `tls.client_cert`/`client_key` or the `type: client` SSL object `tls.client_cert_id`.
+
+use std::sync::Arc;
+
+use model::types::UpstreamTls;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::certs::{certified_key, roots_from_pem};
+use super::stream::UpstreamStream;
+use super::{provider, TlsContext, TlsSettings};
+use crate::config::ProxyProtocolVersion;
+use crate::proxy_protocol;
+use crate::router::ConnInfo;
+
+/// The upstream leg could not be set up after connecting.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamSetupError {
+    #[error("sending the proxy protocol header: {0}")]
+    ProxyProtocol(std::io::Error),
+    #[error("upstream tls configuration: {0}")]
+    Config(String),
+    #[error("upstream tls handshake: {0}")]
+    Handshake(std::io::Error),
+}
+
+/// Prepares a connected upstream `stream` to `host` for relaying `conn`.
+pub async fn prepare_upstream(
+    mut stream: TcpStream,
+    host: &str,
+    conn: &ConnInfo,
+    proxy_protocol: Option<ProxyProtocolVersion>,
+    scheme_tls: Option<&UpstreamTls>,
+    tls: &TlsContext,
+) -> Result<UpstreamStream, UpstreamSetupError> {
+    if let Some(version) = proxy_protocol {
+        let header = proxy_protocol::encode(version, conn.remote, conn.local);
+        stream
+            .write_all(&header)
+            .await
+            .map_err(UpstreamSetupError::ProxyProtocol)?;
+    }
+    let Some(spec) = scheme_tls else {
+        return Ok(UpstreamStream::Plain(stream));
+    };
+    let config = client_config(spec, tls).map_err(UpstreamSetupError::Config)?;
+    let name = server_name(conn.sni.as_deref(), host).map_err(UpstreamSetupError::Config)?;
+    let handshake = TlsConnector::from(config).connect(name, stream);
+    let tls_stream = tokio::time::timeout(super::front::HANDSHAKE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| {
+            UpstreamSetupError::Handshake(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "upstream tls handshake timed out",
+            ))
+        })?
+        .map_err(UpstreamSetupError::Handshake)?;
+    Ok(UpstreamStream::Tls(Box::new(tls_stream)))
+}
+
+/// The name to verify (and send as SNI unless it is an IP).
+fn server_name(sni: Option<&str>, host: &str) -> Result<ServerName<'static>, String> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = sni.unwrap_or(host);
+    ServerName::try_from(name.to_owned()).map_err(|e| format!("server name {name:?}: {e}"))
+}
+
+fn client_config(spec: &UpstreamTls, tls: &TlsContext) -> Result<Arc<ClientConfig>, String> {
+    let settings = tls.settings();
+    let verify = spec.verify.unwrap_or(false);
+    let (identity, client_key) = client_identity(spec, tls, &settings)?;
+    let cache_key = format!("{verify}|{identity}");
+    tls.client_config(cache_key, || {
+        let builder = ClientConfig::builder_with_provider(Arc::new(provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("tls versions: {e}"))?;
+        let builder = if verify {
+            builder.with_root_certificates(trusted_roots(&settings)?)
+        } else {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate))
+        };
+        Ok(match client_key {
+            Some(key) => builder.with_client_cert_resolver(Arc::new(FixedClientCert(key))),
+            None => builder.with_no_client_auth(),
+        })
+    })
+}
+
+/// A cache identity for the client certificate, and the certificate itself.
+fn client_identity(
+    spec: &UpstreamTls,
+    tls: &TlsContext,
+    settings: &TlsSettings,
+) -> Result<(String, Option<Arc<CertifiedKey>>), String> {
+    if let Some(id) = &spec.client_cert_id {
+        let ssl = tls
+            .snapshot()
+            .and_then(|s| s.ssls.get(id).cloned())
+            .ok_or_else(|| format!("failed to fetch ssl info by ssl id [{id}]"))?;
+        let key = tls
+            .cert_index()
+            .client_cert(id)
+            .ok_or_else(|| format!("ssl {id} is not a usable client certificate"))?;
+        let identity = format!("id:{id}|{:?}|{:?}", ssl.cert, ssl.key);
+        return Ok((identity, Some(key)));
+    }
+    match (&spec.client_cert, &spec.client_key) {
+        (Some(cert), Some(key)) => {
+            let certified = certified_key(cert, key, &settings.keyring)?;
+            Ok((format!("pem:{cert}|{key}"), Some(Arc::new(certified))))
+        }
+        _ => Ok((String::new(), None)),
+    }
+}
+
+fn trusted_roots(settings: &TlsSettings) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    if settings.trust_system_roots {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for path in &settings.trusted_certificates {
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| format!("ssl_trusted_certificate {}: {e}", path.display()))?;
+        for cert in roots_from_pem(&pem)?.roots {
+            roots.roots.push(cert);
+        }
+    }
+    Ok(roots)
+}
+
+/// Always presents one client certificate.
+#[derive(Debug)]
+struct FixedClientCert(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for FixedClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// `tls.verify: false`: any certificate is accepted; handshake signatures are still checked.
+#[derive(Debug)]
+pub(crate) struct AcceptAnyCertificate;
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}

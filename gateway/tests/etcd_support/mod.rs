@@ -1,0 +1,379 @@
+//! Test support for the etcd and standalone-yaml tests: a real `etcd` process on free ports in
+//! a temp dir (stop / restart keep its data), gateway configs for each role, in-process
+//! servers, TCP echo backends and bounded waits.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use apisix_gateway::config::{self, Config, EtcdConfig};
+use apisix_gateway::server::{LifecycleEvent, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Every network wait is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Awaits `fut` or panics after [`WAIT`].
+pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics after `limit`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if start.elapsed() > limit {
+            panic!("not within {limit:?}: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A port that was free a moment ago (for processes that cannot report the port they bound).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("bound address").port()
+}
+
+fn etcd_binary() -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("etcd"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "the etcd binary was not found on PATH: install the etcd-server package \
+             (apt-get install -y etcd-server) or run `make test`, which installs it"
+        )
+    })
+}
+
+/// A real etcd server, killed on drop.
+pub struct Etcd {
+    child: Option<Child>,
+    /// Extra etcd flags (TLS); empty for plain http.
+    tls_args: Vec<String>,
+    dir: tempfile::TempDir,
+    client_port: u16,
+    peer_port: u16,
+}
+
+impl Etcd {
+    /// Starts etcd on free ports and waits until it answers.
+    pub async fn start() -> Etcd {
+        let mut etcd = Etcd {
+            child: None,
+            tls_args: Vec::new(),
+            dir: tempfile::tempdir().expect("etcd temp dir"),
+            client_port: free_port(),
+            peer_port: free_port(),
+        };
+        etcd.spawn().await;
+        etcd
+    }
+
+    /// Starts etcd with its client URL on `client_port` (chosen earlier by the test).
+    pub async fn start_on(client_port: u16) -> Etcd {
+        let mut etcd = Etcd {
+            child: None,
+            tls_args: Vec::new(),
+            dir: tempfile::tempdir().expect("etcd temp dir"),
+            client_port,
+            peer_port: free_port(),
+        };
+        etcd.spawn().await;
+        etcd
+    }
+
+    /// Starts etcd serving clients over TLS with `cert`/`key`, requiring client certificates
+    /// signed by `ca`. Ready once its port accepts connections.
+    pub async fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Etcd {
+        let mut etcd = Etcd {
+            child: None,
+            tls_args: vec![
+                format!("--cert-file={}", cert.display()),
+                format!("--key-file={}", key.display()),
+                format!("--trusted-ca-file={}", ca.display()),
+                "--client-cert-auth".to_owned(),
+            ],
+            dir: tempfile::tempdir().expect("etcd temp dir"),
+            client_port: free_port(),
+            peer_port: free_port(),
+        };
+        etcd.spawn().await;
+        etcd
+    }
+
+    /// Starts etcd serving clients over TLS with `cert`/`key`, without client certificates.
+    pub async fn start_tls_server_only(cert: &Path, key: &Path) -> Etcd {
+        let mut etcd = Etcd {
+            child: None,
+            tls_args: vec![
+                format!("--cert-file={}", cert.display()),
+                format!("--key-file={}", key.display()),
+            ],
+            dir: tempfile::tempdir().expect("etcd temp dir"),
+            client_port: free_port(),
+            peer_port: free_port(),
+        };
+        etcd.spawn().await;
+        etcd
+    }
+
+    /// `http(s)://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        let scheme = if self.tls_args.is_empty() {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
+    }
+
+    /// A `deployment.etcd` for this server with a short timeout.
+    pub fn config(&self, prefix: &str) -> EtcdConfig {
+        EtcdConfig {
+            hosts: vec![self.endpoint()],
+            prefix: prefix.to_owned(),
+            timeout: Duration::from_secs(2),
+            user: None,
+            password: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_verify: true,
+            tls_sni: None,
+            tls_trusted_certificates: Vec::new(),
+            tls_system_roots: true,
+            watch_timeout: Duration::from_secs(50),
+            startup_retry: 2,
+            resync_delay: Duration::from_secs(1),
+        }
+    }
+
+    /// A plain etcd-client connected to this server.
+    pub async fn client(&self) -> etcd_client::Client {
+        within(
+            "etcd client connect",
+            etcd_client::Client::connect([self.endpoint()], None),
+        )
+        .await
+        .expect("etcd client")
+    }
+
+    async fn spawn(&mut self) {
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = std::fs::File::create(self.dir.path().join("etcd.log")).expect("etcd log");
+        let child = Command::new(etcd_binary())
+            .arg("--name=default")
+            .arg(format!(
+                "--data-dir={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--listen-client-urls={}", self.endpoint()))
+            .arg(format!("--advertise-client-urls={}", self.endpoint()))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=default={peer}"))
+            .args(&self.tls_args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn etcd");
+        self.child = Some(child);
+        if !self.tls_args.is_empty() {
+            let port = self.client_port;
+            eventually("etcd accepts connections", WAIT, || async move {
+                TcpStream::connect(("127.0.0.1", port)).await.ok()
+            })
+            .await;
+            return;
+        }
+        let client = self.client().await;
+        eventually("etcd answers", WAIT, || {
+            let mut client = client.clone();
+            async move { client.status().await.ok() }
+        })
+        .await;
+    }
+
+    /// Kills etcd and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts etcd again with the same ports and data.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+    }
+
+    /// The etcd log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A TCP backend that answers every read with `<tag>:<bytes>`.
+pub async fn tagged_echo(tag: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind backend");
+    let addr = listener.local_addr().expect("backend addr");
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = conn.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut out = format!("{tag}:").into_bytes();
+                    out.extend_from_slice(&buf[..n]);
+                    if conn.write_all(&out).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Sends `msg` through `addr` and returns the reply, or `None` when the connection is refused,
+/// closed or silent for a second.
+pub async fn try_round_trip(addr: SocketAddr, msg: &[u8]) -> Option<Vec<u8>> {
+    let attempt = async {
+        let mut conn = TcpStream::connect(addr).await.ok()?;
+        conn.write_all(msg).await.ok()?;
+        let mut buf = vec![0u8; 1024];
+        let n = conn.read(&mut buf).await.ok()?;
+        (n > 0).then(|| buf[..n].to_vec())
+    };
+    tokio::time::timeout(Duration::from_secs(1), attempt)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Writes `conf/config.yaml` with `body` under a new prefix dir and loads it.
+pub fn load_config(prefix: &Path, body: &str) -> Config {
+    std::fs::create_dir_all(prefix.join("conf")).expect("conf dir");
+    let path = prefix.join("conf").join("config.yaml");
+    std::fs::write(&path, body).expect("write config");
+    let (config, _) = config::load(&path, Some(prefix))
+        .unwrap_or_else(|e| panic!("config is valid: {e}\n{body}"));
+    config
+}
+
+/// The config of a gateway on `etcd_host` with `role`, an Admin API on `admin_port` (unless a
+/// data plane) and one TCP stream listener (unless a control plane; bound on port 0).
+pub fn gateway_config(
+    prefix: &Path,
+    role: &str,
+    provider: &str,
+    etcd_host: &str,
+    admin_port: u16,
+) -> Config {
+    let stream = if role == "control_plane" {
+        String::new()
+    } else {
+        "  stream_proxy:\n    tcp:\n      - \"127.0.0.1:9100\"\n".to_owned()
+    };
+    let body = format!(
+        "apisix:\n  proxy_mode: http&stream\n  enable_control: false\n{stream}\
+         deployment:\n  role: {role}\n  role_{role}:\n    config_provider: {provider}\n  \
+         admin:\n    admin_key_required: false\n    allow_admin: [127.0.0.0/8]\n    \
+         admin_listen: {{ip: 127.0.0.1, port: {admin_port}}}\n  \
+         etcd:\n    host: [\"{etcd_host}\"]\n    prefix: /apisix\n    timeout: 2\n"
+    );
+    let mut config = load_config(prefix, &body);
+    for listen in &mut config.stream_tcp {
+        listen.addr = "127.0.0.1:0".parse().expect("addr");
+    }
+    // Never the default metrics port: other gateways (and parallel tests) may hold it.
+    config.prometheus.enable_export_server = false;
+    config
+}
+
+/// An in-process gateway; shut down (and awaited) on [`Gateway::stop`].
+pub struct Gateway {
+    pub stream: Option<SocketAddr>,
+    pub admin: String,
+    events: mpsc::Sender<LifecycleEvent>,
+    task: JoinHandle<()>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Gateway {
+    /// Starts a server with `config`.
+    pub async fn start(config: Config, dir: Option<tempfile::TempDir>) -> Gateway {
+        let admin = format!("http://{}", config.admin.listen);
+        let server = within("server start", Server::start(config))
+            .await
+            .expect("server starts");
+        let stream = server.listeners().tcp_addrs().first().copied();
+        let (events, rx) = mpsc::channel(4);
+        let task = tokio::spawn(async move {
+            let _ = server.serve(rx).await;
+        });
+        Gateway {
+            stream,
+            admin,
+            events,
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// Shuts the server down.
+    pub async fn stop(self) {
+        let _ = self.events.send(LifecycleEvent::Shutdown).await;
+        within("server stop", self.task).await.expect("server task");
+    }
+
+    /// Sends an Admin API request; returns the status and body.
+    pub async fn admin_call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        admin_call(&self.admin, method, path, body).await
+    }
+}
+
+/// Sends `method base+path` with an optional body; returns the status and body.
+pub async fn admin_call(base: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .timeout(WAIT)
+        .build()
+        .expect("http client");
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = client.request(method, format!("{base}{path}"));
+    if let Some(body) = body {
+        request = request.body(body.to_owned());
+    }
+    let response = request.send().await.expect("admin api answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}

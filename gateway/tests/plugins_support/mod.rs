@@ -1,0 +1,189 @@
+//! Shared fixtures for the stream plugin and health check tests: a snapshot compiled from
+//! stored objects (no store), the proxy listeners with the plugin runtime, and tagged TCP
+//! backends, all on loopback port 0.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apisix_gateway::config::TcpListen;
+use apisix_gateway::observe::Observer;
+use apisix_gateway::plugins::PluginRuntime;
+use apisix_gateway::proxy::listener::ListenerSet;
+use apisix_gateway::proxy::source::SnapshotRoutes;
+use apisix_gateway::proxy::ProxyContext;
+use apisix_gateway::snapshot::{self, SharedSnapshot};
+use apisix_gateway::store::KeyValue;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// Every network wait in these tests is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Awaits `fut` or panics after [`WAIT`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+/// Re-evaluates `check` until it holds, for at most [`WAIT`].
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    within(what, async {
+        while !check() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+/// Every stream plugin enabled.
+pub fn all_plugins() -> Vec<String> {
+    model::plugins::all()
+        .iter()
+        .map(|p| p.name.to_owned())
+        .collect()
+}
+
+/// Compiles `objects` (`("stream_routes/1", {...})`) into a snapshot.
+pub fn compile(objects: &[(&str, Value)]) -> snapshot::Snapshot {
+    let items: Vec<KeyValue> = objects
+        .iter()
+        .enumerate()
+        .map(|(i, (key, value))| KeyValue {
+            key: format!("/apisix/{key}"),
+            value: value.clone(),
+            create_revision: i as i64 + 1,
+            mod_revision: i as i64 + 1,
+            lease: 0,
+        })
+        .collect();
+    let ctx = model::CheckContext::new(all_plugins(), vec![]);
+    snapshot::compile(&items, "/apisix", &ctx, None)
+}
+
+/// A proxy serving a compiled snapshot with every plugin enabled.
+pub struct Gateway {
+    pub snapshot: SharedSnapshot,
+    pub plugins: Arc<PluginRuntime>,
+    pub proxy: Arc<ProxyContext>,
+    pub addrs: Vec<SocketAddr>,
+    /// The UDP listener (127.0.0.1).
+    pub udp: SocketAddr,
+    _listeners: ListenerSet,
+}
+
+impl Gateway {
+    /// Listens on 127.0.0.1:0 (and `[::1]:0` when `v6`).
+    pub async fn start(objects: &[(&str, Value)], v6: bool) -> Gateway {
+        let snapshot = snapshot::shared_empty();
+        snapshot.store(Arc::new(compile(objects)));
+        let plugins = Arc::new(PluginRuntime::new(snapshot.clone(), all_plugins()));
+        // The session sink reads the snapshot, as in the server (passive health, route names).
+        let observe = Arc::new(Observer::new().with_snapshot(snapshot.clone()));
+        let proxy = Arc::new(ProxyContext {
+            plugins: plugins.clone(),
+            observe,
+            ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
+        });
+        let mut listens = vec![entry("127.0.0.1:0")];
+        if v6 {
+            listens.push(entry("[::1]:0"));
+        }
+        let mut listeners = ListenerSet::new(proxy.clone());
+        let udp: Vec<SocketAddr> = vec!["127.0.0.1:0".parse().expect("addr")];
+        listeners.reconcile(&listens, &udp).await.expect("bind");
+        let addrs = listeners.tcp_addrs();
+        let udp = listeners.udp_addrs()[0];
+        Gateway {
+            udp,
+            snapshot,
+            plugins,
+            proxy,
+            addrs,
+            _listeners: listeners,
+        }
+    }
+
+    /// The IPv4 listener.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+}
+
+fn entry(addr: &str) -> TcpListen {
+    TcpListen {
+        addr: addr.parse().expect("test address"),
+        tls: false,
+        sni_preread: false,
+        proxy_protocol: false,
+        proxy_protocol_to_upstream: None,
+    }
+}
+
+/// A backend that sends `tag` (one byte) on accept, then echoes until EOF.
+pub struct Backend {
+    pub addr: SocketAddr,
+    pub task: JoinHandle<()>,
+}
+
+impl Backend {
+    pub async fn start(tag: u8) -> Backend {
+        Self::on("127.0.0.1:0".parse().expect("addr"), tag).await
+    }
+
+    /// Listens on `addr` (to restart a stopped backend on its port).
+    pub async fn on(addr: SocketAddr, tag: u8) -> Backend {
+        let listener = TcpListener::bind(addr).await.expect("bind backend");
+        let addr = listener.local_addr().expect("backend addr");
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    if stream.write_all(&[tag]).await.is_err() {
+                        return;
+                    }
+                    let (mut r, mut w) = stream.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        Backend { addr, task }
+    }
+
+    /// Stops listening (the port is released).
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+/// Connects to `proxy`, sends `first` (when non-empty) and reads the backend's tag;
+/// `None` when the proxy closed the connection instead. The stream is returned open.
+pub async fn tag_of(proxy: SocketAddr, first: &[u8]) -> (Option<u8>, TcpStream) {
+    let mut stream = within("connect", TcpStream::connect(proxy))
+        .await
+        .expect("connect to proxy");
+    if !first.is_empty() {
+        let _ = stream.write_all(first).await;
+    }
+    let mut tag = [0u8; 1];
+    let got = match within("tag or close", stream.read(&mut tag)).await {
+        Ok(1) => Some(tag[0]),
+        _ => None,
+    };
+    (got, stream)
+}
+
+/// An upstream JSON with these nodes at weight 1.
+pub fn nodes(addrs: &[SocketAddr]) -> Value {
+    Value::Array(
+        addrs
+            .iter()
+            .map(|a| serde_json::json!({"host": a.ip().to_string(), "port": a.port(), "weight": 1}))
+            .collect(),
+    )
+}
