@@ -1,6 +1,7 @@
 //! Resolves the global options into a [`Ctx`]: server URLs with their environment
-//! fallbacks, the admin key (flag, env, then the gateway's generated key file), output format,
-//! colour; and builds the API clients from it.
+//! fallbacks, the admin key (flag, env, the config file's context, then the gateway's
+//! generated key file), output format, colour; and builds the API clients from it.
+//! Precedence for server, key and control URL: flag > environment > context > default.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::time::Duration;
 use model::client::{AdminClient, ControlClient};
 
 use crate::args::{GlobalArgs, OutputFormat, DEFAULT_CONTROL, DEFAULT_SERVER};
+use crate::config::{ConfigFile, NamedContext};
 
 /// The resolved global options.
 #[derive(Debug, Clone)]
@@ -24,30 +26,51 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Resolves `global` against the process environment and the working directory.
-    pub fn resolve(global: &GlobalArgs) -> Self {
-        Self::resolve_with(global, &|name| std::env::var(name).ok(), Path::new("."))
+    /// Resolves `global` against the process environment, the config file's context and the
+    /// working directory.
+    pub fn resolve(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let env = |name: &str| std::env::var(name).ok();
+        let context = match crate::config::path(global.config.as_deref(), &env) {
+            Some(path) => ConfigFile::load(&path)?
+                .select(global.context.as_deref(), &path)?
+                .cloned(),
+            None => None,
+        };
+        Ok(Self::resolve_with(
+            global,
+            &env,
+            context.as_ref(),
+            Path::new("."),
+        ))
     }
 
-    /// Like [`Ctx::resolve`] with an explicit environment and working directory (for tests).
+    /// Like [`Ctx::resolve`] with an explicit environment, context and working directory.
     pub fn resolve_with(
         global: &GlobalArgs,
         env: &dyn Fn(&str) -> Option<String>,
+        context: Option<&NamedContext>,
         cwd: &Path,
     ) -> Self {
         let env_nonempty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let from_context = |field: fn(&NamedContext) -> &Option<String>| {
+            context
+                .and_then(|c| field(c).clone())
+                .filter(|v| !v.is_empty())
+        };
         let server = global
             .server
             .clone()
             .or_else(|| env_nonempty("APISIX_ADMIN_URL"))
             .or_else(|| env_nonempty("ADC_SERVER"))
+            .or_else(|| from_context(|c| &c.server))
             .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
         let control = global
             .control
             .clone()
             .or_else(|| env_nonempty("APISIX_CONTROL_URL"))
+            .or_else(|| from_context(|c| &c.control))
             .unwrap_or_else(|| DEFAULT_CONTROL.to_owned());
-        let (admin_key, key_source) = resolve_key(global, &env_nonempty, cwd);
+        let (admin_key, key_source) = resolve_key(global, &env_nonempty, context, cwd);
         let color = !global.no_color
             && env("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stdout().is_terminal();
@@ -94,6 +117,7 @@ pub fn key_file_candidates(env: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> 
 fn resolve_key(
     global: &GlobalArgs,
     env: &dyn Fn(&str) -> Option<String>,
+    context: Option<&NamedContext>,
     cwd: &Path,
 ) -> (Option<String>, String) {
     if let Some(key) = &global.admin_key {
@@ -102,6 +126,11 @@ fn resolve_key(
     for name in ["APISIX_ADMIN_KEY", "ADC_TOKEN"] {
         if let Some(key) = env(name) {
             return (Some(key), format!("${name}"));
+        }
+    }
+    if let Some(c) = context {
+        if let Some(key) = c.admin_key.as_ref().filter(|k| !k.is_empty()) {
+            return (Some(key.clone()), format!("context {}", c.name));
         }
     }
     for path in key_file_candidates(env, cwd) {
@@ -136,13 +165,14 @@ mod tests {
             _ => None,
         };
         let dir = tempfile::tempdir().expect("tempdir");
-        let ctx = Ctx::resolve_with(&global(&[]), &env, dir.path());
+        let ctx = Ctx::resolve_with(&global(&[]), &env, None, dir.path());
         assert_eq!(ctx.server, "http://adc:9180");
         assert_eq!(ctx.admin_key.as_deref(), Some("adc-token"));
         assert_eq!(ctx.control, DEFAULT_CONTROL);
         let ctx = Ctx::resolve_with(
             &global(&["--server", "http://x:1", "--admin-key", "k"]),
             &env,
+            None,
             dir.path(),
         );
         assert_eq!(ctx.server, "http://x:1");
@@ -157,12 +187,34 @@ mod tests {
         std::fs::write(prefix.path().join("conf/admin_key"), "from-prefix\n").expect("write");
         let prefix_str = prefix.path().to_str().expect("utf-8").to_owned();
         let env = move |n: &str| (n == "APISIX_PREFIX").then(|| prefix_str.clone());
-        let ctx = Ctx::resolve_with(&global(&[]), &env, cwd.path());
+        let ctx = Ctx::resolve_with(&global(&[]), &env, None, cwd.path());
         assert_eq!(ctx.admin_key.as_deref(), Some("from-prefix"));
 
         std::fs::create_dir_all(cwd.path().join("conf")).expect("mkdir");
         std::fs::write(cwd.path().join("conf/admin_key"), "from-cwd").expect("write");
-        let ctx = Ctx::resolve_with(&global(&[]), &env, cwd.path());
+        let ctx = Ctx::resolve_with(&global(&[]), &env, None, cwd.path());
         assert_eq!(ctx.admin_key.as_deref(), Some("from-cwd"));
+    }
+
+    #[test]
+    fn context_fills_what_flags_and_environment_leave_unset() {
+        let ctx_entry = NamedContext {
+            name: "prod".into(),
+            server: Some("http://ctx:9180".into()),
+            admin_key: Some("ctx-key".into()),
+            control: Some("http://ctx:9090".into()),
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = |n: &str| (n == "APISIX_ADMIN_URL").then(|| "http://env:9180".to_owned());
+        let ctx = Ctx::resolve_with(
+            &global(&["--control", "http://flag:9090"]),
+            &env,
+            Some(&ctx_entry),
+            dir.path(),
+        );
+        assert_eq!(ctx.server, "http://env:9180");
+        assert_eq!(ctx.control, "http://flag:9090");
+        assert_eq!(ctx.admin_key.as_deref(), Some("ctx-key"));
+        assert_eq!(ctx.key_source, "context prod");
     }
 }

@@ -2,13 +2,14 @@
 //!
 //! Layout: [`args`] (the clap command tree) → [`context`] (resolved global options, clients)
 //! → [`commands`] (one module per command family). Helpers with one job each: [`body`]
-//! (flags → request bodies), [`files`] (standalone files), [`compare`] (unchanged/diff rules,
+//! (flags → request bodies), [`config`] (named contexts), [`files`] (standalone files), [`compare`] (unchanged/diff rules,
 //! selectors), [`views`] (table columns), [`output`] (tables, JSON/YAML, colour).
 
 mod args;
 mod body;
 mod commands;
 mod compare;
+mod config;
 mod context;
 mod files;
 mod output;

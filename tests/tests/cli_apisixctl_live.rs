@@ -337,7 +337,7 @@ async fn status_health_and_ping_answer_from_the_real_control_api() {
     assert_run(&empty, 0);
     assert_eq!(
         empty.stdout,
-        "no health checkers (no upstream with checks has carried traffic yet)\n"
+        "no health checkers (no upstream, service or stream route has checks)\n"
     );
     gw.put_ok(
         "/upstreams/checked",

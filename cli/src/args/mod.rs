@@ -24,7 +24,8 @@ const AFTER_HELP: &str = "\
 Admin key lookup (first found wins): --admin-key, $APISIX_ADMIN_KEY, $ADC_TOKEN, the file
 ./conf/admin_key, then $APISIX_PREFIX/conf/admin_key (the key the gateway generates at first
 start when config.yaml sets none). Server: --server, $APISIX_ADMIN_URL, $ADC_SERVER, default
-http://127.0.0.1:9180.
+http://127.0.0.1:9180. A context of the config file (`apisixctl config use-context NAME`) comes
+after flags and environment variables, before the key file and the defaults.
 
 Exit codes:
   0  success (diff: in sync)
@@ -65,6 +66,12 @@ pub struct GlobalArgs {
     /// Do not colour output (also when $NO_COLOR is set or stdout is not a terminal)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Config file with named contexts [default: $XDG_CONFIG_HOME/apisixctl/config.yaml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Context of the config file to use instead of its current-context
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 /// `-o`.
@@ -143,6 +150,11 @@ pub enum Command {
     Status,
     /// Check that the Admin and Control APIs answer (and that the key is accepted)
     Ping,
+    /// Named contexts (server, admin key, control URL) in the config file
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Print a shell completion script
     Completion {
         /// bash, zsh, fish, elvish or powershell
@@ -153,6 +165,35 @@ pub enum Command {
         /// Extra arguments for apisix-tui (after --)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+}
+
+/// `config ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ConfigAction {
+    /// List the contexts (`*` marks the current one)
+    #[command(name = "get-contexts")]
+    GetContexts,
+    /// Make NAME the current context
+    #[command(name = "use-context")]
+    UseContext {
+        /// Context name
+        name: String,
+    },
+    /// Create or update context NAME from the global --server, --admin-key and --control
+    #[command(name = "set-context")]
+    SetContext {
+        /// Context name
+        name: String,
+    },
+    /// Print the current context's name
+    #[command(name = "current-context")]
+    CurrentContext,
+    /// Delete context NAME
+    #[command(name = "delete-context")]
+    DeleteContext {
+        /// Context name
+        name: String,
     },
 }
 

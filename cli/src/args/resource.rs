@@ -332,9 +332,18 @@ pub struct TestArgs {
     /// Fail unless the reply contains this text
     #[arg(long)]
     pub expect: Option<String>,
-    /// Connections to make
-    #[arg(long, default_value_t = 1)]
+    /// Connections to make, one after another (a summary gives min/median/max times)
+    #[arg(long, default_value_t = 1, value_name = "N")]
     pub count: u32,
+    /// Speak TLS to the listener (certificate not verified unless --ca is given)
+    #[arg(long)]
+    pub tls: bool,
+    /// TLS server name to send (default: the route's sni)
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub sni: Option<String>,
+    /// Verify the server certificate against these PEM CA certificates
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<std::path::PathBuf>,
     /// Gateway port to connect to (default: the route's server_port, else the first TCP listener)
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,

@@ -2,6 +2,7 @@
 //! "ran fine but the answer is no", e.g. differences in `diff`), and an error otherwise,
 //! which `main` prints as `error: ...` and turns into [`error_exit_code`].
 
+mod config_cmd;
 mod control;
 mod declarative;
 mod edit;
@@ -9,7 +10,9 @@ mod matching;
 mod misc;
 mod resource;
 mod route_explain;
+mod route_summary;
 mod route_test;
+mod route_tls;
 mod validate;
 
 use model::ResourceKind;
@@ -30,7 +33,10 @@ pub fn error_exit_code(command: &Command) -> u8 {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let ctx = Ctx::resolve(&cli.global);
+    if let Command::Config { action } = &cli.command {
+        return config_cmd::run(&cli.global, action);
+    }
+    let ctx = Ctx::resolve(&cli.global)?;
     match cli.command {
         Command::StreamRoute { action } => stream_route(&ctx, action).await,
         Command::Upstream { action } => match action {
@@ -85,6 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Health => control::health(&ctx).await,
         Command::Status => control::status(&ctx).await,
         Command::Ping => control::ping(&ctx).await,
+        Command::Config { action } => config_cmd::run(&cli.global, &action),
         Command::Completion { shell } => misc::completion(shell),
         Command::Dashboard { args } => misc::dashboard(&ctx, &args),
     }

@@ -4,7 +4,8 @@
 //! the Control API which route and node took it: `/v1/connections?route_id=<ID>&client=<our
 //! address>` confirms the route; when that lists nothing, `?client=<our address>` names the
 //! route that took it instead (a failure). A connection closed without data is explained
-//! through `/v1/match` (`route_explain`).
+//! through `/v1/match` (`route_explain`). `--tls` does a TLS handshake first (`route_tls`);
+//! `--count N` repeats the attempt and summarises connect and round-trip times.
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +13,11 @@ use anyhow::{anyhow, bail, Context};
 use model::client::{ConnectionFilter, ControlClient};
 use model::ResourceKind;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::route_tls::{self, Negotiated};
 
 use super::control::items;
 use crate::args::TestArgs;
@@ -24,6 +28,8 @@ use crate::output::{paint, print_machine, Tone};
 #[derive(Debug, Default)]
 struct Attempt {
     connect: Option<Duration>,
+    /// TLS handshake time and result with `--tls`.
+    tls: Option<(Duration, Negotiated)>,
     first_byte: Option<Duration>,
     reply: Vec<u8>,
     closed: bool,
@@ -83,6 +89,17 @@ impl Routed {
     }
 }
 
+/// A byte stream to the gateway: plain TCP or TLS over it.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// The TLS side of a test: connector and server name.
+struct TlsPlan {
+    connector: TlsConnector,
+    name: rustls::pki_types::ServerName<'static>,
+    verified: bool,
+}
+
 /// Replaces `\n`, `\r`, `\t`, `\\` escapes.
 pub fn unescape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -116,8 +133,8 @@ fn listener_port(l: &Value) -> Option<u16> {
         .and_then(|p| p.parse().ok())
 }
 
-/// The first TCP listener's port in a `/v1/status` answer.
-pub fn first_tcp_port(status: &Value) -> Option<u16> {
+/// The first TCP listener's port in a `/v1/status` answer (with `tls`, the first TLS one).
+pub fn first_tcp_port(status: &Value, tls: bool) -> Option<u16> {
     status
         .get("listeners")
         .and_then(Value::as_array)?
@@ -127,6 +144,7 @@ pub fn first_tcp_port(status: &Value) -> Option<u16> {
                 .and_then(Value::as_str)
                 .is_none_or(|p| p.eq_ignore_ascii_case("tcp"))
         })
+        .filter(|l| !tls || l.get("tls").and_then(Value::as_bool) == Some(true))
         .find_map(listener_port)
 }
 
@@ -142,7 +160,10 @@ async fn resolve_port(ctx: &Ctx, args: &TestArgs, route: &Value) -> anyhow::Resu
         .status()
         .await
         .context("the route has no server_port; asking the Control API for the listeners")?;
-    first_tcp_port(&status).ok_or_else(|| anyhow!("no tcp listener in /v1/status; pass --port"))
+    first_tcp_port(&status, args.tls).ok_or_else(|| {
+        let kind = if args.tls { "tls" } else { "tcp" };
+        anyhow!("no {kind} listener in /v1/status; pass --port")
+    })
 }
 
 /// Runs the test; exit 1 when any attempt failed.
@@ -158,24 +179,58 @@ pub async fn run(ctx: &Ctx, args: &TestArgs) -> anyhow::Result<u8> {
         .to_owned();
     let control = ctx.control().ok();
     let payload = args.payload.as_deref().map(unescape);
+    let tls = match args.tls {
+        false => None,
+        true => {
+            let sni = args
+                .sni
+                .clone()
+                .or_else(|| route.get("sni").and_then(Value::as_str).map(str::to_owned));
+            Some(TlsPlan {
+                connector: route_tls::connector(args.ca.as_deref()).map_err(|e| anyhow!(e))?,
+                name: route_tls::server_name(sni.as_deref(), &host).map_err(|e| anyhow!(e))?,
+                verified: args.ca.is_some(),
+            })
+        }
+    };
     let mut failures = 0;
     let mut results = Vec::new();
-    for n in 1..=args.count.max(1) {
-        let a = attempt(ctx, args, &host, port, payload.as_deref(), control.as_ref()).await;
+    let mut attempts = Vec::new();
+    let count = args.count.max(1);
+    for n in 1..=count {
+        let a = attempt(
+            ctx,
+            args,
+            &host,
+            port,
+            payload.as_deref(),
+            control.as_ref(),
+            tls.as_ref(),
+        )
+        .await;
         if a.failure.is_some() {
             failures += 1;
         }
-        report(ctx, n, &host, port, &a, &mut results);
+        report(ctx, n, count > 1, &host, port, &a, &mut results);
+        attempts.push(a);
     }
+    let summary = super::route_summary::summarise(
+        attempts
+            .iter()
+            .map(|a| (a.connect, a.tls.as_ref().map(|t| t.0), a.first_byte)),
+        failures,
+    );
     if ctx.machine() {
         print_machine(
             &json!({"route_id": args.id, "target": format!("{host}:{port}"), "attempts": results,
-                    "ok": failures == 0}),
+                    "summary": summary.to_json(), "ok": failures == 0}),
             ctx.output,
         )?;
+    } else if count > 1 {
+        print!("{}", summary.render());
     }
     if failures > 0 && !ctx.machine() {
-        bail!("{failures} of {} attempts failed", args.count.max(1));
+        bail!("{failures} of {count} attempts failed");
     }
     Ok(u8::from(failures > 0))
 }
@@ -187,11 +242,11 @@ async fn attempt(
     port: u16,
     payload: Option<&str>,
     control: Option<&ControlClient>,
+    tls: Option<&TlsPlan>,
 ) -> Attempt {
     let mut a = Attempt::default();
     let start = Instant::now();
-    let mut stream = match tokio::time::timeout(ctx.timeout, TcpStream::connect((host, port))).await
-    {
+    let tcp = match tokio::time::timeout(ctx.timeout, TcpStream::connect((host, port))).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             a.failure = Some(format!("connect to {host}:{port}: {e}"));
@@ -207,9 +262,29 @@ async fn attempt(
     };
     a.connect = Some(start.elapsed());
     // Taken now: after a reset the socket no longer knows its peer.
-    let ends = stream
-        .local_addr()
-        .and_then(|l| Ok((l, stream.peer_addr()?)));
+    let ends = tcp.local_addr().and_then(|l| Ok((l, tcp.peer_addr()?)));
+    let mut stream: Box<dyn Io> = match tls {
+        None => Box::new(tcp),
+        Some(plan) => {
+            let begun = Instant::now();
+            let handshake =
+                route_tls::handshake(&plan.connector, plan.name.clone(), tcp, plan.verified);
+            match tokio::time::timeout(ctx.timeout, handshake).await {
+                Ok(Ok((s, negotiated))) => {
+                    a.tls = Some((begun.elapsed(), negotiated));
+                    Box::new(s)
+                }
+                Ok(Err(e)) => {
+                    a.failure = Some(e);
+                    return a;
+                }
+                Err(_) => {
+                    a.failure = Some(format!("tls handshake: timed out after {:?}", ctx.timeout));
+                    return a;
+                }
+            }
+        }
+    };
     let sent_at = Instant::now();
     if let Some(p) = payload {
         if let Err(e) = stream.write_all(p.as_bytes()).await {
@@ -262,7 +337,7 @@ async fn confirm(control: &ControlClient, route_id: &str, client: &str) -> Confi
     }
 }
 
-async fn read_reply(stream: &mut TcpStream, args: &TestArgs, a: &mut Attempt, sent_at: Instant) {
+async fn read_reply(stream: &mut Box<dyn Io>, args: &TestArgs, a: &mut Attempt, sent_at: Instant) {
     let deadline = tokio::time::Instant::now() + args.read_timeout;
     let mut buf = [0u8; 16 * 1024];
     loop {
@@ -320,7 +395,16 @@ fn judge(args: &TestArgs, a: &Attempt) -> Option<String> {
     None
 }
 
-fn report(ctx: &Ctx, n: u32, host: &str, port: u16, a: &Attempt, results: &mut Vec<Value>) {
+/// Prints one attempt (one line each when `compact`, for `--count`), or collects its JSON.
+fn report(
+    ctx: &Ctx,
+    n: u32,
+    compact: bool,
+    host: &str,
+    port: u16,
+    a: &Attempt,
+    results: &mut Vec<Value>,
+) {
     let ms = |d: Option<Duration>| d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
     let preview: String = String::from_utf8_lossy(&a.reply)
         .chars()
@@ -329,6 +413,8 @@ fn report(ctx: &Ctx, n: u32, host: &str, port: u16, a: &Attempt, results: &mut V
     if ctx.machine() {
         results.push(json!({
             "attempt": n, "ok": a.failure.is_none(), "connect_ms": ms(a.connect),
+            "tls_ms": a.tls.as_ref().map(|t| ms(Some(t.0))),
+            "tls_version": a.tls.as_ref().map(|t| t.1.version.clone()),
             "round_trip_ms": ms(a.first_byte), "bytes": a.reply.len(), "reply": preview,
             "closed_by_peer": a.closed, "error": a.failure, "route": route_json(&a.route),
         }));
@@ -339,8 +425,34 @@ fn report(ctx: &Ctx, n: u32, host: &str, port: u16, a: &Attempt, results: &mut V
         Some(e) => paint(&format!("FAIL: {e}"), Tone::Bad, ctx.color),
     };
     let fmt = |d: Option<f64>| d.map_or("-".to_owned(), |v| format!("{v:.3} ms"));
+    if compact {
+        let tls = a
+            .tls
+            .as_ref()
+            .map(|t| format!("  tls {}", fmt(ms(Some(t.0)))))
+            .unwrap_or_default();
+        println!(
+            "#{n} connect {}{tls}  round trip {}  route {}: {verdict}",
+            fmt(ms(a.connect)),
+            fmt(ms(a.first_byte)),
+            route_line(&a.route)
+        );
+        return;
+    }
     println!("#{n} {host}:{port}: {verdict}");
     println!("  connect     {}", fmt(ms(a.connect)));
+    if let Some((took, negotiated)) = &a.tls {
+        let check = if negotiated.verified {
+            "verified"
+        } else {
+            "not verified"
+        };
+        println!(
+            "  tls         {} ({}, certificate {check})",
+            fmt(ms(Some(*took))),
+            negotiated.version
+        );
+    }
     println!("  round trip  {}", fmt(ms(a.first_byte)));
     println!(
         "  reply       {} bytes{}",
@@ -391,8 +503,12 @@ mod tests {
         let status = json!({"listeners": [
             {"protocol": "udp", "addr": "0.0.0.0:9200"},
             {"protocol": "tcp", "addr": "[::]:9100"}]});
-        assert_eq!(first_tcp_port(&status), Some(9100));
-        assert_eq!(first_tcp_port(&json!({})), None);
+        assert_eq!(first_tcp_port(&status, false), Some(9100));
+        assert_eq!(first_tcp_port(&json!({}), false), None);
+        let with_tls = json!({"listeners": [
+            {"protocol": "tcp", "addr": "0.0.0.0:9100", "tls": false},
+            {"protocol": "tcp", "addr": "0.0.0.0:9443", "tls": true}]});
+        assert_eq!(first_tcp_port(&with_tls, true), Some(9443));
     }
 
     #[test]
@@ -402,6 +518,9 @@ mod tests {
             payload: None,
             expect: None,
             count: 1,
+            tls: false,
+            sni: None,
+            ca: None,
             port: None,
             read_timeout: Duration::from_secs(1),
         };

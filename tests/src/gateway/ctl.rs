@@ -60,12 +60,29 @@ pub fn apisixctl_bin() -> anyhow::Result<PathBuf> {
 /// Runs `apisixctl args...` in `cwd` with no APISIX/ADC environment and `NO_COLOR=1`, feeding
 /// `stdin` when given; panics when it cannot start or exceeds [`CTL_TIMEOUT`].
 pub async fn run_ctl(cwd: &Path, args: &[&str], stdin: Option<&str>) -> CtlRun {
+    run_ctl_env(cwd, args, stdin, &[]).await
+}
+
+/// Like [`run_ctl`], then sets `env` (name, value) on top: for the environment fallbacks and
+/// `$XDG_CONFIG_HOME`. `$XDG_CONFIG_HOME` and `$HOME` point into `cwd` unless given, so no
+/// user config file is read.
+pub async fn run_ctl_env(
+    cwd: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> CtlRun {
     use tokio::io::AsyncWriteExt as _;
     let bin = apisixctl_bin().unwrap_or_else(|e| panic!("{e:#}"));
     let mut cmd = tokio::process::Command::new(&bin);
     cmd.current_dir(cwd).args(args).env("NO_COLOR", "1");
     for var in CTL_ENV {
         cmd.env_remove(var);
+    }
+    cmd.env("XDG_CONFIG_HOME", cwd.join(".config"))
+        .env("HOME", cwd);
+    for (name, value) in env {
+        cmd.env(name, value);
     }
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()

@@ -28,7 +28,7 @@ use tokio::io::AsyncWriteExt as _;
 
 pub use admin::{check_reply, http_client, AdminRequest, Expect, KeyAuth, Reply};
 pub use config::{GatewayConfig, TEST_ADMIN_KEY, TEST_VIEWER_KEY};
-pub use ctl::{apisixctl_bin, run_ctl, CtlRun};
+pub use ctl::{apisixctl_bin, run_ctl, run_ctl_env, CtlRun};
 
 use crate::{tools, wait};
 
