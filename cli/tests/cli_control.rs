@@ -78,7 +78,19 @@ fn route_test_passes_when_reply_matches_and_control_confirms_the_route() {
     );
     assert_eq!(ok.code, 0, "{}\n{}", ok.stdout, ok.stderr);
     assert_eq!(ok.stdout.matches(": ok").count(), 2, "{}", ok.stdout);
-    assert!(ok.stdout.contains("route       1"), "{}", ok.stdout);
+    assert_eq!(
+        ok.stdout
+            .matches(" route 1 (connection c-1) confirmed: ok\n")
+            .count(),
+        2,
+        "{}",
+        ok.stdout
+    );
+    assert!(
+        ok.stdout.contains("\n2 attempts, 2 ok, 0 failed\n"),
+        "{}",
+        ok.stdout
+    );
 
     let wrong = apisixctl(
         dir.path(),
