@@ -10,6 +10,7 @@ mod matching;
 mod misc;
 mod resource;
 mod route_explain;
+mod route_report;
 mod route_summary;
 mod route_test;
 mod route_tls;
