@@ -122,6 +122,7 @@ fn full_fixture_sets_every_section() {
     assert_eq!(c.fallback_sni.as_deref(), Some("default.example.com"));
     assert_eq!(c.dns_resolver, ["1.1.1.1", "8.8.8.8:53"]);
     assert_eq!(c.dns_resolver_valid, Some(Duration::from_secs(60)));
+    assert!(c.disable_upstream_healthcheck);
     assert_eq!(c.graceful_shutdown_timeout, Duration::from_millis(2500));
     assert_eq!(
         (c.role, c.config_provider),

@@ -5,73 +5,25 @@ mod proxy_support;
 use std::path::Path;
 use std::time::Duration;
 
-use apisix_gateway::config::{
-    AdminConfig, Config, ConfigProvider, EtcdConfig, PrometheusConfig, ProxyMode, Role,
-    StreamLogConfig,
-};
+use apisix_gateway::config::{Config, ProxyMode};
 use apisix_gateway::proxy::stats::RejectReason;
 use apisix_gateway::server::{pidfile, LifecycleEvent, Server};
 use proxy_support::*;
 use tokio::net::TcpStream;
 
+/// The built-in defaults, with one TCP and one UDP listener on 127.0.0.1 port 0 and nothing
+/// else listening (no Admin API, Control API or export server on the well-known ports).
 fn config(prefix: &Path) -> Config {
-    let any = "127.0.0.1:0".parse().expect("addr");
-    Config {
-        prefix: prefix.to_path_buf(),
-        path: prefix.join("conf/config.yaml"),
-        proxy_mode: ProxyMode::Stream,
-        stream_tcp: vec![tcp_entry("127.0.0.1:0")],
-        stream_udp: vec![any],
-        enable_admin: false,
-        enable_control: false,
-        control_addr: any,
-        admin: AdminConfig {
-            listen: any,
-            key_required: false,
-            keys: vec![],
-            allow_admin: None,
-        },
-        role: Role::Traditional,
-        config_provider: ConfigProvider::Embedded,
-        data_dir: prefix.join("data"),
-        etcd: EtcdConfig {
-            hosts: vec![],
-            prefix: "/apisix".into(),
-            timeout: Duration::from_secs(30),
-            user: None,
-            password: None,
-            tls_cert: None,
-            tls_key: None,
-            tls_verify: true,
-            tls_sni: None,
-            tls_trusted_certificates: Vec::new(),
-            tls_system_roots: true,
-            watch_timeout: Duration::from_secs(50),
-            startup_retry: 2,
-            resync_delay: Duration::from_secs(5),
-        },
-        prometheus: PrometheusConfig {
-            enable_export_server: false,
-            export_addr: any,
-            export_uri: "/apisix/prometheus/metrics".into(),
-            metric_prefix: "apisix_".into(),
-        },
-        stream_plugins: vec![],
-        xrpc_protocols: vec![],
-        stream_log: StreamLogConfig {
-            enable_access_log: false,
-            access_log: prefix.join("logs/access_stream.log"),
-            access_log_format: String::new(),
-            access_log_format_escape: "default".into(),
-            real_ip_from: vec![],
-        },
-        fallback_sni: None,
-        ssl_trusted_certificate: None,
-        data_encryption_keyring: Vec::new(),
-        graceful_shutdown_timeout: Duration::from_secs(5),
-        dns_resolver: vec![],
-        dns_resolver_valid: None,
-    }
+    let mut config = Config::defaults(prefix);
+    config.proxy_mode = ProxyMode::Stream;
+    config.stream_tcp = vec![tcp_entry("127.0.0.1:0")];
+    config.stream_udp = vec!["127.0.0.1:0".parse().expect("addr")];
+    config.enable_admin = false;
+    config.enable_control = false;
+    config.prometheus.enable_export_server = false;
+    config.stream_plugins = vec![];
+    config.graceful_shutdown_timeout = Duration::from_secs(5);
+    config
 }
 
 #[tokio::test]

@@ -212,6 +212,18 @@ impl UpstreamRuntime {
         }
     }
 
+    /// Ignores the upstream's `checks` (`apisix.disable_upstream_healthcheck`): nothing is
+    /// counted and every node stays healthy.
+    pub fn without_health_checks(mut self) -> Self {
+        self.limits = None;
+        self
+    }
+
+    /// Whether health checks are counted for this upstream (it has `checks`, not disabled).
+    pub fn health_checked(&self) -> bool {
+        self.limits.is_some()
+    }
+
     /// Sets how long DNS answers are reused (config `dns_resolver_valid`; zero disables).
     pub fn with_dns_ttl(mut self, ttl: Duration) -> Self {
         self.dns = DnsCache::new(ttl);

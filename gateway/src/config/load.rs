@@ -115,6 +115,7 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
     let dns_resolver_valid = r
         .integer("apisix.dns_resolver_valid", 0)
         .map(|s| Duration::from_secs(s.unsigned_abs()));
+    let disable_upstream_healthcheck = r.bool("apisix.disable_upstream_healthcheck", false);
     let graceful_shutdown_timeout =
         seconds(r, "apisix.graceful_shutdown_timeout").unwrap_or(Duration::from_secs(30));
     let (role, config_provider) = role(r);
@@ -145,6 +146,7 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         graceful_shutdown_timeout,
         dns_resolver,
         dns_resolver_valid,
+        disable_upstream_healthcheck,
     }
 }
 

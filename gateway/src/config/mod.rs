@@ -181,6 +181,9 @@ pub struct Config {
     pub graceful_shutdown_timeout: Duration,
     pub dns_resolver: Vec<String>,
     pub dns_resolver_valid: Option<Duration>,
+    /// `apisix.disable_upstream_healthcheck`: no active probes and no passive counting, every
+    /// node stays healthy (the global kill switch; default false).
+    pub disable_upstream_healthcheck: bool,
 }
 
 /// Everything wrong with a config file: one message per problem, each naming its key path

@@ -74,6 +74,7 @@ fn empty_file_gives_apisix_defaults_with_our_loopback_admin() {
     assert_eq!(c.stream_log.access_log_format_escape, "default");
     assert_eq!(c.graceful_shutdown_timeout, Duration::from_secs(30));
     assert_eq!((c.fallback_sni, c.dns_resolver_valid), (None, None));
+    assert!(!c.disable_upstream_healthcheck);
 }
 
 #[test]

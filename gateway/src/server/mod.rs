@@ -85,7 +85,8 @@ pub struct Server {
     admin_task: Option<JoinHandle<()>>,
     observe: ObserveServices,
     /// Active health checkers (stopped when the server is dropped).
-    _health: crate::health::HealthManager,
+    /// Active health probes; none with `apisix.disable_upstream_healthcheck`.
+    _health: Option<crate::health::HealthManager>,
     _pid_file: PidFile,
 }
 
@@ -153,7 +154,8 @@ impl Server {
             .map_err(ServerError::Observe)?;
         tracing::info!(pid = std::process::id(), "apisix-gateway started");
         Ok(Server {
-            _health: crate::health::HealthManager::start(snapshot.clone()),
+            _health: (!config.disable_upstream_healthcheck)
+                .then(|| crate::health::HealthManager::start(snapshot.clone())),
             config,
             proxy,
             snapshot,

@@ -96,10 +96,12 @@ pub fn start_snapshot_watcher(
     let (ready_tx, ready_rx) = oneshot::channel();
     match store {
         Some(store) => {
-            tokio::spawn(snapshot::run_watcher(
+            let watcher =
+                snapshot::SnapshotWatcher::new(config.etcd.prefix.clone(), check_context(config))
+                    .with_options(snapshot::CompileOptions::from_config(config));
+            tokio::spawn(snapshot::run_watcher_with(
                 store,
-                config.etcd.prefix.clone(),
-                check_context(config),
+                watcher,
                 target,
                 Some(ready_tx),
             ));

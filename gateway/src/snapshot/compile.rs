@@ -28,12 +28,25 @@ struct Item<'a> {
 pub struct CompileOptions {
     /// How long upstream DNS answers are reused (config `dns_resolver_valid`).
     pub dns_ttl: Duration,
+    /// Whether upstream `checks` are honoured (false: `apisix.disable_upstream_healthcheck`).
+    pub health_checks: bool,
+}
+
+impl CompileOptions {
+    /// The options `config` asks for.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        CompileOptions {
+            dns_ttl: config.dns_resolver_valid.unwrap_or(DEFAULT_DNS_TTL),
+            health_checks: !config.disable_upstream_healthcheck,
+        }
+    }
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             dns_ttl: DEFAULT_DNS_TTL,
+            health_checks: true,
         }
     }
 }
@@ -169,14 +182,20 @@ struct Runtimes<'p> {
 
 impl Runtimes<'_> {
     fn get(&mut self, key: String, up: &Upstream) -> Arc<UpstreamRuntime> {
-        let ttl = self.options.dns_ttl;
+        let (ttl, checks) = (self.options.dns_ttl, self.options.health_checks);
         let rt = self
             .previous
             .and_then(|p| p.runtimes.get(&key))
             .filter(|rt| rt.config == *up && rt.dns_ttl() == ttl)
+            .filter(|rt| rt.health_checked() == (checks && up.checks.is_some()))
             .cloned()
             .unwrap_or_else(|| {
-                Arc::new(UpstreamRuntime::compile(key.clone(), up).with_dns_ttl(ttl))
+                let rt = UpstreamRuntime::compile(key.clone(), up).with_dns_ttl(ttl);
+                Arc::new(if checks {
+                    rt
+                } else {
+                    rt.without_health_checks()
+                })
             });
         self.built.insert(key, rt.clone());
         rt

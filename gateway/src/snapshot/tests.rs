@@ -400,6 +400,28 @@ fn ten_thousand_routes_compile_and_match() {
 }
 
 #[test]
+fn disabled_health_checks_leave_upstreams_unchecked() {
+    let checks = json!({"active": {"type": "tcp"}, "passive": {"type": "tcp"}});
+    let items = vec![kv(
+        "/apisix/upstreams/u",
+        json!({"nodes": nodes(), "checks": checks}),
+        1,
+        1,
+    )];
+    let checked = build(&items);
+    assert!(checked.upstreams["u"].health_checked());
+    let options = CompileOptions {
+        health_checks: false,
+        ..CompileOptions::default()
+    };
+    let unchecked = compile_with(&items, "/apisix", &ctx(), &options, Some(&checked));
+    assert!(!unchecked.upstreams["u"].health_checked());
+    let mut config = crate::config::Config::defaults(std::path::Path::new("/gw"));
+    config.disable_upstream_healthcheck = true;
+    assert!(!CompileOptions::from_config(&config).health_checks);
+}
+
+#[test]
 fn dns_ttl_option_reaches_runtimes_and_a_change_rebuilds_them() {
     let items = vec![kv("/apisix/upstreams/u", json!({"nodes": nodes()}), 1, 1)];
     let first = build(&items);
@@ -409,6 +431,7 @@ fn dns_ttl_option_reaches_runtimes_and_a_change_rebuilds_them() {
     );
     let options = CompileOptions {
         dns_ttl: Duration::from_secs(5),
+        ..CompileOptions::default()
     };
     let second = compile_with(&items, "/apisix", &ctx(), &options, Some(&first));
     assert_eq!(second.upstreams["u"].dns_ttl(), Duration::from_secs(5));

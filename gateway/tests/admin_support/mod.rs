@@ -11,10 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apisix_gateway::admin::{serve, AdminContext};
-use apisix_gateway::config::{
-    AdminConfig, AdminKey, Config, ConfigProvider, EtcdConfig, PrometheusConfig, ProxyMode, Role,
-    StreamLogConfig,
-};
+use apisix_gateway::config::{AdminKey, Config, ConfigProvider, ProxyMode};
 use apisix_gateway::store::{KeyValue, PutOutcome, Store, StoreError, StoreResult, WatchEvent};
 use async_trait::async_trait;
 use serde_json::Value;
@@ -165,81 +162,38 @@ fn addr(text: &str) -> SocketAddr {
 /// A config as `conf/config.yaml` defaults would give, with `http&stream`, an admin and a
 /// viewer key, and `allow_admin: [127.0.0.0/24]`.
 pub fn test_config(prefix: PathBuf) -> Config {
-    Config {
-        path: prefix.join("conf/config.yaml"),
-        data_dir: prefix.join("data"),
-        prefix,
-        proxy_mode: ProxyMode::HttpAndStream,
-        stream_tcp: Vec::new(),
-        stream_udp: Vec::new(),
-        enable_admin: true,
-        enable_control: true,
-        control_addr: addr("127.0.0.1:9090"),
-        admin: AdminConfig {
-            listen: addr("127.0.0.1:9180"),
-            key_required: true,
-            keys: vec![
-                AdminKey {
-                    name: "admin".into(),
-                    key: ADMIN_KEY.into(),
-                    role: "admin".into(),
-                },
-                AdminKey {
-                    name: "viewer".into(),
-                    key: VIEWER_KEY.into(),
-                    role: "viewer".into(),
-                },
-            ],
-            allow_admin: Some(vec!["127.0.0.0/24".parse().expect("valid cidr")]),
+    let mut config = Config::defaults(&prefix);
+    config.proxy_mode = ProxyMode::HttpAndStream;
+    config.stream_tcp = Vec::new();
+    config.stream_udp = Vec::new();
+    config.admin.key_required = true;
+    config.admin.keys = vec![
+        AdminKey {
+            name: "admin".into(),
+            key: ADMIN_KEY.into(),
+            role: "admin".into(),
         },
-        role: Role::Traditional,
-        config_provider: ConfigProvider::Embedded,
-        etcd: EtcdConfig {
-            hosts: vec!["http://127.0.0.1:2379".into()],
-            prefix: "/apisix".into(),
-            timeout: Duration::from_secs(30),
-            user: None,
-            password: None,
-            tls_cert: None,
-            tls_key: None,
-            tls_verify: true,
-            tls_sni: None,
-            tls_trusted_certificates: Vec::new(),
-            tls_system_roots: true,
-            watch_timeout: Duration::from_secs(50),
-            startup_retry: 2,
-            resync_delay: Duration::from_secs(5),
+        AdminKey {
+            name: "viewer".into(),
+            key: VIEWER_KEY.into(),
+            role: "viewer".into(),
         },
-        prometheus: PrometheusConfig {
-            enable_export_server: true,
-            export_addr: addr("127.0.0.1:9091"),
-            export_uri: "/apisix/prometheus/metrics".into(),
-            metric_prefix: "apisix_".into(),
-        },
-        stream_plugins: [
-            "ip-restriction",
-            "limit-conn",
-            "mqtt-proxy",
-            "syslog",
-            "traffic-split",
-        ]
-        .map(String::from)
-        .to_vec(),
-        xrpc_protocols: vec!["redis".into(), "pingpong".into()],
-        stream_log: StreamLogConfig {
-            enable_access_log: false,
-            access_log: "logs/access_stream.log".into(),
-            access_log_format: "$remote_addr [$time_local] $protocol $status".into(),
-            access_log_format_escape: "default".into(),
-            real_ip_from: Vec::new(),
-        },
-        fallback_sni: None,
-        ssl_trusted_certificate: None,
-        data_encryption_keyring: Vec::new(),
-        graceful_shutdown_timeout: Duration::from_secs(30),
-        dns_resolver: Vec::new(),
-        dns_resolver_valid: None,
-    }
+    ];
+    config.admin.allow_admin = Some(vec!["127.0.0.0/24".parse().expect("valid cidr")]);
+    config.config_provider = ConfigProvider::Embedded;
+    config.stream_plugins = [
+        "ip-restriction",
+        "limit-conn",
+        "mqtt-proxy",
+        "syslog",
+        "traffic-split",
+    ]
+    .map(String::from)
+    .to_vec();
+    config.xrpc_protocols = vec!["redis".into(), "pingpong".into()];
+    config.data_encryption_keyring = Vec::new();
+    config.graceful_shutdown_timeout = Duration::from_secs(30);
+    config
 }
 
 /// A running Admin API server over a [`MemStore`].

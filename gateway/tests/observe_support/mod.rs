@@ -10,10 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apisix_gateway::config::{
-    AdminConfig, AdminKey, Config, ConfigProvider, EtcdConfig, PrometheusConfig, ProxyMode, Role,
-    StreamLogConfig, TcpListen,
-};
+use apisix_gateway::config::{AdminKey, Config, ProxyMode, TcpListen};
 use apisix_gateway::control::{self, ObserveServices};
 use apisix_gateway::proxy::listener::ListenerSet;
 use apisix_gateway::proxy::source::SnapshotRoutes;
@@ -59,80 +56,41 @@ where
 /// 127.0.0.1 port 0 and under `dir`.
 pub fn config(dir: &std::path::Path) -> Config {
     let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    Config {
-        prefix: dir.to_path_buf(),
-        path: dir.join("conf/config.yaml"),
-        proxy_mode: ProxyMode::Stream,
-        stream_tcp: vec![TcpListen {
-            addr: any,
-            tls: false,
-            sni_preread: false,
-            proxy_protocol: false,
-            proxy_protocol_to_upstream: None,
-        }],
-        stream_udp: vec![any],
-        enable_admin: false,
-        enable_control: true,
-        control_addr: any,
-        admin: AdminConfig {
-            listen: any,
-            key_required: true,
-            keys: vec![
-                AdminKey {
-                    name: "admin".into(),
-                    key: ADMIN_KEY.into(),
-                    role: "admin".into(),
-                },
-                AdminKey {
-                    name: "viewer".into(),
-                    key: VIEWER_KEY.into(),
-                    role: "viewer".into(),
-                },
-            ],
-            allow_admin: None,
+    let mut config = Config::defaults(dir);
+    config.proxy_mode = ProxyMode::Stream;
+    config.stream_tcp = vec![TcpListen {
+        addr: any,
+        tls: false,
+        sni_preread: false,
+        proxy_protocol: false,
+        proxy_protocol_to_upstream: None,
+    }];
+    config.stream_udp = vec![any];
+    config.enable_admin = false;
+    config.control_addr = any;
+    config.admin.listen = any;
+    config.admin.keys = vec![
+        AdminKey {
+            name: "admin".into(),
+            key: ADMIN_KEY.into(),
+            role: "admin".into(),
         },
-        role: Role::Traditional,
-        config_provider: ConfigProvider::Embedded,
-        data_dir: dir.join("data"),
-        etcd: EtcdConfig {
-            hosts: vec![],
-            prefix: "/apisix".into(),
-            timeout: Duration::from_secs(30),
-            user: None,
-            password: None,
-            tls_cert: None,
-            tls_key: None,
-            tls_verify: true,
-            tls_sni: None,
-            tls_trusted_certificates: Vec::new(),
-            tls_system_roots: true,
-            watch_timeout: Duration::from_secs(50),
-            startup_retry: 2,
-            resync_delay: Duration::from_secs(5),
+        AdminKey {
+            name: "viewer".into(),
+            key: VIEWER_KEY.into(),
+            role: "viewer".into(),
         },
-        prometheus: PrometheusConfig {
-            enable_export_server: true,
-            export_addr: any,
-            export_uri: "/apisix/prometheus/metrics".into(),
-            metric_prefix: "apisix_".into(),
-        },
-        stream_plugins: vec!["ip-restriction".into(), "prometheus".into()],
-        xrpc_protocols: vec![],
-        stream_log: StreamLogConfig {
-            enable_access_log: true,
-            access_log: dir.join("logs/access_stream.log"),
-            access_log_format:
-                "$remote_addr $protocol $status $bytes_sent $bytes_received $upstream_addr $route_id"
-                    .into(),
-            access_log_format_escape: "default".into(),
-            real_ip_from: vec![],
-        },
-        fallback_sni: None,
-        graceful_shutdown_timeout: Duration::from_secs(5),
-        dns_resolver: vec![],
-        dns_resolver_valid: None,
-        ..Config::defaults(dir)
-    }
+    ];
+    config.admin.allow_admin = None;
+    config.prometheus.export_addr = any;
+    config.stream_plugins = vec!["ip-restriction".into(), "prometheus".into()];
+    config.stream_log.enable_access_log = true;
+    config.stream_log.access_log = dir.join("logs/access_stream.log");
+    config.stream_log.access_log_format =
+        "$remote_addr $protocol $status $bytes_sent $bytes_received $upstream_addr $route_id"
+            .into();
+    config.graceful_shutdown_timeout = Duration::from_secs(5);
+    config
 }
 
 /// A running data plane with its observability side.
