@@ -145,6 +145,21 @@ fn dashboard_without_tui_binary_says_where_it_looked() {
     );
 }
 
+/// Runs a program the test has just written. Another test thread that forks while the file is
+/// still open for writing keeps a write descriptor in its child for a moment, and exec then
+/// fails with ETXTBSY ("Text file busy"): retry that case briefly.
+fn run_fresh_executable(command: impl Fn() -> std::process::Command) -> std::process::Output {
+    for _ in 0..50 {
+        match command().output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.expect("runs"),
+        }
+    }
+    command().output().expect("runs")
+}
+
 #[test]
 fn dashboard_execs_the_tui_next_to_it_with_the_same_options() {
     use std::os::unix::fs::PermissionsExt;
@@ -158,20 +173,22 @@ fn dashboard_execs_the_tui_next_to_it_with_the_same_options() {
     )
     .expect("write fake tui");
     std::fs::set_permissions(&tui, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let out = std::process::Command::new(&bin)
-        .current_dir(dir.path())
-        .args([
-            "--server",
-            "http://gw:1",
-            "--admin-key",
-            "k1",
-            "dashboard",
-            "--",
-            "--readonly",
-        ])
-        .env_remove("APISIX_CONTROL_URL")
-        .output()
-        .expect("runs");
+    let out = run_fresh_executable(|| {
+        let mut command = std::process::Command::new(&bin);
+        command
+            .current_dir(dir.path())
+            .args([
+                "--server",
+                "http://gw:1",
+                "--admin-key",
+                "k1",
+                "dashboard",
+                "--",
+                "--readonly",
+            ])
+            .env_remove("APISIX_CONTROL_URL");
+        command
+    });
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "the tui's exit code is kept");
     assert!(

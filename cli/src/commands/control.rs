@@ -148,6 +148,14 @@ const CONNECTION_COLUMNS: &[(&str, &[&str])] = &[
     ("BYTES_OUT", &["bytes_out"]),
 ];
 
+/// A connection row with `age_secs` rounded to tenths, for people.
+fn rounded_age(mut row: Value) -> Value {
+    if let Some(age) = row.get("age_secs").and_then(Value::as_f64) {
+        row["age_secs"] = json!((age * 10.0).round() / 10.0);
+    }
+    row
+}
+
 /// `connections list|kill`.
 pub async fn connections(ctx: &Ctx, action: ConnectionsAction) -> anyhow::Result<u8> {
     let control = ctx.control()?;
@@ -172,7 +180,7 @@ pub async fn connections(ctx: &Ctx, action: ConnectionsAction) -> anyhow::Result
                     if watch {
                         print!("\x1b[2J\x1b[H");
                     }
-                    let rows = items(&answer);
+                    let rows: Vec<Value> = items(&answer).into_iter().map(rounded_age).collect();
                     print!("{}", table_of(&rows, CONNECTION_COLUMNS).render());
                     if watch {
                         println!(
@@ -316,6 +324,14 @@ pub async fn ping(ctx: &Ctx) -> anyhow::Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_age_is_rounded_to_tenths_for_tables() {
+        let row = rounded_age(json!({"id": "c-1", "age_secs": 1.005092364}));
+        assert_eq!(row["age_secs"], json!(1.0));
+        let row = rounded_age(json!({"id": "c-1", "age_secs": 12.46}));
+        assert_eq!(row["age_secs"], json!(12.5));
+    }
 
     #[test]
     fn items_accept_arrays_and_wrapped_lists() {
