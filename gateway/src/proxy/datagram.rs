@@ -1,0 +1,289 @@
+//! The UDP listening socket's I/O: datagrams read in batches (`recvmmsg`) together with the
+//! address each one was sent to, and replies sent from a chosen local address.
+//!
+//! A socket bound to one address knows its `$server_addr` already. A wildcard-bound socket
+//! (`0.0.0.0` / `[::]`) does not, so `IP_PKTINFO` / `IPV6_RECVPKTINFO` is switched on and every
+//! datagram arrives with its destination address in a control message. That address (with the
+//! listener's port) is the datagram's [`Destination`]: `$server_addr` for routing, part of the
+//! session key, and the source of the replies, which are sent with `sendmsg` and an
+//! `IP_PKTINFO` / `IPV6_PKTINFO` control message so the client sees them come from the address
+//! it used (as nginx does). Everything goes through nix's safe wrappers.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
+
+use nix::sys::socket::{
+    self, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage,
+};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+/// Datagrams read per `recvmmsg` call at most.
+pub const BATCH: usize = 16;
+/// Largest UDP payload (one receive slot).
+pub const MAX_DATAGRAM: usize = 65536;
+
+/// Where a datagram was sent: the listener's port with the destination address of its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Destination {
+    /// `$server_addr:$server_port`: the address the client sent to.
+    pub addr: SocketAddr,
+    /// The local address replies leave from; `None` lets the kernel pick (a socket bound to
+    /// one address, or a broadcast / multicast destination, which cannot be a source).
+    reply_from: Option<IpAddr>,
+    /// The interface to reply on, for IPv6 link-local destinations only (0: any).
+    ifindex: u32,
+}
+
+impl Destination {
+    /// The destination of every datagram on a socket bound to `local` (no control message).
+    pub fn bound(local: SocketAddr) -> Self {
+        Destination {
+            addr: local,
+            reply_from: None,
+            ifindex: 0,
+        }
+    }
+
+    /// The destination recorded in a packet-info control message, with the listener's `port`;
+    /// `None` for other control messages.
+    pub fn from_cmsg(port: u16, cmsg: &ControlMessageOwned) -> Option<Self> {
+        match cmsg {
+            ControlMessageOwned::Ipv4PacketInfo(info) => {
+                let addr = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
+                // `ipi_spec_dst` is the local address the datagram was accepted on: the
+                // destination for unicast, the interface's address for a broadcast.
+                let local = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
+                Some(Destination {
+                    addr: SocketAddr::new(addr.into(), port),
+                    reply_from: (!local.is_unspecified() && !local.is_broadcast())
+                        .then_some(local.into()),
+                    ifindex: 0,
+                })
+            }
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                let addr = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+                let link_local = addr.segments()[0] & 0xffc0 == 0xfe80;
+                Some(Destination {
+                    addr: SocketAddr::new(addr.into(), port),
+                    reply_from: (!addr.is_multicast()).then_some(addr.into()),
+                    ifindex: if link_local { info.ipi6_ifindex } else { 0 },
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The address replies to this destination are sent from, when it is set explicitly.
+    pub fn reply_from(&self) -> Option<IpAddr> {
+        self.reply_from
+    }
+}
+
+/// The control message that makes a datagram leave from a given local address.
+enum SourceInfo {
+    V4(libc::in_pktinfo),
+    V6(libc::in6_pktinfo),
+}
+
+impl SourceInfo {
+    fn new(from: IpAddr, ifindex: u32) -> Self {
+        match from {
+            IpAddr::V4(ip) => SourceInfo::V4(libc::in_pktinfo {
+                ipi_ifindex: 0,
+                ipi_spec_dst: libc::in_addr {
+                    s_addr: u32::from(ip).to_be(),
+                },
+                ipi_addr: libc::in_addr { s_addr: 0 },
+            }),
+            IpAddr::V6(ip) => SourceInfo::V6(libc::in6_pktinfo {
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: ip.octets(),
+                },
+                ipi6_ifindex: ifindex,
+            }),
+        }
+    }
+
+    fn message(&self) -> ControlMessage<'_> {
+        match self {
+            SourceInfo::V4(info) => ControlMessage::Ipv4PacketInfo(info),
+            SourceInfo::V6(info) => ControlMessage::Ipv6PacketInfo(info),
+        }
+    }
+}
+
+/// One received datagram's metadata (its bytes are in the batch's slot of the same index).
+#[derive(Debug, Clone, Copy)]
+struct Received {
+    len: usize,
+    client: SocketAddr,
+    dest: Destination,
+}
+
+/// Receive slots for one `recvmmsg` call and what the last call put in them.
+///
+/// The slots are one zeroed allocation the OS maps lazily, so only the pages datagrams were
+/// written to take memory.
+pub struct RecvBatch {
+    slots: Vec<u8>,
+    received: Vec<Received>,
+}
+
+impl RecvBatch {
+    /// Room for [`BATCH`] datagrams of up to [`MAX_DATAGRAM`] bytes.
+    pub fn new() -> Self {
+        RecvBatch {
+            slots: vec![0u8; BATCH * MAX_DATAGRAM],
+            received: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// The datagrams of the last receive: payload, client address and destination.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr, Destination)> + '_ {
+        self.slots
+            .chunks(MAX_DATAGRAM)
+            .zip(&self.received)
+            .map(|(slot, r)| (&slot[..r.len], r.client, r.dest))
+    }
+
+    /// Number of datagrams from the last receive.
+    pub fn len(&self) -> usize {
+        self.received.len()
+    }
+
+    /// Whether the last receive got nothing.
+    pub fn is_empty(&self) -> bool {
+        self.received.is_empty()
+    }
+
+    /// One nonblocking `recvmmsg` on `fd`; `WouldBlock` when nothing is waiting.
+    fn fill(&mut self, fd: RawFd, local: SocketAddr, pktinfo: bool) -> io::Result<()> {
+        self.received.clear();
+        // Fresh headers each call: the kernel shrinks the control and name lengths it is
+        // given to what it wrote, and nix does not reset them between calls.
+        let cmsg = pktinfo.then(|| match local {
+            SocketAddr::V4(_) => nix::cmsg_space!(libc::in_pktinfo),
+            SocketAddr::V6(_) => nix::cmsg_space!(libc::in6_pktinfo),
+        });
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, cmsg);
+        let mut slices: Vec<[IoSliceMut<'_>; 1]> = self
+            .slots
+            .chunks_mut(MAX_DATAGRAM)
+            .map(|slot| [IoSliceMut::new(slot)])
+            .collect();
+        let results =
+            socket::recvmmsg(fd, &mut headers, slices.iter_mut(), MsgFlags::empty(), None)?;
+        for msg in results {
+            // Keep the slot index in step with the payloads even if an address is missing.
+            let client = msg
+                .address
+                .and_then(std_addr)
+                .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
+            let dest = msg
+                .cmsgs()
+                .ok()
+                .into_iter()
+                .flatten()
+                .find_map(|cmsg| Destination::from_cmsg(local.port(), &cmsg))
+                .unwrap_or(Destination::bound(local));
+            self.received.push(Received {
+                len: msg.bytes,
+                client,
+                dest,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn std_addr(addr: SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = addr.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    addr.as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6((*v6).into()))
+}
+
+/// A UDP listening socket that knows where each datagram was sent.
+#[derive(Debug)]
+pub struct ListenSocket {
+    socket: UdpSocket,
+    local: SocketAddr,
+    /// Packet info is on: the socket is bound to a wildcard address.
+    pktinfo: bool,
+}
+
+impl ListenSocket {
+    /// Wraps `socket`, switching packet info on when it is bound to a wildcard address.
+    pub fn new(socket: UdpSocket) -> io::Result<Self> {
+        let local = socket.local_addr()?;
+        let pktinfo = local.ip().is_unspecified();
+        if pktinfo {
+            match local {
+                SocketAddr::V4(_) => socket::setsockopt(&socket, sockopt::Ipv4PacketInfo, &true)?,
+                SocketAddr::V6(_) => {
+                    socket::setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)?
+                }
+            }
+        }
+        Ok(ListenSocket {
+            socket,
+            local,
+            pktinfo,
+        })
+    }
+
+    /// The bound address (a wildcard address for a wildcard listener).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Waits for datagrams and reads up to [`BATCH`] of them into `batch`.
+    pub async fn recv(&self, batch: &mut RecvBatch) -> io::Result<()> {
+        let fd = self.socket.as_raw_fd();
+        self.socket
+            .async_io(Interest::READABLE, || {
+                batch.fill(fd, self.local, self.pktinfo)
+            })
+            .await
+    }
+
+    /// Sends `payload` to `client` from the address the client's datagrams were sent to.
+    pub async fn send_to(
+        &self,
+        payload: &[u8],
+        client: SocketAddr,
+        from: &Destination,
+    ) -> io::Result<usize> {
+        let Some(ip) = from.reply_from else {
+            return self.socket.send_to(payload, client).await;
+        };
+        let info = SourceInfo::new(ip, from.ifindex);
+        let to = SockaddrStorage::from(client);
+        let fd = self.socket.as_raw_fd();
+        self.socket
+            .async_io(Interest::WRITABLE, || {
+                let iov = [IoSlice::new(payload)];
+                Ok(socket::sendmsg(
+                    fd,
+                    &iov,
+                    &[info.message()],
+                    MsgFlags::empty(),
+                    Some(&to),
+                )?)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+#[path = "datagram_tests.rs"]
+mod tests;
