@@ -248,3 +248,56 @@ async fn a_wildcard_udp_listener_replies_from_the_address_the_client_used_withou
         "not the kernel's pick (127.0.0.1) but the address sent to"
     );
 }
+
+/// The ids of the live sessions of `client`, from the Control API.
+async fn session_ids(gw: &Gateway, client: &UdpSocket) -> Vec<String> {
+    let client = client.local_addr().expect("client address");
+    let listed = gw
+        .control_get(&format!("/v1/connections?client={client}"))
+        .await
+        .json();
+    listed["list"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| c["id"].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_session_lives_while_busy_and_ends_after_the_idle_timeout() {
+    let echo = UdpEcho::start().await;
+    let gw = Gateway::start_default().await.expect("start gateway");
+    gw.put_ok(
+        "/stream_routes/udp",
+        json!({"upstream": {"type": "roundrobin", "nodes": {echo.node(): 1}, "timeout": {"connect": 1, "send": 1, "read": 1}}}),
+    )
+    .await;
+    wait_udp_live(&gw).await;
+    let client = client_socket().await;
+    // A datagram every 300 ms for 1.8 s: longer than the 1 s timeout, one session throughout.
+    let busy = std::time::Instant::now();
+    let mut seen = std::collections::HashSet::new();
+    while busy.elapsed() < Duration::from_millis(1800) {
+        let (reply, _) = exchange(&client, gw.udp_addr(0), b"tick")
+            .await
+            .expect("a reply while busy");
+        assert_eq!(reply, b"tick");
+        seen.extend(session_ids(&gw, &client).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(seen.len(), 1, "one session while busy: {seen:?}");
+    let idle = std::time::Instant::now();
+    e2e::wait::until(
+        "the idle session to end",
+        Duration::from_secs(5),
+        || async { session_ids(&gw, &client).await.is_empty().then_some(()) },
+    )
+    .await
+    .expect("the session ends after the idle timeout");
+    assert!(
+        idle.elapsed() >= Duration::from_millis(600),
+        "ended too early: {:?} after the last datagram",
+        idle.elapsed()
+    );
+}

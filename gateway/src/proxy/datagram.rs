@@ -7,12 +7,14 @@
 //! listener's port) is the datagram's [`Destination`]: `$server_addr` for routing, part of the
 //! session key, and the source of the replies, which are sent with `sendmsg` and an
 //! `IP_PKTINFO` / `IPV6_PKTINFO` control message so the client sees them come from the address
-//! it used (as nginx does). Everything goes through nix's safe wrappers.
+//! it used (as nginx does). [`send_connected`] writes a session's queued datagrams to its
+//! upstream with one `sendmmsg`. Everything goes through nix's safe wrappers.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 
+use bytes::Bytes;
 use nix::sys::socket::{
     self, sockopt, ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage,
 };
@@ -282,6 +284,49 @@ impl ListenSocket {
             })
             .await
     }
+}
+
+/// Sends every datagram of `batch` on the connected `socket`, many per `sendmmsg` call, in
+/// order; returns the bytes sent and the last error. A datagram whose send fails (e.g. an
+/// ICMP error of an earlier one reported now) is skipped, the others still go, as with one
+/// `send` each. A UDP send only waits while the socket buffer is full.
+pub async fn send_connected(socket: &UdpSocket, batch: &[Bytes]) -> (u64, Option<io::Error>) {
+    let fd = socket.as_raw_fd();
+    let (mut sent, mut bytes, mut error) = (0, 0, None);
+    while sent < batch.len() {
+        let rest = &batch[sent..];
+        match socket
+            .async_io(Interest::WRITABLE, || send_many(fd, rest))
+            .await
+        {
+            Ok((count, n)) => {
+                sent += count;
+                bytes += n;
+            }
+            Err(e) => {
+                sent += 1;
+                error = Some(e);
+            }
+        }
+    }
+    (bytes, error)
+}
+
+/// One nonblocking `sendmmsg` of `batch` on the connected `fd`: how many datagrams went, and
+/// their bytes.
+fn send_many(fd: RawFd, batch: &[Bytes]) -> io::Result<(usize, u64)> {
+    if let [one] = batch {
+        return Ok((1, socket::send(fd, one, MsgFlags::empty())? as u64));
+    }
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(batch.len(), None);
+    let slices: Vec<[IoSlice<'_>; 1]> = batch.iter().map(|d| [IoSlice::new(d)]).collect();
+    let to: Vec<Option<SockaddrStorage>> = vec![None; batch.len()];
+    let no_cmsgs: [ControlMessage<'_>; 0] = [];
+    let results = socket::sendmmsg(fd, &mut headers, &slices, &to, no_cmsgs, MsgFlags::empty())?;
+    // Only the counts are read: the results' addresses are unset for a connected socket.
+    Ok(results.fold((0, 0), |(count, bytes), msg| {
+        (count + 1, bytes + msg.bytes as u64)
+    }))
 }
 
 #[cfg(test)]

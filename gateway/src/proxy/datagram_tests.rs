@@ -8,7 +8,7 @@ use nix::sys::socket::ControlMessageOwned;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
-use super::{Destination, ListenSocket, RecvBatch, BATCH};
+use super::{send_connected, Destination, ListenSocket, RecvBatch, BATCH};
 use crate::proxy::listener::bind_udp;
 
 const WAIT: Duration = Duration::from_secs(2);
@@ -192,4 +192,42 @@ async fn an_ipv6_wildcard_socket_sees_the_loopback_destination() {
     assert_eq!(dest.addr, to);
     listen.send_to(b"back", from, &dest).await.expect("send");
     assert_eq!(reply(&client).await, (b"back".to_vec(), to));
+}
+
+#[tokio::test]
+async fn a_queued_batch_reaches_the_connected_peer_in_order() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind peer");
+    let sender = UdpSocket::bind("127.0.0.1:0").await.expect("bind sender");
+    sender
+        .connect(peer.local_addr().expect("peer address"))
+        .await
+        .expect("connect");
+    let batch: Vec<bytes::Bytes> = (0..7u8)
+        .map(|i| bytes::Bytes::from(vec![i; 10 + usize::from(i)]))
+        .collect();
+    let (bytes, error) = send_connected(&sender, &batch).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(bytes, batch.iter().map(|d| d.len() as u64).sum::<u64>());
+    for want in &batch {
+        let (got, _) = reply(&peer).await;
+        assert_eq!(&got[..], &want[..]);
+    }
+}
+
+#[tokio::test]
+async fn a_send_error_skips_one_datagram_not_the_batch() {
+    // A closed port: the first send draws ICMP port unreachable, reported on a later send.
+    let gone = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let to = gone.local_addr().expect("address");
+    drop(gone);
+    let sender = UdpSocket::bind("127.0.0.1:0").await.expect("bind sender");
+    sender.connect(to).await.expect("connect");
+    let _ = sender.send(b"first").await;
+    let batch: Vec<bytes::Bytes> = (0..3).map(|_| bytes::Bytes::from_static(b"abcd")).collect();
+    let (bytes, error) = timeout(WAIT, send_connected(&sender, &batch))
+        .await
+        .expect("sends do not wait");
+    let error = error.expect("the pending ICMP error is reported");
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(bytes, 8, "the other two datagrams still went");
 }

@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
 use crate::observe::SessionRecorder;
-use crate::proxy::datagram::{Destination, ListenSocket, RecvBatch, MAX_DATAGRAM};
+use crate::proxy::datagram::{
+    send_connected, Destination, ListenSocket, RecvBatch, BATCH, MAX_DATAGRAM,
+};
 use crate::proxy::registry::{NewConnection, Registration};
 use crate::proxy::source::{Routed, UpstreamNodes};
 use crate::proxy::stats::RejectReason;
@@ -222,19 +224,31 @@ impl Session {
         upstream.session_started(&node);
         let idle = upstream.idle_timeout();
         let mut last = tokio::time::Instant::now();
+        // One timer for the session, pushed back when it fires early (not re-armed per datagram).
+        let idle_timer = tokio::time::sleep(idle);
+        tokio::pin!(idle_timer);
         let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut queued = Vec::with_capacity(BATCH);
         let end = loop {
             tokio::select! {
                 _ = handle.killed() => break "killed",
                 _ = self.stop.cancelled() => break "listener stopped",
-                _ = tokio::time::sleep_until(last + idle) => break "idle timeout",
-                datagram = rx.recv() => {
-                    let Some(datagram) = datagram else { break "listener stopped" };
-                    // A send on a UDP socket only waits while the socket buffer is full.
-                    match socket.send(&datagram).await {
-                        Ok(n) => handle.add_up(n as u64),
-                        Err(e) => tracing::debug!(node = %addr, error = %e, "udp send to upstream failed"),
+                () = &mut idle_timer => {
+                    if last + idle <= tokio::time::Instant::now() {
+                        break "idle timeout";
                     }
+                    idle_timer.as_mut().reset(last + idle);
+                }
+                count = rx.recv_many(&mut queued, BATCH) => {
+                    if count == 0 {
+                        break "listener stopped";
+                    }
+                    let (sent, error) = send_connected(&socket, &queued).await;
+                    handle.add_up(sent);
+                    if let Some(e) = error {
+                        tracing::debug!(node = %addr, error = %e, "udp send to upstream failed");
+                    }
+                    queued.clear();
                     last = tokio::time::Instant::now();
                 }
                 received = socket.recv(&mut buf) => match received {
