@@ -107,12 +107,12 @@ pub async fn serve_connection(
     ctx: Arc<ProxyContext>,
     listen: &TcpListen,
 ) {
-    let mut session = ctx.observe.session(remote, local, Transport::Tcp);
+    // `$server_addr` is the address the client reached, not the (possibly wildcard) listen.
+    let server_addr = client.local_addr().unwrap_or(local);
+    let mut session = ctx.observe.session(remote, server_addr, Transport::Tcp);
     if let Err(e) = client.set_nodelay(true) {
         tracing::debug!(client = %remote, error = %e, "cannot set TCP_NODELAY on client");
     }
-    // `$server_addr` is the address the client reached, not the (possibly wildcard) listen.
-    let server_addr = client.local_addr().unwrap_or(local);
     let conn = ConnInfo {
         remote,
         local: server_addr,
@@ -143,7 +143,7 @@ pub async fn serve_connection(
         upstream: routed.upstream.key().to_string(),
         transport: Transport::Tcp,
         client: remote,
-        local,
+        local: server_addr,
     });
     let handle = registration.handle();
     session.routed(&routed.route_id, handle);
