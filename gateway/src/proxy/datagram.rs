@@ -116,9 +116,11 @@ impl SourceInfo {
     }
 }
 
-/// One received datagram's metadata (its bytes are in the batch's slot of the same index).
+/// One received datagram's metadata.
 #[derive(Debug, Clone, Copy)]
 struct Received {
+    /// Which slot holds its bytes.
+    slot: usize,
     len: usize,
     client: SocketAddr,
     dest: Destination,
@@ -144,10 +146,10 @@ impl RecvBatch {
 
     /// The datagrams of the last receive: payload, client address and destination.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], SocketAddr, Destination)> + '_ {
-        self.slots
-            .chunks(MAX_DATAGRAM)
-            .zip(&self.received)
-            .map(|(slot, r)| (&slot[..r.len], r.client, r.dest))
+        self.received.iter().map(|r| {
+            let start = r.slot * MAX_DATAGRAM;
+            (&self.slots[start..start + r.len], r.client, r.dest)
+        })
     }
 
     /// Number of datagrams from the last receive.
@@ -177,12 +179,11 @@ impl RecvBatch {
             .collect();
         let results =
             socket::recvmmsg(fd, &mut headers, slices.iter_mut(), MsgFlags::empty(), None)?;
-        for msg in results {
-            // Keep the slot index in step with the payloads even if an address is missing.
-            let client = msg
-                .address
-                .and_then(std_addr)
-                .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
+        for (slot, msg) in results.enumerate() {
+            // Always set for UDP; a datagram without a sender could not be answered anyway.
+            let Some(client) = msg.address.and_then(std_addr) else {
+                continue;
+            };
             let dest = msg
                 .cmsgs()
                 .ok()
@@ -191,6 +192,7 @@ impl RecvBatch {
                 .find_map(|cmsg| Destination::from_cmsg(local.port(), &cmsg))
                 .unwrap_or(Destination::bound(local));
             self.received.push(Received {
+                slot,
                 len: msg.bytes,
                 client,
                 dest,
