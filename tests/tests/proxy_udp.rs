@@ -301,3 +301,45 @@ async fn a_udp_session_lives_while_busy_and_ends_after_the_idle_timeout() {
         idle.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_datagrams_comes_back_complete_and_in_order() {
+    let echo = UdpEcho::start().await;
+    let mut config = GatewayConfig::new();
+    config.udp_listen_any = true;
+    let gw = Gateway::start(config).await.expect("start gateway");
+    gw.put_ok(
+        "/stream_routes/all",
+        json!({"upstream": {"type": "roundrobin", "nodes": {echo.node(): 1}}}),
+    )
+    .await;
+    let to = SocketAddr::from(([127, 0, 0, 4], gw.config.udp_ports[0]));
+    let probe = client_socket().await;
+    e2e::wait::until("the UDP route to answer", APPLY, || async {
+        exchange(&probe, to, b"probe")
+            .await
+            .filter(|(b, _)| b == b"probe")
+    })
+    .await
+    .expect("UDP route live");
+    // Sent back to back, so both legs see several datagrams waiting at once.
+    let sent: Vec<Vec<u8>> = (0..64u32)
+        .map(|i| {
+            format!("datagram {i:02} ")
+                .repeat(1 + i as usize % 7)
+                .into_bytes()
+        })
+        .collect();
+    for payload in &sent {
+        probe.send_to(payload, to).await.expect("send");
+    }
+    let mut buf = vec![0u8; 65536];
+    for want in &sent {
+        let (n, from) = timeout(Duration::from_secs(2), probe.recv_from(&mut buf))
+            .await
+            .expect("every datagram comes back")
+            .expect("recv_from");
+        assert_eq!(&buf[..n], &want[..], "in order and intact");
+        assert_eq!(from, to);
+    }
+}

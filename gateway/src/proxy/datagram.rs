@@ -7,8 +7,12 @@
 //! listener's port) is the datagram's [`Destination`]: `$server_addr` for routing, part of the
 //! session key, and the source of the replies, which are sent with `sendmsg` and an
 //! `IP_PKTINFO` / `IPV6_PKTINFO` control message so the client sees them come from the address
-//! it used (as nginx does). [`send_connected`] writes a session's queued datagrams to its
-//! upstream with one `sendmmsg`. Everything goes through nix's safe wrappers.
+//! it used (as nginx does).
+//!
+//! Sessions batch too: [`send_connected`] writes the datagrams queued for an upstream with one
+//! `sendmmsg`, [`recv_connected`] reads the upstream's waiting replies with one `recvmmsg`, and
+//! [`ListenSocket::send_batch`] sends them to the client with one `sendmmsg`. Everything goes
+//! through nix's safe wrappers.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -108,6 +112,14 @@ impl SourceInfo {
         }
     }
 
+    /// Control-message room for one of these.
+    fn space(&self) -> Vec<u8> {
+        match self {
+            SourceInfo::V4(_) => nix::cmsg_space!(libc::in_pktinfo),
+            SourceInfo::V6(_) => nix::cmsg_space!(libc::in6_pktinfo),
+        }
+    }
+
     fn message(&self) -> ControlMessage<'_> {
         match self {
             SourceInfo::V4(info) => ControlMessage::Ipv4PacketInfo(info),
@@ -138,9 +150,14 @@ pub struct RecvBatch {
 impl RecvBatch {
     /// Room for [`BATCH`] datagrams of up to [`MAX_DATAGRAM`] bytes.
     pub fn new() -> Self {
+        Self::with_slots(BATCH)
+    }
+
+    /// Room for `slots` (at least one) datagrams of up to [`MAX_DATAGRAM`] bytes.
+    pub fn with_slots(slots: usize) -> Self {
         RecvBatch {
-            slots: vec![0u8; BATCH * MAX_DATAGRAM],
-            received: Vec::with_capacity(BATCH),
+            slots: vec![0u8; slots.max(1) * MAX_DATAGRAM],
+            received: Vec::with_capacity(slots),
         }
     }
 
@@ -157,6 +174,16 @@ impl RecvBatch {
         self.received.len()
     }
 
+    /// Number of datagrams one receive can take.
+    pub fn slots(&self) -> usize {
+        self.slots.len() / MAX_DATAGRAM
+    }
+
+    /// Whether the last receive filled every slot (more may be waiting).
+    pub fn is_full(&self) -> bool {
+        self.received.len() == self.slots()
+    }
+
     /// Whether the last receive got nothing.
     pub fn is_empty(&self) -> bool {
         self.received.is_empty()
@@ -171,7 +198,7 @@ impl RecvBatch {
             SocketAddr::V4(_) => nix::cmsg_space!(libc::in_pktinfo),
             SocketAddr::V6(_) => nix::cmsg_space!(libc::in6_pktinfo),
         });
-        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, cmsg);
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(self.slots(), cmsg);
         let mut slices: Vec<[IoSliceMut<'_>; 1]> = self
             .slots
             .chunks_mut(MAX_DATAGRAM)
@@ -270,22 +297,36 @@ impl ListenSocket {
         let Some(ip) = from.reply_from else {
             return self.socket.send_to(payload, client).await;
         };
-        let info = SourceInfo::new(ip, from.ifindex);
-        let to = SockaddrStorage::from(client);
-        let fd = self.socket.as_raw_fd();
-        self.socket
-            .async_io(Interest::WRITABLE, || {
-                let iov = [IoSlice::new(payload)];
-                Ok(socket::sendmsg(
-                    fd,
-                    &iov,
-                    &[info.message()],
-                    MsgFlags::empty(),
-                    Some(&to),
-                )?)
-            })
-            .await
+        let source = SourceInfo::new(ip, from.ifindex);
+        let (sent, error) = send_all(&self.socket, &[payload], Some(client), Some(&source)).await;
+        match error {
+            Some(e) => Err(e),
+            None => Ok(sent as usize),
+        }
     }
+
+    /// Sends the datagrams of `batch` to `client` from the address the client's datagrams were
+    /// sent to, many per `sendmmsg` call; returns the bytes sent and the last error (a
+    /// datagram whose send fails is skipped).
+    pub async fn send_batch(
+        &self,
+        batch: &RecvBatch,
+        client: SocketAddr,
+        from: &Destination,
+    ) -> (u64, Option<io::Error>) {
+        let payloads: Vec<&[u8]> = batch.iter().map(|(payload, _, _)| payload).collect();
+        let source = from.reply_from.map(|ip| SourceInfo::new(ip, from.ifindex));
+        send_all(&self.socket, &payloads, Some(client), source.as_ref()).await
+    }
+}
+
+/// Waits for datagrams on the connected `socket` and reads as many as `batch` holds.
+pub async fn recv_connected(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<()> {
+    let fd = socket.as_raw_fd();
+    let peer = socket.peer_addr()?;
+    socket
+        .async_io(Interest::READABLE, || batch.fill(fd, peer, false))
+        .await
 }
 
 /// Sends every datagram of `batch` on the connected `socket`, many per `sendmmsg` call, in
@@ -293,12 +334,24 @@ impl ListenSocket {
 /// ICMP error of an earlier one reported now) is skipped, the others still go, as with one
 /// `send` each. A UDP send only waits while the socket buffer is full.
 pub async fn send_connected(socket: &UdpSocket, batch: &[Bytes]) -> (u64, Option<io::Error>) {
+    send_all(socket, batch, None, None).await
+}
+
+/// Sends `payloads` in order to `to` (`None`: the connected peer) with `source` as the
+/// packet-info control message of each; see [`send_connected`] for errors.
+async fn send_all<P: AsRef<[u8]>>(
+    socket: &UdpSocket,
+    payloads: &[P],
+    to: Option<SocketAddr>,
+    source: Option<&SourceInfo>,
+) -> (u64, Option<io::Error>) {
     let fd = socket.as_raw_fd();
+    let to = to.map(SockaddrStorage::from);
     let (mut sent, mut bytes, mut error) = (0, 0, None);
-    while sent < batch.len() {
-        let rest = &batch[sent..];
+    while sent < payloads.len() {
+        let rest = &payloads[sent..];
         match socket
-            .async_io(Interest::WRITABLE, || send_many(fd, rest))
+            .async_io(Interest::WRITABLE, || send_many(fd, rest, to, source))
             .await
         {
             Ok((count, n)) => {
@@ -314,18 +367,26 @@ pub async fn send_connected(socket: &UdpSocket, batch: &[Bytes]) -> (u64, Option
     (bytes, error)
 }
 
-/// One nonblocking `sendmmsg` of `batch` on the connected `fd`: how many datagrams went, and
+/// One nonblocking `sendmsg` / `sendmmsg` of `batch` on `fd`: how many datagrams went, and
 /// their bytes.
-fn send_many(fd: RawFd, batch: &[Bytes]) -> io::Result<(usize, u64)> {
+fn send_many<P: AsRef<[u8]>>(
+    fd: RawFd,
+    batch: &[P],
+    to: Option<SockaddrStorage>,
+    source: Option<&SourceInfo>,
+) -> io::Result<(usize, u64)> {
+    let cmsgs: Vec<ControlMessage<'_>> = source.map(SourceInfo::message).into_iter().collect();
     if let [one] = batch {
-        return Ok((1, socket::send(fd, one, MsgFlags::empty())? as u64));
+        let iov = [IoSlice::new(one.as_ref())];
+        let n = socket::sendmsg(fd, &iov, &cmsgs, MsgFlags::empty(), to.as_ref())?;
+        return Ok((1, n as u64));
     }
-    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(batch.len(), None);
-    let slices: Vec<[IoSlice<'_>; 1]> = batch.iter().map(|d| [IoSlice::new(d)]).collect();
-    let to: Vec<Option<SockaddrStorage>> = vec![None; batch.len()];
-    let no_cmsgs: [ControlMessage<'_>; 0] = [];
-    let results = socket::sendmmsg(fd, &mut headers, &slices, &to, no_cmsgs, MsgFlags::empty())?;
-    // Only the counts are read: the results' addresses are unset for a connected socket.
+    let mut headers =
+        MultiHeaders::<SockaddrStorage>::preallocate(batch.len(), source.map(SourceInfo::space));
+    let slices: Vec<[IoSlice<'_>; 1]> = batch.iter().map(|d| [IoSlice::new(d.as_ref())]).collect();
+    let addrs = vec![to; batch.len()];
+    let results = socket::sendmmsg(fd, &mut headers, &slices, &addrs, &cmsgs, MsgFlags::empty())?;
+    // Only the counts are read: the results' addresses are not filled in on a send.
     Ok(results.fold((0, 0), |(count, bytes), msg| {
         (count + 1, bytes + msg.bytes as u64)
     }))

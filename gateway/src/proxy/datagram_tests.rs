@@ -8,7 +8,7 @@ use nix::sys::socket::ControlMessageOwned;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
-use super::{send_connected, Destination, ListenSocket, RecvBatch, BATCH};
+use super::{recv_connected, send_connected, Destination, ListenSocket, RecvBatch, BATCH};
 use crate::proxy::listener::bind_udp;
 
 const WAIT: Duration = Duration::from_secs(2);
@@ -230,4 +230,48 @@ async fn a_send_error_skips_one_datagram_not_the_batch() {
     let error = error.expect("the pending ICMP error is reported");
     assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
     assert_eq!(bytes, 8, "the other two datagrams still went");
+}
+
+#[tokio::test]
+async fn upstream_replies_are_read_in_batches_and_sent_on_from_the_destination() {
+    let socket = bind_udp(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))).expect("bind 0.0.0.0");
+    let listen = ListenSocket::new(socket).expect("packet info on");
+    let to = SocketAddr::from(([127, 0, 0, 5], listen.local_addr().port()));
+    let client = send_from(Ipv4Addr::LOCALHOST.into(), to, b"hi").await;
+    let mut batch = RecvBatch::new();
+    recv_batch(&listen, &mut batch).await;
+    let (_, from, dest) = batch.iter().next().expect("one datagram");
+
+    // The session's connected upstream socket, with three replies waiting.
+    let node = UdpSocket::bind("127.0.0.1:0").await.expect("bind node");
+    let session = UdpSocket::bind("127.0.0.1:0").await.expect("bind session");
+    session
+        .connect(node.local_addr().expect("node address"))
+        .await
+        .expect("connect");
+    let session_addr = session.local_addr().expect("session address");
+    let sent: Vec<Vec<u8>> = (1..=3u8).map(|i| vec![i; 50 * usize::from(i)]).collect();
+    for reply in &sent {
+        node.send_to(reply, session_addr).await.expect("send reply");
+    }
+    let mut replies = RecvBatch::with_slots(2);
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        timeout(WAIT, recv_connected(&session, &mut replies))
+            .await
+            .expect("replies within the wait")
+            .expect("recvmmsg");
+        assert!(replies.len() <= 2, "never more than the slots");
+        let (bytes, error) = listen.send_batch(&replies, from, &dest).await;
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(
+            bytes,
+            replies.iter().map(|(p, _, _)| p.len() as u64).sum::<u64>()
+        );
+        got.extend(replies.iter().map(|(p, _, _)| p.to_vec()));
+    }
+    assert_eq!(got, sent);
+    for want in &sent {
+        assert_eq!(reply(&client).await, (want.clone(), to));
+    }
 }

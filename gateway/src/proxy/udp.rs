@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::balancer::{NodeAddr, PickState};
 use crate::observe::SessionRecorder;
 use crate::proxy::datagram::{
-    send_connected, Destination, ListenSocket, RecvBatch, BATCH, MAX_DATAGRAM,
+    recv_connected, send_connected, Destination, ListenSocket, RecvBatch, BATCH,
 };
 use crate::proxy::registry::{NewConnection, Registration};
 use crate::proxy::source::{Routed, UpstreamNodes};
@@ -37,6 +37,8 @@ use crate::router::{ConnInfo, Transport};
 pub const DEFAULT_MAX_SESSIONS: usize = 65536;
 /// Datagrams queued per session before new ones are dropped.
 const SESSION_QUEUE: usize = 256;
+/// Upstream replies read per call by a session whose replies come in bursts.
+const REPLY_BATCH: usize = 8;
 
 /// A live session as seen by the listener.
 struct SessionEntry {
@@ -227,7 +229,8 @@ impl Session {
         // One timer for the session, pushed back when it fires early (not re-armed per datagram).
         let idle_timer = tokio::time::sleep(idle);
         tokio::pin!(idle_timer);
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        // One reply slot (64 KiB) until replies come in bursts.
+        let mut replies = RecvBatch::with_slots(1);
         let mut queued = Vec::with_capacity(BATCH);
         let end = loop {
             tokio::select! {
@@ -251,12 +254,16 @@ impl Session {
                     queued.clear();
                     last = tokio::time::Instant::now();
                 }
-                received = socket.recv(&mut buf) => match received {
-                    Ok(n) => {
-                        if let Err(e) = self.listen.send_to(&buf[..n], client, &self.dest).await {
+                received = recv_connected(&socket, &mut replies) => match received {
+                    Ok(()) => {
+                        let (sent, error) = self.listen.send_batch(&replies, client, &self.dest).await;
+                        handle.add_down(sent);
+                        if let Some(e) = error {
                             tracing::debug!(client = %client, error = %e, "udp send to client failed");
-                        } else {
-                            handle.add_down(n as u64);
+                        }
+                        if replies.is_full() && replies.slots() < REPLY_BATCH {
+                            // Replies come in bursts: read several per call from now on.
+                            replies = RecvBatch::with_slots(REPLY_BATCH);
                         }
                         last = tokio::time::Instant::now();
                     }
