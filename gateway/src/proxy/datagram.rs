@@ -323,9 +323,10 @@ impl ListenSocket {
 /// Waits for datagrams on the connected `socket` and reads as many as `batch` holds.
 pub async fn recv_connected(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<()> {
     let fd = socket.as_raw_fd();
-    let peer = socket.peer_addr()?;
+    // No packet info on a session socket: the local address only names the (unused) destination.
+    let unused = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
     socket
-        .async_io(Interest::READABLE, || batch.fill(fd, peer, false))
+        .async_io(Interest::READABLE, || batch.fill(fd, unused, false))
         .await
 }
 
