@@ -284,7 +284,11 @@ async fn connections_on_a_wildcard_listener_show_the_address_the_client_reached(
         .control_get(&format!("/v1/connections?client={me}"))
         .await
         .json();
-    assert_eq!(listed["list"][0]["listener"], reached.to_string());
+    assert_eq!(listed["list"][0]["server"], reached.to_string());
+    assert_eq!(
+        listed["list"][0]["listener"],
+        format!("0.0.0.0:{}", gw.config.tcp_ports[0])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -180,20 +180,23 @@ async fn a_wildcard_udp_listener_routes_by_and_replies_from_the_address_the_clie
         }
     }
 
-    // The live sessions show the address the client reached, not 0.0.0.0.
+    // The live sessions show the address the client reached, and the listener they came in on.
     let client_addr = client.local_addr().expect("client address").to_string();
     let listed = gw
         .control_get(&format!("/v1/connections?client={client_addr}"))
         .await
         .json();
-    let mut listeners: Vec<String> = listed["list"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|c| c["listener"].as_str().unwrap_or_default().to_string())
-        .collect();
-    listeners.sort();
-    assert_eq!(listeners, vec![to_a.to_string(), to_b.to_string()]);
+    let sessions = listed["list"].as_array().expect("a list");
+    let field = |name: &str| -> Vec<String> {
+        let mut values: Vec<String> = sessions
+            .iter()
+            .map(|c| c[name].as_str().unwrap_or_default().to_string())
+            .collect();
+        values.sort();
+        values
+    };
+    assert_eq!(field("server"), vec![to_a.to_string(), to_b.to_string()]);
+    assert_eq!(field("listener"), vec![format!("0.0.0.0:{port}"); 2]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

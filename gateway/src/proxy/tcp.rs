@@ -109,7 +109,8 @@ pub async fn serve_connection(
 ) {
     // `$server_addr` is the address the client reached, not the (possibly wildcard) listen.
     let server_addr = client.local_addr().unwrap_or(local);
-    let mut session = ctx.observe.session(remote, server_addr, Transport::Tcp);
+    let mut session = ctx.observe.session(remote, local, Transport::Tcp);
+    session.set_server(server_addr);
     if let Err(e) = client.set_nodelay(true) {
         tracing::debug!(client = %remote, error = %e, "cannot set TCP_NODELAY on client");
     }
@@ -143,7 +144,8 @@ pub async fn serve_connection(
         upstream: routed.upstream.key().to_string(),
         transport: Transport::Tcp,
         client: remote,
-        local: server_addr,
+        local,
+        server: server_addr,
     });
     let handle = registration.handle();
     session.routed(&routed.route_id, handle);

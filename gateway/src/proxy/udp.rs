@@ -111,6 +111,9 @@ impl Listener {
     /// Queues one datagram to its session, starting the session if there is none.
     fn dispatch(&mut self, payload: &[u8], client: SocketAddr, dest: Destination) {
         let ctx = &self.ctx;
+        // Metrics and the registry's `listener` name the listening socket; `$server_addr`
+        // (routing, access log, `server` in /v1/connections) is where the client sent to.
+        let listener = self.socket.local_addr();
         let local = dest.addr;
         let key = (client, local);
         let datagram = Bytes::copy_from_slice(payload);
@@ -127,12 +130,12 @@ impl Listener {
         let max_sessions = self.max_sessions;
         if sessions.len() >= max_sessions {
             let total = ctx.stats.rejected(RejectReason::SessionTableFull);
-            // The recorder is dropped at the end of the statement: one record for this client.
-            ctx.observe
-                .session(client, local, Transport::Udp)
-                .set_status(crate::observe::reject_status(
-                    RejectReason::SessionTableFull,
-                ));
+            // The recorder is dropped at the end of this block: one record for this client.
+            let mut record = ctx.observe.session(client, listener, Transport::Udp);
+            record.set_server(local);
+            record.set_status(crate::observe::reject_status(
+                RejectReason::SessionTableFull,
+            ));
             // Warn on the first and then every 1000th, not once per datagram.
             if total == 1 || total.is_multiple_of(1000) {
                 tracing::warn!(listen = %local, client = %client, max_sessions, dropped_total = total, "udp session table full, dropping new session");
@@ -149,9 +152,9 @@ impl Listener {
             Ok(routed) => routed,
             Err(reason) => {
                 ctx.stats.rejected(reason);
-                ctx.observe
-                    .session(client, local, Transport::Udp)
-                    .rejected(reason, &conn);
+                let mut record = ctx.observe.session(client, listener, Transport::Udp);
+                record.set_server(local);
+                record.rejected(reason, &conn);
                 tracing::debug!(client = %client, listen = %local, reason = %reason, "dropping udp datagram");
                 return;
             }
@@ -161,9 +164,11 @@ impl Listener {
             upstream: routed.upstream.key().to_string(),
             transport: Transport::Udp,
             client,
-            local,
+            local: listener,
+            server: local,
         });
-        let mut recorder = ctx.observe.session(client, local, Transport::Udp);
+        let mut recorder = ctx.observe.session(client, listener, Transport::Udp);
+        recorder.set_server(local);
         recorder.routed(&routed.route_id, registration.handle());
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
         // A fresh channel of this capacity always has room for the first datagram.
