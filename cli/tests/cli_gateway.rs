@@ -5,6 +5,8 @@
 //! with `conf/config.yaml`, the process killed on drop. The full harness lives in `tests/`.
 //! Both tests passed on 2026-11-28 against a gateway built from the `observe` branch (Admin
 //! API and embedded store wired; no Control API yet, so `ping` is checked per line).
+//! `health_shows_probe_results_of_a_real_gateway` is not ignored: `make test` builds the gateway
+//! binary before the tests, and the test fails naming the missing binary otherwise.
 
 mod support;
 
@@ -199,4 +201,65 @@ fn apply_diff_dump_round_trip_on_a_real_gateway() {
     let ping = gw.ctl(&["ping"]);
     assert!(ping.stdout.contains("admin    ok"), "{}", ping.stdout);
     assert!(ping.stdout.contains("key      ok"), "{}", ping.stdout);
+}
+
+/// The `apisixctl health` row of `node` (`ip:port`): its STATUS column.
+fn health_status(table: &str, node: &str) -> Option<String> {
+    table
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|cols| cols.get(2) == Some(&node))
+        .and_then(|cols| cols.get(3).map(|s| (*s).to_owned()))
+}
+
+#[test]
+fn health_shows_probe_results_of_a_real_gateway() {
+    let gw = Gateway::start();
+    let live = format!("127.0.0.1:{}", echo_backend());
+    let dead = format!("127.0.0.1:{}", free_port());
+    let file = gw.prefix.path().join("checked.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "upstreams:\n  - id: hc\n    nodes: {{\"{live}\": 1, \"{dead}\": 1}}\n    checks:\n      active:\n        type: tcp\n        healthy: {{interval: 1}}\n        unhealthy: {{interval: 1, tcp_failures: 1}}\nstream_routes:\n  - id: hc\n    server_port: {}\n    upstream_id: hc\n",
+            gw.tcp_port
+        ),
+    )
+    .expect("write");
+    let apply = gw.ctl(&["apply", "-f", file.to_str().expect("utf-8 path")]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let table = loop {
+        let run = gw.ctl(&["health"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        if health_status(&run.stdout, &dead).as_deref() == Some("unhealthy") {
+            break run.stdout;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead node was not reported unhealthy:\n{}",
+            run.stdout
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("/apisix/upstreams/hc"), "{table}");
+    assert_eq!(
+        health_status(&table, &live).as_deref(),
+        Some("healthy"),
+        "{table}"
+    );
+
+    let json = gw.ctl(&["health", "-o", "json"]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let body: serde_json::Value = serde_json::from_str(&json.stdout).expect("json output");
+    let nodes = body[0]["nodes"].as_array().expect("nodes");
+    let down = nodes
+        .iter()
+        .find(|n| format!("{}:{}", n["ip"].as_str().unwrap_or(""), n["port"]) == dead)
+        .expect("dead node listed");
+    assert_eq!(down["status"], "unhealthy");
+    assert_eq!(down["counter"]["tcp_failure"], 1);
+    assert_eq!(body[0]["type"], "tcp");
 }

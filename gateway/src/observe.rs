@@ -1,7 +1,7 @@
 //! The one sink every finished stream session goes through: a [`SessionRecord`] (route,
 //! listener, client, node, status, bytes each way, duration, protocol) feeds the per-route
-//! stats ([`crate::routestats`]), the Prometheus counters ([`crate::metrics`]) and the access
-//! log ([`crate::accesslog`]).
+//! stats ([`crate::routestats`]), the Prometheus counters ([`crate::metrics`]), the access
+//! log ([`crate::accesslog`]) and the `syslog` plugin ([`crate::plugins::syslog`]).
 //!
 //! The data path holds a [`SessionRecorder`] per connection (TCP) or session (UDP), created at
 //! accept. It is told what happened (routed, rejected, relay end) and emits exactly one record
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::accesslog::AccessLogSender;
 use crate::metrics::StreamMetrics;
+use crate::plugins::syslog::SyslogLogger;
 use crate::proxy::registry::ConnectionHandle;
 use crate::proxy::relay::RelayEnd;
 use crate::proxy::stats::RejectReason;
@@ -94,6 +95,7 @@ pub struct Observer {
     /// Counters behind the Prometheus export.
     pub metrics: StreamMetrics,
     access_log: Option<AccessLogSender>,
+    syslog: Option<SyslogLogger>,
     snapshot: Option<SharedSnapshot>,
     finished: AtomicU64,
 }
@@ -108,6 +110,17 @@ impl Observer {
     pub fn with_access_log(mut self, log: AccessLogSender) -> Self {
         self.access_log = Some(log);
         self
+    }
+
+    /// Also runs the `syslog` stream plugin's log phase for each record.
+    pub fn with_syslog(mut self, syslog: SyslogLogger) -> Self {
+        self.syslog = Some(syslog);
+        self
+    }
+
+    /// The syslog plugin's logger, when set.
+    pub fn syslog(&self) -> Option<&SyslogLogger> {
+        self.syslog.as_ref()
     }
 
     /// Reads route details (names for `prefer_name`, the route of a `no_upstream` rejection)
@@ -157,6 +170,12 @@ impl Observer {
         self.metrics.record(&record, label);
         if let Some(log) = &self.access_log {
             log.send(&record);
+        }
+        if let Some(syslog) = &self.syslog {
+            syslog.log(&record);
+        }
+        if let Some(snapshot) = &self.snapshot {
+            crate::health::passive::session_finished(&snapshot.load(), &record);
         }
         self.finished.fetch_add(1, Ordering::Release);
     }

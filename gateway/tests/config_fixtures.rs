@@ -183,6 +183,25 @@ fn data_plane_fixture_has_no_admin() {
 }
 
 #[test]
+fn etcd_timings_and_the_trusted_ca_are_read() {
+    let c = valid("etcd_timings_and_ca.yaml");
+    assert_eq!(c.etcd.watch_timeout, Duration::from_secs(20));
+    assert_eq!(c.etcd.startup_retry, 4);
+    assert_eq!(c.etcd.resync_delay, Duration::from_secs(1));
+    assert!(!c.etcd.tls_verify);
+    assert!(c.etcd.tls_system_roots);
+    assert_eq!(
+        c.etcd.tls_trusted_certificates,
+        [PathBuf::from("/srv/gw/certs/etcd-ca.pem")]
+    );
+    let defaults = valid("data_plane_etcd.yaml");
+    assert_eq!(defaults.etcd.watch_timeout, Duration::from_secs(50));
+    assert_eq!(defaults.etcd.startup_retry, 2);
+    assert_eq!(defaults.etcd.resync_delay, Duration::from_secs(5));
+    assert!(defaults.etcd.tls_system_roots && defaults.etcd.tls_trusted_certificates.is_empty());
+}
+
+#[test]
 fn shipped_config_yaml_is_the_make_run_setup_without_warnings() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/config.yaml");
     let (c, warnings) =

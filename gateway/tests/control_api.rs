@@ -3,6 +3,8 @@
 
 mod observe_support;
 
+use std::net::SocketAddr;
+
 use observe_support::*;
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
@@ -182,6 +184,48 @@ async fn match_reports_no_route_and_bad_input() {
         .get("/v1/match?client=nope&server_addr=127.0.0.1&server_port=1")
         .await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn match_warns_when_a_port_can_never_carry_an_sni() {
+    let echo = tcp_echo().await;
+    let routes = vec![
+        ("sni", route_to(echo, json!({"sni": "db.test"}))),
+        ("plain", route_to(echo, json!({}))),
+    ];
+    // A plain (no tls, no sni_preread) listener on a known port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let h = Harness::start(routes, |c| {
+        c.stream_tcp[0].addr = SocketAddr::from(([127, 0, 0, 1], port));
+    })
+    .await;
+    let (status, body) = h
+        .get(&format!(
+            "/v1/match?client=127.0.0.1&server_port={port}&sni=db.test"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let warnings: Vec<&str> = body["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        warnings.contains(&format!(
+            "port {port} has neither tls nor sni_preread: its connections carry no sni, so sni \"db.test\" never reaches routing there"
+        ).as_str()),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.contains(&format!(
+            "stream routes [\"sni\"] set sni, but port {port} has neither tls nor sni_preread: they never match there"
+        ).as_str()),
+        "{warnings:?}"
+    );
 }
 
 #[tokio::test]
@@ -399,4 +443,57 @@ async fn rejections_are_counted_on_their_route() {
     assert_eq!(nu["upstream"], Value::Null);
     assert!(nu["upstream_error"].is_string());
     assert_eq!(nu["stats"]["rejected"]["no_upstream"], 1);
+}
+
+#[tokio::test]
+async fn healthcheck_shows_probe_states_and_counters_over_http() {
+    let echo = tcp_echo().await;
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let dead_addr = dead.local_addr().expect("addr");
+    drop(dead);
+    let checks = json!({"active": {"type": "tcp",
+        "healthy": {"interval": 1}, "unhealthy": {"interval": 1, "tcp_failures": 2}}});
+    let mut body = route_to(echo, json!({}));
+    body["upstream"]["nodes"] = json!({echo.to_string(): 1, dead_addr.to_string(): 1});
+    body["upstream"]["checks"] = checks;
+    let h = Harness::start(vec![("hc", body)], |_| {}).await;
+    let _health = apisix_gateway::health::HealthManager::start(h.snapshot.clone());
+
+    let node_of = |report: &Value, port: u16| -> Value {
+        report["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["port"] == port)
+            .cloned()
+            .expect("node listed")
+    };
+    let report = eventually("dead node unhealthy", || async {
+        let (status, report) = h.get("/v1/healthcheck/stream_routes/hc").await;
+        assert_eq!(status, 200);
+        (node_of(&report, dead_addr.port())["status"] == "unhealthy").then_some(report)
+    })
+    .await;
+    let down = node_of(&report, dead_addr.port());
+    assert_eq!(
+        down["counter"],
+        json!({"success": 0, "http_failure": 0, "tcp_failure": 2, "timeout_failure": 0})
+    );
+    assert_eq!(down["ip"], "127.0.0.1");
+    assert_eq!(down["hostname"], "127.0.0.1");
+    let up = node_of(&report, echo.port());
+    assert_eq!(up["status"], "healthy");
+    assert_eq!(
+        up["counter"],
+        json!({"success": 0, "http_failure": 0, "tcp_failure": 0, "timeout_failure": 0}),
+        "a healthy node does not count successes"
+    );
+
+    let (status, all) = h.get("/v1/healthcheck").await;
+    assert_eq!(status, 200);
+    assert_eq!(all[0]["name"], "/apisix/stream_routes/hc");
+    assert_eq!(all[0]["type"], "tcp");
+    assert_eq!(node_of(&all[0], dead_addr.port())["status"], "unhealthy");
 }

@@ -44,6 +44,11 @@ fn config(prefix: &Path) -> Config {
             tls_key: None,
             tls_verify: true,
             tls_sni: None,
+            tls_trusted_certificates: Vec::new(),
+            tls_system_roots: true,
+            watch_timeout: Duration::from_secs(50),
+            startup_retry: 2,
+            resync_delay: Duration::from_secs(5),
         },
         prometheus: PrometheusConfig {
             enable_export_server: false,

@@ -153,6 +153,36 @@ async fn tls_upstream_with_verify_refuses_an_untrusted_certificate() {
 }
 
 #[tokio::test]
+async fn failed_upstream_tls_handshake_retries_the_next_node() {
+    let ca = Ca::new("upstream ca");
+    let stranger = Ca::new("stranger");
+    let (bad, _bad_seen) = tls_backend("bad", &stranger.leaf(&["127.0.0.1"]), None).await;
+    let (good, _good_seen) = tls_backend("good", &ca.leaf(&["127.0.0.1"]), None).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut upstream = upstream_to(bad);
+    upstream["nodes"] = json!({ bad.to_string(): 1, good.to_string(): 1 });
+    upstream["scheme"] = json!("tls");
+    upstream["tls"] = json!({"verify": true});
+    let items = vec![kv("stream_routes/1", json!({ "upstream": upstream }), 1)];
+    let gw = start(listen(), snapshot_of(&items), trusting(&ca, &dir)).await;
+    // Round robin sends about half of the connections to the untrusted node first: each of
+    // them must fail over to the trusted one instead of being closed.
+    for i in 0..6 {
+        let mut s = within("connect", TcpStream::connect(gw.addr))
+            .await
+            .expect("connect");
+        let tag = tag_and_echo(&mut s, "ping").await.expect("echo");
+        assert_eq!(tag, "good", "connection {i} reached {tag}");
+    }
+    assert_eq!(
+        gw.ctx
+            .stats
+            .rejected_total(RejectReason::UpstreamUnavailable),
+        0
+    );
+}
+
+#[tokio::test]
 async fn tls_upstream_without_verify_accepts_any_certificate() {
     let stranger = Ca::new("stranger");
     let (backend, _seen) = tls_backend("up", &stranger.leaf(&["elsewhere.test"]), None).await;

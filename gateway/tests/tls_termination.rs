@@ -60,6 +60,21 @@ async fn exact_and_wildcard_sni_get_their_own_cert_and_route() {
 }
 
 #[tokio::test]
+async fn terminated_connection_is_listed_as_tls_with_its_sni() {
+    let ca = Ca::new("test ca");
+    let (gw, _exact, _wild) = two_cert_gateway(&ca, TlsSettings::default()).await;
+    let mut a = tls_connect(gw.addr, "a.test", client_config(ca.roots(), None, true))
+        .await
+        .expect("handshake for a.test");
+    assert_eq!(tag_and_echo(&mut a, "hello").await.expect("echo"), "exact");
+    let live = gw.ctx.registry.list();
+    assert_eq!(live.len(), 1, "one live connection");
+    let front = live[0].front().expect("front recorded");
+    assert!(front.tls, "terminated by the gateway");
+    assert_eq!(front.sni.as_deref(), Some("a.test"));
+}
+
+#[tokio::test]
 async fn sni_without_sni_route_falls_through_to_plain_routes() {
     let ca = Ca::new("test ca");
     let other = ca.leaf(&["other.test"]);

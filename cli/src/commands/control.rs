@@ -235,6 +235,7 @@ pub async fn health(ctx: &Ctx) -> anyhow::Result<u8> {
         "NODE",
         "STATUS",
         "SUCCESS",
+        "HTTP_FAILURE",
         "TCP_FAILURE",
         "TIMEOUT",
     ]);
@@ -247,7 +248,7 @@ pub async fn health(ctx: &Ctx) -> anyhow::Result<u8> {
         {
             let addr = format!("{}:{}", pick(node, &["ip", "host"]), pick(node, &["port"]));
             let status = pick(node, &["status"]);
-            let tone = if status == "healthy" {
+            let tone = if status == "healthy" || status == "mostly_healthy" {
                 Tone::Good
             } else {
                 Tone::Bad
@@ -259,13 +260,14 @@ pub async fn health(ctx: &Ctx) -> anyhow::Result<u8> {
                 addr,
                 paint(&status, tone, ctx.color),
                 pick(&counter, &["success"]),
+                pick(&counter, &["http_failure"]),
                 pick(&counter, &["tcp_failure"]),
                 pick(&counter, &["timeout_failure"]),
             ]);
         }
     }
     if t.rows.is_empty() {
-        println!("no health checkers (no upstream with checks has carried traffic yet)");
+        println!("no health checkers (no upstream, service or stream route has checks)");
     } else {
         print!("{}", t.render());
     }

@@ -167,6 +167,22 @@ fn value(var: Var, r: &SessionRecord) -> Option<String> {
     })
 }
 
+/// The value of nginx variable `name` (without `$`) for `record`; `None` when it is unknown
+/// or missing (no route, no node). Used by the syslog plugin's `log_format`.
+pub fn variable(name: &str, record: &SessionRecord) -> Option<String> {
+    value(Var::of(name), record)
+}
+
+/// RFC 3339 UTC with milliseconds, as APISIX's syslog header: `2026-11-28T05:57:12.345Z`.
+pub fn rfc3339_millis(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = civil(t);
+    let millis = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_millis())
+        .unwrap_or(0);
+    format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{millis:03}Z")
+}
+
 fn escape_into(out: &mut String, value: &str, escape: Escape) {
     for c in value.chars() {
         match escape {

@@ -79,6 +79,9 @@ pub(crate) async fn handle(ctx: &AdminContext, peer: IpAddr, req: Request<Incomi
     if parts.method == Method::HEAD && segments.is_empty() {
         return Reply::empty(StatusCode::OK);
     }
+    if ctx.standalone.is_some() {
+        return super::standalone::handle(ctx, peer, parts, body, &segments).await;
+    }
     let Some(route) = Route::resolve(&parts.method, &segments) else {
         return Reply::nginx_page(StatusCode::NOT_FOUND);
     };

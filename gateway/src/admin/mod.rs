@@ -13,15 +13,21 @@
 //! → stream-mode gate → resource lookup (404) → [`request`] body size (413) and JSON (400) →
 //! `ttl` (400) → a handler in [`handlers`] (validation by `model::validate`, then the [`Store`]).
 //! Every reply is built by [`response`]. [`keyfile`] generates the admin key at first start.
+//!
+//! API-driven standalone (`role: traditional` + `config_provider: yaml`): only
+//! `GET|PUT|HEAD /apisix/admin/configs` and `POST /apisix/admin/configs/validate`, in
+//! [`standalone`].
 
 pub(crate) mod auth;
 mod dispatch;
 mod handlers;
 mod keyfile;
 mod listing;
+mod private_keys;
 pub(crate) mod request;
 mod response;
 mod server;
+mod standalone;
 
 use std::sync::Arc;
 
@@ -45,17 +51,21 @@ pub struct AdminContext {
     /// Add `Access-Control-Allow-Origin: *` and answer `OPTIONS` preflights
     /// (`deployment.admin.enable_admin_cors`, default true).
     pub cors: bool,
+    /// API-driven standalone mode's state (`None` in the normal mode).
+    pub(crate) standalone: Option<standalone::Standalone>,
 }
 
 impl AdminContext {
     /// A context over `config` and `store`, with CORS on (APISIX's default).
     pub fn new(config: Arc<Config>, store: Arc<dyn Store>) -> Self {
         let key_prefix = normalise_prefix(&config.etcd.prefix);
+        let standalone = standalone::enabled(&config).then(standalone::Standalone::default);
         AdminContext {
             config,
             store,
             key_prefix,
             cors: true,
+            standalone,
         }
     }
 

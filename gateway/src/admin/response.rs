@@ -25,6 +25,8 @@ pub(crate) struct Reply {
     api_version: bool,
     /// `OPTIONS` preflight answer: the extra CORS headers.
     preflight: bool,
+    /// Extra headers (standalone mode's `X-Digest` / `X-Last-Modified`).
+    extra: Vec<(&'static str, HeaderValue)>,
 }
 
 /// The result of a handler: the error side is a finished reply too.
@@ -38,7 +40,21 @@ impl Reply {
             content_type,
             api_version: false,
             preflight: false,
+            extra: Vec::new(),
         }
+    }
+
+    /// A body of `content_type`, written as is.
+    pub fn with_body(status: StatusCode, body: Bytes, content_type: &'static str) -> Self {
+        Reply::new(status, body, Some(content_type))
+    }
+
+    /// Adds header `name: value` (skipped when `value` is not a valid header value).
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.extra.push((name, value));
+        }
+        self
     }
 
     /// A JSON body followed by `\n`, as APISIX writes it.
@@ -127,6 +143,9 @@ impl Reply {
         );
         if self.api_version {
             headers.insert("x-api-version", HeaderValue::from_static("v3"));
+        }
+        for (name, value) in self.extra {
+            headers.insert(name, value);
         }
         if cors {
             let pairs: &[(&str, &str)] = if self.preflight {

@@ -6,7 +6,7 @@
 //! The snapshot compiler reuses a runtime whose upstream configuration did not change, so its
 //! state (round-robin position, live sessions, health) survives unrelated config changes.
 //!
-//! Layout: `node` holds one node's live state, `select` the per-group choice for
+//! Layout: `node` holds one node's live state, [`health`] its health state machine, `select` the per-group choice for
 //! roundrobin / least_conn / ewma, `chash` the consistent-hash ring and key, `dns` the
 //! resolver cache.
 //!
@@ -16,6 +16,7 @@
 
 mod chash;
 mod dns;
+pub mod health;
 mod node;
 mod select;
 #[cfg(test)]
@@ -30,6 +31,7 @@ use std::time::{Duration, Instant};
 use crate::router::ConnInfo;
 use chash::HashKey;
 use dns::DnsCache;
+use health::{HealthCounter, HealthLimits, HealthStatus, Report};
 use node::NodeState;
 use select::Group;
 
@@ -69,6 +71,10 @@ pub struct NodeView {
     pub priority: i64,
     pub healthy: bool,
     pub active_sessions: u64,
+    /// The health state (`healthy`, `mostly_healthy`, `mostly_unhealthy`, `unhealthy`).
+    pub status: HealthStatus,
+    /// The consecutive health counters.
+    pub counter: HealthCounter,
 }
 
 /// The balancing algorithm (`type`).
@@ -98,8 +104,8 @@ pub struct UpstreamRuntime {
     retry_timeout: Option<Duration>,
     connect_timeout: Duration,
     idle_timeout: Duration,
-    /// Consecutive connect failures that mark a node unhealthy (`checks.passive`).
-    passive_tcp_failures: Option<u32>,
+    /// Health thresholds; `None` without `checks` (no checker, nothing counted).
+    limits: Option<HealthLimits>,
     rotor: AtomicUsize,
     dns: DnsCache,
 }
@@ -196,7 +202,7 @@ impl UpstreamRuntime {
             idle_timeout: timeout
                 .and_then(|t| seconds(t.send.max(t.read)))
                 .unwrap_or(DEFAULT_IDLE_TIMEOUT),
-            passive_tcp_failures: passive_tcp_failures(up.checks.as_ref()),
+            limits: HealthLimits::from_checks(up.checks.as_ref()),
             nodes,
             index,
             groups,
@@ -279,28 +285,76 @@ impl UpstreamRuntime {
     }
 
     /// Reports the outcome of a connect attempt (passive health, ewma latency). A failure
-    /// raises the node's `ewma` latency to the connect timeout, and with `checks.passive` marks the
-    /// node unhealthy after `unhealthy.tcp_failures` consecutive failures.
+    /// raises the node's `ewma` latency to the connect timeout and, when the upstream has
+    /// `checks`, counts a passive TCP failure (`checks.passive.unhealthy.tcp_failures`,
+    /// default 2), as APISIX reports a failed try to its checker. A success reports nothing:
+    /// in stream APISIX never reports passive successes, so only active probes bring a node
+    /// back.
     pub fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ()>) {
         let Some(state) = self.node(node) else {
             return;
         };
         let now = Instant::now();
         match result {
-            Ok(latency) => {
-                state.connect_succeeded();
-                state.record_latency(latency, now);
-            }
+            Ok(latency) => state.record_latency(latency, now),
             Err(()) => {
                 state.penalize(self.connect_timeout, now);
-                let failures = state.connect_failed();
-                if let Some(limit) = self.passive_tcp_failures {
-                    if failures >= limit && state.set_healthy(false) {
-                        tracing::warn!(upstream = %self.key, node = %node, failures, "node marked unhealthy by passive check");
+                if let Some(limits) = &self.limits {
+                    let report = Report::TcpFailure;
+                    if let Some(status) = state.report(report, limits.passive.of(report)) {
+                        tracing::warn!(upstream = %self.key, node = %node, status = status.as_str(), "node health changed by passive check");
                     }
                 }
             }
         }
+    }
+
+    /// Reports an active probe result against `checks.active` thresholds; `false` for an
+    /// unknown node or an upstream without `checks`.
+    pub fn report_probe(&self, node: &NodeAddr, report: Report) -> bool {
+        let (Some(state), Some(limits)) = (self.node(node), &self.limits) else {
+            return false;
+        };
+        if let Some(status) = state.report(report, limits.active.of(report)) {
+            tracing::info!(upstream = %self.key, node = %node, status = status.as_str(), "node health changed by active check");
+        }
+        true
+    }
+
+    /// The log phase of a session that reached `addr` and ended with nginx `status`: with
+    /// `checks.passive`, any status but 200 is a passive TCP failure of that node (APISIX's
+    /// stream `healthcheck_passive`). Only nodes given as IP literals are matched; `false`
+    /// when nothing was reported.
+    pub fn report_session_end(&self, addr: SocketAddr, status: u16) -> bool {
+        let passive = self
+            .config
+            .checks
+            .as_ref()
+            .is_some_and(|c| c.get("passive").is_some());
+        let (Some(limits), true, false) = (&self.limits, passive, status == 200) else {
+            return false;
+        };
+        let Some(state) = self.nodes.iter().find(|n| {
+            n.addr.port == addr.port()
+                && n.addr
+                    .host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+                    == Some(addr.ip())
+        }) else {
+            return false;
+        };
+        let report = Report::TcpFailure;
+        if let Some(changed) = state.report(report, limits.passive.of(report)) {
+            tracing::warn!(upstream = %self.key, node = %addr, status, health = changed.as_str(), "node health changed by passive check");
+        }
+        true
+    }
+
+    /// A node's health state and counters.
+    pub fn health(&self, node: &NodeAddr) -> Option<health::NodeHealth> {
+        self.node(node).map(node::NodeState::health)
     }
 
     /// A session on `node` started / ended (least_conn counts, `active_sessions`). Calls must
@@ -345,13 +399,18 @@ impl UpstreamRuntime {
     pub fn nodes(&self) -> Vec<NodeView> {
         self.nodes
             .iter()
-            .map(|n| NodeView {
-                host: n.addr.host.clone(),
-                port: n.addr.port,
-                weight: n.weight,
-                priority: n.priority,
-                healthy: n.is_healthy(),
-                active_sessions: n.active(),
+            .map(|n| {
+                let health = n.health();
+                NodeView {
+                    host: n.addr.host.clone(),
+                    port: n.addr.port,
+                    weight: n.weight,
+                    priority: n.priority,
+                    healthy: n.is_healthy(),
+                    active_sessions: n.active(),
+                    status: health.status,
+                    counter: health.counter,
+                }
             })
             .collect()
     }
@@ -396,14 +455,4 @@ fn seconds(secs: f64) -> Option<Duration> {
     Duration::try_from_secs_f64(secs)
         .ok()
         .filter(|d| !d.is_zero())
-}
-
-/// `checks.passive.unhealthy.tcp_failures` (default 2) when passive checks are configured.
-fn passive_tcp_failures(checks: Option<&serde_json::Value>) -> Option<u32> {
-    let passive = checks?.get("passive")?;
-    let limit = passive
-        .pointer("/unhealthy/tcp_failures")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(2);
-    u32::try_from(limit).ok().filter(|&n| n > 0)
 }

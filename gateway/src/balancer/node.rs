@@ -1,11 +1,13 @@
 //! The live state of one upstream node, shared by every connection of a snapshot (and carried
-//! into the next one when the upstream is unchanged): health flag, live session count,
-//! consecutive connect failures, and the EWMA of connect latency.
+//! into the next one when the upstream is unchanged): health (state machine in
+//! [`super::health`], mirrored in an atomic flag for the pick path), live session count, and
+//! the EWMA of connect latency.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::health::{HealthStatus, NodeHealth, Report};
 use super::NodeAddr;
 
 /// How fast the latency average forgets (APISIX's ewma `DECAY_TIME`).
@@ -26,7 +28,7 @@ pub(super) struct NodeState {
     pub(super) priority: i64,
     healthy: AtomicBool,
     active: AtomicU64,
-    failures: AtomicU32,
+    health: Mutex<NodeHealth>,
     ewma: Mutex<Ewma>,
 }
 
@@ -38,7 +40,7 @@ impl NodeState {
             priority,
             healthy: AtomicBool::new(true),
             active: AtomicU64::new(0),
-            failures: AtomicU32::new(0),
+            health: Mutex::new(NodeHealth::default()),
             ewma: Mutex::new(Ewma::default()),
         }
     }
@@ -47,9 +49,27 @@ impl NodeState {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    /// Sets the flag; returns the previous value.
+    /// Forces the state (counters cleared); returns whether it took traffic before.
     pub(super) fn set_healthy(&self, healthy: bool) -> bool {
+        let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+        health.force(healthy);
         self.healthy.swap(healthy, Ordering::Relaxed)
+    }
+
+    /// Applies a health report with threshold `limit`; returns the new state on a change.
+    pub(super) fn report(&self, report: Report, limit: u32) -> Option<HealthStatus> {
+        let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+        let changed = health.report(report, limit);
+        if let Some(status) = changed {
+            self.healthy
+                .store(status.takes_traffic(), Ordering::Relaxed);
+        }
+        changed
+    }
+
+    /// The state and counters.
+    pub(super) fn health(&self) -> NodeHealth {
+        *self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(super) fn active(&self) -> u64 {
@@ -65,17 +85,6 @@ impl NodeState {
         let _ = self
             .active
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-    }
-
-    /// Counts a connect failure; returns the consecutive count.
-    pub(super) fn connect_failed(&self) -> u32 {
-        self.failures
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1)
-    }
-
-    pub(super) fn connect_succeeded(&self) {
-        self.failures.store(0, Ordering::Relaxed);
     }
 
     /// Folds a latency sample into the average: `ewma·w + rtt·(1−w)`, `w = e^(−Δt/decay)`.

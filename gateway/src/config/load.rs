@@ -134,7 +134,7 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         config_provider,
         data_dir: resolve(prefix, &data_dir),
         admin: admin(r),
-        etcd: etcd(r, prefix),
+        etcd: etcd(r, prefix, ssl_trusted_certificate.as_deref()),
         prometheus: prometheus(r),
         stream_plugins: stream_plugins(r),
         xrpc_protocols: xrpc_protocols(r),
@@ -320,7 +320,10 @@ fn cidrs(r: &mut Reader<'_>, path: &str) -> Vec<IpNet> {
     out
 }
 
-fn etcd(r: &mut Reader<'_>, prefix: &Path) -> EtcdConfig {
+/// `deployment.etcd`; `trusted` is `apisix.ssl.ssl_trusted_certificate`, which also verifies
+/// the etcd server (as in APISIX).
+fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: Option<&str>) -> EtcdConfig {
+    let (tls_trusted_certificates, tls_system_roots) = trusted_certificates(prefix, trusted);
     let hosts = match r.strings("deployment.etcd.host") {
         None => vec!["http://127.0.0.1:2379".to_string()],
         Some(hosts) => {
@@ -363,7 +366,41 @@ fn etcd(r: &mut Reader<'_>, prefix: &Path) -> EtcdConfig {
             .map(|p| resolve(prefix, &p)),
         tls_verify: r.bool("deployment.etcd.tls.verify", true),
         tls_sni: r.string("deployment.etcd.tls.sni"),
+        tls_trusted_certificates,
+        tls_system_roots,
+        watch_timeout: Duration::from_secs(
+            r.integer("deployment.etcd.watch_timeout", 1)
+                .unwrap_or(50)
+                .unsigned_abs(),
+        ),
+        startup_retry: r
+            .integer("deployment.etcd.startup_retry", 1)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(2),
+        resync_delay: Duration::from_secs(
+            r.integer("deployment.etcd.resync_delay", 0)
+                .unwrap_or(5)
+                .unsigned_abs(),
+        ),
     }
+}
+
+/// `ssl_trusted_certificate` as (CA files resolved against the prefix, whether `system` is
+/// among them). Unset means `system`.
+fn trusted_certificates(prefix: &Path, trusted: Option<&str>) -> (Vec<PathBuf>, bool) {
+    let Some(list) = trusted else {
+        return (Vec::new(), true);
+    };
+    let mut files = Vec::new();
+    let mut system = false;
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if item == "system" {
+            system = true;
+        } else {
+            files.push(resolve(prefix, item));
+        }
+    }
+    (files, system)
 }
 
 fn prometheus(r: &mut Reader<'_>) -> PrometheusConfig {

@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use self::listen::validate_port_or_range;
-pub use self::load::{DEFAULT_ACCESS_LOG_FORMAT, DEFAULT_STREAM_PLUGINS, KNOWN_STREAM_PLUGINS};
+pub use self::load::{
+    DEFAULT_ACCESS_LOG_FORMAT, DEFAULT_KEYRING, DEFAULT_STREAM_PLUGINS, KNOWN_STREAM_PLUGINS,
+};
 
 use ipnet::IpNet;
 
@@ -109,6 +111,21 @@ pub struct EtcdConfig {
     pub tls_key: Option<PathBuf>,
     pub tls_verify: bool,
     pub tls_sni: Option<String>,
+    /// CA bundles that verify the etcd server (`apisix.ssl.ssl_trusted_certificate`, resolved
+    /// against the prefix; the word `system` is [`EtcdConfig::tls_system_roots`]).
+    pub tls_trusted_certificates: Vec<PathBuf>,
+    /// Whether the operating system's CA store verifies the etcd server too (`system`, the
+    /// default when `ssl_trusted_certificate` is unset).
+    pub tls_system_roots: bool,
+    /// `watch_timeout` (default 50 s): a watch that saw nothing for this long is re-created from
+    /// the same revision (no resync, no delay), as APISIX's long-poll watch times out.
+    pub watch_timeout: Duration,
+    /// `startup_retry` (default 2): how many failed reads at start-up are each logged at error
+    /// level before the gateway goes on retrying quietly in the background.
+    pub startup_retry: u32,
+    /// `resync_delay` (default 5 s): the longest wait before retrying after a failed read or a
+    /// lost watch (backoff from 100 ms up to this, plus up to 50 % jitter as in APISIX).
+    pub resync_delay: Duration,
 }
 
 /// `plugin_attr.prometheus`.

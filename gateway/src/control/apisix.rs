@@ -26,24 +26,35 @@ pub(super) fn schema(ctx: &ControlContext) -> Reply {
     )
 }
 
-/// One checker's report: `{"name","type","nodes":[...]}`.
+/// One checker's report: `{"name","type","nodes":[...]}`. `type` is `checks.active.type`
+/// (APISIX's default `http` when unset); each node shows its state and consecutive counters
+/// (see [`crate::balancer::health`]); `hostname` is `checks.active.host` or the node host,
+/// and `port` the probe port (`checks.active.port` or the node's), as APISIX's targets.
 fn checker_report(name: String, runtime: &UpstreamRuntime) -> Value {
     let checks = runtime.config.checks.as_ref();
-    let ty = checks
-        .and_then(|c| c.pointer("/active/type"))
+    let active = checks.and_then(|c| c.get("active"));
+    let ty = active
+        .and_then(|a| a.get("type"))
+        .or_else(|| checks.and_then(|c| c.pointer("/passive/type")))
         .and_then(Value::as_str)
-        .unwrap_or("tcp");
+        .unwrap_or("http");
+    let check_host = active.and_then(|a| a.get("host")).and_then(Value::as_str);
+    let check_port = active.and_then(|a| a.get("port")).and_then(Value::as_u64);
     let nodes: Vec<Value> = runtime
         .nodes()
         .into_iter()
         .map(|n| {
-            let ip_host = n.host.parse::<IpAddr>().is_ok();
             json!({
                 "ip": n.host,
-                "port": n.port,
-                "hostname": if ip_host { Value::Null } else { Value::String(n.host.clone()) },
-                "status": if n.healthy { "healthy" } else { "unhealthy" },
-                "counter": {"success": 0, "http_failure": 0, "tcp_failure": 0, "timeout_failure": 0},
+                "port": check_port.unwrap_or(u64::from(n.port)),
+                "hostname": check_host.unwrap_or(&n.host),
+                "status": n.status.as_str(),
+                "counter": {
+                    "success": n.counter.success,
+                    "http_failure": n.counter.http_failure,
+                    "tcp_failure": n.counter.tcp_failure,
+                    "timeout_failure": n.counter.timeout_failure,
+                },
             })
         })
         .collect();

@@ -46,13 +46,23 @@ fn view(h: &ConnectionHandle) -> Value {
         "client": h.client.to_string(),
         "upstream": h.node().map(|n| n.to_string()),
         "upstream_key": h.upstream,
-        "protocol": if h.transport == Transport::Udp { "udp" } else { "tcp" },
+        "protocol": protocol(h),
+        "sni": h.front().and_then(|f| f.sni.clone()),
         "started_at": started_at,
         "age_secs": h.age().as_secs_f64(),
         "bytes_in": h.bytes_up(),
         "bytes_out": h.bytes_down(),
         "last_activity_secs_ago": h.idle().as_secs_f64(),
     })
+}
+
+/// `udp`, `tls` (terminated by the gateway) or `tcp` (plain, or TLS passed through).
+fn protocol(h: &ConnectionHandle) -> &'static str {
+    match (h.transport, h.front().is_some_and(|f| f.tls)) {
+        (Transport::Udp, _) => "udp",
+        (Transport::Tcp, true) => "tls",
+        (Transport::Tcp, false) => "tcp",
+    }
 }
 
 /// Whether `h` passes the `route_id`, `upstream` (node address or upstream key) and `client`

@@ -16,6 +16,7 @@ use crate::router::{ConnInfo, Transport};
 use crate::routestats::RouteStats;
 use crate::server::stream_listens;
 use crate::snapshot::ResolvedRoute;
+use crate::tls::routes::sni_warnings_for_port;
 
 type Reply = Response<Full<Bytes>>;
 
@@ -215,6 +216,20 @@ pub(super) fn explain(ctx: &ControlContext, args: &QueryArgs) -> Reply {
         };
         warnings.push(format!(
             "no stream_proxy.{proto} listener on port {server_port}: no connection can arrive there"
+        ));
+    }
+    if transport == Transport::Tcp {
+        let tcp_listen = ctx
+            .config
+            .stream_tcp
+            .iter()
+            .find(|l| l.addr.port() == server_port);
+        warnings.extend(sni_warnings_for_port(
+            &snapshot,
+            tcp_listen,
+            ctx.config.fallback_sni.is_some(),
+            server_port,
+            sni.as_deref(),
         ));
     }
     if snapshot.routes.is_empty() {

@@ -15,6 +15,7 @@ use crate::accesslog::{self, AccessLogSender};
 use crate::config::Config;
 use crate::metrics::MetricsContext;
 use crate::observe::Observer;
+use crate::plugins::syslog::SyslogLogger;
 use crate::proxy::ProxyContext;
 use crate::snapshot::SharedSnapshot;
 use crate::store::Store;
@@ -48,7 +49,10 @@ pub async fn observer(
     snapshot: SharedSnapshot,
 ) -> Result<(Arc<Observer>, ObserveServices), String> {
     let mut services = ObserveServices::default();
-    let mut observer = Observer::new().with_snapshot(snapshot);
+    let syslog_on = config.stream_plugins.iter().any(|p| p == "syslog");
+    let mut observer = Observer::new()
+        .with_snapshot(snapshot.clone())
+        .with_syslog(SyslogLogger::new(snapshot, syslog_on));
     if let Some((sender, task)) = accesslog::start(&config.stream_log)
         .await
         .map_err(|e| format!("failed to open the access log: {e}"))?

@@ -1,22 +1,36 @@
-//! Active health checks (`checks.active`, TCP connect probes): one task per upstream runtime
-//! that configures them, started when a snapshot brings it, replaced when its configuration
-//! changes (a new runtime) and stopped when it leaves the snapshot. Results go to
-//! [`UpstreamRuntime::set_healthy`]; per-node probe counters are kept for the Control API.
+//! Active health checks (`checks.active`: `tcp` connect, `http`/`https` GET probes): one task
+//! per upstream runtime that configures them, started when a snapshot brings it (not on first
+//! traffic), replaced when its configuration changes (a new runtime) and stopped when it
+//! leaves the snapshot.
 //!
-//! Settings (APISIX defaults): `timeout` 1 s, `healthy.interval` 1 s, `healthy.successes` 2,
-//! `unhealthy.interval` 1 s, `unhealthy.tcp_failures` 2, `unhealthy.timeouts` 3.
+//! Like lua-resty-healthcheck, a checker runs two schedules: every `healthy.interval` it
+//! probes the nodes that take traffic (`healthy`, `mostly_healthy`), every
+//! `unhealthy.interval` the others, at most `concurrency` probes at once. Each result is
+//! reported to the node's state machine ([`UpstreamRuntime::report_probe`], thresholds from
+//! `checks.active`), which passive reports from traffic share: a node marked down by passive
+//! checks comes back after `healthy.successes` successful probes. Cumulative per-node probe
+//! totals are kept in [`HealthManager::counters`].
+//!
+//! Layout: [`settings`] parses `checks.active`, [`probe`] runs one probe, [`passive`] reports
+//! finished sessions.
+
+pub mod passive;
+pub mod probe;
+pub mod settings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
-use tokio::net::TcpStream;
+use futures::StreamExt;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::balancer::health::Report;
 use crate::balancer::{NodeAddr, UpstreamRuntime};
 use crate::snapshot::{SharedSnapshot, Snapshot};
+use settings::Active;
 
 /// How often the manager looks for a new snapshot.
 pub const RECONCILE_EVERY: Duration = Duration::from_millis(200);
@@ -25,56 +39,15 @@ pub const RECONCILE_EVERY: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProbeCounters {
     pub successes: u64,
+    pub http_failures: u64,
     pub tcp_failures: u64,
     pub timeouts: u64,
-    /// Consecutive results of the current kind.
-    pub streak: u64,
+    /// Probes whose HTTP status was in neither list.
+    pub ignored: u64,
 }
 
 /// Probe counters by runtime key, then node.
 pub type Counters = Arc<Mutex<HashMap<String, HashMap<NodeAddr, ProbeCounters>>>>;
-
-/// The parsed `checks.active` settings.
-#[derive(Debug, Clone, PartialEq)]
-struct Active {
-    timeout: Duration,
-    healthy_interval: Duration,
-    successes: u64,
-    unhealthy_interval: Duration,
-    tcp_failures: u64,
-    timeouts: u64,
-}
-
-fn secs(v: Option<&Value>, default: f64) -> Duration {
-    Duration::try_from_secs_f64(v.and_then(Value::as_f64).unwrap_or(default))
-        .ok()
-        .filter(|d| !d.is_zero())
-        .unwrap_or(Duration::from_secs_f64(default))
-}
-
-impl Active {
-    fn parse(checks: Option<&Value>) -> Option<Active> {
-        let active = checks?.get("active")?;
-        if active.get("type").and_then(Value::as_str).unwrap_or("tcp") != "tcp" {
-            tracing::warn!("only tcp active health checks are supported in stream mode");
-        }
-        let count = |p: &str, d: u64| {
-            active
-                .pointer(p)
-                .and_then(Value::as_u64)
-                .unwrap_or(d)
-                .max(1)
-        };
-        Some(Active {
-            timeout: secs(active.get("timeout"), 1.0),
-            healthy_interval: secs(active.pointer("/healthy/interval"), 1.0),
-            successes: count("/healthy/successes", 2),
-            unhealthy_interval: secs(active.pointer("/unhealthy/interval"), 1.0),
-            tcp_failures: count("/unhealthy/tcp_failures", 2),
-            timeouts: count("/unhealthy/timeouts", 3),
-        })
-    }
-}
 
 struct Checker {
     runtime: Arc<UpstreamRuntime>,
@@ -188,30 +161,50 @@ fn reconcile(snapshot: &Snapshot, checkers: &mut HashMap<String, Checker>, count
     }
 }
 
-/// One probe's outcome.
-enum Probe {
-    Ok,
-    Failed,
-    TimedOut,
+/// Probes `nodes` (at most `concurrency` at once) and reports each result.
+async fn probe_nodes(
+    key: &str,
+    rt: &UpstreamRuntime,
+    active: &Active,
+    nodes: Vec<NodeAddr>,
+    counters: &Counters,
+) {
+    let results: Vec<(NodeAddr, Option<Report>)> = futures::stream::iter(nodes)
+        .map(|node| async move {
+            let result = probe_node(rt, active, &node).await;
+            (node, result)
+        })
+        .buffer_unordered(active.concurrency)
+        .collect()
+        .await;
+    let mut all = counters.lock().unwrap_or_else(|e| e.into_inner());
+    let totals = all.entry(key.to_owned()).or_default();
+    for (node, result) in results {
+        let c = totals.entry(node.clone()).or_default();
+        match result {
+            Some(Report::Success) => c.successes += 1,
+            Some(Report::HttpFailure) => c.http_failures += 1,
+            Some(Report::TcpFailure) => c.tcp_failures += 1,
+            Some(Report::Timeout) => c.timeouts += 1,
+            None => c.ignored += 1,
+        }
+        if let Some(report) = result {
+            rt.report_probe(&node, report);
+        }
+    }
 }
 
-async fn probe(rt: &UpstreamRuntime, node: &NodeAddr, timeout: Duration) -> Probe {
-    let attempt = async {
-        let addrs = rt.resolve(node).await?;
-        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(_) => return Ok(()),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+/// Resolves `node` and probes its first address on the probe port.
+async fn probe_node(rt: &UpstreamRuntime, active: &Active, node: &NodeAddr) -> Option<Report> {
+    let resolved = tokio::time::timeout(active.timeout, rt.resolve(node)).await;
+    let addr = match resolved {
+        Err(_) => return Some(Report::Timeout),
+        Ok(Err(_)) => return Some(Report::TcpFailure),
+        Ok(Ok(addrs)) => addrs.into_iter().next()?,
     };
-    match tokio::time::timeout(timeout, attempt).await {
-        Ok(Ok(())) => Probe::Ok,
-        Ok(Err(_)) => Probe::Failed,
-        Err(_) => Probe::TimedOut,
-    }
+    let addr = std::net::SocketAddr::new(addr.ip(), active.port.unwrap_or(node.port));
+    let host = active.host.as_deref().unwrap_or(&node.host);
+    probe::probe(active, addr, host).await
 }
 
 async fn check_loop(
@@ -229,57 +222,37 @@ async fn check_loop(
             port: n.port,
         })
         .collect();
-    let mut streaks: HashMap<NodeAddr, (u64, u64, u64)> = HashMap::new();
+    let mut next_healthy = Instant::now();
+    let mut next_unhealthy = Instant::now();
     loop {
-        let mut any_unhealthy = false;
-        for node in &nodes {
-            let result = probe(&rt, node, active.timeout).await;
-            let (ok, failed, timed_out) = streaks.entry(node.clone()).or_default();
-            match result {
-                Probe::Ok => {
-                    *ok += 1;
-                    (*failed, *timed_out) = (0, 0);
-                    if *ok >= active.successes && !rt.is_healthy(node) {
-                        rt.set_healthy(node, true);
-                    }
-                }
-                Probe::Failed => {
-                    *failed += 1;
-                    *ok = 0;
-                    if *failed >= active.tcp_failures && rt.is_healthy(node) {
-                        rt.set_healthy(node, false);
-                    }
-                }
-                Probe::TimedOut => {
-                    *timed_out += 1;
-                    *ok = 0;
-                    if *timed_out >= active.timeouts && rt.is_healthy(node) {
-                        rt.set_healthy(node, false);
-                    }
-                }
+        for healthy_round in [true, false] {
+            let due = if healthy_round {
+                next_healthy
+            } else {
+                next_unhealthy
+            };
+            let started = Instant::now();
+            if started < due {
+                continue;
             }
-            let mut all = counters.lock().unwrap_or_else(|e| e.into_inner());
-            let c = all
-                .entry(key.clone())
-                .or_default()
-                .entry(node.clone())
-                .or_default();
-            match result {
-                Probe::Ok => c.successes += 1,
-                Probe::Failed => c.tcp_failures += 1,
-                Probe::TimedOut => c.timeouts += 1,
+            let wanted: Vec<NodeAddr> = nodes
+                .iter()
+                .filter(|n| rt.is_healthy(n) == healthy_round)
+                .cloned()
+                .collect();
+            if !wanted.is_empty() {
+                probe_nodes(&key, &rt, &active, wanted, &counters).await;
             }
-            c.streak = (*ok).max(*failed).max(*timed_out);
-            any_unhealthy |= !rt.is_healthy(node);
+            // The next round starts one interval after this one started.
+            if healthy_round {
+                next_healthy = started + active.healthy_interval;
+            } else {
+                next_unhealthy = started + active.unhealthy_interval;
+            }
         }
-        let wait = if any_unhealthy {
-            active.unhealthy_interval.min(active.healthy_interval)
-        } else {
-            active.healthy_interval
-        };
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep_until(next_healthy.min(next_unhealthy)) => {}
         }
     }
     tracing::info!(upstream = %key, "active health checker stopped");

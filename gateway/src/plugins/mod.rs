@@ -3,7 +3,7 @@
 //! phase, highest priority first.
 //!
 //! Layout: [`ip_restriction`], [`limit_conn`], [`mqtt`] and [`traffic_split`] hold one plugin
-//! each; [`vars`] the stream variables (`$remote_addr`, ...) and [`expr`] the `vars`
+//! each ([`syslog`] runs in the log phase, from the session sink); [`vars`] the stream variables (`$remote_addr`, ...) and [`expr`] the `vars`
 //! expressions of traffic-split. Only plugins enabled in `config.stream_plugins` run, and a
 //! conf with `_meta.disable: true` is skipped.
 //!
@@ -16,6 +16,7 @@ pub mod expr;
 pub mod ip_restriction;
 pub mod limit_conn;
 pub mod mqtt;
+pub mod syslog;
 pub mod traffic_split;
 pub mod vars;
 

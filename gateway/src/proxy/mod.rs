@@ -6,6 +6,7 @@
 //! [`relay`] moves bytes until the end. Live connections are listed in [`registry`];
 //! rejections are counted in [`stats`].
 
+pub mod connect;
 pub mod datagram;
 pub mod listener;
 pub mod registry;

@@ -21,6 +21,15 @@ use crate::routestats::RouteStats;
 
 const SHARDS: usize = 16;
 
+/// What the listener's front learned about a TCP connection before routing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrontInfo {
+    /// TLS was terminated by the gateway (`tls: true` listener).
+    pub tls: bool,
+    /// The SNI the client sent (terminated or peeked by `sni_preread`), lowercase.
+    pub sni: Option<String>,
+}
+
 /// One live connection or UDP session.
 #[derive(Debug)]
 pub struct ConnectionHandle {
@@ -42,6 +51,7 @@ pub struct ConnectionHandle {
     pub started_at: SystemTime,
     started: Instant,
     node: OnceLock<SocketAddr>,
+    front: OnceLock<FrontInfo>,
     /// Bytes from the client to the upstream.
     bytes_up: AtomicU64,
     /// Bytes from the upstream to the client.
@@ -62,6 +72,16 @@ impl ConnectionHandle {
     /// Records the upstream node (first call wins).
     pub fn set_node(&self, addr: SocketAddr) {
         let _ = self.node.set(addr);
+    }
+
+    /// What the front learned (TLS, SNI), once set.
+    pub fn front(&self) -> Option<&FrontInfo> {
+        self.front.get()
+    }
+
+    /// Records what the front learned (first call wins).
+    pub fn set_front(&self, info: FrontInfo) {
+        let _ = self.front.set(info);
     }
 
     /// Bytes relayed from the client to the upstream so far.
@@ -185,6 +205,7 @@ impl ConnectionRegistry {
             started_at: SystemTime::now(),
             started: Instant::now(),
             node: OnceLock::new(),
+            front: OnceLock::new(),
             bytes_up: AtomicU64::new(0),
             bytes_down: AtomicU64::new(0),
             last_ms: AtomicU64::new(0),

@@ -1,5 +1,6 @@
 //! One TCP listener's accept loop and the life of each accepted connection:
-//! route → pick and connect (with retries over nodes) → relay → log.
+//! route → pick, connect and set up the upstream leg (with retries over nodes, see
+//! [`crate::proxy::connect`]) → relay → log.
 //!
 //! Routing loads the configuration once, at accept. A connection that finds no route, no
 //! upstream or no reachable node is closed without a byte sent, and the reason is counted in
@@ -13,14 +14,16 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
 use crate::config::TcpListen;
-use crate::proxy::registry::NewConnection;
+use crate::proxy::connect::connect_with_retries;
+pub use crate::proxy::connect::format_node;
+use crate::proxy::registry::{FrontInfo, NewConnection};
 use crate::proxy::relay::RelayEnd;
 use crate::proxy::source::UpstreamNodes;
 use crate::proxy::stats::RejectReason;
@@ -148,6 +151,10 @@ pub async fn serve_connection(
         server: server_addr,
     });
     let handle = registration.handle();
+    handle.set_front(FrontInfo {
+        tls: matches!(client, crate::tls::stream::ClientStream::Tls(_)),
+        sni: conn.sni.clone(),
+    });
     session.routed(&routed.route_id, handle);
     let plain = match &client {
         crate::tls::stream::ClientStream::Plain(tcp) => Some(tcp),
@@ -166,9 +173,24 @@ pub async fn serve_connection(
         None => routed.upstream.as_ref(),
     };
     let pick = PickState::with_vars(plugins.vars.clone());
+    let proxy_protocol = listen.proxy_protocol_to_upstream;
+    let setup = |node: NodeAddr| {
+        let (conn, tls) = (&conn, &ctx.tls);
+        async move {
+            let (stream, addr) = connect_node(upstream, &node).await?;
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(node = %addr, error = %e, "cannot set TCP_NODELAY on upstream");
+            }
+            let tls_spec = upstream.upstream_tls();
+            let leg = prepare_upstream(stream, &node.host, conn, proxy_protocol, tls_spec, tls)
+                .await
+                .map_err(|e| std::io::Error::other(format!("{addr}: {e}")))?;
+            Ok::<_, std::io::Error>((leg, addr))
+        }
+    };
     let connected = tokio::select! {
         _ = handle.killed() => return,
-        connected = connect_upstream_with(upstream, &conn, pick) => connected,
+        connected = connect_with_retries(upstream, &conn, pick, setup) => connected,
     };
     let Some((server, node, addr)) = connected else {
         ctx.stats.rejected(RejectReason::UpstreamUnavailable);
@@ -180,26 +202,6 @@ pub async fn serve_connection(
         return;
     };
     handle.set_node(addr);
-    let server = match prepare_upstream(
-        server,
-        &node.host,
-        &conn,
-        listen.proxy_protocol_to_upstream,
-        upstream.upstream_tls(),
-        &ctx.tls,
-    )
-    .await
-    {
-        Ok(server) => server,
-        Err(e) => {
-            ctx.stats.rejected(RejectReason::UpstreamUnavailable);
-            tracing::warn!(
-                client = %remote, route = %routed.route_id, node = %addr, error = %e,
-                "closing tcp connection"
-            );
-            return;
-        }
-    };
     upstream.session_started(&node);
     let outcome = relay_streams(
         client,
@@ -225,43 +227,15 @@ pub async fn serve_connection(
     );
 }
 
-/// Picks nodes until one accepts a connection; `None` when the balancer runs out.
+/// Picks nodes until one accepts a TCP connection; `None` when the balancer runs out.
 pub async fn connect_upstream(
     upstream: &dyn UpstreamNodes,
     conn: &ConnInfo,
 ) -> Option<(TcpStream, NodeAddr, SocketAddr)> {
-    connect_upstream_with(upstream, conn, PickState::default()).await
-}
-
-/// [`connect_upstream`] starting from `state` (plugin-set variables for `chash`).
-pub async fn connect_upstream_with(
-    upstream: &dyn UpstreamNodes,
-    conn: &ConnInfo,
-    mut state: PickState,
-) -> Option<(TcpStream, NodeAddr, SocketAddr)> {
-    while let Some(node) = upstream.pick(conn, &mut state) {
-        if !state.tried.contains(&node) {
-            state.tried.push(node.clone());
-        }
-        let started = Instant::now();
-        match connect_node(upstream, &node).await {
-            Ok((stream, addr)) => {
-                upstream.report_connect(&node, Ok(started.elapsed()));
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!(node = %addr, error = %e, "cannot set TCP_NODELAY on upstream");
-                }
-                return Some((stream, node, addr));
-            }
-            Err(e) => {
-                upstream.report_connect(&node, Err(()));
-                tracing::warn!(
-                    upstream = %upstream.key(), node = %format_node(&node), error = %e,
-                    "upstream connect failed"
-                );
-            }
-        }
-    }
-    None
+    connect_with_retries(upstream, conn, PickState::default(), |node| async move {
+        connect_node(upstream, &node).await
+    })
+    .await
 }
 
 /// Resolves `node` and connects to its addresses in turn, each within the connect timeout.
@@ -287,9 +261,4 @@ async fn connect_node(
         }
     }
     Err(last)
-}
-
-/// `host:port` for logs.
-pub fn format_node(node: &NodeAddr) -> String {
-    format!("{}:{}", node.host, node.port)
 }

@@ -42,7 +42,8 @@ pub fn ensure_admin_key(config: &mut Config) -> Result<(), String> {
 }
 
 /// Opens the configured store (`embedded` → `config.data_dir`, `etcd` → `deployment.etcd`,
-/// `yaml` → `<prefix>/conf/apisix.yaml`).
+/// `yaml` → `<prefix>/conf/apisix.yaml`, or in memory for the Admin API when a traditional
+/// node serves it: API-driven standalone).
 pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, String> {
     match config.config_provider {
         ConfigProvider::Embedded => {
@@ -62,6 +63,15 @@ pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, String> {
             }
             tracing::info!(endpoints = ?config.etcd.hosts, prefix = %config.etcd.prefix, "using etcd");
             Ok(Some(Arc::new(store)))
+        }
+        ConfigProvider::Yaml
+            if config.role == Role::Traditional && super::admin_enabled(config) =>
+        {
+            tracing::info!(
+                "API-driven standalone: the configuration comes from PUT /apisix/admin/configs \
+                 and is kept in memory only (empty after a restart)"
+            );
+            Ok(Some(Arc::new(YamlStore::api_driven(&config.etcd.prefix))))
         }
         ConfigProvider::Yaml => {
             let path = config.prefix.join("conf").join("apisix.yaml");

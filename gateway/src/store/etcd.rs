@@ -10,9 +10,13 @@
 //!   [`StoreError::Unavailable`] with the etcd error text, and marks the store unreachable
 //!   until a request or the watch succeeds again.
 //! - The client connects lazily (the first request), so a gateway can start while etcd is down.
+//! - `https://` hosts go through [`tls`] (our rustls connector: `ssl_trusted_certificate`,
+//!   `tls.verify: false`, client certificates); a request that fails for a TLS reason says why.
 //!
-//! Submodule: [`watch`] (range read + watch, resync after errors, compaction or reconnects).
+//! Submodule: [`watch`] (range read + watch, resync after errors, compaction or reconnects;
+//! `watch_timeout`, `startup_retry`, `resync_delay`).
 
+mod tls;
 mod watch;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,7 +59,11 @@ pub const INIT_DIR_VALUE: &str = "init_dir";
 struct Inner {
     endpoints: Vec<String>,
     options: ConnectOptions,
+    /// Set for `https://` hosts: the TLS connector the client's channel uses.
+    tls: Option<tls::EtcdTlsConnector>,
     timeout: Duration,
+    /// The watch/start-up/retry timings of `deployment.etcd`.
+    timings: watch::Timings,
     client: OnceCell<Client>,
     healthy: AtomicBool,
 }
@@ -88,14 +96,18 @@ impl EtcdStore {
         if let (Some(user), Some(password)) = (&config.user, &config.password) {
             options = options.with_user(user.clone(), password.clone());
         }
-        if config.hosts.iter().any(|h| h.starts_with("https://")) {
-            options = options.with_tls(tls_options(config)?);
-        }
+        let tls = if config.hosts.iter().any(|h| h.starts_with("https://")) {
+            Some(tls::EtcdTlsConnector::new(config)?)
+        } else {
+            None
+        };
         Ok(EtcdStore {
             inner: Arc::new(Inner {
                 endpoints: config.hosts.clone(),
                 options,
+                tls,
                 timeout,
+                timings: watch::Timings::from_config(config),
                 client: OnceCell::new(),
                 healthy: AtomicBool::new(false),
             }),
@@ -146,11 +158,22 @@ impl EtcdStore {
         let client = inner
             .client
             .get_or_try_init(|| async {
-                let connect = Client::connect(&inner.endpoints, Some(inner.options.clone()));
+                let options = Some(inner.options.clone());
+                let connect = async {
+                    match &inner.tls {
+                        Some(connector) => {
+                            let channel = tls::channel(connector.clone(), inner.timeout)
+                                .map_err(|err| etcd_client::Error::InvalidArgs(err.to_string()))?;
+                            Client::from_channel(etcd_client::Channel::Tonic(channel), options)
+                                .await
+                        }
+                        None => Client::connect(&inner.endpoints, options).await,
+                    }
+                };
                 match tokio::time::timeout(inner.timeout, connect).await {
                     Ok(Ok(client)) => Ok(client),
-                    Ok(Err(err)) => Err(unavailable(&err)),
-                    Err(_) => Err(timed_out(inner.timeout)),
+                    Ok(Err(err)) => Err(self.explain(unavailable(&err))),
+                    Err(_) => Err(self.explain(timed_out(inner.timeout))),
                 }
             })
             .await;
@@ -172,11 +195,21 @@ impl EtcdStore {
         let client = self.client().await?;
         let result = match tokio::time::timeout(self.inner.timeout, call(client)).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(unavailable(&err)),
-            Err(_) => Err(timed_out(self.inner.timeout)),
+            Ok(Err(err)) => Err(self.explain(unavailable(&err))),
+            Err(_) => Err(self.explain(timed_out(self.inner.timeout))),
         };
         self.set_healthy(result.is_ok());
         result
+    }
+
+    /// Adds the last TLS connection failure (e.g. an unknown CA) to a request error.
+    fn explain(&self, err: StoreError) -> StoreError {
+        match (err, self.inner.tls.as_ref().and_then(|t| t.last_error())) {
+            (StoreError::Unavailable(text), Some(cause)) if !text.contains(&cause) => {
+                StoreError::Unavailable(format!("{text}: {cause}"))
+            }
+            (err, _) => err,
+        }
     }
 
     fn set_healthy(&self, healthy: bool) {
@@ -187,30 +220,6 @@ impl EtcdStore {
             tracing::info!(endpoints = ?self.inner.endpoints, "etcd reachable");
         }
     }
-}
-
-fn tls_options(config: &EtcdConfig) -> StoreResult<etcd_client::TlsOptions> {
-    // The server certificate is checked against the system roots (rustls-native-certs, which
-    // honours SSL_CERT_FILE / SSL_CERT_DIR for a private CA).
-    let mut tls = etcd_client::TlsOptions::new().with_native_roots();
-    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
-        let read = |path: &std::path::Path| {
-            std::fs::read(path).map_err(|e| {
-                StoreError::Unavailable(format!("etcd tls: reading {}: {e}", path.display()))
-            })
-        };
-        tls = tls.identity(etcd_client::Identity::from_pem(read(cert)?, read(key)?));
-    }
-    if let Some(sni) = &config.tls_sni {
-        tls = tls.domain_name(sni.clone());
-    }
-    if !config.tls_verify {
-        tracing::warn!(
-            "deployment.etcd.tls.verify: false is not supported by this build; the etcd server \
-             certificate is still verified"
-        );
-    }
-    Ok(tls)
 }
 
 /// The etcd error text (the gRPC message when there is one).

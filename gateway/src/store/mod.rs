@@ -106,4 +106,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the store is reachable now (for `/v1/status` and `apisix_etcd_reachable`).
     async fn reachable(&self) -> bool;
+
+    /// The API-driven standalone store, when this is one (the Admin API's
+    /// `PUT /apisix/admin/configs` replaces its contents).
+    fn as_api_driven(&self) -> Option<&yaml::YamlStore> {
+        None
+    }
 }

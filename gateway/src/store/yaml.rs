@@ -13,6 +13,10 @@
 //!   [`WatchEvent::Snapshot`]. An item keeps its `create_revision` across versions and its
 //!   `mod_revision` while its value is unchanged.
 //! - Every write answers [`StoreError::Unavailable`]`("read-only: standalone yaml")`.
+//! - API-driven standalone ([`YamlStore::api_driven`], `role: traditional` with
+//!   `config_provider: yaml` and the Admin API on): no file; the contents are whatever
+//!   `PUT /apisix/admin/configs` last gave ([`YamlStore::replace`]), in memory only (empty
+//!   after a restart, as in APISIX).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,12 +43,22 @@ struct Contents {
     revision: i64,
 }
 
-/// A read-only store fed by the standalone YAML file.
+/// Where the contents come from.
+#[derive(Debug)]
+enum Feed {
+    /// The file, re-read by this poller task.
+    File(tokio::task::JoinHandle<()>),
+    /// `PUT /apisix/admin/configs` through [`YamlStore::replace`].
+    Api(watch::Sender<Arc<Contents>>),
+}
+
+/// A read-only store fed by the standalone YAML file, or by the Admin API (API-driven mode).
 #[derive(Debug)]
 pub struct YamlStore {
     path: PathBuf,
     current: watch::Receiver<Arc<Contents>>,
-    poller: tokio::task::JoinHandle<()>,
+    feed: Feed,
+    prefix: String,
 }
 
 impl YamlStore {
@@ -79,11 +93,49 @@ impl YamlStore {
         YamlStore {
             path: path.to_path_buf(),
             current: rx,
-            poller,
+            feed: Feed::File(poller),
+            prefix: prefix.trim_end_matches('/').to_owned(),
         }
     }
 
-    /// The file this store reads.
+    /// An empty store for API-driven standalone mode, filled by [`YamlStore::replace`].
+    pub fn api_driven(prefix: &str) -> Self {
+        let (tx, rx) = watch::channel(Arc::new(Contents::default()));
+        YamlStore {
+            path: PathBuf::new(),
+            current: rx,
+            feed: Feed::Api(tx),
+            prefix: prefix.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Whether this store is fed by the Admin API (API-driven standalone).
+    pub fn is_api_driven(&self) -> bool {
+        matches!(self.feed, Feed::Api(_))
+    }
+
+    /// API-driven mode: replaces everything with the items of `root` (a whole configuration
+    /// document: `{"stream_routes": [...], "upstreams": [...], ...}`) and returns the new
+    /// revision. Items without an id are logged and skipped. A file-fed store is not changed
+    /// (`None`).
+    pub fn replace(&self, root: serde_json::Map<String, Value>) -> Option<i64> {
+        let Feed::Api(tx) = &self.feed else {
+            return None;
+        };
+        let parsed = items_from_root(root, &self.prefix);
+        let previous = tx.borrow().clone();
+        let next = next_contents(&previous, parsed);
+        let revision = next.revision;
+        tracing::info!(
+            revision,
+            items = next.items.len(),
+            "standalone configuration applied from the admin api"
+        );
+        tx.send_replace(Arc::new(next));
+        Some(revision)
+    }
+
+    /// The file this store reads (empty in API-driven mode).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -96,7 +148,9 @@ impl YamlStore {
 
 impl Drop for YamlStore {
     fn drop(&mut self) {
-        self.poller.abort();
+        if let Feed::File(poller) = &self.feed {
+            poller.abort();
+        }
     }
 }
 
@@ -159,29 +213,36 @@ impl Loader {
                 return None;
             }
         };
-        let revision = previous.revision + 1;
-        let items = parsed
-            .into_iter()
-            .map(|(key, value)| {
-                let old = previous.items.get(&key);
-                let create_revision = old.map_or(revision, |o| o.create_revision);
-                let mod_revision = match old {
-                    Some(o) if o.value == value => o.mod_revision,
-                    _ => revision,
-                };
-                let kv = KeyValue {
-                    key: key.clone(),
-                    value,
-                    create_revision,
-                    mod_revision,
-                    lease: 0,
-                };
-                (key, kv)
-            })
-            .collect::<BTreeMap<_, _>>();
-        tracing::info!(path = %self.path.display(), revision, items = items.len(), "standalone yaml configuration loaded");
-        Some(Arc::new(Contents { items, revision }))
+        let next = next_contents(previous, parsed);
+        tracing::info!(path = %self.path.display(), revision = next.revision, items = next.items.len(), "standalone yaml configuration loaded");
+        Some(Arc::new(next))
     }
+}
+
+/// The version after `previous` holding `parsed`: an item keeps its `create_revision`, and its
+/// `mod_revision` while its value is unchanged.
+fn next_contents(previous: &Contents, parsed: Vec<(String, Value)>) -> Contents {
+    let revision = previous.revision + 1;
+    let items = parsed
+        .into_iter()
+        .map(|(key, value)| {
+            let old = previous.items.get(&key);
+            let create_revision = old.map_or(revision, |o| o.create_revision);
+            let mod_revision = match old {
+                Some(o) if o.value == value => o.mod_revision,
+                _ => revision,
+            };
+            let kv = KeyValue {
+                key: key.clone(),
+                value,
+                create_revision,
+                mod_revision,
+                lease: 0,
+            };
+            (key, kv)
+        })
+        .collect::<BTreeMap<_, _>>();
+    Contents { items, revision }
 }
 
 /// Whether the last non-blank line is `#END`.
@@ -209,9 +270,16 @@ pub fn parse(text: &str, prefix: &str) -> Result<Vec<(String, Value)>, Vec<Strin
             ])
         }
     };
+    Ok(items_from_root(root, prefix))
+}
+
+/// The `(key, value)` pairs of a configuration document: every list under a top-level key
+/// (`<type>_conf_version` keys skipped) becomes `<prefix>/<type>/<id>`; items that are not
+/// objects or have no id are logged and skipped; a duplicate id: the last one wins.
+pub fn items_from_root(root: serde_json::Map<String, Value>, prefix: &str) -> Vec<(String, Value)> {
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     for (dir, list) in root {
-        if dir.ends_with("_conf_version") {
+        if dir.ends_with("_conf_version") || dir.starts_with("X-") {
             continue;
         }
         let Value::Array(items) = list else {
@@ -245,7 +313,7 @@ pub fn parse(text: &str, prefix: &str) -> Result<Vec<(String, Value)>, Vec<Strin
             }
         }
     }
-    Ok(out.into_iter().collect())
+    out.into_iter().collect()
 }
 
 fn read_only<T>() -> StoreResult<T> {
@@ -326,6 +394,10 @@ impl Store for YamlStore {
 
     async fn reachable(&self) -> bool {
         true
+    }
+
+    fn as_api_driven(&self) -> Option<&YamlStore> {
+        self.is_api_driven().then_some(self)
     }
 }
 

@@ -163,7 +163,7 @@ impl ResolvesClientCert for FixedClientCert {
 
 /// `tls.verify: false`: any certificate is accepted; handshake signatures are still checked.
 #[derive(Debug)]
-struct AcceptAnyCertificate;
+pub(crate) struct AcceptAnyCertificate;
 
 impl ServerCertVerifier for AcceptAnyCertificate {
     fn verify_server_cert(

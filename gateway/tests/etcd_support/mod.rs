@@ -120,6 +120,22 @@ impl Etcd {
         etcd
     }
 
+    /// Starts etcd serving clients over TLS with `cert`/`key`, without client certificates.
+    pub async fn start_tls_server_only(cert: &Path, key: &Path) -> Etcd {
+        let mut etcd = Etcd {
+            child: None,
+            tls_args: vec![
+                format!("--cert-file={}", cert.display()),
+                format!("--key-file={}", key.display()),
+            ],
+            dir: tempfile::tempdir().expect("etcd temp dir"),
+            client_port: free_port(),
+            peer_port: free_port(),
+        };
+        etcd.spawn().await;
+        etcd
+    }
+
     /// `http(s)://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         let scheme = if self.tls_args.is_empty() {
@@ -142,6 +158,11 @@ impl Etcd {
             tls_key: None,
             tls_verify: true,
             tls_sni: None,
+            tls_trusted_certificates: Vec::new(),
+            tls_system_roots: true,
+            watch_timeout: Duration::from_secs(50),
+            startup_retry: 2,
+            resync_delay: Duration::from_secs(1),
         }
     }
 

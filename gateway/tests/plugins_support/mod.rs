@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apisix_gateway::config::TcpListen;
+use apisix_gateway::observe::Observer;
 use apisix_gateway::plugins::PluginRuntime;
 use apisix_gateway::proxy::listener::ListenerSet;
 use apisix_gateway::proxy::source::SnapshotRoutes;
@@ -83,8 +84,11 @@ impl Gateway {
         let snapshot = snapshot::shared_empty();
         snapshot.store(Arc::new(compile(objects)));
         let plugins = Arc::new(PluginRuntime::new(snapshot.clone(), all_plugins()));
+        // The session sink reads the snapshot, as in the server (passive health, route names).
+        let observe = Arc::new(Observer::new().with_snapshot(snapshot.clone()));
         let proxy = Arc::new(ProxyContext {
             plugins: plugins.clone(),
+            observe,
             ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
         });
         let mut listens = vec![entry("127.0.0.1:0")];

@@ -93,9 +93,16 @@ fn key_parses(text: &str) -> bool {
     .any(|d| is_der_sequence(d))
 }
 
-/// `apisix.ssl.validate(cert, key)`: the cert must parse; the key, when given, must be PEM
-/// (APISIX would first try to decrypt a key that does not start with `---`).
-pub(crate) fn validate_pair(cert: Option<&Value>, key: Option<&Value>) -> Result<(), String> {
+/// `apisix.ssl.validate(cert, key)`: the cert must parse; the key, when given, must be PEM.
+/// APISIX first decrypts a key that does not start with `---` with the keyring: the Admin API
+/// does that before validating (`Mode::Write`), so an encrypted key here failed to decrypt. A
+/// stored object (`Mode::Stored`) keeps its key encrypted at rest; it is decrypted, and a
+/// failure reported, where the key is used (the gateway's TLS layer).
+pub(crate) fn validate_pair(
+    cert: Option<&Value>,
+    key: Option<&Value>,
+    mode: Mode,
+) -> Result<(), String> {
     if !cert.and_then(Value::as_str).is_some_and(cert_parses) {
         return Err(CERT_ERROR.to_owned());
     }
@@ -104,6 +111,9 @@ pub(crate) fn validate_pair(cert: Option<&Value>, key: Option<&Value>) -> Result
         return Err(KEY_ERROR.to_owned());
     };
     if !key.starts_with("---") {
+        if !mode.is_write() {
+            return Ok(());
+        }
         return Err("failed to decrypt previous encrypted key".to_owned());
     }
     if !key_parses(key) {
@@ -118,7 +128,7 @@ pub(crate) fn check_ssl(conf: &Value, mode: Mode) -> Result<(), ValidationError>
         .map_err(|e| schema_error(mode, e))?;
     let (cert, key) = (conf.get("cert"), conf.get("key"));
     if !is_secret_uri(cert) && !is_secret_uri(key) {
-        validate_pair(cert, key).map_err(ValidationError::new)?;
+        validate_pair(cert, key, mode).map_err(ValidationError::new)?;
     }
     if conf.get("type").and_then(Value::as_str) == Some("client") {
         return Ok(());
@@ -138,7 +148,7 @@ pub(crate) fn check_ssl(conf: &Value, mode: Mode) -> Result<(), ValidationError>
     }
     for (i, (c, k)) in certs.iter().zip(keys).enumerate() {
         if !is_secret_uri(Some(c)) && !is_secret_uri(Some(k)) {
-            validate_pair(Some(c), Some(k)).map_err(|e| {
+            validate_pair(Some(c), Some(k), mode).map_err(|e| {
                 ValidationError::new(format!("failed to handle cert-key pair[{}]: {e}", i + 1))
             })?;
         }
@@ -146,7 +156,7 @@ pub(crate) fn check_ssl(conf: &Value, mode: Mode) -> Result<(), ValidationError>
     if let Some(client) = conf.get("client").filter(|c| c.is_object()) {
         let ca = client.get("ca");
         if !is_secret_uri(ca) {
-            validate_pair(ca, None).map_err(|e| {
+            validate_pair(ca, None, mode).map_err(|e| {
                 ValidationError::new(format!("failed to validate client_cert: {e}"))
             })?;
         }

@@ -297,6 +297,23 @@ fn ssl_cert_and_key_must_parse() {
 }
 
 #[test]
+fn stored_keys_may_be_encrypted_at_rest() {
+    let encrypted = "q".repeat(96);
+    let ssl = json!({"id": "1", "cert": cert(), "key": encrypted, "snis": ["a.com"]});
+    check_stored(ResourceKind::Ssls, "1", &ssl, &ctx()).expect("encrypted ssl key loads");
+    let upstream = json!({
+        "nodes": {"127.0.0.1:80": 1},
+        "tls": {"client_cert": cert(), "client_key": encrypted},
+    });
+    check_stored(ResourceKind::Upstreams, "1", &upstream, &ctx())
+        .expect("encrypted client key loads");
+    // A stored key that is PEM must still parse.
+    let bad =
+        json!({"id": "1", "cert": cert(), "key": format!("---{encrypted}"), "snis": ["a.com"]});
+    assert!(check_stored(ResourceKind::Ssls, "1", &bad, &ctx()).is_err());
+}
+
+#[test]
 fn ssl_truncated_cert_is_refused() {
     let truncated = "-----BEGIN CERTIFICATE-----
 MIIEojCCAwqgAwIBAgIJAK253pMhgCkxMA0GCSqGSIb3DQEBCwUAMFYxCzAJBgNV

@@ -107,7 +107,7 @@ pub(crate) fn check_upstream(
     }
     if let Some(tls) = conf.get("tls") {
         if let Some(cert) = tls.get("client_cert").filter(|c| super::truthy(c)) {
-            super::ssl::validate_pair(Some(cert), tls.get("client_key"))
+            super::ssl::validate_pair(Some(cert), tls.get("client_key"), mode)
                 .map_err(ValidationError::new)?;
         }
     }

@@ -17,6 +17,9 @@ pub struct GatewayConfig {
     pub tcp_ports: Vec<u16>,
     /// Write the TCP listeners as bare ports (`- 9100`: every address, as `make run` does).
     pub tcp_listen_any: bool,
+    /// More `apisix.stream_proxy.tcp` entries on 127.0.0.1, in the object form with `tls: true`
+    /// (TLS terminated with SSL objects).
+    pub tcp_tls_ports: Vec<u16>,
     /// `apisix.stream_proxy.udp`, all on 127.0.0.1 (or on a wildcard address with
     /// `udp_listen_any`, `[::1]` with `udp_ipv6`).
     pub udp_ports: Vec<u16>,
@@ -41,6 +44,9 @@ pub struct GatewayConfig {
     /// `Some(endpoint)`: use `config_provider: etcd` with this `deployment.etcd.host` (see
     /// [`crate::etcd::Etcd::endpoint`]) and prefix `/apisix`; `None`: the embedded store.
     pub etcd_endpoint: Option<String>,
+    /// `config_provider: yaml` on this traditional node: API-driven standalone (the Admin API
+    /// serves only `/apisix/admin/configs`). Ignored when `etcd_endpoint` is set.
+    pub api_standalone: bool,
     /// Raw YAML appended at the end (top-level keys not otherwise rendered).
     pub extra_yaml: String,
 }
@@ -57,6 +63,7 @@ impl GatewayConfig {
             tcp_ports: (0..tcp).map(|_| free_port()).collect(),
             udp_ports: (0..udp).map(|_| free_port()).collect(),
             tcp_listen_any: false,
+            tcp_tls_ports: Vec::new(),
             udp_listen_any: false,
             udp_ipv6: false,
             admin_port: free_port(),
@@ -68,6 +75,7 @@ impl GatewayConfig {
             proxy_mode: "http&stream".to_string(),
             allow_admin: vec!["127.0.0.0/24".to_string()],
             etcd_endpoint: None,
+            api_standalone: false,
             extra_yaml: String::new(),
         }
     }
@@ -89,11 +97,15 @@ impl GatewayConfig {
         if let Some(secs) = self.graceful_shutdown_timeout {
             let _ = writeln!(y, "  graceful_shutdown_timeout: {secs}");
         }
-        if !self.tcp_ports.is_empty() || !self.udp_ports.is_empty() {
+        let any_tcp = !self.tcp_ports.is_empty() || !self.tcp_tls_ports.is_empty();
+        if any_tcp || !self.udp_ports.is_empty() {
             y.push_str("  stream_proxy:\n");
         }
-        if !self.tcp_ports.is_empty() {
+        if any_tcp {
             y.push_str("    tcp:\n");
+            for port in &self.tcp_tls_ports {
+                let _ = writeln!(y, "      - addr: \"127.0.0.1:{port}\"\n        tls: true");
+            }
             for port in &self.tcp_ports {
                 if self.tcp_listen_any {
                     let _ = writeln!(y, "      - {port}");
@@ -123,6 +135,7 @@ impl GatewayConfig {
                     "  etcd:\n    host:\n      - \"{endpoint}\"\n    prefix: /apisix\n    timeout: 5"
                 );
             }
+            None if self.api_standalone => y.push_str("    config_provider: yaml\n"),
             None => {
                 y.push_str("    config_provider: embedded\n  embedded:\n    data_dir: data\n");
             }

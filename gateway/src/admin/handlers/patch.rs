@@ -1,6 +1,7 @@
 //! `PATCH /apisix/admin/<resource>/<id>[/<sub_path>]` (upstreams, services, ssls): merge the
 //! body into the stored object (or replace the sub-tree at the sub-path), re-validate the
 //! result as a whole, then write it with a compare-and-swap on the revision it was read at.
+//! Stored private keys are decrypted before the merge and encrypted again before the write.
 
 use hyper::StatusCode;
 use model::validate::{self, WriteMethod};
@@ -8,6 +9,7 @@ use serde_json::Value;
 
 use super::write::not_supported;
 use super::{key_value_body, stamp_times, Call};
+use crate::admin::private_keys;
 use crate::admin::response::{HandlerResult, Reply};
 
 /// PATCH one object.
@@ -30,7 +32,9 @@ pub(crate) async fn patch(call: &Call<'_>) -> HandlerResult {
     let Some(stored) = call.ctx.store.get(&key).await? else {
         return Err(Reply::key_not_found());
     };
+    let keyring = &call.ctx.config.data_encryption_keyring;
     let mut value = stored.value.clone();
+    private_keys::decrypt(call.kind, &mut value, keyring);
     if sub_path.is_empty() {
         model::validate::merge_patch(&mut value, body);
         let body_sets_update_time = body.get("update_time").is_some_and(|t| !t.is_null());
@@ -52,6 +56,7 @@ pub(crate) async fn patch(call: &Call<'_>) -> HandlerResult {
         Some(&value),
         &check,
     )?;
+    private_keys::encrypt(call.kind, &mut value, keyring);
 
     // Without `?ttl=` the key stays on the lease it had.
     let lease = match call.ttl {

@@ -2,7 +2,8 @@
 //! `POST /apisix/admin/<resource>` (201 with a 20-digit generated id).
 //!
 //! Flow: fetch the body's references → `model::validate::check_write` → stamp
-//! `create_time`/`update_time` → lease for `?ttl=` → one store write.
+//! `create_time`/`update_time` → encrypt private keys ([`private_keys`]) → lease for `?ttl=` →
+//! one store write.
 
 use hyper::StatusCode;
 use model::validate::{self, WriteMethod};
@@ -10,19 +11,21 @@ use model::ResourceKind;
 use serde_json::Value;
 
 use super::{key_value_body, stamp_times, Call};
+use crate::admin::private_keys;
 use crate::admin::response::{HandlerResult, Reply};
 
 /// PUT: create or replace.
 pub(crate) async fn put(call: &Call<'_>) -> HandlerResult {
-    let check = call.check_context(call.body.as_ref()).await?;
+    let body = plain_body(call);
+    let check = call.check_context(body.as_ref()).await?;
     let checked_id = validate::check_write(
         call.kind,
         WriteMethod::Put,
         call.id.as_deref(),
-        call.body.as_ref(),
+        body.as_ref(),
         &check,
     )?;
-    let Some(mut value) = call.body.clone() else {
+    let Some(mut value) = body else {
         return Err(Reply::bad_request("missing configurations"));
     };
     let body_id = value.get("id").and_then(model::types::id_string);
@@ -36,6 +39,11 @@ pub(crate) async fn put(call: &Call<'_>) -> HandlerResult {
         }
     }
 
+    private_keys::encrypt(
+        call.kind,
+        &mut value,
+        &call.ctx.config.data_encryption_keyring,
+    );
     let key = call.key(&id);
     if call.kind != ResourceKind::PluginMetadata {
         let previous = call.ctx.store.get(&key).await?;
@@ -59,15 +67,16 @@ pub(crate) async fn post(call: &Call<'_>) -> HandlerResult {
     if call.kind == ResourceKind::PluginMetadata {
         return Err(not_supported(call.kind, "POST"));
     }
-    let check = call.check_context(call.body.as_ref()).await?;
+    let body = plain_body(call);
+    let check = call.check_context(body.as_ref()).await?;
     validate::check_write(
         call.kind,
         WriteMethod::Post,
         call.id.as_deref(),
-        call.body.as_ref(),
+        body.as_ref(),
         &check,
     )?;
-    let Some(mut value) = call.body.clone() else {
+    let Some(mut value) = body else {
         return Err(Reply::bad_request("missing configurations"));
     };
     let lease = call.lease().await?;
@@ -77,12 +86,29 @@ pub(crate) async fn post(call: &Call<'_>) -> HandlerResult {
         object.insert("id".to_owned(), Value::String(id.clone()));
     }
     stamp_times(&mut value, None, false);
+    private_keys::encrypt(
+        call.kind,
+        &mut value,
+        &call.ctx.config.data_encryption_keyring,
+    );
     let key = call.key(&id);
     let outcome = call.ctx.store.put(&key, &value, lease).await?;
     Ok(Reply::json(
         StatusCode::CREATED,
         &key_value_body(&key, &outcome.current.value),
     ))
+}
+
+/// The request body with any already-encrypted private key decrypted, as APISIX's
+/// `ssl.validate` does before it checks the key: a key copied from another store validates.
+fn plain_body(call: &Call<'_>) -> Option<Value> {
+    let mut body = call.body.clone()?;
+    private_keys::decrypt(
+        call.kind,
+        &mut body,
+        &call.ctx.config.data_encryption_keyring,
+    );
+    Some(body)
 }
 
 /// 405 `not supported `<METHOD>` method for <kind>`.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::health::{HealthCounter, HealthStatus, Report};
 use super::*;
 use crate::router::{ConnInfo, Transport};
 
@@ -210,19 +211,56 @@ fn passive_check_marks_a_node_unhealthy_after_tcp_failures() {
     let up = upstream(json!({"checks": checks, "nodes": {"a:1": 1, "b:1": 1}}));
     let a = addr("a:1");
     up.report_connect(&a, Err(()));
-    up.report_connect(&a, Err(()));
     up.report_connect(&a, Ok(Duration::from_millis(1)));
     up.report_connect(&a, Err(()));
-    up.report_connect(&a, Err(()));
-    assert!(up.is_healthy(&a), "success resets the count");
+    let health = up.health(&a).expect("known node");
+    assert_eq!(
+        health.status,
+        HealthStatus::MostlyHealthy,
+        "still takes traffic"
+    );
+    assert_eq!(
+        health.counter.tcp_failure, 2,
+        "traffic successes are not reported in stream"
+    );
+    assert!(up.is_healthy(&a));
     up.report_connect(&a, Err(()));
     assert!(!up.is_healthy(&a));
+    assert_eq!(up.health(&a).expect("node").status, HealthStatus::Unhealthy);
 
     let unchecked = upstream(json!({"nodes": {"a:1": 1}}));
     for _ in 0..10 {
         unchecked.report_connect(&a, Err(()));
     }
     assert!(unchecked.is_healthy(&a));
+}
+
+#[test]
+fn active_successes_bring_back_a_node_marked_down_by_passive_checks() {
+    let checks = json!({"active": {"type": "tcp", "healthy": {"successes": 2}}});
+    let up = upstream(json!({"checks": checks, "nodes": {"a:1": 1, "b:1": 1}}));
+    let a = addr("a:1");
+    up.report_connect(&a, Err(()));
+    up.report_connect(&a, Err(()));
+    assert!(!up.is_healthy(&a), "passive tcp_failures defaults to 2");
+    assert!(up.report_probe(&a, Report::Success));
+    assert_eq!(
+        up.health(&a).expect("node").status,
+        HealthStatus::MostlyUnhealthy
+    );
+    assert!(!up.is_healthy(&a));
+    up.report_probe(&a, Report::Success);
+    assert!(up.is_healthy(&a));
+    let health = up.health(&a).expect("node");
+    assert_eq!(
+        health.counter,
+        HealthCounter {
+            success: 2,
+            ..HealthCounter::default()
+        }
+    );
+    let unchecked = upstream(json!({"nodes": {"a:1": 1}}));
+    assert!(!unchecked.report_probe(&a, Report::Success), "no checker");
 }
 
 #[test]
@@ -255,10 +293,13 @@ fn nodes_view_shows_live_state() {
             weight: 2,
             priority: 1,
             healthy: true,
-            active_sessions: 1
+            active_sessions: 1,
+            status: HealthStatus::Healthy,
+            counter: HealthCounter::default(),
         }
     );
     assert!(!view[1].healthy);
+    assert_eq!(view[1].status, HealthStatus::Unhealthy);
 }
 
 #[test]

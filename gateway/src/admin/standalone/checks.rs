@@ -1,0 +1,250 @@
+//! APISIX's `config_validate.validate_configuration` for a whole standalone document: per
+//! resource type, `<type>_conf_version` must be a number, every item passes the resource's
+//! checker (ours: `model::validate::check_write`, references not checked, as APISIX's
+//! `skip_references_check`), and ids are unique within a type. Either the first problem
+//! (`PUT /apisix/admin/configs`) or all of them (`POST /apisix/admin/configs/validate`).
+
+use model::validate::{self, CheckContext, WriteMethod};
+use model::ResourceKind;
+use serde_json::{json, Map, Value};
+
+use crate::store::etcd::INIT_DIRS;
+
+/// The resource types of a standalone document (APISIX's HTTP and stream etcd directories).
+pub(super) fn resource_keys() -> &'static [&'static str] {
+    INIT_DIRS
+}
+
+/// `<type>_conf_version`.
+pub(super) fn conf_version_key(key: &str) -> String {
+    format!("{key}_conf_version")
+}
+
+/// Lua's `type()` name of a JSON value.
+fn lua_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nil",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) | Value::Object(_) => "table",
+    }
+}
+
+/// Lua's `tostring` of an id (numbers as numbers, strings as is).
+fn id_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Checks `doc`. `Ok(())` when valid; otherwise the first error message (`collect_all`
+/// false) or APISIX's `errors` entries (`collect_all` true).
+pub(super) fn validate_configuration(
+    doc: &Map<String, Value>,
+    base: &CheckContext,
+    collect_all: bool,
+) -> Result<(), Problems> {
+    let mut problems = Vec::new();
+    let ctx = references(doc, base);
+    for &key in resource_keys() {
+        let cv_key = conf_version_key(key);
+        if let Some(version) = doc.get(&cv_key).filter(|v| !v.is_number()) {
+            if !collect_all {
+                return Err(Problems::First(format!("{cv_key} must be a number")));
+            }
+            problems.push(json!({
+                "resource_type": key,
+                "error": format!("{cv_key} must be a number, got {}", lua_type(version)),
+            }));
+        }
+        let Some(Value::Array(items)) = doc.get(key) else {
+            continue;
+        };
+        let mut ids: Vec<Value> = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let resource_id = item
+                .get("id")
+                .or_else(|| item.get("username"))
+                .cloned()
+                .unwrap_or_else(|| Value::String(String::new()));
+            if let Err(message) = check_item(key, item, &ctx) {
+                if !collect_all {
+                    return Err(Problems::First(message));
+                }
+                problems.push(json!({
+                    "resource_type": key,
+                    "resource_id": resource_id,
+                    "index": index,
+                    "error": message,
+                }));
+            }
+            let identifier = if key == "consumers" {
+                item.get("id").or_else(|| item.get("username"))
+            } else {
+                item.get("id")
+            };
+            let Some(identifier) = identifier.filter(|v| !v.is_null()) else {
+                continue;
+            };
+            if ids.contains(identifier) {
+                let kind = if key == "consumers" && item.get("id").is_none() {
+                    "username"
+                } else if key == "consumers" {
+                    "credential id"
+                } else {
+                    "id"
+                };
+                let message = format!("found duplicate {kind} {} in {key}", id_text(identifier));
+                if !collect_all {
+                    return Err(Problems::First(message));
+                }
+                problems.push(json!({
+                    "resource_type": key,
+                    "resource_id": resource_id,
+                    "index": index,
+                    "error": message,
+                }));
+            } else {
+                ids.push(identifier.clone());
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Problems::All(problems))
+    }
+}
+
+/// What is wrong with a document.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Problems {
+    /// The first problem (PUT).
+    First(String),
+    /// Every problem, as APISIX's `errors` entries (validate).
+    All(Vec<Value>),
+}
+
+/// One item through its resource's checker. Types this gateway does not model (HTTP routes,
+/// consumers, ...) are accepted as they are.
+fn check_item(key: &str, item: &Value, ctx: &CheckContext) -> Result<(), String> {
+    let Some(kind) = ResourceKind::from_dir(key) else {
+        return Ok(());
+    };
+    let path_id = match kind {
+        ResourceKind::PluginMetadata => item.get("id").map(id_text),
+        _ => None,
+    };
+    validate::check_write(kind, WriteMethod::Put, path_id.as_deref(), Some(item), ctx)
+        .map(|_| ())
+        .map_err(|err| err.message)
+}
+
+/// The check context with every reference of the document resolved: to the document's own
+/// object when it has one, else to an empty object, so that no reference is checked (APISIX:
+/// `skip_references_check`).
+fn references(doc: &Map<String, Value>, base: &CheckContext) -> CheckContext {
+    let mut ctx = base.clone();
+    for &key in resource_keys() {
+        let (Some(kind), Some(Value::Array(items))) = (ResourceKind::from_dir(key), doc.get(key))
+        else {
+            continue;
+        };
+        for item in items {
+            if let Some(id) = item.get("id").filter(|v| !v.is_null()) {
+                ctx.add_ref(kind, id_text(id), item.clone());
+            }
+        }
+    }
+    for &key in resource_keys() {
+        let (Some(kind), Some(Value::Array(items))) = (ResourceKind::from_dir(key), doc.get(key))
+        else {
+            continue;
+        };
+        for item in items {
+            for reference in validate::references_of(kind, item) {
+                ctx.refs.entry(reference).or_insert_with(|| json!({}));
+            }
+        }
+    }
+    ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> CheckContext {
+        CheckContext::new(vec!["ip-restriction".into()], Vec::new())
+    }
+
+    fn doc(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => panic!("test documents are objects"),
+        }
+    }
+
+    #[test]
+    fn references_are_not_checked_and_a_valid_document_passes() {
+        let d = doc(json!({
+            "stream_routes": [{"id": 1, "server_port": 9100, "upstream_id": "missing"}],
+            "upstreams": [{"id": "u", "nodes": {"127.0.0.1:1": 1}, "type": "roundrobin"}],
+            "stream_routes_conf_version": 3,
+        }));
+        assert_eq!(validate_configuration(&d, &ctx(), false), Ok(()));
+    }
+
+    #[test]
+    fn a_conf_version_that_is_not_a_number_is_named() {
+        let d = doc(json!({"upstreams_conf_version": "x"}));
+        assert_eq!(
+            validate_configuration(&d, &ctx(), false),
+            Err(Problems::First(
+                "upstreams_conf_version must be a number".into()
+            ))
+        );
+        let Err(Problems::All(all)) = validate_configuration(&d, &ctx(), true) else {
+            panic!("expected all problems");
+        };
+        assert_eq!(
+            all[0]["error"],
+            "upstreams_conf_version must be a number, got string"
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_within_a_type_are_refused() {
+        let up = json!({"id": 1, "nodes": {"127.0.0.1:1": 1}, "type": "roundrobin"});
+        let d = doc(json!({"upstreams": [up.clone(), up]}));
+        assert_eq!(
+            validate_configuration(&d, &ctx(), false),
+            Err(Problems::First("found duplicate id 1 in upstreams".into()))
+        );
+    }
+
+    #[test]
+    fn every_invalid_item_is_listed_with_its_index() {
+        let d = doc(json!({
+            "upstreams": [
+                {"id": 1, "nodes": {"127.0.0.1:1": 1}, "type": "roundrobin"},
+                {"id": 2, "type": "nope"},
+            ],
+            "stream_routes": [{"id": 1, "plugins": {"x-rewrite": {}}}],
+        }));
+        let Err(Problems::All(all)) = validate_configuration(&d, &ctx(), true) else {
+            panic!("expected problems");
+        };
+        assert_eq!(all.len(), 2, "{all:?}");
+        let upstream = all
+            .iter()
+            .find(|p| p["resource_type"] == "upstreams")
+            .expect("the upstream problem");
+        assert_eq!(
+            (upstream["index"].clone(), upstream["resource_id"].clone()),
+            (json!(1), json!(2))
+        );
+    }
+}
