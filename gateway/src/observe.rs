@@ -49,6 +49,9 @@ pub struct SessionRecord {
     pub route_id: Option<String>,
     /// The listening address that accepted it.
     pub listener: SocketAddr,
+    /// The address the client reached (`$server_addr:$server_port`): `listener`, or on a
+    /// wildcard listener the connection's local address / the UDP datagrams' destination.
+    pub server: SocketAddr,
     pub client: SocketAddr,
     /// The upstream node, once connected.
     pub node: Option<SocketAddr>,
@@ -143,6 +146,7 @@ impl Observer {
             observer: self.clone(),
             client,
             listener,
+            server: listener,
             transport,
             started: Instant::now(),
             started_at: SystemTime::now(),
@@ -227,6 +231,7 @@ pub struct SessionRecorder {
     observer: Arc<Observer>,
     client: SocketAddr,
     listener: SocketAddr,
+    server: SocketAddr,
     transport: Transport,
     started: Instant,
     started_at: SystemTime,
@@ -246,6 +251,12 @@ impl SessionRecorder {
         self.route = Some(stats);
         self.route_id = Some(route_id.to_owned());
         self.handle = Some(handle.clone());
+    }
+
+    /// The client reached `server` (`$server_addr:$server_port`; the listener's address unless
+    /// set).
+    pub fn set_server(&mut self, server: SocketAddr) {
+        self.server = server;
     }
 
     /// The session was turned away for `reason` (counted on its route when there is one).
@@ -304,6 +315,7 @@ impl Drop for SessionRecorder {
         self.observer.finish(SessionRecord {
             route_id: self.route_id.take(),
             listener: self.listener,
+            server: self.server,
             client: self.client,
             node,
             status,
@@ -349,6 +361,7 @@ mod tests {
             transport: Transport::Tcp,
             client: addr("127.0.0.1:5000"),
             local: addr("127.0.0.1:9100"),
+            server: addr("127.0.0.1:9100"),
         });
         let mut recorder = observer.session(
             addr("127.0.0.1:5000"),

@@ -7,7 +7,8 @@
 //! - [`TcpBackend::reply_after_eof`]: reads until the client's EOF, then answers
 //!   `got <n> bytes\n` and closes (proves half-close reaches the backend and the reply still
 //!   comes back).
-//! - [`UdpEcho`]: answers every datagram with the same bytes, counting datagrams and peers.
+//! - [`UdpEcho`]: answers every datagram with the same bytes, counting datagrams and peers;
+//!   [`UdpEcho::tagged`] puts `<tag>:` before the bytes, so a client learns which backend answered.
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -167,6 +168,17 @@ pub struct UdpEcho {
 impl UdpEcho {
     /// Starts the server on 127.0.0.1:0.
     pub async fn start() -> UdpEcho {
+        UdpEcho::tagged("").await
+    }
+
+    /// Starts a server on 127.0.0.1:0 that answers `<tag>:<datagram>` (the bare datagram when
+    /// `tag` is empty).
+    pub async fn tagged(tag: &str) -> UdpEcho {
+        let prefix = if tag.is_empty() {
+            Vec::new()
+        } else {
+            format!("{tag}:").into_bytes()
+        };
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("binding a UDP backend on 127.0.0.1:0");
@@ -174,9 +186,10 @@ impl UdpEcho {
         let stats = Arc::new(UdpStats::default());
         let task_stats = stats.clone();
         let task = tokio::spawn(async move {
-            let mut buf = vec![0u8; 65536];
+            let mut buf = prefix.clone();
+            buf.resize(prefix.len() + 65536, 0);
             loop {
-                let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+                let Ok((n, peer)) = socket.recv_from(&mut buf[prefix.len()..]).await else {
                     continue;
                 };
                 task_stats.datagrams.fetch_add(1, Ordering::SeqCst);
@@ -185,7 +198,7 @@ impl UdpEcho {
                     .lock()
                     .expect("udp peer set lock")
                     .insert(peer);
-                let _ = socket.send_to(&buf[..n], peer).await;
+                let _ = socket.send_to(&buf[..prefix.len() + n], peer).await;
             }
         });
         UdpEcho { addr, stats, task }

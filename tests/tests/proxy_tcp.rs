@@ -263,6 +263,35 @@ async fn server_addr_is_the_address_the_client_reached_on_a_wildcard_listener() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_on_a_wildcard_listener_show_the_address_the_client_reached() {
+    let a = TcpBackend::greeting("a").await;
+    let mut config = GatewayConfig::new();
+    config.tcp_listen_any = true;
+    let gw = Gateway::start(config).await.expect("start gateway");
+    gw.put_ok(
+        "/stream_routes/1",
+        json!({"upstream": {"type": "roundrobin", "nodes": nodes(&[&a])}}),
+    )
+    .await;
+    let reached = std::net::SocketAddr::new(loopback(9), gw.config.tcp_ports[0]);
+    client::wait_for_greeting(reached, "a", APPLY)
+        .await
+        .expect("route live");
+    let mut s = client::connect(reached).await.expect("connect");
+    assert_eq!(client::read_line(&mut s).await.expect("greeting"), "a");
+    let me = s.local_addr().expect("client address");
+    let listed = gw
+        .control_get(&format!("/v1/connections?client={me}"))
+        .await
+        .json();
+    assert_eq!(listed["list"][0]["server"], reached.to_string());
+    assert_eq!(
+        listed["list"][0]["listener"],
+        format!("0.0.0.0:{}", gw.config.tcp_ports[0])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_route_update_applies_within_one_second() {
     let a = TcpBackend::greeting("a").await;
     let b = TcpBackend::greeting("b").await;

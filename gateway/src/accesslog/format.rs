@@ -146,8 +146,8 @@ fn value(var: Var, r: &SessionRecord) -> Option<String> {
     Some(match var {
         Var::RemoteAddr => r.client.ip().to_string(),
         Var::RemotePort => r.client.port().to_string(),
-        Var::ServerAddr => r.listener.ip().to_string(),
-        Var::ServerPort => r.listener.port().to_string(),
+        Var::ServerAddr => r.server.ip().to_string(),
+        Var::ServerPort => r.server.port().to_string(),
         Var::Protocol => match r.transport {
             Transport::Tcp => "TCP".to_owned(),
             Transport::Udp => "UDP".to_owned(),
@@ -262,6 +262,7 @@ mod tests {
         SessionRecord {
             route_id: Some("r\"1".into()),
             listener: "0.0.0.0:9100".parse().expect("addr"),
+            server: "127.0.0.2:9100".parse().expect("addr"),
             client: "127.0.0.1:5000".parse().expect("addr"),
             node: None,
             status: 200,
@@ -284,6 +285,12 @@ mod tests {
             format.render(&record()),
             "127.0.0.1:5000 [28/Nov/2025:05:57:13 +0000] TCP 200 7 3 1.500 - r\\x221 9100x - $"
         );
+    }
+
+    #[test]
+    fn server_addr_is_the_address_the_client_reached_not_the_wildcard() {
+        let (format, _) = LogFormat::parse("$server_addr:$server_port", Escape::Default);
+        assert_eq!(format.render(&record()), "127.0.0.2:9100");
     }
 
     #[test]

@@ -199,6 +199,7 @@ mod tests {
         let record = SessionRecord {
             route_id: None,
             listener: "127.0.0.1:1".parse().expect("addr"),
+            server: "127.0.0.1:1".parse().expect("addr"),
             client: "127.0.0.1:2".parse().expect("addr"),
             node: None,
             status: 503,

@@ -42,6 +42,7 @@ fn view(h: &ConnectionHandle) -> Value {
         "id": connection_id(h.id),
         "route_id": h.route_id,
         "listener": h.local.to_string(),
+        "server": h.server.to_string(),
         "client": h.client.to_string(),
         "upstream": h.node().map(|n| n.to_string()),
         "upstream_key": h.upstream,

@@ -7,6 +7,7 @@
 //! rejections are counted in [`stats`].
 
 pub mod connect;
+pub mod datagram;
 pub mod listener;
 pub mod registry;
 pub mod relay;

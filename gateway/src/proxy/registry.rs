@@ -44,6 +44,9 @@ pub struct ConnectionHandle {
     pub client: SocketAddr,
     /// The local (listening) address.
     pub local: SocketAddr,
+    /// The address the client reached (`$server_addr:$server_port`): `local`, or on a wildcard
+    /// listener the connection's local address / the UDP datagrams' destination.
+    pub server: SocketAddr,
     /// Wall-clock start, for display.
     pub started_at: SystemTime,
     started: Instant,
@@ -154,6 +157,8 @@ pub struct NewConnection {
     pub transport: Transport,
     pub client: SocketAddr,
     pub local: SocketAddr,
+    /// See [`ConnectionHandle::server`].
+    pub server: SocketAddr,
 }
 
 /// Every live connection and session.
@@ -196,6 +201,7 @@ impl ConnectionRegistry {
             transport: new.transport,
             client: new.client,
             local: new.local,
+            server: new.server,
             started_at: SystemTime::now(),
             started: Instant::now(),
             node: OnceLock::new(),
@@ -332,6 +338,7 @@ mod tests {
             transport: Transport::Tcp,
             client: addr,
             local: addr,
+            server: addr,
         }
     }
 

@@ -110,12 +110,13 @@ pub async fn serve_connection(
     ctx: Arc<ProxyContext>,
     listen: &TcpListen,
 ) {
+    // `$server_addr` is the address the client reached, not the (possibly wildcard) listen.
+    let server_addr = client.local_addr().unwrap_or(local);
     let mut session = ctx.observe.session(remote, local, Transport::Tcp);
+    session.set_server(server_addr);
     if let Err(e) = client.set_nodelay(true) {
         tracing::debug!(client = %remote, error = %e, "cannot set TCP_NODELAY on client");
     }
-    // `$server_addr` is the address the client reached, not the (possibly wildcard) listen.
-    let server_addr = client.local_addr().unwrap_or(local);
     let conn = ConnInfo {
         remote,
         local: server_addr,
@@ -147,6 +148,7 @@ pub async fn serve_connection(
         transport: Transport::Tcp,
         client: remote,
         local,
+        server: server_addr,
     });
     let handle = registration.handle();
     handle.set_front(FrontInfo {

@@ -1,10 +1,14 @@
-//! One UDP listener: a single socket, and a bounded table of sessions keyed by client address.
+//! One UDP listener: a single socket, and a bounded table of sessions keyed by client address
+//! and the address the client sent to.
 //!
-//! The first datagram from a client routes (`Transport::Udp`) and starts a session task that
-//! picks a node and talks to it through its own connected socket; later datagrams from that
-//! client are queued to the same session. Replies go back to the client from the listening
-//! socket. A session ends after the upstream's idle timeout without traffic either way, when
-//! killed, or when the listener stops. The table and each session's queue are bounded:
+//! The listening socket is read in batches by [`datagram`](crate::proxy::datagram), which also
+//! gives each datagram's destination (on a wildcard listener, from packet info): that is the
+//! session's `$server_addr`. The first datagram of a (client, destination) pair routes
+//! (`Transport::Udp`) and starts a session task that picks a node and talks to it through its
+//! own connected socket; later datagrams of the pair are queued to the same session. Replies
+//! go back to the client from the listening socket, sent from the address the client used.
+//! A session ends after the upstream's idle timeout without traffic either way, when killed,
+//! or when the listener stops. The table and each session's queue are bounded:
 //! a full table turns new clients away (warned and counted), a full queue drops datagrams.
 
 use std::collections::HashMap;
@@ -19,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
 use crate::observe::SessionRecorder;
+use crate::proxy::datagram::{
+    recv_connected, send_connected, Destination, ListenSocket, RecvBatch, BATCH,
+};
 use crate::proxy::registry::{NewConnection, Registration};
 use crate::proxy::source::{Routed, UpstreamNodes};
 use crate::proxy::stats::RejectReason;
@@ -30,14 +37,17 @@ use crate::router::{ConnInfo, Transport};
 pub const DEFAULT_MAX_SESSIONS: usize = 65536;
 /// Datagrams queued per session before new ones are dropped.
 const SESSION_QUEUE: usize = 256;
-/// Largest UDP payload.
-const MAX_DATAGRAM: usize = 65536;
+/// Upstream replies read per call by a session whose replies come in bursts.
+const REPLY_BATCH: usize = 8;
 
 /// A live session as seen by the listener.
 struct SessionEntry {
     id: u64,
     tx: mpsc::Sender<Bytes>,
 }
+
+/// A session's key: the client and the address it sent to.
+type SessionKey = (SocketAddr, SocketAddr);
 
 /// Receives on `socket` until `stop` is cancelled; stopping ends every session of this listener.
 pub async fn serve(
@@ -46,58 +56,91 @@ pub async fn serve(
     stop: CancellationToken,
     max_sessions: usize,
 ) {
-    let socket = Arc::new(socket);
-    let local = match socket.local_addr() {
-        Ok(addr) => addr,
+    let socket = match ListenSocket::new(socket) {
+        Ok(socket) => Arc::new(socket),
         Err(e) => {
-            tracing::error!(error = %e, "udp listener has no local address");
+            tracing::error!(error = %e, "cannot set up the udp listener");
             return;
         }
     };
-    let mut sessions: HashMap<SocketAddr, SessionEntry> = HashMap::new();
-    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel::<(SocketAddr, u64)>();
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let local = socket.local_addr();
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
+    let mut listener = Listener {
+        sessions: HashMap::new(),
+        ended: ended_tx,
+        socket,
+        ctx,
+        stop,
+        max_sessions,
+    };
+    let mut batch = RecvBatch::new();
     loop {
-        let (n, client) = tokio::select! {
-            _ = stop.cancelled() => break,
-            Some((client, id)) = ended_rx.recv() => {
-                if sessions.get(&client).is_some_and(|s| s.id == id) {
-                    sessions.remove(&client);
+        tokio::select! {
+            _ = listener.stop.cancelled() => break,
+            Some((key, id)) = ended_rx.recv() => {
+                if listener.sessions.get(&key).is_some_and(|s| s.id == id) {
+                    listener.sessions.remove(&key);
                 }
-                continue;
             }
-            received = socket.recv_from(&mut buf) => match received {
-                Ok(received) => received,
-                Err(e) => {
-                    // ICMP errors surface here on some systems; they are not fatal.
-                    tracing::debug!(listen = %local, error = %e, "udp receive failed");
-                    continue;
+            received = listener.socket.recv(&mut batch) => match received {
+                Ok(()) => {
+                    for (payload, client, dest) in batch.iter() {
+                        listener.dispatch(payload, client, dest);
+                    }
                 }
+                // ICMP errors surface here on some systems; they are not fatal.
+                Err(e) => tracing::debug!(listen = %local, error = %e, "udp receive failed"),
             },
-        };
-        let datagram = Bytes::copy_from_slice(&buf[..n]);
-        if let Some(session) = sessions.get(&client) {
+        }
+    }
+    tracing::info!(listen = %local, sessions = listener.sessions.len(), "stopped listening on udp");
+}
+
+/// The receive loop's state.
+struct Listener {
+    sessions: HashMap<SessionKey, SessionEntry>,
+    /// Sessions report their end here, so the table forgets them.
+    ended: mpsc::UnboundedSender<(SessionKey, u64)>,
+    socket: Arc<ListenSocket>,
+    ctx: Arc<ProxyContext>,
+    stop: CancellationToken,
+    max_sessions: usize,
+}
+
+impl Listener {
+    /// Queues one datagram to its session, starting the session if there is none.
+    fn dispatch(&mut self, payload: &[u8], client: SocketAddr, dest: Destination) {
+        let ctx = &self.ctx;
+        // Metrics and the registry's `listener` name the listening socket; `$server_addr`
+        // (routing, access log, `server` in /v1/connections) is where the client sent to.
+        let listener = self.socket.local_addr();
+        let local = dest.addr;
+        let key = (client, local);
+        let datagram = Bytes::copy_from_slice(payload);
+        let sessions = &mut self.sessions;
+        if let Some(session) = sessions.get(&key) {
             if !session.tx.is_closed() {
                 if session.tx.try_send(datagram).is_err() {
                     ctx.stats.udp_datagram_dropped();
                 }
-                continue;
+                return;
             }
-            sessions.remove(&client);
+            sessions.remove(&key);
         }
+        let max_sessions = self.max_sessions;
         if sessions.len() >= max_sessions {
             let total = ctx.stats.rejected(RejectReason::SessionTableFull);
-            // The recorder is dropped at the end of the statement: one record for this client.
-            ctx.observe
-                .session(client, local, Transport::Udp)
-                .set_status(crate::observe::reject_status(
-                    RejectReason::SessionTableFull,
-                ));
+            // The recorder is dropped at the end of this block: one record for this client.
+            let mut record = ctx.observe.session(client, listener, Transport::Udp);
+            record.set_server(local);
+            record.set_status(crate::observe::reject_status(
+                RejectReason::SessionTableFull,
+            ));
             // Warn on the first and then every 1000th, not once per datagram.
             if total == 1 || total.is_multiple_of(1000) {
                 tracing::warn!(listen = %local, client = %client, max_sessions, dropped_total = total, "udp session table full, dropping new session");
             }
-            continue;
+            return;
         }
         let conn = ConnInfo {
             remote: client,
@@ -109,11 +152,11 @@ pub async fn serve(
             Ok(routed) => routed,
             Err(reason) => {
                 ctx.stats.rejected(reason);
-                ctx.observe
-                    .session(client, local, Transport::Udp)
-                    .rejected(reason, &conn);
+                let mut record = ctx.observe.session(client, listener, Transport::Udp);
+                record.set_server(local);
+                record.rejected(reason, &conn);
                 tracing::debug!(client = %client, listen = %local, reason = %reason, "dropping udp datagram");
-                continue;
+                return;
             }
         };
         let registration = ctx.registry.insert(NewConnection {
@@ -121,32 +164,34 @@ pub async fn serve(
             upstream: routed.upstream.key().to_string(),
             transport: Transport::Udp,
             client,
-            local,
+            local: listener,
+            server: local,
         });
-        let mut recorder = ctx.observe.session(client, local, Transport::Udp);
+        let mut recorder = ctx.observe.session(client, listener, Transport::Udp);
+        recorder.set_server(local);
         recorder.routed(&routed.route_id, registration.handle());
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
         // A fresh channel of this capacity always has room for the first datagram.
         let _ = tx.try_send(datagram);
         let id = registration.handle().id;
-        sessions.insert(client, SessionEntry { id, tx });
+        sessions.insert(key, SessionEntry { id, tx });
         ctx.stats.udp_session_created();
         let session = Session {
             conn,
             routed,
             registration,
             recorder,
-            listen: socket.clone(),
-            stop: stop.clone(),
+            dest,
+            listen: self.socket.clone(),
+            stop: self.stop.clone(),
         };
-        let ended_tx = ended_tx.clone();
+        let ended_tx = self.ended.clone();
         let ctx = ctx.clone();
         tokio::spawn(async move {
             session.run(rx, &ctx).await;
-            let _ = ended_tx.send((client, id));
+            let _ = ended_tx.send((key, id));
         });
     }
-    tracing::info!(listen = %local, sessions = sessions.len(), "stopped listening on udp");
 }
 
 /// One client's session.
@@ -156,7 +201,9 @@ struct Session {
     registration: Registration,
     /// Declared after `registration`: dropped after it, it emits the session's record.
     recorder: SessionRecorder,
-    listen: Arc<UdpSocket>,
+    /// Where the client sent to: replies leave from there.
+    dest: Destination,
+    listen: Arc<ListenSocket>,
     stop: CancellationToken,
 }
 
@@ -184,27 +231,44 @@ impl Session {
         upstream.session_started(&node);
         let idle = upstream.idle_timeout();
         let mut last = tokio::time::Instant::now();
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        // One timer for the session, pushed back when it fires early (not re-armed per datagram).
+        let idle_timer = tokio::time::sleep(idle);
+        tokio::pin!(idle_timer);
+        // One reply slot (64 KiB) until replies come in bursts.
+        let mut replies = RecvBatch::with_slots(1);
+        let mut queued = Vec::with_capacity(BATCH);
         let end = loop {
             tokio::select! {
                 _ = handle.killed() => break "killed",
                 _ = self.stop.cancelled() => break "listener stopped",
-                _ = tokio::time::sleep_until(last + idle) => break "idle timeout",
-                datagram = rx.recv() => {
-                    let Some(datagram) = datagram else { break "listener stopped" };
-                    // A send on a UDP socket only waits while the socket buffer is full.
-                    match socket.send(&datagram).await {
-                        Ok(n) => handle.add_up(n as u64),
-                        Err(e) => tracing::debug!(node = %addr, error = %e, "udp send to upstream failed"),
+                () = &mut idle_timer => {
+                    if last + idle <= tokio::time::Instant::now() {
+                        break "idle timeout";
                     }
+                    idle_timer.as_mut().reset(last + idle);
+                }
+                count = rx.recv_many(&mut queued, BATCH) => {
+                    if count == 0 {
+                        break "listener stopped";
+                    }
+                    let (sent, error) = send_connected(&socket, &queued).await;
+                    handle.add_up(sent);
+                    if let Some(e) = error {
+                        tracing::debug!(node = %addr, error = %e, "udp send to upstream failed");
+                    }
+                    queued.clear();
                     last = tokio::time::Instant::now();
                 }
-                received = socket.recv(&mut buf) => match received {
-                    Ok(n) => {
-                        if let Err(e) = self.listen.send_to(&buf[..n], client).await {
+                received = recv_connected(&socket, &mut replies) => match received {
+                    Ok(()) => {
+                        let (sent, error) = self.listen.send_batch(&replies, client, &self.dest).await;
+                        handle.add_down(sent);
+                        if let Some(e) = error {
                             tracing::debug!(client = %client, error = %e, "udp send to client failed");
-                        } else {
-                            handle.add_down(n as u64);
+                        }
+                        if replies.is_full() && replies.slots() < REPLY_BATCH {
+                            // Replies come in bursts: read several per call from now on.
+                            replies = RecvBatch::with_slots(REPLY_BATCH);
                         }
                         last = tokio::time::Instant::now();
                     }

@@ -20,8 +20,14 @@ pub struct GatewayConfig {
     /// More `apisix.stream_proxy.tcp` entries on 127.0.0.1, in the object form with `tls: true`
     /// (TLS terminated with SSL objects).
     pub tcp_tls_ports: Vec<u16>,
-    /// `apisix.stream_proxy.udp`, all on 127.0.0.1.
+    /// `apisix.stream_proxy.udp`, all on 127.0.0.1 (or on a wildcard address with
+    /// `udp_listen_any`, `[::1]` with `udp_ipv6`).
     pub udp_ports: Vec<u16>,
+    /// Write the UDP listeners as bare ports (`- 9200`: `0.0.0.0`), or as `"[::]:9200"` with
+    /// `udp_ipv6`.
+    pub udp_listen_any: bool,
+    /// Listen for UDP on IPv6 (`[::1]`, or `[::]` with `udp_listen_any`) instead of IPv4.
+    pub udp_ipv6: bool,
     pub admin_port: u16,
     pub control_port: u16,
     pub prometheus_port: u16,
@@ -58,6 +64,8 @@ impl GatewayConfig {
             udp_ports: (0..udp).map(|_| free_port()).collect(),
             tcp_listen_any: false,
             tcp_tls_ports: Vec::new(),
+            udp_listen_any: false,
+            udp_ipv6: false,
             admin_port: free_port(),
             control_port: free_port(),
             prometheus_port: free_port(),
@@ -109,7 +117,13 @@ impl GatewayConfig {
         if !self.udp_ports.is_empty() {
             y.push_str("    udp:\n");
             for port in &self.udp_ports {
-                let _ = writeln!(y, "      - \"127.0.0.1:{port}\"");
+                match (self.udp_listen_any, self.udp_ipv6) {
+                    (true, false) => writeln!(y, "      - {port}"),
+                    (true, true) => writeln!(y, "      - \"[::]:{port}\""),
+                    (false, true) => writeln!(y, "      - \"[::1]:{port}\""),
+                    (false, false) => writeln!(y, "      - \"127.0.0.1:{port}\""),
+                }
+                .expect("writing to a String cannot fail");
             }
         }
         y.push_str("deployment:\n  role: traditional\n  role_traditional:\n");

@@ -93,9 +93,14 @@ impl Gateway {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.config.tcp_ports[i]))
     }
 
-    /// The `i`-th UDP stream listener.
+    /// The `i`-th UDP stream listener (`[::1]:<port>` with `udp_ipv6`).
     pub fn udp_addr(&self, i: usize) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.config.udp_ports[i]))
+        let port = self.config.udp_ports[i];
+        if self.config.udp_ipv6 {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))
+        } else {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+        }
     }
 
     /// `http://127.0.0.1:<admin port>`.

@@ -18,6 +18,7 @@ fn record() -> SessionRecord {
     SessionRecord {
         route_id: Some("r1".into()),
         listener: addr("127.0.0.1:9100"),
+        server: addr("127.0.0.1:9100"),
         client: addr("10.0.0.7:51000"),
         node: Some(addr("127.0.0.1:1995")),
         status: 200,
