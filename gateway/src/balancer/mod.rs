@@ -88,6 +88,26 @@ enum Policy {
     Unsupported(String),
 }
 
+/// Why a connect attempt to a node failed, as passive health checks count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// Refused, reset, unreachable, or the leg could not be set up (`tcp_failures`).
+    Refused,
+    /// No answer within the connect timeout (`timeouts`).
+    TimedOut,
+}
+
+impl ConnectFailure {
+    /// The failure an I/O error stands for.
+    pub fn of(error: &std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::TimedOut {
+            ConnectFailure::TimedOut
+        } else {
+            ConnectFailure::Refused
+        }
+    }
+}
+
 /// A compiled upstream.
 #[derive(Debug)]
 pub struct UpstreamRuntime {
@@ -299,20 +319,24 @@ impl UpstreamRuntime {
     /// Reports the outcome of a connect attempt (passive health, ewma latency). A failure
     /// raises the node's `ewma` latency to the connect timeout and, when the upstream has
     /// `checks`, counts a passive TCP failure (`checks.passive.unhealthy.tcp_failures`,
-    /// default 2), as APISIX reports a failed try to its checker. A success reports nothing:
+    /// default 2) or, for a timeout, a passive timeout (`unhealthy.timeouts`, default 7), as
+    /// APISIX reports a failed try to its checker. A success reports nothing:
     /// in stream APISIX never reports passive successes, so only active probes bring a node
     /// back.
-    pub fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ()>) {
+    pub fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ConnectFailure>) {
         let Some(state) = self.node(node) else {
             return;
         };
         let now = Instant::now();
         match result {
             Ok(latency) => state.record_latency(latency, now),
-            Err(()) => {
+            Err(failure) => {
                 state.penalize(self.connect_timeout, now);
                 if let Some(limits) = &self.limits {
-                    let report = Report::TcpFailure;
+                    let report = match failure {
+                        ConnectFailure::Refused => Report::TcpFailure,
+                        ConnectFailure::TimedOut => Report::Timeout,
+                    };
                     if let Some(status) = state.report(report, limits.passive.of(report)) {
                         tracing::warn!(upstream = %self.key, node = %node, status = status.as_str(), "node health changed by passive check");
                     }

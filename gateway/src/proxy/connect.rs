@@ -5,27 +5,26 @@
 //! leg (a refused connect, a failed TLS handshake, a PROXY header that cannot be sent) counts
 //! against that node and moves on to the next one, as nginx's `proxy_next_upstream` does.
 
-use std::fmt::Display;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::balancer::{NodeAddr, PickState};
+use crate::balancer::{ConnectFailure, NodeAddr, PickState};
 use crate::proxy::source::UpstreamNodes;
 use crate::router::ConnInfo;
 
 /// Picks nodes from `upstream` and runs `setup` on each until one succeeds; returns the leg,
-/// the node and the address it reached. `None` when the balancer runs out of nodes or retries.
-pub async fn connect_with_retries<T, E, F, Fut>(
+/// the node and the address it reached. An error of kind `TimedOut` counts as a passive
+/// timeout, any other as a TCP failure. `None` when the balancer runs out of nodes or retries.
+pub async fn connect_with_retries<T, F, Fut>(
     upstream: &dyn UpstreamNodes,
     conn: &ConnInfo,
     mut state: PickState,
     mut setup: F,
 ) -> Option<(T, NodeAddr, SocketAddr)>
 where
-    E: Display,
     F: FnMut(NodeAddr) -> Fut,
-    Fut: Future<Output = Result<(T, SocketAddr), E>>,
+    Fut: Future<Output = std::io::Result<(T, SocketAddr)>>,
 {
     while let Some(node) = upstream.pick(conn, &mut state) {
         if !state.tried.contains(&node) {
@@ -38,7 +37,7 @@ where
                 return Some((leg, node, addr));
             }
             Err(e) => {
-                upstream.report_connect(&node, Err(()));
+                upstream.report_connect(&node, Err(ConnectFailure::of(&e)));
                 tracing::warn!(
                     upstream = %upstream.key(), node = %format_node(&node), error = %e,
                     "upstream connect failed"

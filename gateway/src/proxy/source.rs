@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::balancer::{NodeAddr, PickState, UpstreamRuntime};
+use crate::balancer::{ConnectFailure, NodeAddr, PickState, UpstreamRuntime};
 use crate::proxy::stats::RejectReason;
 use crate::router::ConnInfo;
 use crate::snapshot::SharedSnapshot;
@@ -24,7 +24,7 @@ pub trait UpstreamNodes: Send + Sync + 'static {
     /// The next node to try, `None` when out of nodes or retries.
     fn pick(&self, conn: &ConnInfo, state: &mut PickState) -> Option<NodeAddr>;
     /// The outcome of one connect attempt to `node`.
-    fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ()>);
+    fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ConnectFailure>);
     /// A session on `node` started.
     fn session_started(&self, node: &NodeAddr);
     /// A session on `node` ended.
@@ -57,7 +57,7 @@ impl UpstreamNodes for UpstreamRuntime {
     fn pick(&self, conn: &ConnInfo, state: &mut PickState) -> Option<NodeAddr> {
         UpstreamRuntime::pick(self, conn, state)
     }
-    fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ()>) {
+    fn report_connect(&self, node: &NodeAddr, result: Result<Duration, ConnectFailure>) {
         UpstreamRuntime::report_connect(self, node, result)
     }
     fn session_started(&self, node: &NodeAddr) {

@@ -184,7 +184,7 @@ pub async fn serve_connection(
             let tls_spec = upstream.upstream_tls();
             let leg = prepare_upstream(stream, &node.host, conn, proxy_protocol, tls_spec, tls)
                 .await
-                .map_err(|e| std::io::Error::other(format!("{addr}: {e}")))?;
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{addr}: {e}")))?;
             Ok::<_, std::io::Error>((leg, addr))
         }
     };

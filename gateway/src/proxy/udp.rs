@@ -14,7 +14,6 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
@@ -23,13 +22,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
 use crate::observe::SessionRecorder;
+use crate::proxy::connect::connect_with_retries;
 use crate::proxy::datagram::{
     recv_connected, send_connected, Destination, ListenSocket, RecvBatch, BATCH,
 };
 use crate::proxy::registry::{NewConnection, Registration};
 use crate::proxy::source::{Routed, UpstreamNodes};
 use crate::proxy::stats::RejectReason;
-use crate::proxy::tcp::format_node;
 use crate::proxy::ProxyContext;
 use crate::router::{ConnInfo, Transport};
 
@@ -286,29 +285,15 @@ impl Session {
     }
 }
 
-/// Picks a node and opens a connected UDP socket to it.
+/// Picks a node and opens a connected UDP socket to it (retries in [`connect_with_retries`]).
 async fn connect_upstream(
     upstream: &dyn UpstreamNodes,
     conn: &ConnInfo,
 ) -> Option<(UdpSocket, NodeAddr, SocketAddr)> {
-    let mut state = PickState::default();
-    while let Some(node) = upstream.pick(conn, &mut state) {
-        if !state.tried.contains(&node) {
-            state.tried.push(node.clone());
-        }
-        let started = Instant::now();
-        match connect_node(upstream, &node).await {
-            Ok((socket, addr)) => {
-                upstream.report_connect(&node, Ok(started.elapsed()));
-                return Some((socket, node, addr));
-            }
-            Err(e) => {
-                upstream.report_connect(&node, Err(()));
-                tracing::warn!(upstream = %upstream.key(), node = %format_node(&node), error = %e, "udp upstream setup failed");
-            }
-        }
-    }
-    None
+    connect_with_retries(upstream, conn, PickState::default(), |node| async move {
+        connect_node(upstream, &node).await
+    })
+    .await
 }
 
 async fn connect_node(

@@ -37,6 +37,17 @@ pub enum UpstreamSetupError {
     Handshake(std::io::Error),
 }
 
+impl UpstreamSetupError {
+    /// The I/O error kind behind it (`TimedOut` for a handshake timeout); `Other` for a
+    /// configuration problem.
+    pub fn kind(&self) -> std::io::ErrorKind {
+        match self {
+            UpstreamSetupError::ProxyProtocol(e) | UpstreamSetupError::Handshake(e) => e.kind(),
+            UpstreamSetupError::Config(_) => std::io::ErrorKind::Other,
+        }
+    }
+}
+
 /// Prepares a connected upstream `stream` to `host` for relaying `conn`.
 pub async fn prepare_upstream(
     mut stream: TcpStream,

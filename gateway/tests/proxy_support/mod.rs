@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apisix_gateway::balancer::{NodeAddr, PickState};
+use apisix_gateway::balancer::{ConnectFailure, NodeAddr, PickState};
 use apisix_gateway::config::TcpListen;
 use apisix_gateway::proxy::listener::ListenerSet;
 use apisix_gateway::proxy::source::{RouteSource, Routed, UpstreamNodes};
@@ -50,7 +50,7 @@ impl UpstreamNodes for FixedUpstream {
             })
             .find(|n| !state.tried.contains(n))
     }
-    fn report_connect(&self, _node: &NodeAddr, _result: Result<Duration, ()>) {}
+    fn report_connect(&self, _node: &NodeAddr, _result: Result<Duration, ConnectFailure>) {}
     fn session_started(&self, _node: &NodeAddr) {}
     fn session_ended(&self, _node: &NodeAddr) {}
     fn connect_timeout(&self) -> Duration {

@@ -210,9 +210,9 @@ fn passive_check_marks_a_node_unhealthy_after_tcp_failures() {
     let checks = json!({"active": {"type": "tcp"}, "passive": {"unhealthy": {"tcp_failures": 3}}});
     let up = upstream(json!({"checks": checks, "nodes": {"a:1": 1, "b:1": 1}}));
     let a = addr("a:1");
-    up.report_connect(&a, Err(()));
+    up.report_connect(&a, Err(ConnectFailure::Refused));
     up.report_connect(&a, Ok(Duration::from_millis(1)));
-    up.report_connect(&a, Err(()));
+    up.report_connect(&a, Err(ConnectFailure::Refused));
     let health = up.health(&a).expect("known node");
     assert_eq!(
         health.status,
@@ -224,15 +224,33 @@ fn passive_check_marks_a_node_unhealthy_after_tcp_failures() {
         "traffic successes are not reported in stream"
     );
     assert!(up.is_healthy(&a));
-    up.report_connect(&a, Err(()));
+    up.report_connect(&a, Err(ConnectFailure::Refused));
     assert!(!up.is_healthy(&a));
     assert_eq!(up.health(&a).expect("node").status, HealthStatus::Unhealthy);
 
     let unchecked = upstream(json!({"nodes": {"a:1": 1}}));
     for _ in 0..10 {
-        unchecked.report_connect(&a, Err(()));
+        unchecked.report_connect(&a, Err(ConnectFailure::Refused));
     }
     assert!(unchecked.is_healthy(&a));
+}
+
+#[test]
+fn connect_timeouts_count_against_passive_timeouts_not_tcp_failures() {
+    let checks = json!({"active": {"type": "tcp"}, "passive": {"unhealthy": {"timeouts": 2, "tcp_failures": 5}}});
+    let up = upstream(json!({"checks": checks, "nodes": {"a:1": 1, "b:1": 1}}));
+    let a = addr("a:1");
+    let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
+    up.report_connect(&a, Err(ConnectFailure::of(&timeout)));
+    let health = up.health(&a).expect("known node");
+    assert_eq!(
+        (health.counter.timeout_failure, health.counter.tcp_failure),
+        (1, 0)
+    );
+    up.report_connect(&a, Err(ConnectFailure::TimedOut));
+    assert!(!up.is_healthy(&a), "two timeouts reach unhealthy.timeouts");
+    let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(ConnectFailure::of(&refused), ConnectFailure::Refused);
 }
 
 #[test]
@@ -240,8 +258,8 @@ fn active_successes_bring_back_a_node_marked_down_by_passive_checks() {
     let checks = json!({"active": {"type": "tcp", "healthy": {"successes": 2}}});
     let up = upstream(json!({"checks": checks, "nodes": {"a:1": 1, "b:1": 1}}));
     let a = addr("a:1");
-    up.report_connect(&a, Err(()));
-    up.report_connect(&a, Err(()));
+    up.report_connect(&a, Err(ConnectFailure::Refused));
+    up.report_connect(&a, Err(ConnectFailure::Refused));
     assert!(!up.is_healthy(&a), "passive tcp_failures defaults to 2");
     assert!(up.report_probe(&a, Report::Success));
     assert_eq!(

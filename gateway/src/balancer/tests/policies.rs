@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{addr, any, client, counts, pick1, pick_all, upstream};
-use crate::balancer::PickState;
+use crate::balancer::{ConnectFailure, PickState};
 
 #[test]
 fn chash_sticks_each_client_ip_to_one_node() {
@@ -185,8 +185,8 @@ fn ewma_prefers_the_fastest_node_and_tries_unknown_ones() {
     for _ in 0..50 {
         assert_eq!(pick1(&up, &any()), "fast:1");
     }
-    up.report_connect(&addr("fast:1"), Err(()));
-    up.report_connect(&addr("fast:1"), Err(()));
+    up.report_connect(&addr("fast:1"), Err(ConnectFailure::Refused));
+    up.report_connect(&addr("fast:1"), Err(ConnectFailure::Refused));
     assert_eq!(
         pick1(&up, &any()),
         "slow:1",
