@@ -98,6 +98,8 @@ pub struct Observer {
     syslog: Option<SyslogLogger>,
     snapshot: Option<SharedSnapshot>,
     finished: AtomicU64,
+    /// Live stats off (benchmarks only, see [`Observer::without_live_stats`]).
+    stats_off: bool,
 }
 
 impl Observer {
@@ -115,6 +117,15 @@ impl Observer {
     /// Also runs the `syslog` stream plugin's log phase for each record.
     pub fn with_syslog(mut self, syslog: SyslogLogger) -> Self {
         self.syslog = Some(syslog);
+        self
+    }
+
+    /// Feeds nothing: no route stats, Prometheus counters, access log or syslog; sessions are
+    /// only counted. For `make bench`'s measurement of what live stats cost
+    /// (`APISIX_GATEWAY_NO_LIVE_STATS=1`); the connection registry stays on, since kill and
+    /// graceful drain depend on it.
+    pub fn without_live_stats(mut self) -> Self {
+        self.stats_off = true;
         self
     }
 
@@ -159,6 +170,10 @@ impl Observer {
 
     /// Takes one finished session.
     pub fn finish(&self, record: SessionRecord) {
+        if self.stats_off {
+            self.finished.fetch_add(1, Ordering::Release);
+            return;
+        }
         let named = record
             .route_id
             .as_deref()
@@ -245,10 +260,12 @@ impl SessionRecorder {
     /// The session was routed to `route_id` and registered as `handle`: it counts as active
     /// on the route and its bytes feed the route's stats.
     pub fn routed(&mut self, route_id: &str, handle: &Arc<ConnectionHandle>) {
-        let stats = self.observer.routes.get_or_create(route_id);
-        stats.opened();
-        handle.set_route_stats(stats.clone());
-        self.route = Some(stats);
+        if !self.observer.stats_off {
+            let stats = self.observer.routes.get_or_create(route_id);
+            stats.opened();
+            handle.set_route_stats(stats.clone());
+            self.route = Some(stats);
+        }
         self.route_id = Some(route_id.to_owned());
         self.handle = Some(handle.clone());
     }
@@ -349,6 +366,35 @@ mod tests {
         assert_eq!(relay_status(&RelayEnd::IdleTimeout, Transport::Udp), 200);
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         assert_eq!(relay_status(&RelayEnd::Error(reset), Transport::Tcp), 400);
+    }
+
+    #[test]
+    fn without_live_stats_a_session_is_only_counted() {
+        let observer = Arc::new(Observer::new().without_live_stats());
+        let registry = Arc::new(ConnectionRegistry::new());
+        let registration = registry.insert(NewConnection {
+            route_id: "1".into(),
+            upstream: "upstreams/1".into(),
+            transport: Transport::Tcp,
+            client: addr("127.0.0.1:5000"),
+            local: addr("127.0.0.1:9100"),
+            server: addr("127.0.0.1:9100"),
+        });
+        let mut recorder = observer.session(
+            addr("127.0.0.1:5000"),
+            addr("127.0.0.1:9100"),
+            Transport::Tcp,
+        );
+        recorder.routed("1", registration.handle());
+        registration.handle().add_up(3);
+        drop(recorder);
+        assert!(observer.routes.get("1").is_none(), "no route stats");
+        assert_eq!(observer.sessions_finished(), 1);
+        assert_eq!(
+            registration.handle().bytes_up(),
+            3,
+            "the registry still counts"
+        );
     }
 
     #[test]
