@@ -1,24 +1,44 @@
 //! The byte relay between a client and its upstream, both directions at once.
 //!
-//! Each direction reads into its own fixed 64 KiB buffer and writes it all before reading
-//! again, so a slow side applies back-pressure instead of growing memory. An EOF from one side
-//! becomes `shutdown(Write)` on the other while the other direction keeps going (half-close);
-//! the relay ends when both directions are done, on the idle timeout (no read or write in
-//! either direction for that long), when killed, or on the first I/O error. Byte counts are
-//! added to the connection's counters as they flow and returned at the end.
+//! Two engines sit behind the same outcome type:
+//! - [`relay_tcp`] (plain TCP on both legs): zero-copy `splice(2)` socket → pipe → socket
+//!   through a per-worker pipe pool ([`splice`]); the payload never enters user space.
+//! - [`relay`] / [`relay_halves`] (any `AsyncRead + AsyncWrite`, e.g. TLS): reads into a
+//!   per-worker 64 KiB scratch buffer and writes from it in the same poll ([`copy`]).
 //!
-//! This is the portable buffered relay; a zero-copy `splice(2)` variant can replace it later
-//! behind the same [`relay`] signature.
+//! Neither holds a data buffer while a connection is idle: a pipe is taken from the pool, and
+//! a heap buffer allocated, only while bytes are in flight (a read returned data that the other
+//! side has not accepted yet). In-flight data per direction is bounded (one pipe, or one
+//! scratch-sized chunk), so a slow side applies back-pressure instead of growing memory.
+//!
+//! Shared semantics: an EOF from one side becomes `shutdown(Write)` on the other while the
+//! other direction keeps going (half-close); the relay ends when both directions are done, on
+//! the idle timeout (no read or write in either direction for that long), when killed, or on the
+//! first I/O error. Byte counts are added to the connection's counters as they are written and
+//! returned at the end.
+//!
+//! `APISIX_GATEWAY_RELAY=copy` in the environment makes [`relay_tcp`] use the copy engine too
+//! (for benchmarking the two side by side).
+
+mod copy;
+mod splice;
+#[cfg(test)]
+mod tests;
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// Size of each direction's buffer.
+/// Size of the per-worker scratch buffer of the copy engine (the most one read moves).
 pub const RELAY_BUFFER_SIZE: usize = 64 * 1024;
+
+/// Capacity asked for each pooled pipe of the splice engine (the most one splice moves).
+pub const PIPE_SIZE: usize = splice::PIPE_SIZE;
 
 /// Why a relay ended.
 #[derive(Debug)]
@@ -60,14 +80,42 @@ impl ByteCounter for crate::proxy::registry::ConnectionHandle {
     }
 }
 
+/// Which engine [`relay_tcp_with`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpRelayMode {
+    /// Zero-copy `splice(2)` through a pooled pipe (Linux).
+    Splice,
+    /// Read/write through the per-worker scratch buffer.
+    Copy,
+}
+
+impl TcpRelayMode {
+    /// The engine [`relay_tcp`] uses: splice unless `APISIX_GATEWAY_RELAY=copy`.
+    pub fn from_env() -> Self {
+        static MODE: OnceLock<TcpRelayMode> = OnceLock::new();
+        *MODE.get_or_init(|| match std::env::var("APISIX_GATEWAY_RELAY").as_deref() {
+            Ok("copy") => TcpRelayMode::Copy,
+            _ => TcpRelayMode::Splice,
+        })
+    }
+}
+
 /// Time of the last read or write in either direction, in ms since the relay started.
-struct Activity {
+pub(crate) struct Activity {
     start: Instant,
     last_ms: AtomicU64,
 }
 
 impl Activity {
-    fn touch(&self) {
+    fn new() -> Self {
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Something moved now.
+    pub(crate) fn touch(&self) {
         let ms = self.start.elapsed().as_millis() as u64;
         self.last_ms.fetch_max(ms, Ordering::Relaxed);
     }
@@ -88,35 +136,8 @@ impl Activity {
     }
 }
 
-/// Copies `reader` to `writer` until EOF (then shuts `writer` down) or an error.
-async fn pump<R, W>(
-    mut reader: R,
-    mut writer: W,
-    activity: &Activity,
-    count: impl Fn(u64),
-) -> io::Result<u64>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut buf = vec![0u8; RELAY_BUFFER_SIZE];
-    let mut total = 0u64;
-    loop {
-        let n = reader.read(&mut buf).await?;
-        activity.touch();
-        if n == 0 {
-            writer.shutdown().await?;
-            return Ok(total);
-        }
-        writer.write_all(&buf[..n]).await?;
-        activity.touch();
-        total += n as u64;
-        count(n as u64);
-    }
-}
-
-/// Relays between `client` and `upstream` until both are done, `idle` passes without
-/// traffic, `killed` resolves, or an error occurs.
+/// Relays between `client` and `upstream` (any streams, e.g. TLS) with the copy engine until
+/// both are done, `idle` passes without traffic, `killed` resolves, or an error occurs.
 pub async fn relay<C, U>(
     client: C,
     upstream: U,
@@ -140,18 +161,56 @@ where
     .await
 }
 
-/// Relays two TCP streams using their borrowed halves (no lock between the halves).
+/// Relays two plain TCP streams, zero-copy with `splice(2)` (see [`TcpRelayMode::from_env`]).
 pub async fn relay_tcp(
-    client: &mut tokio::net::TcpStream,
-    upstream: &mut tokio::net::TcpStream,
+    client: &mut TcpStream,
+    upstream: &mut TcpStream,
     idle: Duration,
     counter: &dyn ByteCounter,
     killed: impl std::future::Future<Output = ()>,
 ) -> RelayOutcome {
-    relay_halves(client.split(), upstream.split(), idle, counter, killed).await
+    relay_tcp_with(
+        TcpRelayMode::from_env(),
+        client,
+        upstream,
+        idle,
+        counter,
+        killed,
+    )
+    .await
 }
 
-/// [`relay`] over already split `(read, write)` halves of each side.
+/// [`relay_tcp`] with an explicit engine.
+pub async fn relay_tcp_with(
+    mode: TcpRelayMode,
+    client: &mut TcpStream,
+    upstream: &mut TcpStream,
+    idle: Duration,
+    counter: &dyn ByteCounter,
+    killed: impl std::future::Future<Output = ()>,
+) -> RelayOutcome {
+    match mode {
+        TcpRelayMode::Copy => {
+            relay_halves(client.split(), upstream.split(), idle, counter, killed).await
+        }
+        TcpRelayMode::Splice => {
+            let (client, upstream) = (&*client, &*upstream);
+            let activity = Activity::new();
+            let totals = Totals::default();
+            let up = splice::pump(client, upstream, &activity, |n| {
+                totals.up.fetch_add(n, Ordering::Relaxed);
+                counter.add_up(n);
+            });
+            let down = splice::pump(upstream, client, &activity, |n| {
+                totals.down.fetch_add(n, Ordering::Relaxed);
+                counter.add_down(n);
+            });
+            finish(up, down, &activity, idle, killed, &totals).await
+        }
+    }
+}
+
+/// [`relay`] over already split `(read, write)` halves of each side (copy engine).
 pub async fn relay_halves<CR, CW, UR, UW>(
     (client_read, client_write): (CR, CW),
     (upstream_read, upstream_write): (UR, UW),
@@ -165,24 +224,37 @@ where
     UR: AsyncRead + Unpin,
     UW: AsyncWrite + Unpin,
 {
-    let activity = Activity {
-        start: Instant::now(),
-        last_ms: AtomicU64::new(0),
-    };
-    let up_bytes = AtomicU64::new(0);
-    let down_bytes = AtomicU64::new(0);
-    let up = pump(client_read, upstream_write, &activity, |n| {
-        up_bytes.fetch_add(n, Ordering::Relaxed);
+    let activity = Activity::new();
+    let totals = Totals::default();
+    let up = copy::pump(client_read, upstream_write, &activity, |n| {
+        totals.up.fetch_add(n, Ordering::Relaxed);
         counter.add_up(n);
     });
-    let down = pump(upstream_read, client_write, &activity, |n| {
-        down_bytes.fetch_add(n, Ordering::Relaxed);
+    let down = copy::pump(upstream_read, client_write, &activity, |n| {
+        totals.down.fetch_add(n, Ordering::Relaxed);
         counter.add_down(n);
     });
-    let both = async {
-        // Stop at the first error; otherwise wait for both directions to finish.
-        tokio::try_join!(up, down)
-    };
+    finish(up, down, &activity, idle, killed, &totals).await
+}
+
+/// Bytes written so far each way.
+#[derive(Default)]
+struct Totals {
+    up: AtomicU64,
+    down: AtomicU64,
+}
+
+/// Runs both directions against the idle timer and the kill signal.
+async fn finish(
+    up: impl std::future::Future<Output = io::Result<u64>>,
+    down: impl std::future::Future<Output = io::Result<u64>>,
+    activity: &Activity,
+    idle: Duration,
+    killed: impl std::future::Future<Output = ()>,
+    totals: &Totals,
+) -> RelayOutcome {
+    // Stop at the first error; otherwise wait for both directions to finish.
+    let both = async { tokio::try_join!(up, down) };
     let end = tokio::select! {
         result = both => match result {
             Ok(_) => RelayEnd::Closed,
@@ -193,65 +265,7 @@ where
     };
     RelayOutcome {
         end,
-        bytes_up: up_bytes.load(Ordering::Relaxed),
-        bytes_down: down_bytes.load(Ordering::Relaxed),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    struct NoCount;
-    impl ByteCounter for NoCount {
-        fn add_up(&self, _: u64) {}
-        fn add_down(&self, _: u64) {}
-    }
-
-    #[tokio::test]
-    async fn half_close_is_propagated_and_bytes_counted() {
-        let (client, mut client_peer) = tokio::io::duplex(1024);
-        let (upstream, mut upstream_peer) = tokio::io::duplex(1024);
-        let task = tokio::spawn(async move {
-            relay(
-                client,
-                upstream,
-                Duration::from_secs(30),
-                &NoCount,
-                std::future::pending(),
-            )
-            .await
-        });
-        client_peer.write_all(b"ping").await.expect("write");
-        client_peer.shutdown().await.expect("shutdown");
-        let mut got = Vec::new();
-        upstream_peer.read_to_end(&mut got).await.expect("read");
-        assert_eq!(got, b"ping");
-        upstream_peer.write_all(b"pong!").await.expect("write");
-        upstream_peer.shutdown().await.expect("shutdown");
-        let mut back = Vec::new();
-        client_peer.read_to_end(&mut back).await.expect("read");
-        assert_eq!(back, b"pong!");
-        let outcome = tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .expect("relay ends")
-            .expect("task");
-        assert!(matches!(outcome.end, RelayEnd::Closed));
-        assert_eq!((outcome.bytes_up, outcome.bytes_down), (4, 5));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn idle_relay_times_out() {
-        let (client, _client_peer) = tokio::io::duplex(1024);
-        let (upstream, _upstream_peer) = tokio::io::duplex(1024);
-        let outcome = relay(
-            client,
-            upstream,
-            Duration::from_secs(3),
-            &NoCount,
-            std::future::pending(),
-        )
-        .await;
-        assert!(matches!(outcome.end, RelayEnd::IdleTimeout));
+        bytes_up: totals.up.load(Ordering::Relaxed),
+        bytes_down: totals.down.load(Ordering::Relaxed),
     }
 }
