@@ -1,0 +1,294 @@
+//! The benchmark table: medians (min–max) per system and figure, ratios, targets (BENCH.md).
+//!
+//! Input: lines `system<TAB>figure<TAB>value`, one per measurement (runs repeat lines).
+//! Systems: `direct`, `ours`, `nginx`, `haproxy`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+const SYSTEMS: [&str; 4] = ["direct", "ours", "nginx", "haproxy"];
+
+/// Which way is better for a figure.
+#[derive(Clone, Copy, PartialEq)]
+enum Better {
+    Higher,
+    Lower,
+}
+
+/// A target: ours ÷ `peer` compared with `factor` (or an absolute bound when `peer` is None).
+struct Target {
+    text: &'static str,
+    checks: &'static [(Option<&'static str>, f64)],
+}
+
+struct Figure {
+    key: &'static str,
+    label: &'static str,
+    better: Better,
+    target: Option<Target>,
+}
+
+const BULK: Target = Target {
+    text: "≥1.5× nginx, ≥1.5× HAProxy, ≥0.8× direct",
+    checks: &[
+        (Some("nginx"), 1.5),
+        (Some("haproxy"), 1.5),
+        (Some("direct"), 0.8),
+    ],
+};
+
+const FIGURES: &[Figure] = &[
+    Figure {
+        key: "tput1",
+        label: "bulk, 1 stream (Gbit/s)",
+        better: Better::Higher,
+        target: Some(BULK),
+    },
+    Figure {
+        key: "tputR",
+        label: "bulk, 1 stream reverse -R (Gbit/s)",
+        better: Better::Higher,
+        target: Some(BULK),
+    },
+    Figure {
+        key: "tputP4",
+        label: "bulk, 4 streams -P 4 (Gbit/s)",
+        better: Better::Higher,
+        target: Some(BULK),
+    },
+    Figure {
+        key: "cpu_gb",
+        label: "proxy CPU-ms per GB (bulk)",
+        better: Better::Lower,
+        target: Some(Target {
+            text: "≤0.5× nginx",
+            checks: &[(Some("nginx"), 0.5)],
+        }),
+    },
+    Figure {
+        key: "lat_p50",
+        label: "TCP 64 B latency p50 (µs, half RTT)",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "lat_p99",
+        label: "TCP 64 B latency p99 (µs, half RTT)",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "added_p50",
+        label: "added p50 vs direct (µs)",
+        better: Better::Lower,
+        target: Some(Target {
+            text: "≤0.8× nginx",
+            checks: &[(Some("nginx"), 0.8)],
+        }),
+    },
+    Figure {
+        key: "added_p99",
+        label: "added p99 vs direct (µs)",
+        better: Better::Lower,
+        target: Some(Target {
+            text: "≤0.8× nginx",
+            checks: &[(Some("nginx"), 0.8)],
+        }),
+    },
+    Figure {
+        key: "conn_s",
+        label: "new connections/s (wrk, Connection: close)",
+        better: Better::Higher,
+        target: None,
+    },
+    Figure {
+        key: "cpu_kconn",
+        label: "proxy CPU-ms per 1,000 connections",
+        better: Better::Lower,
+        target: Some(Target {
+            text: "≤0.8× HAProxy",
+            checks: &[(Some("haproxy"), 0.8)],
+        }),
+    },
+    Figure {
+        key: "idle_bytes",
+        label: "bytes per idle connection (RSS Δ ÷ N)",
+        better: Better::Lower,
+        target: Some(Target {
+            text: "≤4 KiB",
+            checks: &[(None, 4096.0)],
+        }),
+    },
+    Figure {
+        key: "udp_dps",
+        label: "UDP datagrams/s (64 B, 16 in flight)",
+        better: Better::Higher,
+        target: Some(Target {
+            text: "≥1.2× nginx",
+            checks: &[(Some("nginx"), 1.2)],
+        }),
+    },
+    Figure {
+        key: "udp_p50",
+        label: "UDP 64 B latency p50 (µs, half RTT)",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "udp_p99",
+        label: "UDP 64 B latency p99 (µs, half RTT)",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "route_scale",
+        label: "conn/s with 10,000 routes ÷ with 1 route",
+        better: Better::Higher,
+        target: Some(Target {
+            text: "≥0.9 (cost within 10 %)",
+            checks: &[(None, 0.9)],
+        }),
+    },
+];
+
+/// Median, min, max of a non-empty list.
+fn stats(values: &[f64]) -> (f64, f64, f64) {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (median, v[0], v[n - 1])
+}
+
+fn num(x: f64) -> String {
+    let a = x.abs();
+    if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Renders the markdown table for `input`.
+pub fn render(input: &str) -> String {
+    let mut data: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for line in input.lines() {
+        let mut parts = line.split('\t');
+        let (Some(system), Some(figure), Some(value)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(value) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        if value.is_finite() {
+            data.entry((system.to_string(), figure.to_string()))
+                .or_default()
+                .push(value);
+        }
+    }
+    // Added latency per system: median of the system minus median of direct.
+    for (fig, added) in [("lat_p50", "added_p50"), ("lat_p99", "added_p99")] {
+        let direct = data
+            .get(&("direct".to_string(), fig.to_string()))
+            .map(|v| stats(v).0);
+        if let Some(direct) = direct {
+            for system in &SYSTEMS[1..] {
+                if let Some(v) = data.get(&(system.to_string(), fig.to_string())) {
+                    let added_values: Vec<f64> = v.iter().map(|x| x - direct).collect();
+                    data.insert((system.to_string(), added.to_string()), added_values);
+                }
+            }
+        }
+    }
+    let median = |system: &str, fig: &str| {
+        data.get(&(system.to_string(), fig.to_string()))
+            .map(|v| stats(v).0)
+    };
+    let mut out = String::new();
+    out.push_str("| figure | direct | ours | nginx | HAProxy | ours÷direct | ours÷nginx | ours÷HAProxy | target | met |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for fig in FIGURES {
+        if SYSTEMS.iter().all(|s| median(s, fig.key).is_none()) {
+            continue;
+        }
+        let mut row = format!("| {} |", fig.label);
+        for system in SYSTEMS {
+            match data.get(&(system.to_string(), fig.key.to_string())) {
+                Some(v) if v.len() > 1 => {
+                    let (m, lo, hi) = stats(v);
+                    let _ = write!(row, " {} ({}–{}) |", num(m), num(lo), num(hi));
+                }
+                Some(v) => {
+                    let _ = write!(row, " {} |", num(stats(v).0));
+                }
+                None => row.push_str(" – |"),
+            }
+        }
+        let ours = median("ours", fig.key);
+        for peer in ["direct", "nginx", "haproxy"] {
+            match (ours, median(peer, fig.key)) {
+                (Some(o), Some(p)) if p != 0.0 => {
+                    let _ = write!(row, " {:.2} |", o / p);
+                }
+                _ => row.push_str(" – |"),
+            }
+        }
+        match &fig.target {
+            Some(target) => {
+                let met = ours.map(|o| {
+                    target.checks.iter().all(|(peer, factor)| {
+                        let bound = match peer {
+                            Some(peer) => match median(peer, fig.key) {
+                                Some(p) => p * factor,
+                                None => return true,
+                            },
+                            None => *factor,
+                        };
+                        match fig.better {
+                            Better::Higher => o >= bound,
+                            Better::Lower => o <= bound,
+                        }
+                    })
+                });
+                let verdict = match met {
+                    Some(true) => "yes",
+                    Some(false) => "**no**",
+                    None => "–",
+                };
+                let _ = write!(row, " {} | {} |", target.text, verdict);
+            }
+            None => row.push_str(" – | – |"),
+        }
+        out.push_str(&row);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_has_medians_ratios_and_verdicts() {
+        let input = "direct\ttput1\t20\nours\ttput1\t15\nours\ttput1\t17\nours\ttput1\t16\n\
+                     nginx\ttput1\t8\nhaproxy\ttput1\t10\nours\tidle_bytes\t5000\n";
+        let table = render(input);
+        assert!(table.contains("| bulk, 1 stream (Gbit/s) | 20.0 | 16.0 (15.0–17.0) | 8.00 | 10.0 | 0.80 | 2.00 | 1.60 |"), "{table}");
+        assert!(table.contains("≤4 KiB | **no** |"), "{table}");
+    }
+
+    #[test]
+    fn added_latency_is_relative_to_direct() {
+        let input = "direct\tlat_p50\t10\nours\tlat_p50\t25\nnginx\tlat_p50\t30\n";
+        let table = render(input);
+        assert!(table.contains("| added p50 vs direct (µs) | – | 15.0 | 20.0 | – | – | 0.75 | – | ≤0.8× nginx | yes |"), "{table}");
+    }
+}

@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# scripts/bench.sh (`make bench`): the side-by-side benchmark of /work/shared/BENCH.md,
+# documented in docs/bench.md.
+#
+# Compares our gateway with nginx stream and HAProxy and a direct loopback connection, all in
+# one run on 127.0.0.1, in pinned mode: every proxy on CPU 1, load tools and upstreams on CPU 0.
+# Prints ONE markdown table (medians over BENCH_RUNS runs, min–max, ratios, targets).
+#
+# Environment:
+#   BENCH_RUNS=3         runs per figure (systems in rotating order per run)
+#   BENCH_SECONDS=4      seconds per timed test
+#   BENCH_IDLE=5000      idle connections held through each proxy
+#   BENCH_ROUTES=10000   filler routes for the route-scale figure (0 skips it)
+#   BENCH_PORT_BASE=27000  first port used (about 400 ports above it)
+#   BENCH_KEEP=1         keep the temp directory (configs, logs, raw results)
+#   BENCH_RELAY=copy     run our gateway with the copy relay instead of splice
+#   SKIP_INSTALL=1       do not apt-get install missing tools
+set -euo pipefail
+shopt -s lastpipe
+
+RUNS=${BENCH_RUNS:-3}
+SECS=${BENCH_SECONDS:-4}
+IDLE_N=${BENCH_IDLE:-5000}
+ROUTES=${BENCH_ROUTES:-10000}
+BASE=${BENCH_PORT_BASE:-27000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+LOAD_CPU=0
+PROXY_CPU=1
+
+log() { echo "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# ---------------------------------------------------------------- tools
+install_tools() {
+    local missing=()
+    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+    [[ -e /usr/lib/nginx/modules/ngx_stream_module.so ]] || missing+=(libnginx-mod-stream)
+    command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+    command -v iperf3 >/dev/null 2>&1 || missing+=(iperf3)
+    command -v sockperf >/dev/null 2>&1 || missing+=(sockperf)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+    command -v jq >/dev/null 2>&1 || missing+=(jq)
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    if [[ "${SKIP_INSTALL:-0}" == 1 || "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null; then
+        die "missing: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})"
+    fi
+    log "installing ${missing[*]}"
+    # `apt-get update` only when a package has no install candidate yet.
+    local pkg
+    for pkg in "${missing[@]}"; do
+        if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+            apt-get update -qq
+            break
+        fi
+    done
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+install_tools
+export PATH="$PATH:/usr/sbin"
+NPROC=$(nproc)
+[[ $NPROC -ge 2 ]] || die "needs at least 2 CPUs for pinned mode (have $NPROC)"
+
+log "building the gateway and gwbench (release)"
+(cd "$ROOT" && cargo build --release -q -p apisix-gateway -p gateway-bench)
+GW="$TARGET_DIR/release/apisix-gateway"
+GWB="$TARGET_DIR/release/gwbench"
+
+TMP=$(mktemp -d /tmp/gw-bench.XXXXXX)
+RESULTS="$TMP/results.tsv"
+: >"$RESULTS"
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+ulimit -n 20000 2>/dev/null || true
+
+# ---------------------------------------------------------------- ports
+# Offsets inside each block: 1 iperf3, 2 sockperf tcp, 3 sockperf udp, 4 http (wrk),
+# 5 echo tcp (idle), 6 echo udp, 7 echo tcp once (connection rate).
+# Blocks: upstreams BASE+0 (the "direct" system), ours +100, nginx +200, haproxy +300.
+declare -A BLOCK=([direct]=$BASE [ours]=$((BASE + 100)) [nginx]=$((BASE + 200)) [haproxy]=$((BASE + 300)))
+ADMIN_PORT=$((BASE + 190))
+up() { echo $((BASE + $1)); }
+port() { echo $((${BLOCK[$1]} + $2)); }
+
+bg() { # bg NAME CPU CMD...: start a pinned background process, remember its pid
+    local name=$1 cpu=$2
+    shift 2
+    taskset -c "$cpu" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    PIDS+=($!)
+    eval "PID_$name=$!"
+}
+
+wait_port() { # wait_port PORT: until something listens on 127.0.0.1:PORT (tcp)
+    local i
+    for i in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "nothing listens on 127.0.0.1:$1 (see $TMP)"
+}
+
+# ---------------------------------------------------------------- upstreams (CPU 0)
+log "starting upstreams on CPU $LOAD_CPU"
+bg iperf3 $LOAD_CPU iperf3 -s -B 127.0.0.1 -p "$(up 1)"
+bg sockperf_tcp $LOAD_CPU sockperf server --tcp -i 127.0.0.1 -p "$(up 2)"
+bg sockperf_udp $LOAD_CPU sockperf server -i 127.0.0.1 -p "$(up 3)"
+bg echo $LOAD_CPU "$GWB" echo --tcp "127.0.0.1:$(up 5)" --udp "127.0.0.1:$(up 6)"
+bg echo_once $LOAD_CPU "$GWB" echo --once --tcp "127.0.0.1:$(up 7)"
+mkdir -p "$TMP/nginx-up/logs"
+cat >"$TMP/nginx-up/nginx.conf" <<EOF
+worker_processes 1;
+worker_cpu_affinity 01;
+daemon off;
+user root;
+pid $TMP/nginx-up/nginx.pid;
+error_log $TMP/nginx-up/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx-up/body;
+    proxy_temp_path $TMP/nginx-up/proxy;
+    fastcgi_temp_path $TMP/nginx-up/fastcgi;
+    uwsgi_temp_path $TMP/nginx-up/uwsgi;
+    scgi_temp_path $TMP/nginx-up/scgi;
+    server {
+        listen 127.0.0.1:$(up 4) reuseport backlog=4096;
+        location / { return 204; }
+    }
+}
+EOF
+bg nginx_up $LOAD_CPU nginx -p "$TMP/nginx-up" -c "$TMP/nginx-up/nginx.conf"
+for o in 1 2 4 5 7; do wait_port "$(up $o)"; done
+
+# ---------------------------------------------------------------- proxies (CPU 1)
+log "starting nginx, HAProxy and the gateway on CPU $PROXY_CPU"
+mkdir -p "$TMP/nginx/logs"
+{
+    echo "load_module /usr/lib/nginx/modules/ngx_stream_module.so;"
+    echo "worker_processes 1; worker_cpu_affinity 10; worker_rlimit_nofile 20000;"
+    echo "daemon off; user root; pid $TMP/nginx/nginx.pid; error_log $TMP/nginx/logs/error.log warn;"
+    echo "events { worker_connections 16000; }"
+    echo "stream {"
+    echo "    access_log off;"
+    for o in 1 2 4 5 7; do
+        echo "    server { listen 127.0.0.1:$(port nginx $o) backlog=4096; proxy_pass 127.0.0.1:$(up $o); }"
+    done
+    for o in 3 6; do
+        echo "    server { listen 127.0.0.1:$(port nginx $o) udp; proxy_pass 127.0.0.1:$(up $o); }"
+    done
+    echo "}"
+} >"$TMP/nginx/nginx.conf"
+bg nginx 0 nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf"
+
+HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-6000}
+{
+    echo "global"
+    echo "    nbthread 1"
+    echo "    cpu-map 1/1 $PROXY_CPU"
+    echo "    maxconn $HAPROXY_MAXCONN"
+    echo "defaults"
+    echo "    mode tcp"
+    echo "    maxconn $HAPROXY_MAXCONN"
+    echo "    timeout connect 5s"
+    echo "    timeout client 10m"
+    echo "    timeout server 10m"
+    for o in 1 2 4 5 7; do
+        echo "listen l$o"
+        echo "    bind 127.0.0.1:$(port haproxy $o)"
+        echo "    server s1 127.0.0.1:$(up $o)"
+    done
+} >"$TMP/haproxy.cfg"
+haproxy -c -q -f "$TMP/haproxy.cfg" || die "haproxy rejects $TMP/haproxy.cfg"
+bg haproxy $PROXY_CPU haproxy -db -f "$TMP/haproxy.cfg"
+
+ADMIN_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+mkdir -p "$TMP/gw/conf"
+cat >"$TMP/gw/conf/config.yaml" <<EOF
+apisix:
+  proxy_mode: http&stream
+  enable_control: false
+  stream_proxy:
+    tcp:
+$(for o in 1 2 4 5 7; do echo "      - \"127.0.0.1:$(port ours $o)\""; done)
+    udp:
+$(for o in 3 6; do echo "      - \"127.0.0.1:$(port ours $o)\""; done)
+deployment:
+  role: traditional
+  role_traditional:
+    config_provider: embedded
+  admin:
+    admin_key_required: true
+    admin_key:
+      - name: admin
+        key: "$ADMIN_KEY"
+        role: admin
+    allow_admin:
+      - 127.0.0.0/24
+    admin_listen:
+      ip: 127.0.0.1
+      port: $ADMIN_PORT
+plugin_attr:
+  prometheus:
+    enable_export_server: false
+EOF
+GW_ENV=(env TOKIO_WORKER_THREADS=1)
+[[ -n "${BENCH_RELAY:-}" ]] && GW_ENV+=(APISIX_GATEWAY_RELAY="$BENCH_RELAY")
+bg ours $PROXY_CPU "${GW_ENV[@]}" "$GW" start -c "$TMP/gw/conf/config.yaml" -p "$TMP/gw" --log-level warn
+wait_port "$ADMIN_PORT"
+
+admin_put() { # admin_put PATH JSON
+    curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$ADMIN_PORT/apisix/admin/$1" \
+        -H "X-API-KEY: $ADMIN_KEY" -H 'Content-Type: application/json' -d "$2" \
+        || die "admin api PUT $1 failed (see $TMP/ours.err)"
+}
+for o in 1 2 3 4 5 6 7; do
+    admin_put "stream_routes/bench-$o" \
+        "{\"server_port\":$(port ours $o),\"upstream\":{\"type\":\"roundrobin\",\"nodes\":{\"127.0.0.1:$(up $o)\":1}}}"
+done
+for sys in ours nginx haproxy; do for o in 1 2 4 5 7; do wait_port "$(port $sys $o)"; done; done
+# The route is applied asynchronously: wait until a connection is relayed.
+for i in $(seq 1 100); do
+    "$GWB" connrate --target "127.0.0.1:$(port ours 7)" --concurrency 1 --seconds 0.05 2>/dev/null |
+        grep -q '^conns=[1-9]' && break
+    [[ $i -eq 100 ]] && die "the gateway does not relay (see $TMP/ours.err)"
+    sleep 0.1
+done
+
+# pid whose CPU and memory count for each proxy (nginx: its worker)
+NGINX_WORKER=""
+for i in $(seq 1 50); do
+    NGINX_WORKER=$(pgrep -P "$PID_nginx" | head -1 || true)
+    [[ -n "$NGINX_WORKER" ]] && break
+    sleep 0.1
+done
+[[ -n "$NGINX_WORKER" ]] || die "no nginx worker process"
+declare -A PPID_OF=([ours]=$PID_ours [nginx]=$NGINX_WORKER [haproxy]=$PID_haproxy)
+CLK_TCK=$(getconf CLK_TCK)
+
+cpu_ms() { # cpu_ms SYSTEM: utime+stime of the proxy in ms (0 for direct)
+    [[ "$1" == direct ]] && { echo 0; return; }
+    awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); print ($12 + $13) * 1000 / hz }' "/proc/${PPID_OF[$1]}/stat"
+}
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/${PPID_OF[$1]}/status"; }
+record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RESULTS"; }
+load() { taskset -c $LOAD_CPU "$@"; }
+
+# ---------------------------------------------------------------- figures
+measure_idle() { # bytes per idle connection after one exchange each
+    local sys=$1 ready="$TMP/idle-$1.ready" before after holder
+    [[ "$sys" == direct ]] && return 0
+    rm -f "$ready"
+    before=$(rss_kb "$sys")
+    load "$GWB" idle --target "127.0.0.1:$(port "$sys" 5)" --count "$IDLE_N" --ready-file "$ready" \
+        >/dev/null 2>"$TMP/idle-$sys.err" &
+    holder=$!
+    for i in $(seq 1 600); do [[ -s "$ready" ]] && break; kill -0 $holder 2>/dev/null || break; sleep 0.1; done
+    if [[ -s "$ready" ]]; then
+        sleep 1
+        after=$(rss_kb "$sys")
+        record "$sys" idle_bytes "$(( (after - before) * 1024 / IDLE_N ))"
+    else
+        log "idle: $sys did not hold $IDLE_N connections: $(tail -1 "$TMP/idle-$sys.err")"
+    fi
+    kill $holder 2>/dev/null || true
+    wait $holder 2>/dev/null || true
+    sleep 1 # let the proxy close its side
+}
+
+measure_bulk() {
+    local sys=$1 p c0 c1 bytes total_bytes=0 total_ms=0 key args
+    p=$(port "$sys" 1)
+    for key in tput1 tputR tputP4; do
+        case $key in tput1) args=() ;; tputR) args=(-R) ;; tputP4) args=(-P 4) ;; esac
+        c0=$(cpu_ms "$sys")
+        load iperf3 -c 127.0.0.1 -p "$p" -t "$SECS" -J "${args[@]}" >"$TMP/iperf.json" 2>/dev/null || {
+            log "iperf3 $key via $sys failed"; continue; }
+        c1=$(cpu_ms "$sys")
+        record "$sys" "$key" "$(jq '.end.sum_received.bits_per_second / 1e9' "$TMP/iperf.json")"
+        bytes=$(jq '.end.sum_received.bytes' "$TMP/iperf.json")
+        total_bytes=$(echo "$total_bytes + $bytes" | bc)
+        total_ms=$(echo "$total_ms + $c1 - $c0" | bc)
+    done
+    if [[ "$sys" != direct && "$total_bytes" != 0 ]]; then
+        record "$sys" cpu_gb "$(echo "scale=3; $total_ms / ($total_bytes / 1000000000)" | bc)"
+    fi
+}
+
+sockperf_pct() { # sockperf_pct FILE PCT
+    awk -v p="$2" '$0 ~ "percentile " p " =" { print $NF }' "$1"
+}
+
+measure_latency() {
+    local sys=$1 out="$TMP/sockperf.out"
+    load sockperf ping-pong --tcp -i 127.0.0.1 -p "$(port "$sys" 2)" -m 64 -t "$SECS" >"$out" 2>&1 || {
+        log "sockperf tcp via $sys failed"; return 0; }
+    record "$sys" lat_p50 "$(sockperf_pct "$out" 50.000)"
+    record "$sys" lat_p99 "$(sockperf_pct "$out" 99.000)"
+}
+
+measure_conns() {
+    local sys=$1 out="$TMP/wrk.out" c0 c1 n
+    c0=$(cpu_ms "$sys")
+    load wrk -t1 -c32 -d "${SECS}s" -H 'Connection: close' "http://127.0.0.1:$(port "$sys" 4)/" >"$out" 2>&1 || {
+        log "wrk via $sys failed"; return 0; }
+    c1=$(cpu_ms "$sys")
+    record "$sys" conn_s "$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
+    n=$(awk '/requests in/ { print $1 }' "$out")
+    if [[ "$sys" != direct && -n "$n" && "$n" != 0 ]]; then
+        record "$sys" cpu_kconn "$(echo "scale=3; ($c1 - $c0) * 1000 / $n" | bc)"
+    fi
+}
+
+measure_udp() {
+    local sys=$1 out="$TMP/sockperf-udp.out"
+    [[ "$sys" == haproxy ]] && return 0 # HAProxy 2.6 has no UDP proxy
+    if load sockperf ping-pong -i 127.0.0.1 -p "$(port "$sys" 3)" -m 64 -t "$SECS" >"$out" 2>&1; then
+        record "$sys" udp_p50 "$(sockperf_pct "$out" 50.000)"
+        record "$sys" udp_p99 "$(sockperf_pct "$out" 99.000)"
+    else
+        log "sockperf udp via $sys failed"
+    fi
+    load "$GWB" udp --target "127.0.0.1:$(port "$sys" 6)" --seconds "$SECS" >"$TMP/udp.out" 2>&1 || {
+        log "gwbench udp via $sys failed"; return 0; }
+    record "$sys" udp_dps "$(awk -F= '/^dgrams_per_sec=/ { print $2 }' "$TMP/udp.out")"
+}
+
+SYSTEMS=(direct ours nginx haproxy)
+log "idle connections ($IDLE_N through each proxy)"
+for sys in ours nginx haproxy; do measure_idle "$sys"; done
+for run in $(seq 1 "$RUNS"); do
+    order=()
+    for i in 0 1 2 3; do order+=("${SYSTEMS[$(((i + run - 1) % 4))]}"); done
+    log "run $run/$RUNS: ${order[*]}"
+    for sys in "${order[@]}"; do
+        measure_bulk "$sys"
+        measure_latency "$sys"
+        measure_conns "$sys"
+        measure_udp "$sys"
+    done
+done
+
+if [[ "$ROUTES" -gt 0 ]]; then
+    log "route scale: connection rate with 1 route, then with $ROUTES more"
+    rate() { load "$GWB" connrate --target "127.0.0.1:$(port ours 7)" --seconds "$SECS" | awk -F= '/^conns_per_sec=/ { print $2 }'; }
+    one=()
+    for run in $(seq 1 "$RUNS"); do one+=("$(rate)"); done
+    load "$GWB" routes --admin "127.0.0.1:$ADMIN_PORT" --key "$ADMIN_KEY" --count "$ROUTES" \
+        --port "$(port ours 7)" --upstream "127.0.0.1:$(up 7)" >/dev/null
+    sleep 2 # the snapshot is rebuilt asynchronously
+    for run in $(seq 1 "$RUNS"); do
+        many=$(rate)
+        record ours route_scale "$(echo "scale=4; $many / ${one[$((run - 1))]}" | bc)"
+        log "route scale run $run: ${one[$((run - 1))]} conn/s with 1 route, $many with $((ROUTES + 1))"
+    done
+fi
+
+echo
+echo "Benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), pinned (proxies CPU $PROXY_CPU, load CPU $LOAD_CPU), $RUNS runs × ${SECS}s, median (min–max)."
+echo "Versions: $("$GW" version 2>&1 | head -1), $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), $(iperf3 --version | head -1 | awk '{print $1 " " $2}'), sockperf $(sockperf --version 2>&1 | awk '/version/ { print $NF; exit }'), $(wrk -v 2>&1 | head -1 | awk '{print $1 " " $2}'); load average $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+"$GWB" report "$RESULTS"
+[[ "${BENCH_KEEP:-0}" == 1 ]] && cp "$RESULTS" "$TMP/results.keep.tsv"
+exit 0
