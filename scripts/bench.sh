@@ -185,6 +185,7 @@ cat >"$TMP/gw/conf/config.yaml" <<EOF
 apisix:
   proxy_mode: http&stream
   enable_control: false
+  graceful_shutdown_timeout: 1
   stream_proxy:
     tcp:
 $(for o in 1 2 4 5 7; do echo "      - \"127.0.0.1:$(port ours $o)\""; done)
@@ -257,7 +258,7 @@ measure_idle() { # bytes per idle connection after one exchange each
     [[ "$sys" == direct ]] && return 0
     rm -f "$ready"
     before=$(rss_kb "$sys")
-    load "$GWB" idle --target "127.0.0.1:$(port "$sys" 5)" --count "$IDLE_N" --ready-file "$ready" \
+    taskset -c $LOAD_CPU "$GWB" idle --target "127.0.0.1:$(port "$sys" 5)" --count "$IDLE_N" --ready-file "$ready" \
         >/dev/null 2>"$TMP/idle-$sys.err" &
     holder=$!
     for i in $(seq 1 600); do [[ -s "$ready" ]] && break; kill -0 $holder 2>/dev/null || break; sleep 0.1; done

@@ -25,14 +25,19 @@ mod splice;
 #[cfg(test)]
 mod tests;
 
+use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+use self::copy::CopyPump;
+use self::splice::SplicePump;
 
 /// Size of the per-worker scratch buffer of the copy engine (the most one read moves).
 pub const RELAY_BUFFER_SIZE: usize = 64 * 1024;
@@ -100,39 +105,103 @@ impl TcpRelayMode {
     }
 }
 
-/// Time of the last read or write in either direction, in ms since the relay started.
-pub(crate) struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
+/// Which way a pump moves bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    /// Client → upstream.
+    Up,
+    /// Upstream → client.
+    Down,
 }
 
-impl Activity {
-    fn new() -> Self {
-        Activity {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
+/// What the pumps report to: the time of the last activity (for the idle timeout) and the
+/// connection's live counters.
+pub(crate) struct Meter<'c> {
+    last: Instant,
+    counter: &'c dyn ByteCounter,
+}
+
+impl Meter<'_> {
+    /// Something was read (or an EOF seen) now.
+    pub(crate) fn touch(&mut self) {
+        self.last = Instant::now();
+    }
+
+    /// `n` bytes were written out in direction `dir`.
+    pub(crate) fn wrote(&mut self, dir: Dir, n: u64) {
+        self.touch();
+        match dir {
+            Dir::Up => self.counter.add_up(n),
+            Dir::Down => self.counter.add_down(n),
         }
     }
+}
 
-    /// Something moved now.
-    pub(crate) fn touch(&self) {
-        let ms = self.start.elapsed().as_millis() as u64;
-        self.last_ms.fetch_max(ms, Ordering::Relaxed);
-    }
+/// One direction of a relay, driven by polling (no nested futures, so a relay's state stays
+/// a few hundred bytes).
+pub(crate) trait Pump {
+    /// Moves bytes until the source's EOF has been passed on as a write shutdown (`Ready(Ok)`),
+    /// an error, or nothing can move right now (`Pending`, wakers registered).
+    fn poll_pump(&mut self, cx: &mut Context<'_>, meter: &mut Meter<'_>) -> Poll<io::Result<()>>;
+    /// Bytes written so far.
+    fn total(&self) -> u64;
+}
 
-    fn last(&self) -> Instant {
-        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
-    }
+/// Chunks one pump moves per poll before it yields to the rest of the relay and the runtime.
+pub(crate) const CHUNKS_PER_POLL: usize = 16;
 
-    /// Resolves once nothing happened for `idle`.
-    async fn idle_for(&self, idle: Duration) {
-        loop {
-            let deadline = self.last() + idle;
-            if Instant::now() >= deadline {
-                return;
+/// Runs both pumps against the idle timer and the kill signal.
+async fn drive<P: Pump, Q: Pump, K: Future<Output = ()>>(
+    mut up: P,
+    mut down: Q,
+    idle: Duration,
+    counter: &dyn ByteCounter,
+    killed: K,
+) -> RelayOutcome {
+    let mut killed = pin!(killed);
+    let mut meter = Meter {
+        last: Instant::now(),
+        counter,
+    };
+    let mut timer = pin!(tokio::time::sleep(idle));
+    let (mut up_done, mut down_done) = (false, false);
+    let end = std::future::poll_fn(|cx| {
+        if killed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(RelayEnd::Killed);
+        }
+        if !up_done {
+            match up.poll_pump(cx, &mut meter) {
+                Poll::Ready(Ok(())) => up_done = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(RelayEnd::Error(e)),
+                Poll::Pending => {}
             }
-            tokio::time::sleep_until(deadline).await;
         }
+        if !down_done {
+            match down.poll_pump(cx, &mut meter) {
+                Poll::Ready(Ok(())) => down_done = true,
+                Poll::Ready(Err(e)) => return Poll::Ready(RelayEnd::Error(e)),
+                Poll::Pending => {}
+            }
+        }
+        if up_done && down_done {
+            return Poll::Ready(RelayEnd::Closed);
+        }
+        // The timer is not moved on every chunk: when it fires, it is re-armed from the last
+        // activity, or the relay is idle.
+        while timer.as_mut().poll(cx).is_ready() {
+            let deadline = meter.last + idle;
+            if Instant::now() >= deadline {
+                return Poll::Ready(RelayEnd::IdleTimeout);
+            }
+            timer.as_mut().reset(deadline);
+        }
+        Poll::Pending
+    })
+    .await;
+    RelayOutcome {
+        end,
+        bytes_up: up.total(),
+        bytes_down: down.total(),
     }
 }
 
@@ -162,13 +231,13 @@ where
 }
 
 /// Relays two plain TCP streams, zero-copy with `splice(2)` (see [`TcpRelayMode::from_env`]).
-pub async fn relay_tcp(
-    client: &mut TcpStream,
-    upstream: &mut TcpStream,
+pub fn relay_tcp<'a>(
+    client: &'a mut TcpStream,
+    upstream: &'a mut TcpStream,
     idle: Duration,
-    counter: &dyn ByteCounter,
-    killed: impl std::future::Future<Output = ()>,
-) -> RelayOutcome {
+    counter: &'a dyn ByteCounter,
+    killed: impl Future<Output = ()> + 'a,
+) -> impl Future<Output = RelayOutcome> + 'a {
     relay_tcp_with(
         TcpRelayMode::from_env(),
         client,
@@ -177,35 +246,55 @@ pub async fn relay_tcp(
         counter,
         killed,
     )
-    .await
 }
 
 /// [`relay_tcp`] with an explicit engine.
-pub async fn relay_tcp_with(
+pub fn relay_tcp_with<'a>(
     mode: TcpRelayMode,
-    client: &mut TcpStream,
-    upstream: &mut TcpStream,
+    client: &'a mut TcpStream,
+    upstream: &'a mut TcpStream,
     idle: Duration,
-    counter: &dyn ByteCounter,
-    killed: impl std::future::Future<Output = ()>,
-) -> RelayOutcome {
-    match mode {
-        TcpRelayMode::Copy => {
-            relay_halves(client.split(), upstream.split(), idle, counter, killed).await
-        }
+    counter: &'a dyn ByteCounter,
+    killed: impl Future<Output = ()> + 'a,
+) -> impl Future<Output = RelayOutcome> + 'a {
+    let (up, down) = match mode {
         TcpRelayMode::Splice => {
-            let (client, upstream) = (&*client, &*upstream);
-            let activity = Activity::new();
-            let totals = Totals::default();
-            let up = splice::pump(client, upstream, &activity, |n| {
-                totals.up.fetch_add(n, Ordering::Relaxed);
-                counter.add_up(n);
-            });
-            let down = splice::pump(upstream, client, &activity, |n| {
-                totals.down.fetch_add(n, Ordering::Relaxed);
-                counter.add_down(n);
-            });
-            finish(up, down, &activity, idle, killed, &totals).await
+            let (client, upstream): (&TcpStream, &TcpStream) = (client, upstream);
+            (
+                TcpPump::Splice(SplicePump::new(client, upstream, Dir::Up)),
+                TcpPump::Splice(SplicePump::new(upstream, client, Dir::Down)),
+            )
+        }
+        TcpRelayMode::Copy => {
+            let (client_read, client_write) = client.split();
+            let (upstream_read, upstream_write) = upstream.split();
+            (
+                TcpPump::Copy(CopyPump::new(client_read, upstream_write, Dir::Up)),
+                TcpPump::Copy(CopyPump::new(upstream_read, client_write, Dir::Down)),
+            )
+        }
+    };
+    drive(up, down, idle, counter, killed)
+}
+
+/// Either engine over borrowed TCP streams.
+enum TcpPump<'a> {
+    Splice(SplicePump<'a>),
+    Copy(CopyPump<tokio::net::tcp::ReadHalf<'a>, tokio::net::tcp::WriteHalf<'a>>),
+}
+
+impl Pump for TcpPump<'_> {
+    fn poll_pump(&mut self, cx: &mut Context<'_>, meter: &mut Meter<'_>) -> Poll<io::Result<()>> {
+        match self {
+            TcpPump::Splice(pump) => pump.poll_pump(cx, meter),
+            TcpPump::Copy(pump) => pump.poll_pump(cx, meter),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        match self {
+            TcpPump::Splice(pump) => pump.total(),
+            TcpPump::Copy(pump) => pump.total(),
         }
     }
 }
@@ -224,48 +313,12 @@ where
     UR: AsyncRead + Unpin,
     UW: AsyncWrite + Unpin,
 {
-    let activity = Activity::new();
-    let totals = Totals::default();
-    let up = copy::pump(client_read, upstream_write, &activity, |n| {
-        totals.up.fetch_add(n, Ordering::Relaxed);
-        counter.add_up(n);
-    });
-    let down = copy::pump(upstream_read, client_write, &activity, |n| {
-        totals.down.fetch_add(n, Ordering::Relaxed);
-        counter.add_down(n);
-    });
-    finish(up, down, &activity, idle, killed, &totals).await
-}
-
-/// Bytes written so far each way.
-#[derive(Default)]
-struct Totals {
-    up: AtomicU64,
-    down: AtomicU64,
-}
-
-/// Runs both directions against the idle timer and the kill signal.
-async fn finish(
-    up: impl std::future::Future<Output = io::Result<u64>>,
-    down: impl std::future::Future<Output = io::Result<u64>>,
-    activity: &Activity,
-    idle: Duration,
-    killed: impl std::future::Future<Output = ()>,
-    totals: &Totals,
-) -> RelayOutcome {
-    // Stop at the first error; otherwise wait for both directions to finish.
-    let both = async { tokio::try_join!(up, down) };
-    let end = tokio::select! {
-        result = both => match result {
-            Ok(_) => RelayEnd::Closed,
-            Err(e) => RelayEnd::Error(e),
-        },
-        _ = activity.idle_for(idle) => RelayEnd::IdleTimeout,
-        _ = killed => RelayEnd::Killed,
-    };
-    RelayOutcome {
-        end,
-        bytes_up: totals.up.load(Ordering::Relaxed),
-        bytes_down: totals.down.load(Ordering::Relaxed),
-    }
+    drive(
+        CopyPump::new(client_read, upstream_write, Dir::Up),
+        CopyPump::new(upstream_read, client_write, Dir::Down),
+        idle,
+        counter,
+        killed,
+    )
+    .await
 }

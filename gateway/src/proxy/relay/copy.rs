@@ -7,18 +7,147 @@
 //! one read's worth (back-pressure: the next read waits for the remainder to be written).
 
 use std::cell::RefCell;
-use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::task::{ready, Poll};
+use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::{Activity, RELAY_BUFFER_SIZE};
+use super::{Dir, Meter, Pump, CHUNKS_PER_POLL, RELAY_BUFFER_SIZE};
 
 thread_local! {
     /// The worker's read buffer, borrowed only inside one synchronous poll.
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; RELAY_BUFFER_SIZE].into_boxed_slice());
+}
+
+/// Where a copy pump is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Waiting for data (nothing held).
+    Reading,
+    /// Writing `pending[pos..]`.
+    Writing,
+    /// Flushing the writer after a chunk.
+    Flushing,
+    /// Passing the EOF on.
+    ShuttingDown,
+    /// EOF passed on.
+    Done,
+}
+
+/// One direction of the copy engine.
+pub(crate) struct CopyPump<R, W> {
+    reader: R,
+    writer: W,
+    dir: Dir,
+    stage: Stage,
+    /// Bytes read but not yet written (empty, unallocated, unless the writer lagged).
+    pending: Vec<u8>,
+    pos: usize,
+    total: u64,
+}
+
+impl<R, W> CopyPump<R, W>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    /// A pump from `reader` to `writer`, counting as `dir`.
+    pub(crate) fn new(reader: R, writer: W, dir: Dir) -> Self {
+        CopyPump {
+            reader,
+            writer,
+            dir,
+            stage: Stage::Reading,
+            pending: Vec::new(),
+            pos: 0,
+            total: 0,
+        }
+    }
+
+    fn wrote(&mut self, meter: &mut Meter<'_>, n: usize) {
+        if n > 0 {
+            self.total += n as u64;
+            meter.wrote(self.dir, n as u64);
+        }
+    }
+}
+
+impl<R, W> Pump for CopyPump<R, W>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    fn poll_pump(&mut self, cx: &mut Context<'_>, meter: &mut Meter<'_>) -> Poll<io::Result<()>> {
+        let mut chunks = 0;
+        loop {
+            match self.stage {
+                Stage::Reading => {
+                    if chunks == CHUNKS_PER_POLL {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    chunks += 1;
+                    let (reader, writer) = (&mut self.reader, &mut self.writer);
+                    let step = SCRATCH.with(|cell| match cell.try_borrow_mut() {
+                        Ok(mut scratch) => read_and_write(cx, reader, writer, &mut scratch),
+                        // Only when a reader or writer itself runs a relay inside its poll.
+                        Err(_) => {
+                            let mut temp = vec![0u8; RELAY_BUFFER_SIZE];
+                            read_and_write(cx, reader, writer, &mut temp)
+                        }
+                    });
+                    let step = ready!(step)?;
+                    meter.touch();
+                    match step {
+                        Step::Eof => self.stage = Stage::ShuttingDown,
+                        Step::Data { read, rest } => {
+                            self.wrote(meter, read - rest.len());
+                            if rest.is_empty() {
+                                self.stage = Stage::Flushing;
+                            } else {
+                                self.pending = rest;
+                                self.pos = 0;
+                                self.stage = Stage::Writing;
+                            }
+                        }
+                    }
+                }
+                Stage::Writing => {
+                    while self.pos < self.pending.len() {
+                        let n =
+                            ready!(Pin::new(&mut self.writer)
+                                .poll_write(cx, &self.pending[self.pos..]))?;
+                        if n == 0 {
+                            return Poll::Ready(Err(write_zero()));
+                        }
+                        self.pos += n;
+                        self.wrote(meter, n);
+                    }
+                    self.pending = Vec::new();
+                    self.pos = 0;
+                    self.stage = Stage::Flushing;
+                }
+                Stage::Flushing => {
+                    ready!(Pin::new(&mut self.writer).poll_flush(cx))?;
+                    self.stage = Stage::Reading;
+                }
+                Stage::ShuttingDown => {
+                    ready!(Pin::new(&mut self.writer).poll_shutdown(cx))?;
+                    self.stage = Stage::Done;
+                }
+                Stage::Done => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.total
+    }
+}
+
+fn write_zero() -> io::Error {
+    io::Error::new(io::ErrorKind::WriteZero, "relay peer accepted no bytes")
 }
 
 /// What one read-and-write step did.
@@ -29,58 +158,9 @@ enum Step {
     Data { read: usize, rest: Vec<u8> },
 }
 
-/// Copies `reader` to `writer` until EOF (then shuts `writer` down) or an error; returns the
-/// bytes written and reports each written chunk to `count`.
-pub(super) async fn pump<R, W>(
-    mut reader: R,
-    mut writer: W,
-    activity: &Activity,
-    count: impl Fn(u64),
-) -> io::Result<u64>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut total = 0u64;
-    loop {
-        let step = poll_fn(|cx| {
-            SCRATCH.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut scratch) => read_and_write(cx, &mut reader, &mut writer, &mut scratch),
-                // Only when a reader or writer itself runs a relay inside its poll: fall back
-                // to a temporary buffer rather than fail.
-                Err(_) => {
-                    let mut temp = vec![0u8; RELAY_BUFFER_SIZE];
-                    read_and_write(cx, &mut reader, &mut writer, &mut temp)
-                }
-            })
-        })
-        .await?;
-        activity.touch();
-        let (read, rest) = match step {
-            Step::Eof => {
-                writer.shutdown().await?;
-                return Ok(total);
-            }
-            Step::Data { read, rest } => (read, rest),
-        };
-        let direct = read - rest.len();
-        if direct > 0 {
-            total += direct as u64;
-            count(direct as u64);
-        }
-        if !rest.is_empty() {
-            writer.write_all(&rest).await?;
-            activity.touch();
-            total += rest.len() as u64;
-            count(rest.len() as u64);
-        }
-        writer.flush().await?;
-    }
-}
-
 /// Reads once into `scratch`, then writes as much as `writer` takes right now.
 fn read_and_write<R, W>(
-    cx: &mut std::task::Context<'_>,
+    cx: &mut Context<'_>,
     reader: &mut R,
     writer: &mut W,
     scratch: &mut [u8],
@@ -99,12 +179,7 @@ where
     let mut written = 0;
     while written < read {
         match Pin::new(&mut *writer).poll_write(cx, &data[written..]) {
-            Poll::Ready(Ok(0)) => {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "relay peer accepted no bytes",
-                )))
-            }
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(write_zero())),
             Poll::Ready(Ok(n)) => written += n,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => break,
