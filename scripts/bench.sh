@@ -14,10 +14,16 @@
 #   BENCH_PORT_BASE=27000  first port used (about 400 ports above it)
 #   BENCH_KEEP=1         keep the temp directory (configs, logs, raw results)
 #   BENCH_RELAY=copy     run our gateway with the copy relay instead of splice
+#   BENCH_RUNTIME=multi  run our gateway on the tokio multi-thread runtime instead of one
+#                        current_thread runtime per worker (apisix.worker_processes: 1 here)
+#   BENCH_QUICK=1        smoke run: 1 run, 1 s per test, 1000 idle connections, 1000 routes
 #   SKIP_INSTALL=1       do not apt-get install missing tools
 set -euo pipefail
 shopt -s lastpipe
 
+if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
+    : "${BENCH_RUNS:=1}" "${BENCH_SECONDS:=1}" "${BENCH_IDLE:=1000}" "${BENCH_ROUTES:=1000}"
+fi
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-4}
 IDLE_N=${BENCH_IDLE:-5000}
@@ -46,14 +52,7 @@ install_tools() {
         die "missing: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})"
     fi
     log "installing ${missing[*]}"
-    # `apt-get update` only when a package has no install candidate yet.
-    local pkg
-    for pkg in "${missing[@]}"; do
-        if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-            apt-get update -qq
-            break
-        fi
-    done
+    apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
@@ -78,6 +77,7 @@ cleanup() {
     if [[ "${BENCH_KEEP:-0}" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 ulimit -n 20000 2>/dev/null || true
 
 # ---------------------------------------------------------------- ports
@@ -186,6 +186,7 @@ apisix:
   proxy_mode: http&stream
   enable_control: false
   graceful_shutdown_timeout: 1
+  worker_processes: 1
   stream_proxy:
     tcp:
 $(for o in 1 2 4 5 7; do echo "      - \"127.0.0.1:$(port ours $o)\""; done)
@@ -210,7 +211,7 @@ plugin_attr:
   prometheus:
     enable_export_server: false
 EOF
-GW_ENV=(env TOKIO_WORKER_THREADS=1)
+GW_ENV=(env APISIX_GATEWAY_RUNTIME="${BENCH_RUNTIME:-percore}")
 [[ -n "${BENCH_RELAY:-}" ]] && GW_ENV+=(APISIX_GATEWAY_RELAY="$BENCH_RELAY")
 bg ours $PROXY_CPU "${GW_ENV[@]}" "$GW" start -c "$TMP/gw/conf/config.yaml" -p "$TMP/gw" --log-level warn
 wait_port "$ADMIN_PORT"
@@ -363,7 +364,7 @@ if [[ "$ROUTES" -gt 0 ]]; then
 fi
 
 echo
-echo "Benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), pinned (proxies CPU $PROXY_CPU, load CPU $LOAD_CPU), $RUNS runs × ${SECS}s, median (min–max)."
+echo "Benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), our runtime ${BENCH_RUNTIME:-percore}, relay ${BENCH_RELAY:-splice}, $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), pinned (proxies CPU $PROXY_CPU, load CPU $LOAD_CPU), $RUNS runs × ${SECS}s, median (min–max)."
 echo "Versions: $("$GW" version 2>&1 | head -1), $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), $(iperf3 --version | head -1 | awk '{print $1 " " $2}'), sockperf $(sockperf --version 2>&1 | awk '/version/ { print $NF; exit }'), $(wrk -v 2>&1 | head -1 | awk '{print $1 " " $2}'); load average $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 "$GWB" report "$RESULTS"

@@ -11,6 +11,7 @@
 //! - [`proxy_protocol`]: PROXY protocol v1/v2 headers, in from load balancers and out to upstreams.
 //! - [`tls`]: TLS termination (cert by SNI, mTLS), SNI preread, TLS to upstreams.
 //! - [`plugins`]: stream plugins (ip-restriction, limit-conn, mqtt-proxy, traffic-split) in preread.
+//! - [`runtime`]: the runtime layout (per-core `current_thread` workers or multi-thread).
 //! - [`server`]: wires everything together and runs until shutdown.
 //! - [`observe`]: the sink of finished sessions, feeding [`routestats`], [`metrics`] and
 //!   [`accesslog`]; [`control`] serves the Control API.
@@ -28,6 +29,7 @@ pub mod proxy;
 pub mod proxy_protocol;
 pub mod router;
 pub mod routestats;
+pub mod runtime;
 pub mod server;
 pub mod snapshot;
 pub mod store;

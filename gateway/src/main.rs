@@ -101,10 +101,10 @@ fn start(common: &Common) -> anyhow::Result<ExitCode> {
     let Some(config) = load(common) else {
         return Ok(ExitCode::FAILURE);
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let layout = apisix_gateway::runtime::Layout::from_env();
+    let runtime = apisix_gateway::runtime::build(layout, config.worker_processes)
         .context("cannot start the async runtime")?;
+    tracing::info!(?layout, workers = config.worker_processes, "runtime");
     runtime.block_on(async {
         let events = server::signal_events().context("cannot install signal handlers")?;
         server::run(config, events).await?;

@@ -118,6 +118,7 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
     let disable_upstream_healthcheck = r.bool("apisix.disable_upstream_healthcheck", false);
     let graceful_shutdown_timeout =
         seconds(r, "apisix.graceful_shutdown_timeout").unwrap_or(Duration::from_secs(30));
+    let worker_processes = worker_processes(r);
     let (role, config_provider) = role(r);
     let data_dir = r
         .string("deployment.embedded.data_dir")
@@ -144,9 +145,30 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         ssl_trusted_certificate,
         data_encryption_keyring,
         graceful_shutdown_timeout,
+        worker_processes,
         dns_resolver,
         dns_resolver_valid,
         disable_upstream_healthcheck,
+    }
+}
+
+/// `apisix.worker_processes`: a count >= 1, or `auto` (the default) = the number of cores.
+fn worker_processes(r: &mut Reader<'_>) -> usize {
+    let path = "apisix.worker_processes";
+    let auto = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    match r.value(path) {
+        None => auto(),
+        Some(Value::String(s)) if s == "auto" => auto(),
+        Some(value) => match value.as_u64().and_then(|n| usize::try_from(n).ok()) {
+            Some(n) if n >= 1 => n,
+            _ => {
+                r.error(format!(
+                    "{path}: expected an integer >= 1 or \"auto\", got {}",
+                    describe(value)
+                ));
+                auto()
+            }
+        },
     }
 }
 

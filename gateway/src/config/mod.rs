@@ -179,6 +179,8 @@ pub struct Config {
     /// `apisix.data_encryption.enable_encrypt_fields` is false.
     pub data_encryption_keyring: Vec<String>,
     pub graceful_shutdown_timeout: Duration,
+    /// `apisix.worker_processes` resolved: data-plane worker threads (`auto` = cores).
+    pub worker_processes: usize,
     pub dns_resolver: Vec<String>,
     pub dns_resolver_valid: Option<Duration>,
     /// `apisix.disable_upstream_healthcheck`: no active probes and no passive counting, every

@@ -418,3 +418,22 @@ fn disabling_the_admin_key_is_warned_about() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn worker_processes_is_a_count_or_auto_for_the_cores() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(ok("apisix:\n  worker_processes: 3\n").worker_processes, 3);
+    assert_eq!(
+        ok("apisix:\n  worker_processes: auto\n").worker_processes,
+        cores
+    );
+    assert_eq!(ok("apisix: {}\n").worker_processes, cores);
+    assert_eq!(
+        errors("apisix:\n  worker_processes: 0\n"),
+        ["apisix.worker_processes: expected an integer >= 1 or \"auto\", got 0"]
+    );
+    assert_eq!(
+        errors("apisix:\n  worker_processes: many\n"),
+        ["apisix.worker_processes: expected an integer >= 1 or \"auto\", got \"many\""]
+    );
+}

@@ -58,6 +58,14 @@ pub fn bind_tcp(addr: SocketAddr) -> Result<TcpListener, ListenError> {
     })
 }
 
+/// Opens a nonblocking `SO_REUSEPORT` TCP listening socket on `addr` outside any runtime
+/// (a per-core worker registers it with its own).
+pub fn bind_std_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = reusable_socket(addr, Type::STREAM, Protocol::TCP)?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// Opens a UDP socket on `addr`. Must run inside a tokio runtime.
 pub fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, ListenError> {
     let open = || -> io::Result<UdpSocket> {
@@ -200,12 +208,18 @@ impl ListenerSet {
     fn spawn_tcp(&self, entry: &TcpListen, listener: TcpListener) -> Running {
         let local = listener.local_addr().unwrap_or(entry.addr);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(tcp::accept_loop_on(
-            listener,
-            self.ctx.clone(),
-            stop.clone(),
-            Arc::new(entry.clone()),
-        ));
+        let (ctx, listen) = (self.ctx.clone(), Arc::new(entry.clone()));
+        let task = match crate::runtime::workers() {
+            Some(workers) => tokio::spawn(crate::runtime::accept_on_workers(
+                workers,
+                listener,
+                local,
+                ctx,
+                stop.clone(),
+                listen,
+            )),
+            None => tokio::spawn(tcp::accept_loop_on(listener, ctx, stop.clone(), listen)),
+        };
         tracing::info!(
             listen = %local, tls = entry.tls, sni_preread = entry.sni_preread,
             proxy_protocol = entry.proxy_protocol, "listening on tcp"
@@ -216,12 +230,17 @@ impl ListenerSet {
     fn spawn_udp(&self, socket: UdpSocket, addr: SocketAddr) -> Running {
         let local = socket.local_addr().unwrap_or(addr);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(udp::serve(
-            socket,
-            self.ctx.clone(),
-            stop.clone(),
-            self.udp_max_sessions,
-        ));
+        let (ctx, max) = (self.ctx.clone(), self.udp_max_sessions);
+        let task = match crate::runtime::workers() {
+            Some(workers) => tokio::spawn(crate::runtime::udp_on_worker(
+                workers,
+                socket,
+                ctx,
+                stop.clone(),
+                max,
+            )),
+            None => tokio::spawn(udp::serve(socket, ctx, stop.clone(), max)),
+        };
         tracing::info!(listen = %local, "listening on udp");
         Running { local, stop, task }
     }
