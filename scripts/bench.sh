@@ -14,8 +14,9 @@
 #   BENCH_PORT_BASE=27000  first port used (about 400 ports above it)
 #   BENCH_KEEP=1         keep the temp directory (configs, logs, raw results)
 #   BENCH_RELAY=copy     run our gateway with the copy relay instead of splice
-#   BENCH_RUNTIME=multi  run our gateway on the tokio multi-thread runtime instead of one
-#                        current_thread runtime per worker (apisix.worker_processes: 1 here)
+#   BENCH_RUNTIME=percore  run our gateway on one current_thread runtime per worker with
+#                        SO_REUSEPORT listeners instead of the tokio multi-thread runtime
+#                        (apisix.worker_processes: 1 here)
 #   BENCH_QUICK=1        smoke run: 1 run, 1 s per test, 1000 idle connections, 1000 routes
 #   SKIP_INSTALL=1       do not apt-get install missing tools
 set -euo pipefail
@@ -211,7 +212,7 @@ plugin_attr:
   prometheus:
     enable_export_server: false
 EOF
-GW_ENV=(env APISIX_GATEWAY_RUNTIME="${BENCH_RUNTIME:-percore}")
+GW_ENV=(env APISIX_GATEWAY_RUNTIME="${BENCH_RUNTIME:-multi}")
 [[ -n "${BENCH_RELAY:-}" ]] && GW_ENV+=(APISIX_GATEWAY_RELAY="$BENCH_RELAY")
 bg ours $PROXY_CPU "${GW_ENV[@]}" "$GW" start -c "$TMP/gw/conf/config.yaml" -p "$TMP/gw" --log-level warn
 wait_port "$ADMIN_PORT"
@@ -364,7 +365,7 @@ if [[ "$ROUTES" -gt 0 ]]; then
 fi
 
 echo
-echo "Benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), our runtime ${BENCH_RUNTIME:-percore}, relay ${BENCH_RELAY:-splice}, $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), pinned (proxies CPU $PROXY_CPU, load CPU $LOAD_CPU), $RUNS runs × ${SECS}s, median (min–max)."
+echo "Benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), our runtime ${BENCH_RUNTIME:-multi}, relay ${BENCH_RELAY:-splice}, $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), pinned (proxies CPU $PROXY_CPU, load CPU $LOAD_CPU), $RUNS runs × ${SECS}s, median (min–max)."
 echo "Versions: $("$GW" version 2>&1 | head -1), $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), $(iperf3 --version | head -1 | awk '{print $1 " " $2}'), sockperf $(sockperf --version 2>&1 | awk '/version/ { print $NF; exit }'), $(wrk -v 2>&1 | head -1 | awk '{print $1 " " $2}'); load average $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 "$GWB" report "$RESULTS"

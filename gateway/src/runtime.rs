@@ -1,13 +1,14 @@
 //! The runtime layout (`apisix.worker_processes`): which tokio runtimes run the data plane.
 //!
 //! Two layouts, chosen at start (`APISIX_GATEWAY_RUNTIME`, see [`Layout::from_env`]):
-//! - [`Layout::PerCore`] (default): one `current_thread` runtime per worker, each on its own
-//!   thread. Every TCP listen address gets one `SO_REUSEPORT` socket per worker, accepted
+//! - [`Layout::MultiThread`] (default): everything on one tokio multi-thread runtime with
+//!   `worker_processes` worker threads. Kept because `make bench` (pinned, one worker) measured
+//!   it as fast or faster on most figures (README, Benchmark: runtime layout).
+//! - [`Layout::PerCore`] (`APISIX_GATEWAY_RUNTIME=percore`): one `current_thread` runtime per
+//!   worker, each on its own thread. Every TCP listen address gets one `SO_REUSEPORT` socket per worker, accepted
 //!   connections stay on the worker that accepted them (its pipe pool and scratch buffer are
 //!   thread-local), UDP listeners run on worker 0. The control plane (Admin API, store watch,
 //!   health checks, Control API) runs on a separate small `current_thread` runtime.
-//! - [`Layout::MultiThread`]: everything on one tokio multi-thread runtime with
-//!   `worker_processes` worker threads.
 //!
 //! `make bench` compares both (`BENCH_RUNTIME=multi|percore`); see the README's Benchmark section.
 
@@ -32,12 +33,12 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// `APISIX_GATEWAY_RUNTIME=multi` selects [`Layout::MultiThread`]; anything else (or
-    /// unset) [`Layout::PerCore`].
+    /// `APISIX_GATEWAY_RUNTIME=percore` selects [`Layout::PerCore`]; anything else (or
+    /// unset) [`Layout::MultiThread`].
     pub fn from_env() -> Layout {
         match std::env::var("APISIX_GATEWAY_RUNTIME").as_deref() {
-            Ok("multi") => Layout::MultiThread,
-            _ => Layout::PerCore,
+            Ok("percore") => Layout::PerCore,
+            _ => Layout::MultiThread,
         }
     }
 }
