@@ -11,6 +11,8 @@
 #   BENCH_SECONDS=4      seconds per timed test
 #   BENCH_IDLE=5000      idle connections held through each proxy
 #   BENCH_ROUTES=10000   filler routes for the route-scale figure (0 skips it)
+#   BENCH_STATS_COST=1   measure what live stats cost: connection rate of our gateway against a
+#                        second one started with APISIX_GATEWAY_NO_LIVE_STATS=1 (0 skips it)
 #   BENCH_PORT_BASE=27000  first port used (about 400 ports above it)
 #   BENCH_KEEP=1         keep the temp directory (configs, logs, raw results)
 #   BENCH_RELAY=copy     run our gateway with the copy relay instead of splice
@@ -73,7 +75,8 @@ RESULTS="$TMP/results.tsv"
 PIDS=()
 cleanup() {
     local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # A process paused by the live-stats measurement needs SIGCONT to act on SIGTERM.
+    for pid in "${PIDS[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     if [[ "${BENCH_KEEP:-0}" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
 }
@@ -85,7 +88,7 @@ ulimit -n 20000 2>/dev/null || true
 # Offsets inside each block: 1 iperf3, 2 sockperf tcp, 3 sockperf udp, 4 http (wrk),
 # 5 echo tcp (idle), 6 echo udp, 7 echo tcp once (connection rate).
 # Blocks: upstreams BASE+0 (the "direct" system), ours +100, nginx +200, haproxy +300.
-declare -A BLOCK=([direct]=$BASE [ours]=$((BASE + 100)) [nginx]=$((BASE + 200)) [haproxy]=$((BASE + 300)))
+declare -A BLOCK=([direct]=$BASE [ours]=$((BASE + 100)) [nginx]=$((BASE + 200)) [haproxy]=$((BASE + 300)) [nostats]=$((BASE + 400)))
 ADMIN_PORT=$((BASE + 190))
 up() { echo $((BASE + $1)); }
 port() { echo $((${BLOCK[$1]} + $2)); }
@@ -348,6 +351,64 @@ for run in $(seq 1 "$RUNS"); do
         measure_udp "$sys"
     done
 done
+
+if [[ "${BENCH_STATS_COST:-1}" == 1 ]]; then
+    # The same gateway build and config without live stats (route stats, Prometheus counters,
+    # access log, syslog); the connection registry stays on in both. Run alternately, on the
+    # proxy CPU in turn, so both see the same machine.
+    log "live stats cost: connection rate with and without live stats"
+    NOSTATS_ADMIN=$((BASE + 490))
+    mkdir -p "$TMP/gw-nostats/conf"
+    cat >"$TMP/gw-nostats/conf/config.yaml" <<EOF
+apisix:
+  proxy_mode: http&stream
+  enable_control: false
+  graceful_shutdown_timeout: 1
+  worker_processes: 1
+  stream_proxy:
+    tcp:
+      - "127.0.0.1:$(port nostats 7)"
+deployment:
+  role: traditional
+  role_traditional:
+    config_provider: embedded
+  admin:
+    admin_key:
+      - name: admin
+        key: "$ADMIN_KEY"
+        role: admin
+    admin_listen:
+      ip: 127.0.0.1
+      port: $NOSTATS_ADMIN
+plugin_attr:
+  prometheus:
+    enable_export_server: false
+EOF
+    kill -STOP "$PID_ours"
+    bg nostats $PROXY_CPU env APISIX_GATEWAY_NO_LIVE_STATS=1 "${GW_ENV[@]:1}" "$GW" start \
+        -c "$TMP/gw-nostats/conf/config.yaml" -p "$TMP/gw-nostats" --log-level warn
+    wait_port "$NOSTATS_ADMIN"
+    curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$NOSTATS_ADMIN/apisix/admin/stream_routes/bench-7" \
+        -H "X-API-KEY: $ADMIN_KEY" -H 'Content-Type: application/json' \
+        -d "{\"upstream\":{\"type\":\"roundrobin\",\"nodes\":{\"127.0.0.1:$(up 7)\":1}}}" \
+        || die "admin api PUT on the no-stats gateway failed (see $TMP/nostats.err)"
+    for i in $(seq 1 100); do
+        "$GWB" connrate --target "127.0.0.1:$(port nostats 7)" --concurrency 1 --seconds 0.05 2>/dev/null |
+            grep -q '^conns=[1-9]' && break
+        [[ $i -eq 100 ]] && die "the no-stats gateway does not relay (see $TMP/nostats.err)"
+        sleep 0.1
+    done
+    kill -CONT "$PID_ours"
+    rate_of() { load "$GWB" connrate --target "127.0.0.1:$(port "$1" 7)" --seconds "$SECS" | awk -F= '/^conns_per_sec=/ { print $2 }'; }
+    for run in $(seq 1 "$RUNS"); do
+        # Only one of the two runs at a time on the proxy CPU.
+        kill -STOP "$PID_nostats"; on=$(rate_of ours); kill -CONT "$PID_nostats"
+        kill -STOP "$PID_ours"; off=$(rate_of nostats); kill -CONT "$PID_ours"
+        record ours stats_cost "$(echo "scale=4; $on / $off" | bc)"
+        log "live stats run $run: $on conn/s with live stats, $off without"
+    done
+    kill "$PID_nostats" 2>/dev/null || true
+fi
 
 if [[ "$ROUTES" -gt 0 ]]; then
     log "route scale: connection rate with 1 route, then with $ROUTES more"

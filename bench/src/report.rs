@@ -141,6 +141,15 @@ const FIGURES: &[Figure] = &[
         target: None,
     },
     Figure {
+        key: "stats_cost",
+        label: "conn/s with live stats ÷ without (registry on in both)",
+        better: Better::Higher,
+        target: Some(Target {
+            text: "≥0.95 (cost within 5 %)",
+            checks: &[(None, 0.95)],
+        }),
+    },
+    Figure {
         key: "route_scale",
         label: "conn/s with 10,000 routes ÷ with 1 route",
         better: Better::Higher,
