@@ -348,7 +348,7 @@ impl Drop for SessionRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::registry::{ConnectionRegistry, NewConnection};
+    use crate::proxy::registry::{ConnectionRegistry, NewConnection, Registration};
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().expect("literal address")
@@ -368,9 +368,10 @@ mod tests {
         assert_eq!(relay_status(&RelayEnd::Error(reset), Transport::Tcp), 400);
     }
 
-    #[test]
-    fn without_live_stats_a_session_is_only_counted() {
-        let observer = Arc::new(Observer::new().without_live_stats());
+    /// A TCP session from 127.0.0.1:5000 on 127.0.0.1:9100, registered for route 1.
+    fn routed_session(
+        observer: &Arc<Observer>,
+    ) -> (Arc<ConnectionRegistry>, Registration, SessionRecorder) {
         let registry = Arc::new(ConnectionRegistry::new());
         let registration = registry.insert(NewConnection {
             route_id: "1".into(),
@@ -380,11 +381,18 @@ mod tests {
             local: addr("127.0.0.1:9100"),
             server: addr("127.0.0.1:9100"),
         });
-        let mut recorder = observer.session(
+        let recorder = observer.session(
             addr("127.0.0.1:5000"),
             addr("127.0.0.1:9100"),
             Transport::Tcp,
         );
+        (registry, registration, recorder)
+    }
+
+    #[test]
+    fn without_live_stats_a_session_is_only_counted() {
+        let observer = Arc::new(Observer::new().without_live_stats());
+        let (_registry, registration, mut recorder) = routed_session(&observer);
         recorder.routed("1", registration.handle());
         registration.handle().add_up(3);
         drop(recorder);
@@ -400,20 +408,7 @@ mod tests {
     #[test]
     fn a_routed_session_is_active_until_its_recorder_drops() {
         let observer = Arc::new(Observer::new());
-        let registry = Arc::new(ConnectionRegistry::new());
-        let registration = registry.insert(NewConnection {
-            route_id: "1".into(),
-            upstream: "upstreams/1".into(),
-            transport: Transport::Tcp,
-            client: addr("127.0.0.1:5000"),
-            local: addr("127.0.0.1:9100"),
-            server: addr("127.0.0.1:9100"),
-        });
-        let mut recorder = observer.session(
-            addr("127.0.0.1:5000"),
-            addr("127.0.0.1:9100"),
-            Transport::Tcp,
-        );
+        let (_registry, registration, mut recorder) = routed_session(&observer);
         recorder.routed("1", registration.handle());
         registration.handle().add_up(3);
         registration.handle().add_down(4);
