@@ -110,8 +110,13 @@ pub async fn serve_connection(
     ctx: Arc<ProxyContext>,
     listen: &TcpListen,
 ) {
-    // `$server_addr` is the address the client reached, not the (possibly wildcard) listen.
-    let server_addr = client.local_addr().unwrap_or(local);
+    // `$server_addr` is the address the client reached, not the (possibly wildcard) listen. A
+    // listener bound to one address can only be reached there: no getsockname(2) needed.
+    let server_addr = if local.ip().is_unspecified() {
+        client.local_addr().unwrap_or(local)
+    } else {
+        local
+    };
     let mut session = ctx.observe.session(remote, local, Transport::Tcp);
     session.set_server(server_addr);
     if let Err(e) = client.set_nodelay(true) {
