@@ -29,8 +29,8 @@ impl Proto {
     }
 }
 
-/// Lua's `type()` of a value, as APISIX's message shows it.
-fn lua_type(value: &Value) -> &'static str {
+/// Lua's `type()` of a value, as APISIX's messages show it.
+pub(crate) fn lua_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "nil",
         Value::Bool(_) => "boolean",

@@ -8,6 +8,7 @@ use model::validate::{self, CheckContext, WriteMethod};
 use model::ResourceKind;
 use serde_json::{json, Map, Value};
 
+use crate::config::lua_type;
 use crate::store::etcd::INIT_DIRS;
 
 /// The resource types of a standalone document (APISIX's HTTP and stream etcd directories).
@@ -18,17 +19,6 @@ pub(super) fn resource_keys() -> &'static [&'static str] {
 /// `<type>_conf_version`.
 pub(super) fn conf_version_key(key: &str) -> String {
     format!("{key}_conf_version")
-}
-
-/// Lua's `type()` name of a JSON value.
-fn lua_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "nil",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) | Value::Object(_) => "table",
-    }
 }
 
 /// Lua's `tostring` of an id (numbers as numbers, strings as is).
@@ -69,7 +59,8 @@ pub(super) fn validate_configuration(
                 .or_else(|| item.get("username"))
                 .cloned()
                 .unwrap_or_else(|| Value::String(String::new()));
-            if let Err(message) = check_item(key, item, &ctx) {
+            // One problem of this item: the answer (PUT), or one entry of the list (validate).
+            let mut report = |message: String| {
                 if !collect_all {
                     return Err(Problems::First(message));
                 }
@@ -79,6 +70,10 @@ pub(super) fn validate_configuration(
                     "index": index,
                     "error": message,
                 }));
+                Ok(())
+            };
+            if let Err(message) = check_item(key, item, &ctx) {
+                report(message)?;
             }
             let identifier = if key == "consumers" {
                 item.get("id").or_else(|| item.get("username"))
@@ -96,16 +91,10 @@ pub(super) fn validate_configuration(
                 } else {
                     "id"
                 };
-                let message = format!("found duplicate {kind} {} in {key}", id_text(identifier));
-                if !collect_all {
-                    return Err(Problems::First(message));
-                }
-                problems.push(json!({
-                    "resource_type": key,
-                    "resource_id": resource_id,
-                    "index": index,
-                    "error": message,
-                }));
+                report(format!(
+                    "found duplicate {kind} {} in {key}",
+                    id_text(identifier)
+                ))?;
             } else {
                 ids.push(identifier.clone());
             }
