@@ -184,18 +184,23 @@ haproxy -c -q -f "$TMP/haproxy.cfg" || die "haproxy rejects $TMP/haproxy.cfg"
 bg haproxy $PROXY_CPU haproxy -db -f "$TMP/haproxy.cfg"
 
 ADMIN_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-mkdir -p "$TMP/gw/conf"
-cat >"$TMP/gw/conf/config.yaml" <<EOF
-apisix:
-  proxy_mode: http&stream
-  enable_control: false
-  graceful_shutdown_timeout: 1
-  worker_processes: 1
-  stream_proxy:
-    tcp:
-$(for o in 1 2 4 5 7; do echo "      - \"127.0.0.1:$(port ours $o)\""; done)
-    udp:
-$(for o in 3 6; do echo "      - \"127.0.0.1:$(port ours $o)\""; done)
+gw_config() { # gw_config SYSTEM ADMIN_PORT "TCP_OFFSETS" "UDP_OFFSETS": our gateway's config.yaml
+    local sys=$1 admin=$2 o
+    mkdir -p "$TMP/gw-$sys/conf"
+    {
+        echo "apisix:"
+        echo "  proxy_mode: http&stream"
+        echo "  enable_control: false"
+        echo "  graceful_shutdown_timeout: 1"
+        echo "  worker_processes: 1"
+        echo "  stream_proxy:"
+        echo "    tcp:"
+        for o in $3; do echo "      - \"127.0.0.1:$(port "$sys" "$o")\""; done
+        if [[ -n "$4" ]]; then
+            echo "    udp:"
+            for o in $4; do echo "      - \"127.0.0.1:$(port "$sys" "$o")\""; done
+        fi
+        cat <<EOF
 deployment:
   role: traditional
   role_traditional:
@@ -210,33 +215,49 @@ deployment:
       - 127.0.0.0/24
     admin_listen:
       ip: 127.0.0.1
-      port: $ADMIN_PORT
+      port: $admin
 plugin_attr:
   prometheus:
     enable_export_server: false
 EOF
-GW_ENV=(env APISIX_GATEWAY_RUNTIME="${BENCH_RUNTIME:-multi}")
-[[ -n "${BENCH_RELAY:-}" ]] && GW_ENV+=(APISIX_GATEWAY_RELAY="$BENCH_RELAY")
-bg ours $PROXY_CPU "${GW_ENV[@]}" "$GW" start -c "$TMP/gw/conf/config.yaml" -p "$TMP/gw" --log-level warn
-wait_port "$ADMIN_PORT"
-
-admin_put() { # admin_put PATH JSON
-    curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$ADMIN_PORT/apisix/admin/$1" \
-        -H "X-API-KEY: $ADMIN_KEY" -H 'Content-Type: application/json' -d "$2" \
-        || die "admin api PUT $1 failed (see $TMP/ours.err)"
+    } >"$TMP/gw-$sys/conf/config.yaml"
 }
+start_gw() { # start_gw SYSTEM ADMIN_PORT [ENV=VALUE...]: start our gateway as SYSTEM on the proxy CPU
+    local sys=$1 admin=$2
+    shift 2
+    bg "$sys" $PROXY_CPU env "$@" "${GW_ENV[@]}" "$GW" start -c "$TMP/gw-$sys/conf/config.yaml" \
+        -p "$TMP/gw-$sys" --log-level warn
+    wait_port "$admin"
+}
+admin_put() { # admin_put ADMIN_PORT PATH JSON
+    curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$1/apisix/admin/$2" \
+        -H "X-API-KEY: $ADMIN_KEY" -H 'Content-Type: application/json' -d "$3" \
+        || die "admin api PUT $2 on port $1 failed (see $TMP/*.err)"
+}
+wait_relays() { # wait_relays SYSTEM: until a connection through its offset 7 is relayed
+    local i
+    for i in $(seq 1 100); do
+        "$GWB" connrate --target "127.0.0.1:$(port "$1" 7)" --concurrency 1 --seconds 0.05 2>/dev/null |
+            grep -q '^conns=[1-9]' && return 0
+        sleep 0.1
+    done
+    die "$1 does not relay (see $TMP/$1.err)"
+}
+conn_rate() { # conn_rate SYSTEM: connections/s through its offset 7 (connect, 32 B echo, close)
+    load "$GWB" connrate --target "127.0.0.1:$(port "$1" 7)" --seconds "$SECS" | awk -F= '/^conns_per_sec=/ { print $2 }'
+}
+
+GW_ENV=(APISIX_GATEWAY_RUNTIME="${BENCH_RUNTIME:-multi}")
+[[ -n "${BENCH_RELAY:-}" ]] && GW_ENV+=(APISIX_GATEWAY_RELAY="$BENCH_RELAY")
+gw_config ours "$ADMIN_PORT" "1 2 4 5 7" "3 6"
+start_gw ours "$ADMIN_PORT"
 for o in 1 2 3 4 5 6 7; do
-    admin_put "stream_routes/bench-$o" \
+    admin_put "$ADMIN_PORT" "stream_routes/bench-$o" \
         "{\"server_port\":$(port ours $o),\"upstream\":{\"type\":\"roundrobin\",\"nodes\":{\"127.0.0.1:$(up $o)\":1}}}"
 done
 for sys in ours nginx haproxy; do for o in 1 2 4 5 7; do wait_port "$(port $sys $o)"; done; done
 # The route is applied asynchronously: wait until a connection is relayed.
-for i in $(seq 1 100); do
-    "$GWB" connrate --target "127.0.0.1:$(port ours 7)" --concurrency 1 --seconds 0.05 2>/dev/null |
-        grep -q '^conns=[1-9]' && break
-    [[ $i -eq 100 ]] && die "the gateway does not relay (see $TMP/ours.err)"
-    sleep 0.1
-done
+wait_relays ours
 
 # pid whose CPU and memory count for each proxy (nginx: its worker)
 NGINX_WORKER=""
@@ -358,52 +379,17 @@ if [[ "${BENCH_STATS_COST:-1}" == 1 ]]; then
     # proxy CPU in turn, so both see the same machine.
     log "live stats cost: connection rate with and without live stats"
     NOSTATS_ADMIN=$((BASE + 490))
-    mkdir -p "$TMP/gw-nostats/conf"
-    cat >"$TMP/gw-nostats/conf/config.yaml" <<EOF
-apisix:
-  proxy_mode: http&stream
-  enable_control: false
-  graceful_shutdown_timeout: 1
-  worker_processes: 1
-  stream_proxy:
-    tcp:
-      - "127.0.0.1:$(port nostats 7)"
-deployment:
-  role: traditional
-  role_traditional:
-    config_provider: embedded
-  admin:
-    admin_key:
-      - name: admin
-        key: "$ADMIN_KEY"
-        role: admin
-    admin_listen:
-      ip: 127.0.0.1
-      port: $NOSTATS_ADMIN
-plugin_attr:
-  prometheus:
-    enable_export_server: false
-EOF
+    gw_config nostats "$NOSTATS_ADMIN" "7" ""
     kill -STOP "$PID_ours"
-    bg nostats $PROXY_CPU env APISIX_GATEWAY_NO_LIVE_STATS=1 "${GW_ENV[@]:1}" "$GW" start \
-        -c "$TMP/gw-nostats/conf/config.yaml" -p "$TMP/gw-nostats" --log-level warn
-    wait_port "$NOSTATS_ADMIN"
-    curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$NOSTATS_ADMIN/apisix/admin/stream_routes/bench-7" \
-        -H "X-API-KEY: $ADMIN_KEY" -H 'Content-Type: application/json' \
-        -d "{\"upstream\":{\"type\":\"roundrobin\",\"nodes\":{\"127.0.0.1:$(up 7)\":1}}}" \
-        || die "admin api PUT on the no-stats gateway failed (see $TMP/nostats.err)"
-    for i in $(seq 1 100); do
-        "$GWB" connrate --target "127.0.0.1:$(port nostats 7)" --concurrency 1 --seconds 0.05 2>/dev/null |
-            grep -q '^conns=[1-9]' && break
-        [[ $i -eq 100 ]] && die "the no-stats gateway does not relay (see $TMP/nostats.err)"
-        sleep 0.1
-    done
+    start_gw nostats "$NOSTATS_ADMIN" APISIX_GATEWAY_NO_LIVE_STATS=1
+    admin_put "$NOSTATS_ADMIN" stream_routes/bench-7 \
+        "{\"upstream\":{\"type\":\"roundrobin\",\"nodes\":{\"127.0.0.1:$(up 7)\":1}}}"
+    wait_relays nostats
     kill -CONT "$PID_ours"
-    rate_of() { load "$GWB" connrate --target "127.0.0.1:$(port "$1" 7)" --seconds "$SECS" | awk -F= '/^conns_per_sec=/ { print $2 }'; }
     for run in $(seq 1 "$RUNS"); do
         # Only one of the two runs at a time on the proxy CPU.
-        kill -STOP "$PID_nostats"; on=$(rate_of ours); kill -CONT "$PID_nostats"
-        kill -STOP "$PID_ours"; off=$(rate_of nostats); kill -CONT "$PID_ours"
+        kill -STOP "$PID_nostats"; on=$(conn_rate ours); kill -CONT "$PID_nostats"
+        kill -STOP "$PID_ours"; off=$(conn_rate nostats); kill -CONT "$PID_ours"
         record ours stats_cost "$(echo "scale=4; $on / $off" | bc)"
         log "live stats run $run: $on conn/s with live stats, $off without"
     done
@@ -412,14 +398,13 @@ fi
 
 if [[ "$ROUTES" -gt 0 ]]; then
     log "route scale: connection rate with 1 route, then with $ROUTES more"
-    rate() { load "$GWB" connrate --target "127.0.0.1:$(port ours 7)" --seconds "$SECS" | awk -F= '/^conns_per_sec=/ { print $2 }'; }
     one=()
-    for run in $(seq 1 "$RUNS"); do one+=("$(rate)"); done
+    for run in $(seq 1 "$RUNS"); do one+=("$(conn_rate ours)"); done
     load "$GWB" routes --admin "127.0.0.1:$ADMIN_PORT" --key "$ADMIN_KEY" --count "$ROUTES" \
         --port "$(port ours 7)" --upstream "127.0.0.1:$(up 7)" >/dev/null
     sleep 2 # the snapshot is rebuilt asynchronously
     for run in $(seq 1 "$RUNS"); do
-        many=$(rate)
+        many=$(conn_rate ours)
         record ours route_scale "$(echo "scale=4; $many / ${one[$((run - 1))]}" | bc)"
         log "route scale run $run: ${one[$((run - 1))]} conn/s with 1 route, $many with $((ROUTES + 1))"
     done
