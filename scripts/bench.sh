@@ -19,6 +19,7 @@
 #   BENCH_RUNTIME=percore  run our gateway on one current_thread runtime per worker with
 #                        SO_REUSEPORT listeners instead of the tokio multi-thread runtime
 #                        (apisix.worker_processes: 1 here)
+#   BENCH_ONLY="latency conns"  only these figures (of: idle bulk latency conns udp stats routes)
 #   BENCH_QUICK=1        smoke run: 1 run, 1 s per test, 1000 idle connections, 1000 routes
 #   SKIP_INSTALL=1       do not apt-get install missing tools
 set -euo pipefail
@@ -358,22 +359,26 @@ measure_udp() {
     record "$sys" udp_dps "$(awk -F= '/^dgrams_per_sec=/ { print $2 }' "$TMP/udp.out")"
 }
 
+ONLY=" ${BENCH_ONLY:-idle bulk latency conns udp stats routes} "
+wanted() { [[ "$ONLY" == *" $1 "* ]]; }
 SYSTEMS=(direct ours nginx haproxy)
-log "idle connections ($IDLE_N through each proxy)"
-for sys in ours nginx haproxy; do measure_idle "$sys"; done
+if wanted idle; then
+    log "idle connections ($IDLE_N through each proxy)"
+    for sys in ours nginx haproxy; do measure_idle "$sys"; done
+fi
 for run in $(seq 1 "$RUNS"); do
     order=()
     for i in 0 1 2 3; do order+=("${SYSTEMS[$(((i + run - 1) % 4))]}"); done
     log "run $run/$RUNS: ${order[*]}"
     for sys in "${order[@]}"; do
-        measure_bulk "$sys"
-        measure_latency "$sys"
-        measure_conns "$sys"
-        measure_udp "$sys"
+        if wanted bulk; then measure_bulk "$sys"; fi
+        if wanted latency; then measure_latency "$sys"; fi
+        if wanted conns; then measure_conns "$sys"; fi
+        if wanted udp; then measure_udp "$sys"; fi
     done
 done
 
-if [[ "${BENCH_STATS_COST:-1}" == 1 ]]; then
+if [[ "${BENCH_STATS_COST:-1}" == 1 ]] && wanted stats; then
     # The same gateway build and config without live stats (route stats, Prometheus counters,
     # access log, syslog); the connection registry stays on in both. Run alternately, on the
     # proxy CPU in turn, so both see the same machine.
@@ -396,7 +401,7 @@ if [[ "${BENCH_STATS_COST:-1}" == 1 ]]; then
     kill "$PID_nostats" 2>/dev/null || true
 fi
 
-if [[ "$ROUTES" -gt 0 ]]; then
+if [[ "$ROUTES" -gt 0 ]] && wanted routes; then
     log "route scale: connection rate with 1 route, then with $ROUTES more"
     one=()
     for run in $(seq 1 "$RUNS"); do one+=("$(conn_rate ours)"); done

@@ -13,10 +13,17 @@
 //! `sendmmsg`, [`recv_connected`] reads the upstream's waiting replies with one `recvmmsg`, and
 //! [`ListenSocket::send_batch`] sends them to the client with one `sendmmsg`. Everything goes
 //! through nix's safe wrappers.
+//!
+//! A run of datagrams of one size to one peer (a burst of game ticks, DNS answers, QUIC
+//! packets) goes out as one UDP GSO send (`UDP_SEGMENT`): the kernel builds the datagrams and
+//! walks the IP stack once for the run instead of once per datagram, and the receiver still
+//! gets them one by one. Datagrams over [`GSO_MAX_SEGMENT`] bytes (which a 1500-byte MTU could
+//! not carry as one segment) and runs the kernel refuses are sent one by one as before.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use nix::sys::socket::{
@@ -29,6 +36,14 @@ use tokio::net::UdpSocket;
 pub const BATCH: usize = 16;
 /// Largest UDP payload (one receive slot).
 pub const MAX_DATAGRAM: usize = 65536;
+/// Largest datagram sent as a segment of a GSO send: one segment must fit the path MTU, and
+/// 1452 bytes fit a 1500-byte MTU under IPv6 and IPv4 headers.
+pub const GSO_MAX_SEGMENT: usize = 1452;
+/// Most datagrams in one GSO send (the kernel takes up to 64 on every version with GSO).
+const GSO_MAX_SEGMENTS: usize = 64;
+/// Set when the kernel refused a GSO send with `EIO` (no checksum offload on the way out):
+/// from then on datagrams are sent one by one.
+static GSO_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
 
 /// Where a datagram was sent: the listener's port with the destination address of its header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -279,12 +294,7 @@ impl ListenSocket {
 
     /// Waits for datagrams and reads up to [`BATCH`] of them into `batch`.
     pub async fn recv(&self, batch: &mut RecvBatch) -> io::Result<()> {
-        let fd = self.socket.as_raw_fd();
-        self.socket
-            .async_io(Interest::READABLE, || {
-                batch.fill(fd, self.local, self.pktinfo)
-            })
-            .await
+        recv_draining(&self.socket, batch, self.local, self.pktinfo).await
     }
 
     /// Sends `payload` to `client` from the address the client's datagrams were sent to.
@@ -322,12 +332,42 @@ impl ListenSocket {
 
 /// Waits for datagrams on the connected `socket` and reads as many as `batch` holds.
 pub async fn recv_connected(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<()> {
-    let fd = socket.as_raw_fd();
     // No packet info on a session socket: the local address only names the (unused) destination.
     let unused = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-    socket
-        .async_io(Interest::READABLE, || batch.fill(fd, unused, false))
-        .await
+    recv_draining(socket, batch, unused, false).await
+}
+
+/// Waits until `socket` is readable and fills `batch` with one `recvmmsg`.
+///
+/// A receive that leaves slots empty drained the socket's queue (`recvmmsg` stops at the first
+/// `EAGAIN`), so the socket's readiness is cleared right away, as if the next call had said
+/// `EAGAIN`: that call is saved. tokio clears it only if no readiness event arrived meanwhile,
+/// so a datagram that came in after the receive still wakes the reader.
+async fn recv_draining(
+    socket: &UdpSocket,
+    batch: &mut RecvBatch,
+    local: SocketAddr,
+    pktinfo: bool,
+) -> io::Result<()> {
+    let fd = socket.as_raw_fd();
+    loop {
+        socket.readable().await?;
+        let mut drained = false;
+        let received = socket.try_io(Interest::READABLE, || {
+            batch.fill(fd, local, pktinfo)?;
+            if !batch.is_empty() && !batch.is_full() {
+                drained = true;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        match received {
+            Ok(()) => return Ok(()),
+            Err(_) if drained => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Sends every datagram of `batch` on the connected `socket`, many per `sendmmsg` call, in
@@ -368,9 +408,70 @@ async fn send_all<P: AsRef<[u8]>>(
     (bytes, error)
 }
 
-/// One nonblocking `sendmsg` / `sendmmsg` of `batch` on `fd`: how many datagrams went, and
-/// their bytes.
+/// One nonblocking send of the start of `batch` on `fd`: a GSO send of the run of same-size
+/// datagrams it starts with, or one `sendmsg` / `sendmmsg` of the datagrams before the next
+/// such run. Returns how many datagrams went, and their bytes.
 fn send_many<P: AsRef<[u8]>>(
+    fd: RawFd,
+    batch: &[P],
+    to: Option<SockaddrStorage>,
+    source: Option<&SourceInfo>,
+) -> io::Result<(usize, u64)> {
+    let run = gso_run(batch);
+    if run >= 2 {
+        match send_segments(fd, &batch[..run], to, source) {
+            Ok(bytes) => return Ok((run, bytes)),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                tracing::debug!(error = %e, "udp gso refused, sending datagrams one by one");
+                GSO_UNAVAILABLE.store(true, Ordering::Relaxed);
+            }
+            // E.g. a segment over a smaller path MTU: this run goes one by one.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(e) => return Err(e),
+        }
+        return send_each(fd, &batch[..run], to, source);
+    }
+    let plain = (1..batch.len())
+        .find(|&start| gso_run(&batch[start..]) >= 2)
+        .unwrap_or(batch.len());
+    send_each(fd, &batch[..plain], to, source)
+}
+
+/// How many datagrams at the start of `batch` have the first one's size and can go as one
+/// GSO send (0 when GSO is off for them).
+fn gso_run<P: AsRef<[u8]>>(batch: &[P]) -> usize {
+    let Some(first) = batch.first().map(|d| d.as_ref().len()) else {
+        return 0;
+    };
+    if first == 0 || first > GSO_MAX_SEGMENT || GSO_UNAVAILABLE.load(Ordering::Relaxed) {
+        return 0;
+    }
+    batch
+        .iter()
+        .take(GSO_MAX_SEGMENTS)
+        .take_while(|d| d.as_ref().len() == first)
+        .count()
+}
+
+/// One `sendmsg` carrying `run` (datagrams of one size) with `UDP_SEGMENT`: the kernel cuts it
+/// back into the datagrams.
+fn send_segments<P: AsRef<[u8]>>(
+    fd: RawFd,
+    run: &[P],
+    to: Option<SockaddrStorage>,
+    source: Option<&SourceInfo>,
+) -> io::Result<u64> {
+    // At most GSO_MAX_SEGMENT, so it fits.
+    let segment = run[0].as_ref().len() as u16;
+    let iov: Vec<IoSlice<'_>> = run.iter().map(|d| IoSlice::new(d.as_ref())).collect();
+    let mut cmsgs = vec![ControlMessage::UdpGsoSegments(&segment)];
+    cmsgs.extend(source.map(SourceInfo::message));
+    let n = socket::sendmsg(fd, &iov, &cmsgs, MsgFlags::empty(), to.as_ref())?;
+    Ok(n as u64)
+}
+
+/// One nonblocking `sendmsg` / `sendmmsg` of `batch` on `fd`, a datagram per message.
+fn send_each<P: AsRef<[u8]>>(
     fd: RawFd,
     batch: &[P],
     to: Option<SockaddrStorage>,

@@ -8,7 +8,10 @@ use nix::sys::socket::ControlMessageOwned;
 use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
-use super::{recv_connected, send_connected, Destination, ListenSocket, RecvBatch, BATCH};
+use super::{
+    gso_run, recv_connected, send_connected, Destination, ListenSocket, RecvBatch, BATCH,
+    GSO_MAX_SEGMENT,
+};
 use crate::proxy::listener::bind_udp;
 
 const WAIT: Duration = Duration::from_secs(2);
@@ -211,6 +214,60 @@ async fn a_queued_batch_reaches_the_connected_peer_in_order() {
     for want in &batch {
         let (got, _) = reply(&peer).await;
         assert_eq!(&got[..], &want[..]);
+    }
+}
+
+#[test]
+fn gso_runs_are_same_size_datagrams_that_fit_one_segment() {
+    let sizes = |sizes: &[usize]| -> Vec<Vec<u8>> { sizes.iter().map(|&n| vec![7u8; n]).collect() };
+    assert_eq!(gso_run(&sizes(&[100, 100, 100, 7, 100])), 3);
+    assert_eq!(
+        gso_run(&sizes(&[100, 7])),
+        1,
+        "a run of one is a plain send"
+    );
+    assert_eq!(gso_run(&sizes(&[GSO_MAX_SEGMENT, GSO_MAX_SEGMENT])), 2);
+    assert_eq!(
+        gso_run(&sizes(&[GSO_MAX_SEGMENT + 1, GSO_MAX_SEGMENT + 1])),
+        0,
+        "larger datagrams could not cross a 1500-byte MTU as one segment"
+    );
+    assert_eq!(
+        gso_run(&sizes(&[0, 0])),
+        0,
+        "empty datagrams are sent one by one"
+    );
+    assert_eq!(
+        gso_run(&sizes(&[10; 100])),
+        64,
+        "a run is capped at 64 segments"
+    );
+    assert_eq!(gso_run::<Vec<u8>>(&[]), 0);
+}
+
+#[tokio::test]
+async fn runs_sent_with_gso_arrive_as_the_original_datagrams() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind peer");
+    let sender = UdpSocket::bind("127.0.0.1:0").await.expect("bind sender");
+    sender
+        .connect(peer.local_addr().expect("peer address"))
+        .await
+        .expect("connect");
+    // Runs (GSO), a lone one, oversized ones (one by one), and the pattern tells them apart.
+    let sizes = [
+        100, 100, 100, 100, 100, 7, 1500, 1500, 200, 200, 200, 200, 1, 1,
+    ];
+    let batch: Vec<bytes::Bytes> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| bytes::Bytes::from((0..n).map(|j| (i * 31 + j) as u8).collect::<Vec<u8>>()))
+        .collect();
+    let (bytes, error) = send_connected(&sender, &batch).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(bytes, sizes.iter().sum::<usize>() as u64);
+    for want in &batch {
+        let (got, _) = reply(&peer).await;
+        assert_eq!(&got[..], &want[..], "each datagram intact, in order");
     }
 }
 

@@ -1,8 +1,10 @@
 //! The byte relay between a client and its upstream, both directions at once.
 //!
 //! Two engines sit behind the same outcome type:
-//! - [`relay_tcp`] (plain TCP on both legs): zero-copy `splice(2)` socket → pipe → socket
-//!   through a per-worker pipe pool ([`splice`]); the payload never enters user space.
+//! - [`relay_tcp`] (plain TCP on both legs): `read`/`write` through the per-worker scratch
+//!   buffer for small exchanges, and zero-copy `splice(2)` socket → pipe → socket through a
+//!   per-worker pipe pool once a flow turns bulk ([`splice`]); bulk payload never enters user
+//!   space.
 //! - [`relay`] / [`relay_halves`] (any `AsyncRead + AsyncWrite`, e.g. TLS): reads into a
 //!   per-worker 64 KiB scratch buffer and writes from it in the same poll ([`copy`]).
 //!
@@ -25,6 +27,7 @@ mod splice;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::pin::pin;
@@ -114,11 +117,28 @@ pub(crate) enum Dir {
     Down,
 }
 
+thread_local! {
+    /// The worker's read buffer, borrowed only inside one synchronous step.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; RELAY_BUFFER_SIZE].into_boxed_slice());
+}
+
+/// Runs `f` on this worker's [`RELAY_BUFFER_SIZE`] scratch buffer (or on a temporary one, if a
+/// reader or writer itself runs a relay inside its poll and the scratch is taken).
+pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut vec![0u8; RELAY_BUFFER_SIZE]),
+    })
+}
+
 /// What the pumps report to: the time of the last activity (for the idle timeout) and the
 /// connection's live counters.
 pub(crate) struct Meter<'c> {
     last: Instant,
     counter: &'c dyn ByteCounter,
+    /// The other direction has finished (its EOF passed on): when this one finishes too, the
+    /// relay ends.
+    pub(crate) peer_done: bool,
 }
 
 impl Meter<'_> {
@@ -162,6 +182,7 @@ async fn drive<P: Pump, Q: Pump, K: Future<Output = ()>>(
     let mut meter = Meter {
         last: Instant::now(),
         counter,
+        peer_done: false,
     };
     let mut timer = pin!(tokio::time::sleep(idle));
     let (mut up_done, mut down_done) = (false, false);
@@ -170,6 +191,7 @@ async fn drive<P: Pump, Q: Pump, K: Future<Output = ()>>(
             return Poll::Ready(RelayEnd::Killed);
         }
         if !up_done {
+            meter.peer_done = down_done;
             match up.poll_pump(cx, &mut meter) {
                 Poll::Ready(Ok(())) => up_done = true,
                 Poll::Ready(Err(e)) => return Poll::Ready(RelayEnd::Error(e)),
@@ -177,6 +199,7 @@ async fn drive<P: Pump, Q: Pump, K: Future<Output = ()>>(
             }
         }
         if !down_done {
+            meter.peer_done = up_done;
             match down.poll_pump(cx, &mut meter) {
                 Poll::Ready(Ok(())) => down_done = true,
                 Poll::Ready(Err(e)) => return Poll::Ready(RelayEnd::Error(e)),

@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
 use crate::config::TcpListen;
-use crate::proxy::connect::connect_with_retries;
 pub use crate::proxy::connect::format_node;
+use crate::proxy::connect::{connect_tcp, connect_with_retries};
 use crate::proxy::registry::{FrontInfo, NewConnection};
 use crate::proxy::relay::RelayEnd;
 use crate::proxy::source::UpstreamNodes;
@@ -186,9 +186,6 @@ pub async fn serve_connection(
         let (conn, tls) = (&conn, &ctx.tls);
         async move {
             let (stream, addr) = connect_node(upstream, &node).await?;
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(node = %addr, error = %e, "cannot set TCP_NODELAY on upstream");
-            }
             let tls_spec = upstream.upstream_tls();
             let leg = prepare_upstream(stream, &node.host, conn, proxy_protocol, tls_spec, tls)
                 .await
@@ -246,7 +243,8 @@ pub async fn connect_upstream(
     .await
 }
 
-/// Resolves `node` and connects to its addresses in turn, each within the connect timeout.
+/// Resolves `node` and connects to its addresses in turn, each within the connect timeout
+/// (with `TCP_NODELAY`, see [`connect_tcp`]).
 async fn connect_node(
     upstream: &dyn UpstreamNodes,
     node: &NodeAddr,
@@ -257,7 +255,7 @@ async fn connect_node(
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "dns lookup timed out"))??;
     let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address for host");
     for addr in addrs {
-        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        match tokio::time::timeout(timeout, connect_tcp(addr)).await {
             Ok(Ok(stream)) => return Ok((stream, addr)),
             Ok(Err(e)) => last = std::io::Error::new(e.kind(), format!("{addr}: {e}")),
             Err(_) => {

@@ -233,8 +233,9 @@ impl Session {
         // One timer for the session, pushed back when it fires early (not re-armed per datagram).
         let idle_timer = tokio::time::sleep(idle);
         tokio::pin!(idle_timer);
-        // One reply slot (64 KiB) until replies come in bursts.
-        let mut replies = RecvBatch::with_slots(1);
+        // Two reply slots (64 KiB each, touched only where written) until replies come in
+        // bursts: one reply leaves a slot empty, which tells the receive drained the socket.
+        let mut replies = RecvBatch::with_slots(2);
         let mut queued = Vec::with_capacity(BATCH);
         let end = loop {
             tokio::select! {

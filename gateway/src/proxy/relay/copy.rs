@@ -1,24 +1,18 @@
 //! The copy engine: one direction of a buffered relay for any `AsyncRead` → `AsyncWrite`.
 //!
-//! Each worker thread owns one scratch buffer of [`RELAY_BUFFER_SIZE`]. A read goes into the
+//! Each worker thread owns one scratch buffer of [`RELAY_BUFFER_SIZE`](super::RELAY_BUFFER_SIZE). A read goes into the
 //! scratch and, within the same poll, as much as the writer accepts is written straight from
 //! it; only a remainder the writer did not take yet is copied to a heap buffer that lives until
 //! it is written. So an idle direction holds no buffer at all, and one in flight holds at most
 //! one read's worth (back-pressure: the next read waits for the remainder to be written).
 
-use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::{Dir, Meter, Pump, CHUNKS_PER_POLL, RELAY_BUFFER_SIZE};
-
-thread_local! {
-    /// The worker's read buffer, borrowed only inside one synchronous poll.
-    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; RELAY_BUFFER_SIZE].into_boxed_slice());
-}
+use super::{with_scratch, Dir, Meter, Pump, CHUNKS_PER_POLL};
 
 /// Where a copy pump is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,14 +83,7 @@ where
                     }
                     chunks += 1;
                     let (reader, writer) = (&mut self.reader, &mut self.writer);
-                    let step = SCRATCH.with(|cell| match cell.try_borrow_mut() {
-                        Ok(mut scratch) => read_and_write(cx, reader, writer, &mut scratch),
-                        // Only when a reader or writer itself runs a relay inside its poll.
-                        Err(_) => {
-                            let mut temp = vec![0u8; RELAY_BUFFER_SIZE];
-                            read_and_write(cx, reader, writer, &mut temp)
-                        }
-                    });
+                    let step = with_scratch(|scratch| read_and_write(cx, reader, writer, scratch));
                     let step = ready!(step)?;
                     meter.touch();
                     match step {

@@ -1,23 +1,34 @@
-//! The splice engine: one direction of a zero-copy TCP → TCP relay, socket → pipe → socket
-//! with `splice(2)`, driven by tokio readiness (`poll_read_ready`/`poll_write_ready` + `try_io`).
+//! The splice engine: one direction of a TCP → TCP relay that copies small exchanges and
+//! splices bulk flows, driven by tokio readiness (`poll_read_ready`/`poll_write_ready` +
+//! `try_io`).
+//!
+//! - **Small exchanges** (the default, and after any splice that moved less than
+//!   [`SMALL_CHUNK`]): one `read(2)` into the worker's scratch buffer and one `write(2)` from it,
+//!   as nginx and HAProxy do. A read that returns less than the buffer drained the socket, so the
+//!   readiness is cleared right away (nginx's rule for edge-triggered epoll) instead of paying
+//!   for one more `read` that only says `EAGAIN`; a FIN or new data raises it again.
+//! - **Bulk flows** (after a read filled the whole scratch buffer): zero-copy `splice(2)`
+//!   socket → pipe → socket; the payload never enters user space.
 //!
 //! Pipes come from a per-worker-thread pool ([`PipePool`]) and are held only while bytes sit in
 //! them: a direction waits for its source to be readable (`poll_read_ready`) *before* it takes
-//! a pipe, and gives the pipe back as soon as it has been drained to the destination. So idle connections hold
-//! no pipe, and in-flight data per direction is bounded by one pipe ([`PIPE_SIZE`]), which is
-//! the back-pressure: the next splice-in waits until the destination took everything.
+//! a pipe, and gives the pipe back as soon as it has been drained to the destination. So idle
+//! connections hold no pipe, and in-flight data per direction is bounded by one pipe
+//! ([`PIPE_SIZE`]) or one scratch buffer, which is the back-pressure: the next read waits until
+//! the destination took everything.
 //!
 //! No `unsafe`: `nix::fcntl::splice`, `nix::unistd::pipe2` and `nix::fcntl::fcntl` are safe
-//! wrappers over the file descriptors (`AsFd`) that tokio's sockets expose.
+//! wrappers over the file descriptors (`AsFd`) that tokio's sockets expose, and reads go through
+//! `socket2::SockRef`.
 //!
-//! If a pipe cannot be created (e.g. the fd limit is reached) the chunk is moved with a plain
-//! read/write through a short-lived heap buffer instead, so the connection keeps working.
+//! If a pipe cannot be created (e.g. the fd limit is reached) the chunk is copied instead, so the
+//! connection keeps working.
 //!
 //! A pipe given back after an error may still hold bytes, so on errors it is dropped (closed)
 //! instead; only empty pipes return to the pool.
 
 use std::cell::RefCell;
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::task::{ready, Context, Poll};
 
@@ -25,7 +36,7 @@ use nix::fcntl::{fcntl, splice, FcntlArg, OFlag, SpliceFFlags};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use super::{Dir, Meter, Pump, CHUNKS_PER_POLL};
+use super::{with_scratch, Dir, Meter, Pump, CHUNKS_PER_POLL};
 
 /// Capacity asked for each pooled pipe (the most one splice moves). If the kernel refuses
 /// (per-user pipe page limits), the pipe keeps its default 64 KiB.
@@ -34,8 +45,8 @@ pub const PIPE_SIZE: usize = 256 * 1024;
 /// Pipes kept per worker thread for reuse; more are closed when given back.
 const POOL_MAX: usize = 64;
 
-/// Size of the fallback buffer used when no pipe can be had.
-const FALLBACK_CHUNK: usize = 16 * 1024;
+/// A splice that moves less than this switches the direction back to copying (small exchanges).
+pub const SMALL_CHUNK: usize = 16 * 1024;
 
 /// An empty pipe, both ends nonblocking.
 #[derive(Debug)]
@@ -96,11 +107,16 @@ pub(crate) struct SplicePump<'a> {
     /// The pipe, held only while it has bytes in it.
     pipe: Option<Pipe>,
     in_pipe: usize,
-    /// Bytes read without a pipe (no pipe could be created), not yet written.
-    fallback: Vec<u8>,
-    fallback_pos: usize,
+    /// Bytes copied in that the destination has not taken yet (empty, unallocated, unless the
+    /// destination lagged).
+    pending: Vec<u8>,
+    pending_pos: usize,
+    /// Splice the next chunk (a bulk flow) instead of copying it.
+    bulk: bool,
     done: bool,
     total: u64,
+    /// Of `total`, the bytes moved with `splice(2)`.
+    spliced: u64,
 }
 
 impl<'a> SplicePump<'a> {
@@ -112,10 +128,12 @@ impl<'a> SplicePump<'a> {
             dir,
             pipe: None,
             in_pipe: 0,
-            fallback: Vec::new(),
-            fallback_pos: 0,
+            pending: Vec::new(),
+            pending_pos: 0,
+            bulk: false,
             done: false,
             total: 0,
+            spliced: 0,
         }
     }
 
@@ -139,6 +157,7 @@ impl<'a> SplicePump<'a> {
                 Ok(0) => return Poll::Ready(Err(write_zero())),
                 Ok(n) => {
                     self.in_pipe -= n;
+                    self.spliced += n as u64;
                     self.wrote(meter, n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -152,34 +171,97 @@ impl<'a> SplicePump<'a> {
         Poll::Ready(Ok(()))
     }
 
-    /// Writes out what the fallback read left.
-    fn poll_fallback(
+    /// Writes out what a copied chunk left.
+    fn poll_pending(
         &mut self,
         cx: &mut Context<'_>,
         meter: &mut Meter<'_>,
     ) -> Poll<io::Result<()>> {
-        while self.fallback_pos < self.fallback.len() {
+        while self.pending_pos < self.pending.len() {
             ready!(self.dst.poll_write_ready(cx))?;
-            match self.dst.try_write(&self.fallback[self.fallback_pos..]) {
+            match self.dst.try_write(&self.pending[self.pending_pos..]) {
                 Ok(0) => return Poll::Ready(Err(write_zero())),
                 Ok(n) => {
-                    self.fallback_pos += n;
+                    self.pending_pos += n;
                     self.wrote(meter, n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
-        self.fallback = Vec::new();
-        self.fallback_pos = 0;
+        self.pending = Vec::new();
+        self.pending_pos = 0;
         Poll::Ready(Ok(()))
     }
 
-    /// The source hit EOF: pass it on.
+    /// Copies one chunk: one read into the scratch buffer, then as much as the destination
+    /// takes now; the rest goes to `pending`. `Ok(false)` at EOF.
+    fn copy_chunk(&mut self, meter: &mut Meter<'_>) -> io::Result<bool> {
+        with_scratch(|scratch| {
+            let Some(read) = read_draining(self.src, scratch)? else {
+                return Ok(true);
+            };
+            if read == 0 {
+                return Ok(false);
+            }
+            meter.touch();
+            // A full buffer means more is queued: a bulk flow, spliced from now on.
+            self.bulk = read == scratch.len();
+            let mut written = 0;
+            while written < read {
+                match self.dst.try_write(&scratch[written..read]) {
+                    Ok(0) => return Err(write_zero()),
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            self.wrote(meter, written);
+            if written < read {
+                self.pending = scratch[written..read].to_vec();
+                self.pending_pos = 0;
+            }
+            Ok(true)
+        })
+    }
+
+    /// The source hit EOF: pass it on. When the other direction has already finished, the
+    /// relay ends now and closing the socket sends the FIN, so no `shutdown(2)` is needed.
     fn finish(&mut self, meter: &mut Meter<'_>) -> Poll<io::Result<()>> {
         meter.touch();
         self.done = true;
+        tracing::trace!(
+            total = self.total, spliced = self.spliced, dir = ?self.dir,
+            "relay direction finished"
+        );
+        if meter.peer_done {
+            return Poll::Ready(Ok(()));
+        }
         Poll::Ready(socket2::SockRef::from(self.dst).shutdown(std::net::Shutdown::Write))
+    }
+}
+
+/// One nonblocking read from `src` into `buf`: `Ok(None)` when there was nothing to read.
+///
+/// A read that returns data but less than `buf` drained the socket's receive queue, so the
+/// socket's readiness is cleared as if the read had said `EAGAIN` (tokio clears it only if no
+/// new readiness event arrived meanwhile, and never clears a seen EOF): this saves the extra
+/// `read(2)` per message that would only return `EAGAIN`.
+fn read_draining(src: &TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    let mut drained = None;
+    let read = src.try_io(Interest::READABLE, || {
+        let n = (&*socket2::SockRef::from(src)).read(buf)?;
+        if n > 0 && n < buf.len() {
+            drained = Some(n);
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match (read, drained) {
+        (_, Some(n)) => Ok(Some(n)),
+        (Ok(n), None) => Ok(Some(n)),
+        (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        (Err(e), None) => Err(e),
     }
 }
 
@@ -191,32 +273,30 @@ impl Pump for SplicePump<'_> {
         let mut chunks = 0;
         loop {
             ready!(self.poll_drain(cx, meter))?;
-            ready!(self.poll_fallback(cx, meter))?;
+            ready!(self.poll_pending(cx, meter))?;
             if chunks == CHUNKS_PER_POLL {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             chunks += 1;
-            // Wait with no pipe held: an idle direction owns nothing.
+            // Wait with no pipe or buffer held: an idle direction owns nothing.
             ready!(self.src.poll_read_ready(cx))?;
-            let pipe = match PipePool::take() {
-                Ok(pipe) => pipe,
-                Err(e) => {
-                    tracing::debug!(error = %e, "no pipe for splice, copying this chunk");
-                    let mut buf = vec![0u8; FALLBACK_CHUNK];
-                    match self.src.try_read(&mut buf) {
-                        Ok(0) => return self.finish(meter),
-                        Ok(n) => {
-                            meter.touch();
-                            buf.truncate(n);
-                            self.fallback = buf;
-                            self.fallback_pos = 0;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) => return Poll::Ready(Err(e)),
+            let pipe = if self.bulk {
+                match PipePool::take() {
+                    Ok(pipe) => Some(pipe),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no pipe for splice, copying this chunk");
+                        None
                     }
-                    continue;
                 }
+            } else {
+                None
+            };
+            let Some(pipe) = pipe else {
+                if !self.copy_chunk(meter)? {
+                    return self.finish(meter);
+                }
+                continue;
             };
             let read = self.src.try_io(Interest::READABLE, || {
                 splice(self.src, None, &pipe.write, None, PIPE_SIZE, flags())
@@ -231,6 +311,7 @@ impl Pump for SplicePump<'_> {
                     meter.touch();
                     self.in_pipe = n;
                     self.pipe = Some(pipe);
+                    self.bulk = n >= SMALL_CHUNK;
                 }
                 // Spurious readiness (now cleared); the pipe is still empty.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => PipePool::give(pipe),
@@ -249,7 +330,113 @@ impl Pump for SplicePump<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::super::ByteCounter;
     use super::*;
+
+    struct NoCount;
+    impl ByteCounter for NoCount {
+        fn add_up(&self, _: u64) {}
+        fn add_down(&self, _: u64) {}
+    }
+
+    async fn tcp_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (a, b) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        (a.expect("connect"), b.expect("accept").0)
+    }
+
+    /// One pump from `feed`'s peer to `drain`'s peer, driven until EOF is passed on, while
+    /// `talk` writes to `feed` and reads from `drain`. Returns the pump's (total, spliced).
+    async fn pump_one_way<F, Fut>(talk: F) -> (u64, u64)
+    where
+        F: FnOnce(TcpStream, TcpStream) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (feed, src) = tcp_pair().await;
+        let (dst, drain) = tcp_pair().await;
+        let talker = tokio::spawn(talk(feed, drain));
+        let mut pump = SplicePump::new(&src, &dst, Dir::Up);
+        let mut meter = Meter {
+            last: tokio::time::Instant::now(),
+            counter: &NoCount,
+            peer_done: false,
+        };
+        let pumped = std::future::poll_fn(|cx| pump.poll_pump(cx, &mut meter));
+        tokio::time::timeout(Duration::from_secs(60), pumped)
+            .await
+            .expect("pump finished in time")
+            .expect("pump ok");
+        let moved = (pump.total, pump.spliced);
+        talker.await.expect("talker");
+        moved
+    }
+
+    #[tokio::test]
+    async fn small_exchanges_are_copied_and_each_one_is_relayed_after_the_drained_read() {
+        let (total, spliced) = pump_one_way(|mut feed, mut drain| async move {
+            let mut got = [0u8; 100];
+            for i in 0..64u8 {
+                // Each message arrives after the previous read cleared the readiness.
+                feed.write_all(&[i; 100]).await.expect("write");
+                drain.read_exact(&mut got).await.expect("read");
+                assert_eq!(got, [i; 100]);
+            }
+            // Data and FIN together: the short read must not hide the EOF.
+            feed.write_all(b"last").await.expect("write");
+            feed.shutdown().await.expect("shutdown");
+            let mut rest = Vec::new();
+            drain.read_to_end(&mut rest).await.expect("read to end");
+            assert_eq!(rest, b"last");
+        })
+        .await;
+        assert_eq!(total, 64 * 100 + 4);
+        assert_eq!(
+            spliced, 0,
+            "small messages go through read/write, not splice"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bulk_flow_is_spliced_then_small_messages_are_copied_again() {
+        const BULK: usize = 8 << 20;
+        let (total, spliced) = pump_one_way(|mut feed, mut drain| async move {
+            let data: Vec<u8> = (0..BULK).map(|i| (i % 251) as u8).collect();
+            let writer = tokio::spawn(async move {
+                feed.write_all(&data).await.expect("write bulk");
+                feed
+            });
+            let mut got = vec![0u8; BULK];
+            drain.read_exact(&mut got).await.expect("read bulk");
+            assert!(got.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+            let mut feed = writer.await.expect("writer");
+            let mut small = [0u8; 10];
+            for i in 0..8u8 {
+                feed.write_all(&[i; 10]).await.expect("write");
+                drain.read_exact(&mut small).await.expect("read");
+                assert_eq!(small, [i; 10]);
+            }
+            feed.shutdown().await.expect("shutdown");
+            let mut rest = Vec::new();
+            drain.read_to_end(&mut rest).await.expect("read to end");
+            assert!(rest.is_empty());
+        })
+        .await;
+        assert_eq!(total, BULK as u64 + 80);
+        assert!(
+            spliced >= (BULK / 2) as u64,
+            "most of a bulk flow is spliced: {spliced} of {total}"
+        );
+        assert!(
+            spliced <= BULK as u64,
+            "the small messages after it are copied"
+        );
+    }
 
     #[test]
     fn pool_reuses_given_back_pipes_and_is_bounded() {
