@@ -73,9 +73,13 @@ pub async fn serve(
         max_sessions,
     };
     let mut batch = RecvBatch::new();
+    // Created once: a cancellation future registers a waiter when it is made.
+    let stop = listener.stop.clone();
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
-            _ = listener.stop.cancelled() => break,
+            _ = &mut stopped => break,
             Some((key, id)) = ended_rx.recv() => {
                 if listener.sessions.get(&key).is_some_and(|s| s.id == id) {
                     listener.sessions.remove(&key);
@@ -237,10 +241,13 @@ impl Session {
         // bursts: one reply leaves a slot empty, which tells the receive drained the socket.
         let mut replies = RecvBatch::with_slots(2);
         let mut queued = Vec::with_capacity(BATCH);
+        // Created once, not per datagram: a cancellation future registers a waiter when made.
+        let (killed, stopped) = (handle.killed(), self.stop.cancelled());
+        tokio::pin!(killed, stopped);
         let end = loop {
             tokio::select! {
-                _ = handle.killed() => break "killed",
-                _ = self.stop.cancelled() => break "listener stopped",
+                _ = &mut killed => break "killed",
+                _ = &mut stopped => break "listener stopped",
                 () = &mut idle_timer => {
                     if last + idle <= tokio::time::Instant::now() {
                         break "idle timeout";
