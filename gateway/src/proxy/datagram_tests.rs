@@ -197,24 +197,30 @@ async fn an_ipv6_wildcard_socket_sees_the_loopback_destination() {
     assert_eq!(reply(&client).await, (b"back".to_vec(), to));
 }
 
-#[tokio::test]
-async fn a_queued_batch_reaches_the_connected_peer_in_order() {
+/// Sends `batch` with [`send_connected`] to a connected peer, which must get every datagram
+/// intact and in order.
+async fn send_batch_to_a_peer(batch: &[bytes::Bytes]) {
     let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind peer");
     let sender = UdpSocket::bind("127.0.0.1:0").await.expect("bind sender");
     sender
         .connect(peer.local_addr().expect("peer address"))
         .await
         .expect("connect");
+    let (bytes, error) = send_connected(&sender, batch).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(bytes, batch.iter().map(|d| d.len() as u64).sum::<u64>());
+    for want in batch {
+        let (got, _) = reply(&peer).await;
+        assert_eq!(&got[..], &want[..], "each datagram intact, in order");
+    }
+}
+
+#[tokio::test]
+async fn a_queued_batch_reaches_the_connected_peer_in_order() {
     let batch: Vec<bytes::Bytes> = (0..7u8)
         .map(|i| bytes::Bytes::from(vec![i; 10 + usize::from(i)]))
         .collect();
-    let (bytes, error) = send_connected(&sender, &batch).await;
-    assert!(error.is_none(), "{error:?}");
-    assert_eq!(bytes, batch.iter().map(|d| d.len() as u64).sum::<u64>());
-    for want in &batch {
-        let (got, _) = reply(&peer).await;
-        assert_eq!(&got[..], &want[..]);
-    }
+    send_batch_to_a_peer(&batch).await;
 }
 
 #[test]
@@ -247,12 +253,6 @@ fn gso_runs_are_same_size_datagrams_that_fit_one_segment() {
 
 #[tokio::test]
 async fn runs_sent_with_gso_arrive_as_the_original_datagrams() {
-    let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind peer");
-    let sender = UdpSocket::bind("127.0.0.1:0").await.expect("bind sender");
-    sender
-        .connect(peer.local_addr().expect("peer address"))
-        .await
-        .expect("connect");
     // Runs (GSO), a lone one, oversized ones (one by one), and the pattern tells them apart.
     let sizes = [
         100, 100, 100, 100, 100, 7, 1500, 1500, 200, 200, 200, 200, 1, 1,
@@ -262,13 +262,7 @@ async fn runs_sent_with_gso_arrive_as_the_original_datagrams() {
         .enumerate()
         .map(|(i, &n)| bytes::Bytes::from((0..n).map(|j| (i * 31 + j) as u8).collect::<Vec<u8>>()))
         .collect();
-    let (bytes, error) = send_connected(&sender, &batch).await;
-    assert!(error.is_none(), "{error:?}");
-    assert_eq!(bytes, sizes.iter().sum::<usize>() as u64);
-    for want in &batch {
-        let (got, _) = reply(&peer).await;
-        assert_eq!(&got[..], &want[..], "each datagram intact, in order");
-    }
+    send_batch_to_a_peer(&batch).await;
 }
 
 #[tokio::test]
