@@ -336,3 +336,132 @@ async fn an_idle_connection_is_closed_after_the_upstream_timeout() {
         "closed too early: {idle_for:?}"
     );
 }
+
+/// A gateway started with `APISIX_GATEWAY_RELAY=<engine>` (`None`: the default relay, which
+/// copies small exchanges and splices bulk flows), routing everything to `echo` once a
+/// connection reaches it.
+async fn gateway_with_relay(engine: Option<&str>, echo: &TcpBackend) -> Gateway {
+    let mut config = GatewayConfig::new();
+    if let Some(engine) = engine {
+        config
+            .env
+            .push(("APISIX_GATEWAY_RELAY".into(), engine.into()));
+    }
+    let gw = Gateway::start(config).await.expect("start gateway");
+    gw.put_ok(
+        "/stream_routes/1",
+        json!({"upstream": {"type": "roundrobin", "nodes": nodes(&[echo])}}),
+    )
+    .await;
+    e2e::wait::until("route to the echo backend", APPLY, || async {
+        let mut s = client::connect(gw.tcp_addr(0)).await.ok()?;
+        client::echo_roundtrip(&mut s, b"x").await.ok()
+    })
+    .await
+    .expect("echo route live");
+    gw
+}
+
+/// `len` pseudo-random bytes (xorshift), different for each `seed`.
+fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_relay_engines_move_random_bytes_exactly_after_a_client_half_close() {
+    for engine in [None, Some("copy")] {
+        let echo = TcpBackend::echo("echo").await;
+        let gw = gateway_with_relay(engine, &echo).await;
+        // Small exchanges first (the copy path of the default relay), then a bulk flow.
+        let mut stream = client::connect(gw.tcp_addr(0)).await.expect("connect");
+        for i in 0..32u64 {
+            let message = random_bytes(i, 1 + (i as usize * 37) % 500);
+            client::echo_roundtrip(&mut stream, &message)
+                .await
+                .unwrap_or_else(|e| panic!("{engine:?}: message {i} echoed: {e:#}"));
+        }
+        let payload = random_bytes(99, 8 << 20);
+        let (mut rd, mut wr) = stream.into_split();
+        let to_send = payload.clone();
+        let writer = tokio::spawn(async move {
+            wr.write_all(&to_send).await?;
+            // Half-close: the echoes of everything sent must still come back.
+            wr.shutdown().await
+        });
+        let mut back = Vec::with_capacity(payload.len());
+        tokio::time::timeout(Duration::from_secs(60), rd.read_to_end(&mut back))
+            .await
+            .unwrap_or_else(|_| panic!("{engine:?}: 8 MiB echoed within 60 s"))
+            .expect("read until EOF");
+        writer.await.expect("writer task").expect("write 8 MiB");
+        assert_eq!(back.len(), payload.len(), "{engine:?}: byte count differs");
+        assert!(
+            back == payload,
+            "{engine:?}: bytes reordered, duplicated or lost"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_relay_engines_end_a_transfer_killed_from_the_control_api() {
+    for engine in [None, Some("copy")] {
+        let echo = TcpBackend::echo("echo").await;
+        let gw = gateway_with_relay(engine, &echo).await;
+        let stream = client::connect(gw.tcp_addr(0)).await.expect("connect");
+        let me = stream.local_addr().expect("client address");
+        let (mut rd, mut wr) = stream.into_split();
+        // Keep a bulk transfer going until the gateway closes the connection.
+        let writer = tokio::spawn(async move {
+            let chunk = random_bytes(7, 64 * 1024);
+            while wr.write_all(&chunk).await.is_ok() {}
+        });
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut total = 0u64;
+            loop {
+                match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => return total,
+                    Ok(n) => total += n as u64,
+                }
+            }
+        });
+        let listed = e2e::wait::until("the transfer to be listed and moving", APPLY, || async {
+            let body = gw
+                .control_get(&format!("/v1/connections?client={me}"))
+                .await
+                .json();
+            let conn = body["list"][0].clone();
+            (conn["bytes_in"].as_u64().unwrap_or(0) > 1 << 20).then_some(conn)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{engine:?}: {e:#}"));
+        let id = listed["id"].as_str().expect("connection id");
+        let killed = gw.control_delete(&format!("/v1/connections/{id}")).await;
+        assert_eq!(killed.status, 200, "{engine:?}: {}", killed.text);
+        let received = tokio::time::timeout(Duration::from_secs(10), reader)
+            .await
+            .unwrap_or_else(|_| panic!("{engine:?}: the client sees the kill within 10 s"))
+            .expect("reader task");
+        assert!(received > 0, "{engine:?}: bytes flowed before the kill");
+        tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .unwrap_or_else(|_| panic!("{engine:?}: the writer stops after the kill"))
+            .expect("writer task");
+        let after = gw
+            .control_get(&format!("/v1/connections?client={me}"))
+            .await
+            .json();
+        assert_eq!(
+            after["total"], 0,
+            "{engine:?}: the connection is gone: {after}"
+        );
+    }
+}

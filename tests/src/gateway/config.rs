@@ -49,6 +49,9 @@ pub struct GatewayConfig {
     pub api_standalone: bool,
     /// Raw YAML appended at the end (top-level keys not otherwise rendered).
     pub extra_yaml: String,
+    /// Environment variables for the gateway process (not part of config.yaml), e.g.
+    /// `APISIX_GATEWAY_RELAY=copy`.
+    pub env: Vec<(String, String)>,
 }
 
 impl GatewayConfig {
@@ -77,6 +80,7 @@ impl GatewayConfig {
             etcd_endpoint: None,
             api_standalone: false,
             extra_yaml: String::new(),
+            env: Vec::new(),
         }
     }
 

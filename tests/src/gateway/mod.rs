@@ -137,6 +137,7 @@ impl Gateway {
             .arg(self.prefix())
             .env("RUST_LOG", rust_log)
             .env("NO_COLOR", "1")
+            .envs(self.config.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))
@@ -324,16 +325,20 @@ impl Drop for Gateway {
 impl Gateway {
     /// A request to `/apisix/admin<path>` with the test admin key in `X-API-KEY`.
     pub fn admin_request(&self, method: Method, path: &str) -> AdminRequest {
-        let auth = match &self.config.admin_key {
-            Some(key) => KeyAuth::Header(key.clone()),
-            None => KeyAuth::None,
-        };
         AdminRequest::new(
             self.client.clone(),
             method,
             format!("{}/apisix/admin{path}", self.admin_base()),
-            auth,
+            self.admin_auth(),
         )
+    }
+
+    /// The configured admin key as an `X-API-KEY` header (none when the config has none).
+    fn admin_auth(&self) -> KeyAuth {
+        match &self.config.admin_key {
+            Some(key) => KeyAuth::Header(key.clone()),
+            None => KeyAuth::None,
+        }
     }
 
     /// `method /apisix/admin<path>` with an optional JSON body, with the admin key.
@@ -404,6 +409,18 @@ impl Gateway {
             Method::GET,
             format!("{}{path}", self.control_base()),
             KeyAuth::None,
+        )
+        .send()
+        .await
+    }
+
+    /// `DELETE <control API><path>` with the admin key (e.g. killing a connection).
+    pub async fn control_delete(&self, path: &str) -> Reply {
+        AdminRequest::new(
+            self.client.clone(),
+            Method::DELETE,
+            format!("{}{path}", self.control_base()),
+            self.admin_auth(),
         )
         .send()
         .await
