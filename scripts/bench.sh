@@ -407,6 +407,7 @@ if [[ "$ROUTES" -gt 0 ]] && wanted routes; then
     for run in $(seq 1 "$RUNS"); do one+=("$(conn_rate ours)"); done
     load "$GWB" routes --admin "127.0.0.1:$ADMIN_PORT" --key "$ADMIN_KEY" --count "$ROUTES" \
         --port "$(port ours 7)" --upstream "127.0.0.1:$(up 7)" >/dev/null
+    record meta routes "$ROUTES"
     sleep 2 # the snapshot is rebuilt asynchronously
     for run in $(seq 1 "$RUNS"); do
         many=$(conn_rate ours)

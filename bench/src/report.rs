@@ -1,7 +1,8 @@
 //! The benchmark table: medians (min–max) per system and figure, ratios, targets (BENCH.md).
 //!
 //! Input: lines `system<TAB>figure<TAB>value`, one per measurement (runs repeat lines).
-//! Systems: `direct`, `ours`, `nginx`, `haproxy`.
+//! Systems: `direct`, `ours`, `nginx`, `haproxy`; and `meta<TAB>routes<TAB>N`, the number of
+//! filler routes of the route-scale figure (named in its label).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -151,7 +152,7 @@ const FIGURES: &[Figure] = &[
     },
     Figure {
         key: "route_scale",
-        label: "conn/s with 10,000 routes ÷ with 1 route",
+        label: "conn/s with {routes} routes ÷ with 1 route",
         better: Better::Higher,
         target: Some(Target {
             text: "≥0.9 (cost within 10 %)",
@@ -182,6 +183,19 @@ fn num(x: f64) -> String {
     } else {
         format!("{x:.2}")
     }
+}
+
+/// `n` rounded, with a comma every three digits (10,000).
+fn thousands(n: f64) -> String {
+    let digits = format!("{:.0}", n.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Renders the markdown table for `input`.
@@ -220,6 +234,7 @@ pub fn render(input: &str) -> String {
         data.get(&(system.to_string(), fig.to_string()))
             .map(|v| stats(v).0)
     };
+    let routes = median("meta", "routes").map_or_else(|| "N".to_string(), thousands);
     let mut out = String::new();
     out.push_str("| figure | direct | ours | nginx | HAProxy | ours÷direct | ours÷nginx | ours÷HAProxy | target | met |\n");
     out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
@@ -227,7 +242,7 @@ pub fn render(input: &str) -> String {
         if SYSTEMS.iter().all(|s| median(s, fig.key).is_none()) {
             continue;
         }
-        let mut row = format!("| {} |", fig.label);
+        let mut row = format!("| {} |", fig.label.replace("{routes}", &routes));
         for system in SYSTEMS {
             match data.get(&(system.to_string(), fig.key.to_string())) {
                 Some(v) if v.len() > 1 => {
@@ -292,6 +307,19 @@ mod tests {
         let table = render(input);
         assert!(table.contains("| bulk, 1 stream (Gbit/s) | 20.0 | 16.0 (15.0–17.0) | 8.00 | 10.0 | 0.80 | 2.00 | 1.60 |"), "{table}");
         assert!(table.contains("≤4 KiB | **no** |"), "{table}");
+    }
+
+    #[test]
+    fn the_route_scale_row_names_the_route_count() {
+        let input = "meta\troutes\t10000\nours\troute_scale\t0.98\n";
+        let table = render(input);
+        assert!(
+            table.contains("| conn/s with 10,000 routes ÷ with 1 route | – | 0.98 |"),
+            "{table}"
+        );
+        let quick = render("meta\troutes\t1000\nours\troute_scale\t0.5\n");
+        assert!(quick.contains("with 1,000 routes"), "{quick}");
+        assert!(quick.contains("| **no** |"), "{quick}");
     }
 
     #[test]
