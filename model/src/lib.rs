@@ -14,6 +14,7 @@
 //! - [`ip`]: IP/CIDR parsing as APISIX's `core.ip` does it.
 //! - [`envelope`]: Admin API response bodies (`key`/`value`, `{list,total}`, deleted, not found).
 //! - `client` (feature `client`): a typed reqwest client of the Admin and Control APIs.
+//! - `tls` (feature `tls`): the rustls verifier that accepts any server certificate.
 
 pub mod envelope;
 pub mod ip;
@@ -26,6 +27,8 @@ pub mod validate;
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use resource::ResourceKind;
 pub use validate::{CheckContext, ValidationError, WriteMethod};

@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 
 use super::settings::{Active, ProbeKind};
 use crate::balancer::health::Report;
-use crate::tls::upstream::AcceptAnyCertificate;
+use crate::tls::accept_any_certificate;
 
 /// Longest status line read.
 const MAX_STATUS_LINE: usize = 8192;
@@ -160,7 +160,7 @@ fn accepting_config() -> Arc<ClientConfig> {
                 .with_safe_default_protocol_versions()
                 .expect("the ring provider supports the default TLS versions")
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate))
+                .with_custom_certificate_verifier(accept_any_certificate())
                 .with_no_client_auth();
             Arc::new(config)
         })

@@ -41,6 +41,13 @@ pub fn provider() -> CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
+/// The verifier of `tls.verify: false`: any server certificate, signatures still checked.
+pub fn accept_any_certificate() -> std::sync::Arc<model::tls::AcceptAnyCertificate> {
+    std::sync::Arc::new(model::tls::AcceptAnyCertificate::new(std::sync::Arc::new(
+        provider(),
+    )))
+}
+
 /// The `config.yaml` settings the connection front needs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TlsSettings {

@@ -10,18 +10,17 @@
 use std::sync::Arc;
 
 use model::types::UpstreamTls;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::ResolvesClientCert;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::ServerName;
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, RootCertStore, SignatureScheme};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::certs::{certified_key, roots_from_pem};
 use super::stream::UpstreamStream;
-use super::{provider, TlsContext, TlsSettings};
+use super::{accept_any_certificate, provider, TlsContext, TlsSettings};
 use crate::config::ProxyProtocolVersion;
 use crate::proxy_protocol;
 use crate::router::ConnInfo;
@@ -103,7 +102,7 @@ fn client_config(spec: &UpstreamTls, tls: &TlsContext) -> Result<Arc<ClientConfi
         } else {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate))
+                .with_custom_certificate_verifier(accept_any_certificate())
         };
         Ok(match client_key {
             Some(key) => builder.with_client_cert_resolver(Arc::new(FixedClientCert(key))),
@@ -169,56 +168,5 @@ impl ResolvesClientCert for FixedClientCert {
 
     fn has_certs(&self) -> bool {
         true
-    }
-}
-
-/// `tls.verify: false`: any certificate is accepted; handshake signatures are still checked.
-#[derive(Debug)]
-pub(crate) struct AcceptAnyCertificate;
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{SockType, SyslogConf, SyslogStats};
-use crate::tls::upstream::AcceptAnyCertificate;
+use crate::tls::accept_any_certificate;
 
 /// A worker with no entries for this long stops (APISIX caches its logger for 300 s).
 pub const IDLE_EXIT: Duration = Duration::from_secs(300);
@@ -217,7 +217,7 @@ impl Output {
             .with_safe_default_protocol_versions()
             .map_err(std::io::Error::other)?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate))
+            .with_custom_certificate_verifier(accept_any_certificate())
             .with_no_client_auth();
         let name = ServerName::try_from(self.conf.host.clone()).map_err(std::io::Error::other)?;
         let tls = tokio_rustls::TlsConnector::from(Arc::new(config))

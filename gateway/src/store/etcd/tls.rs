@@ -28,7 +28,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::config::EtcdConfig;
 use crate::store::StoreError;
-use crate::tls::{certs, provider, upstream::AcceptAnyCertificate};
+use crate::tls::{accept_any_certificate, certs, provider};
 
 /// One `https://` host.
 #[derive(Debug, Clone)]
@@ -180,7 +180,7 @@ fn client_config(config: &EtcdConfig) -> Result<ClientConfig, StoreError> {
         );
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate))
+            .with_custom_certificate_verifier(accept_any_certificate())
     };
     let mut client = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
