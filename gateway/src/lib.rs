@@ -15,6 +15,7 @@
 //! - [`server`]: wires everything together and runs until shutdown.
 //! - [`observe`]: the sink of finished sessions, feeding [`routestats`], [`metrics`] and
 //!   [`accesslog`]; [`control`] serves the Control API.
+//! - [`http_server`]: the HTTP/1 server loop of the Admin API, the Control API and metrics.
 
 pub mod accesslog;
 pub mod admin;
@@ -22,6 +23,7 @@ pub mod balancer;
 pub mod config;
 pub mod control;
 pub mod health;
+pub mod http_server;
 pub mod metrics;
 pub mod observe;
 pub mod plugins;

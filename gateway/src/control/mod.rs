@@ -76,10 +76,16 @@ pub async fn serve(listener: TcpListener, ctx: Arc<ControlContext>, shutdown: Ca
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(address = %addr, "control API listening");
     }
-    http::serve(listener, shutdown, "control api", move |req, peer| {
-        let ctx = ctx.clone();
-        async move { handle(&ctx, req, peer).await }
-    })
+    crate::http_server::serve(
+        listener,
+        shutdown.cancelled_owned(),
+        "control api",
+        http::DRAIN_TIMEOUT,
+        move |req, peer| {
+            let ctx = ctx.clone();
+            async move { handle(&ctx, req, peer).await }
+        },
+    )
     .await
 }
 

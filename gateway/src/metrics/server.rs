@@ -18,10 +18,11 @@ pub async fn serve(listener: TcpListener, ctx: Arc<MetricsContext>, shutdown: Ca
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(address = %addr, "prometheus export server listening");
     }
-    http::serve(
+    crate::http_server::serve(
         listener,
-        shutdown,
+        shutdown.cancelled_owned(),
         "prometheus export",
+        http::DRAIN_TIMEOUT,
         move |_req, _peer| {
             let ctx = ctx.clone();
             async move { http::reply(StatusCode::OK, CONTENT_TYPE, ctx.render().await) }

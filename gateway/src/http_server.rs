@@ -1,0 +1,107 @@
+//! The one HTTP/1 server loop of the Admin API, the Control API and the metrics export server:
+//! accept until `shutdown` resolves, serve each connection on its own task (`TCP_NODELAY`, a
+//! header read timeout), each request answered by `handler`; then stop accepting, let in-flight
+//! requests finish for up to `drain`, and close what is left.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `listener` as `name` (for logs) until `shutdown` resolves, then drains for `drain`.
+pub async fn serve<H, F>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    name: &'static str,
+    drain: Duration,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let local = listener.local_addr().ok();
+    let stop = CancellationToken::new();
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve_connection(stream, peer, name, handler.clone(), stop.clone()));
+                }
+                Err(e) => {
+                    // Per-connection failures (e.g. too many open files) must not stop the server.
+                    tracing::warn!(server = name, error = %e, "accept failed");
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    }
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    tracing::info!(server = name, address = ?local, "stopping");
+    drop(listener);
+    stop.cancel();
+    let drained = tokio::time::timeout(drain, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            server = name,
+            remaining = connections.len(),
+            "connections still open after the drain timeout, closing them"
+        );
+        connections.abort_all();
+    }
+}
+
+/// Serves one connection; once `stop` is cancelled, finishes the current request and closes.
+async fn serve_connection<H, F>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    name: &'static str,
+    handler: H,
+    stop: CancellationToken,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |req| {
+        let handler = handler.clone();
+        async move { Ok::<_, Infallible>(handler(req, peer).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(server = name, %peer, error = %e, "connection ended with an error");
+    }
+}
