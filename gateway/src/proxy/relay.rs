@@ -190,21 +190,11 @@ async fn drive<P: Pump, Q: Pump, K: Future<Output = ()>>(
         if killed.as_mut().poll(cx).is_ready() {
             return Poll::Ready(RelayEnd::Killed);
         }
-        if !up_done {
-            meter.peer_done = down_done;
-            match up.poll_pump(cx, &mut meter) {
-                Poll::Ready(Ok(())) => up_done = true,
-                Poll::Ready(Err(e)) => return Poll::Ready(RelayEnd::Error(e)),
-                Poll::Pending => {}
-            }
+        if let Err(e) = step(&mut up, &mut up_done, down_done, cx, &mut meter) {
+            return Poll::Ready(RelayEnd::Error(e));
         }
-        if !down_done {
-            meter.peer_done = up_done;
-            match down.poll_pump(cx, &mut meter) {
-                Poll::Ready(Ok(())) => down_done = true,
-                Poll::Ready(Err(e)) => return Poll::Ready(RelayEnd::Error(e)),
-                Poll::Pending => {}
-            }
+        if let Err(e) = step(&mut down, &mut down_done, up_done, cx, &mut meter) {
+            return Poll::Ready(RelayEnd::Error(e));
         }
         if up_done && down_done {
             return Poll::Ready(RelayEnd::Closed);
@@ -226,6 +216,25 @@ async fn drive<P: Pump, Q: Pump, K: Future<Output = ()>>(
         bytes_up: up.total(),
         bytes_down: down.total(),
     }
+}
+
+/// Polls one direction unless it is `done` (set when its EOF has been passed on); an error
+/// ends the relay.
+fn step<P: Pump>(
+    pump: &mut P,
+    done: &mut bool,
+    peer_done: bool,
+    cx: &mut Context<'_>,
+    meter: &mut Meter<'_>,
+) -> io::Result<()> {
+    if !*done {
+        meter.peer_done = peer_done;
+        if let Poll::Ready(result) = pump.poll_pump(cx, meter) {
+            result?;
+            *done = true;
+        }
+    }
+    Ok(())
 }
 
 /// Relays between `client` and `upstream` (any streams, e.g. TLS) with the copy engine until

@@ -232,17 +232,6 @@ pub async fn serve_connection(
     );
 }
 
-/// Picks nodes until one accepts a TCP connection; `None` when the balancer runs out.
-pub async fn connect_upstream(
-    upstream: &dyn UpstreamNodes,
-    conn: &ConnInfo,
-) -> Option<(TcpStream, NodeAddr, SocketAddr)> {
-    connect_with_retries(upstream, conn, PickState::default(), |node| async move {
-        connect_node(upstream, &node).await
-    })
-    .await
-}
-
 /// Resolves `node` and connects to its addresses in turn, each within the connect timeout
 /// (with `TCP_NODELAY`, see [`connect_tcp`]).
 async fn connect_node(
