@@ -4,11 +4,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{apisixctl, apisixctl_stdin, closed_port};
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
+use support::{apisixctl, apisixctl_stdin, closed_port, tmp};
 
 #[test]
 fn help_documents_exit_codes_and_key_lookup() {

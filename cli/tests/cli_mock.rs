@@ -5,24 +5,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{apisixctl, MockAdmin, KEY};
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
-}
-
-fn with_server<'a>(mock: &'a MockAdmin, args: &[&'a str]) -> Vec<&'a str> {
-    let mut all = vec![
-        "--server",
-        mock.url.as_str(),
-        "--admin-key",
-        KEY,
-        "--timeout",
-        "5s",
-    ];
-    all.extend_from_slice(args);
-    all
-}
+use support::{apisixctl, tmp, with_server, MockAdmin, KEY};
 
 #[test]
 fn put_reports_created_then_unchanged_then_updated() {

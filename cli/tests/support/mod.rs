@@ -13,6 +13,25 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+/// A fresh temporary directory (the CLI's working directory in a test).
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// `args` after `--server <mock> --admin-key <KEY> --timeout 5s`.
+pub fn with_server<'a>(mock: &'a MockAdmin, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec![
+        "--server",
+        mock.url.as_str(),
+        "--admin-key",
+        KEY,
+        "--timeout",
+        "5s",
+    ];
+    all.extend_from_slice(args);
+    all
+}
+
 /// The result of one `apisixctl` run.
 pub struct Run {
     pub code: i32,
