@@ -29,6 +29,16 @@ async fn address_routes() -> Vec<apisix_gateway::store::KeyValue> {
     ]
 }
 
+/// A PROXY v1 header claiming client 10.9.9.9:40000, then the tagged echo.
+async fn send_v1_from_10_9_9_9(gw: &Gateway) -> std::io::Result<String> {
+    let header = format!(
+        "PROXY TCP4 10.9.9.9 {} 40000 {}\r\n",
+        gw.addr.ip(),
+        gw.addr.port()
+    );
+    send_header_then_echo(gw, header.as_bytes()).await
+}
+
 async fn send_header_then_echo(gw: &Gateway, header: &[u8]) -> std::io::Result<String> {
     let mut s = within("connect", TcpStream::connect(gw.addr)).await?;
     s.write_all(header).await?;
@@ -43,17 +53,7 @@ async fn v1_header_source_is_the_remote_addr_for_routing() {
         TlsSettings::default(),
     )
     .await;
-    let header = format!(
-        "PROXY TCP4 10.9.9.9 {} 40000 {}\r\n",
-        gw.addr.ip(),
-        gw.addr.port()
-    );
-    assert_eq!(
-        send_header_then_echo(&gw, header.as_bytes())
-            .await
-            .expect("echo"),
-        "header"
-    );
+    assert_eq!(send_v1_from_10_9_9_9(&gw).await.expect("echo"), "header");
 }
 
 #[tokio::test]
@@ -87,15 +87,8 @@ async fn header_from_a_peer_outside_real_ip_from_is_not_believed() {
         settings,
     )
     .await;
-    let header = format!(
-        "PROXY TCP4 10.9.9.9 {} 40000 {}\r\n",
-        gw.addr.ip(),
-        gw.addr.port()
-    );
     assert_eq!(
-        send_header_then_echo(&gw, header.as_bytes())
-            .await
-            .expect("echo"),
+        send_v1_from_10_9_9_9(&gw).await.expect("echo"),
         "real",
         "the untrusted sender's claimed address must not be used"
     );
@@ -176,17 +169,7 @@ async fn header_in_is_forwarded_as_the_client_upstream() {
         TlsSettings::default(),
     )
     .await;
-    let header = format!(
-        "PROXY TCP4 10.9.9.9 {} 40000 {}\r\n",
-        gw.addr.ip(),
-        gw.addr.port()
-    );
-    assert_eq!(
-        send_header_then_echo(&gw, header.as_bytes())
-            .await
-            .expect("echo"),
-        "pp"
-    );
+    assert_eq!(send_v1_from_10_9_9_9(&gw).await.expect("echo"), "pp");
     let got = within("header", headers.recv()).await.expect("a header");
     assert_eq!(got.source, Some("10.9.9.9:40000".parse().expect("addr")));
 }
