@@ -230,9 +230,9 @@ async fn an_ipv6_wildcard_udp_listener_routes_by_the_loopback_address() {
     assert_eq!(other.datagrams(), 0, "the 2001:db8::1 route never matched");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wildcard_udp_listener_replies_from_the_address_the_client_used_without_conditions() {
-    let echo = UdpEcho::tagged("any").await;
+/// A gateway with a wildcard UDP listener (`0.0.0.0`) and one route, without conditions, to
+/// `echo`.
+async fn wildcard_gateway_to(echo: &UdpEcho) -> Gateway {
     let mut config = GatewayConfig::new();
     config.udp_listen_any = true;
     let gw = Gateway::start(config).await.expect("start gateway");
@@ -241,6 +241,13 @@ async fn a_wildcard_udp_listener_replies_from_the_address_the_client_used_withou
         json!({"upstream": {"type": "roundrobin", "nodes": {echo.node(): 1}}}),
     )
     .await;
+    gw
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wildcard_udp_listener_replies_from_the_address_the_client_used_without_conditions() {
+    let echo = UdpEcho::tagged("any").await;
+    let gw = wildcard_gateway_to(&echo).await;
     let to = SocketAddr::from(([127, 0, 0, 7], gw.config.udp_ports[0]));
     wait_tagged(to, "any").await;
     let client = client_socket().await;
@@ -308,14 +315,7 @@ async fn a_udp_session_lives_while_busy_and_ends_after_the_idle_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_datagrams_comes_back_complete_and_in_order() {
     let echo = UdpEcho::start().await;
-    let mut config = GatewayConfig::new();
-    config.udp_listen_any = true;
-    let gw = Gateway::start(config).await.expect("start gateway");
-    gw.put_ok(
-        "/stream_routes/all",
-        json!({"upstream": {"type": "roundrobin", "nodes": {echo.node(): 1}}}),
-    )
-    .await;
+    let gw = wildcard_gateway_to(&echo).await;
     let to = SocketAddr::from(([127, 0, 0, 4], gw.config.udp_ports[0]));
     let probe = client_socket().await;
     e2e::wait::until("the UDP route to answer", APPLY, || async {

@@ -89,11 +89,7 @@ mod tests {
             key_required: true,
             keys: keys
                 .iter()
-                .map(|(key, role)| AdminKey {
-                    name: (*role).to_owned(),
-                    key: (*key).to_owned(),
-                    role: (*role).to_owned(),
-                })
+                .map(|(key, role)| AdminKey::for_role(role, key))
                 .collect(),
             allow_admin: Some(vec!["127.0.0.0/24".parse().expect("valid cidr")]),
         }

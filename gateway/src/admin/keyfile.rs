@@ -41,11 +41,7 @@ pub fn ensure_admin_key(config: &mut Config) -> Result<Option<PathBuf>, AdminKey
         return Ok(None);
     }
     if config.admin.keys.is_empty() {
-        config.admin.keys.push(AdminKey {
-            name: "admin".to_owned(),
-            key: String::new(),
-            role: "admin".to_owned(),
-        });
+        config.admin.keys.push(AdminKey::for_role("admin", ""));
     }
     let Some(slot) = config
         .admin

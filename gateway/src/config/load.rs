@@ -256,11 +256,7 @@ fn admin(r: &mut Reader<'_>) -> AdminConfig {
         );
     }
     let keys = match r.raw("deployment.admin.admin_key") {
-        None => vec![AdminKey {
-            name: "admin".into(),
-            key: String::new(),
-            role: "admin".into(),
-        }],
+        None => vec![AdminKey::for_role("admin", "")],
         Some(_) => admin_keys(r),
     };
     let allow_admin = match r.raw("deployment.admin.allow_admin") {

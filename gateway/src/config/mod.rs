@@ -90,6 +90,17 @@ pub struct AdminKey {
     pub role: String,
 }
 
+impl AdminKey {
+    /// A key named after its role (`admin` or `viewer`), as the default config writes them.
+    pub fn for_role(role: &str, key: &str) -> Self {
+        AdminKey {
+            name: role.to_owned(),
+            key: key.to_owned(),
+            role: role.to_owned(),
+        }
+    }
+}
+
 /// `deployment.admin`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdminConfig {

@@ -168,16 +168,8 @@ pub fn test_config(prefix: PathBuf) -> Config {
     config.stream_udp = Vec::new();
     config.admin.key_required = true;
     config.admin.keys = vec![
-        AdminKey {
-            name: "admin".into(),
-            key: ADMIN_KEY.into(),
-            role: "admin".into(),
-        },
-        AdminKey {
-            name: "viewer".into(),
-            key: VIEWER_KEY.into(),
-            role: "viewer".into(),
-        },
+        AdminKey::for_role("admin", ADMIN_KEY),
+        AdminKey::for_role("viewer", VIEWER_KEY),
     ];
     config.admin.allow_admin = Some(vec!["127.0.0.0/24".parse().expect("valid cidr")]);
     config.config_provider = ConfigProvider::Embedded;

@@ -70,16 +70,8 @@ pub fn config(dir: &std::path::Path) -> Config {
     config.control_addr = any;
     config.admin.listen = any;
     config.admin.keys = vec![
-        AdminKey {
-            name: "admin".into(),
-            key: ADMIN_KEY.into(),
-            role: "admin".into(),
-        },
-        AdminKey {
-            name: "viewer".into(),
-            key: VIEWER_KEY.into(),
-            role: "viewer".into(),
-        },
+        AdminKey::for_role("admin", ADMIN_KEY),
+        AdminKey::for_role("viewer", VIEWER_KEY),
     ];
     config.admin.allow_admin = None;
     config.prometheus.export_addr = any;
