@@ -7,7 +7,7 @@ mod plugins_support;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
-use apisix_gateway::balancer::health::HealthStatus;
+use apisix_gateway::balancer::health::{HealthStatus, NodeHealth};
 use apisix_gateway::balancer::NodeAddr;
 use apisix_gateway::health::HealthManager;
 use plugins_support::*;
@@ -164,14 +164,18 @@ fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
-fn status_of(gw: &Gateway, upstream: &str, node: &NodeAddr) -> HealthStatus {
+/// The health record (state and counters) of `node` in `upstream` now.
+fn health_of(gw: &Gateway, upstream: &str, node: &NodeAddr) -> NodeHealth {
     gw.snapshot
         .load()
         .upstream(upstream)
         .expect("upstream")
         .health(node)
         .expect("known node")
-        .status
+}
+
+fn status_of(gw: &Gateway, upstream: &str, node: &NodeAddr) -> HealthStatus {
+    health_of(gw, upstream, node).status
 }
 
 #[tokio::test]
@@ -210,13 +214,7 @@ async fn http_probe_follows_the_status_the_backend_returns() {
         status_of(&gw, "1", &node) == HealthStatus::Unhealthy
     })
     .await;
-    let health = gw
-        .snapshot
-        .load()
-        .upstream("1")
-        .expect("up")
-        .health(&node)
-        .expect("node");
+    let health = health_of(&gw, "1", &node);
     assert_eq!(health.counter.http_failure, 2);
 
     web.status.store(200, Ordering::Relaxed);
@@ -322,13 +320,7 @@ async fn a_node_marked_down_by_passive_checks_is_brought_back_by_active_probes()
             "the node refuses connections"
         );
     }
-    let down = gw
-        .snapshot
-        .load()
-        .upstream("1")
-        .expect("up")
-        .health(&node)
-        .expect("node");
+    let down = health_of(&gw, "1", &node);
     assert_eq!(
         down.status,
         HealthStatus::Unhealthy,
@@ -339,13 +331,7 @@ async fn a_node_marked_down_by_passive_checks_is_brought_back_by_active_probes()
         status_of(&gw, "1", &node) == HealthStatus::Healthy
     })
     .await;
-    let up = gw
-        .snapshot
-        .load()
-        .upstream("1")
-        .expect("up")
-        .health(&node)
-        .expect("node");
+    let up = health_of(&gw, "1", &node);
     assert_eq!((up.counter.success, up.counter.tcp_failure), (2, 0));
 }
 
@@ -381,15 +367,7 @@ async fn sessions_ending_with_a_status_other_than_200_are_passive_failures() {
         )
         .await;
         eventually("the session's failure is counted", || {
-            gw.snapshot
-                .load()
-                .upstream("1")
-                .expect("up")
-                .health(&target)
-                .expect("node")
-                .counter
-                .tcp_failure
-                == round
+            health_of(&gw, "1", &target).counter.tcp_failure == round
         })
         .await;
     }
