@@ -6,6 +6,7 @@ mod etcd_support;
 
 use std::time::{Duration, Instant};
 
+use apisix_gateway::config::EtcdConfig;
 use apisix_gateway::store::etcd::EtcdStore;
 use apisix_gateway::store::{Store, WatchEvent};
 use etcd_support::*;
@@ -32,11 +33,14 @@ async fn watch_streams_started(etcd: &Etcd) -> u64 {
         .sum()
 }
 
-#[tokio::test]
-async fn an_idle_watch_is_recreated_after_watch_timeout_without_a_resync() {
-    let etcd = Etcd::start().await;
+/// A store on `etcd` (prefix `/apisix`, its config changed by `tune`) watching `/apisix/`, past
+/// the first snapshot.
+async fn watching(
+    etcd: &Etcd,
+    tune: impl FnOnce(&mut EtcdConfig),
+) -> (EtcdStore, tokio::sync::mpsc::Receiver<WatchEvent>) {
     let mut config = etcd.config("/apisix");
-    config.watch_timeout = Duration::from_secs(1);
+    tune(&mut config);
     let store = EtcdStore::new(&config).expect("store");
     let mut events = store.watch("/apisix/").await.expect("watch");
     let first = within("first snapshot", events.recv()).await;
@@ -44,6 +48,16 @@ async fn an_idle_watch_is_recreated_after_watch_timeout_without_a_resync() {
         matches!(first, Some(WatchEvent::Snapshot { .. })),
         "{first:?}"
     );
+    (store, events)
+}
+
+#[tokio::test]
+async fn an_idle_watch_is_recreated_after_watch_timeout_without_a_resync() {
+    let etcd = Etcd::start().await;
+    let (store, mut events) = watching(&etcd, |config| {
+        config.watch_timeout = Duration::from_secs(1)
+    })
+    .await;
 
     let before = watch_streams_started(&etcd).await;
     // Idle for more than two watch timeouts: the watch is re-created at least twice.
@@ -67,15 +81,8 @@ async fn an_idle_watch_is_recreated_after_watch_timeout_without_a_resync() {
 #[tokio::test]
 async fn a_lost_watch_resyncs_within_resync_delay_once_etcd_is_back() {
     let mut etcd = Etcd::start().await;
-    let mut config = etcd.config("/apisix");
-    config.resync_delay = Duration::from_secs(1);
-    let store = EtcdStore::new(&config).expect("store");
-    let mut events = store.watch("/apisix/").await.expect("watch");
-    let first = within("first snapshot", events.recv()).await;
-    assert!(
-        matches!(first, Some(WatchEvent::Snapshot { .. })),
-        "{first:?}"
-    );
+    let (_store, mut events) =
+        watching(&etcd, |config| config.resync_delay = Duration::from_secs(1)).await;
 
     etcd.stop();
     // Long enough for the backoff to reach its resync_delay cap.

@@ -148,22 +148,6 @@ impl HttpNode {
     }
 }
 
-fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
-    let cert = ck.cert.der().clone();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
-        ck.key_pair.serialize_der(),
-    ));
-    let config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(apisix_gateway::tls::provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![cert], key)
-            .expect("server config");
-    tokio_rustls::TlsAcceptor::from(Arc::new(config))
-}
-
 /// The health record (state and counters) of `node` in `upstream` now.
 fn health_of(gw: &Gateway, upstream: &str, node: &NodeAddr) -> NodeHealth {
     gw.snapshot

@@ -240,18 +240,7 @@ async fn disabled_or_unconfigured_routes_send_nothing() {
 
 #[tokio::test]
 async fn tls_receiver_gets_the_message_over_tls() {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
-        ck.key_pair.serialize_der(),
-    ));
-    let config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(apisix_gateway::tls::provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![ck.cert.der().clone()], key)
-            .expect("server config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = tls_acceptor();
     let receiver = TcpListener::bind("127.0.0.1:0").await.expect("bind tls");
     let port = receiver.local_addr().expect("addr").port();
     let backend = Backend::start(b'A').await;
