@@ -8,12 +8,10 @@ mod admin_support;
 
 use std::sync::Arc;
 
-use admin_support::{test_config, ADMIN_KEY, TIMEOUT};
-use apisix_gateway::admin::{serve, AdminContext};
+use admin_support::{serve_admin, test_config, Answer, ADMIN_KEY};
 use apisix_gateway::config::{ConfigProvider, Role};
 use apisix_gateway::store::yaml::YamlStore;
 use apisix_gateway::store::{Store, WatchEvent};
-use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -24,47 +22,18 @@ struct Standalone {
     _stop: oneshot::Sender<()>,
 }
 
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|err| panic!("body is not json ({err}): {:?}", self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
 impl Standalone {
     async fn start() -> Standalone {
         let mut config = test_config(std::env::temp_dir().join("apisix-standalone-tests"));
         config.role = Role::Traditional;
         config.config_provider = ConfigProvider::Yaml;
         let store = Arc::new(YamlStore::api_driven("/apisix"));
-        let ctx = Arc::new(AdminContext::new(Arc::new(config), store.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a free port");
-        let base = format!("http://{}", listener.local_addr().expect("bound address"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(serve(listener, ctx, async move {
-            let _ = stopped.await;
-        }));
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .build()
-            .expect("http client");
+        let running = serve_admin(config, store.clone()).await;
         Standalone {
-            base,
+            base: running.base,
             store,
-            client,
-            _stop: stop,
+            client: running.client,
+            _stop: running.stop,
         }
     }
 

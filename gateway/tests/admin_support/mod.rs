@@ -216,31 +216,53 @@ impl Answer {
     }
 }
 
+/// An Admin API serving on a free 127.0.0.1 port.
+pub struct RunningAdmin {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A client with the test timeout.
+    pub client: reqwest::Client,
+    /// Send (or drop) to shut the server down.
+    pub stop: oneshot::Sender<()>,
+    pub task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts the Admin API for `config` over `store` on a free port.
+pub async fn serve_admin(config: Config, store: Arc<dyn Store>) -> RunningAdmin {
+    let ctx = Arc::new(AdminContext::new(Arc::new(config), store));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    let base = format!("http://{}", listener.local_addr().expect("bound address"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, ctx, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .build()
+        .expect("http client");
+    RunningAdmin {
+        base,
+        client,
+        stop,
+        task,
+    }
+}
+
 impl Server {
     /// Starts a server with the default test config changed by `adjust`.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
         let mut config = test_config(std::env::temp_dir().join("apisix-admin-tests"));
         adjust(&mut config);
         let store = Arc::new(MemStore::default());
-        let ctx = Arc::new(AdminContext::new(Arc::new(config), store.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a free port");
-        let base = format!("http://{}", listener.local_addr().expect("bound address"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, ctx, async move {
-            let _ = stopped.await;
-        }));
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .build()
-            .expect("http client");
+        let running = serve_admin(config, store.clone()).await;
         Server {
-            base,
+            base: running.base,
             store,
-            client,
-            stop: Some(stop),
-            task: Some(task),
+            client: running.client,
+            stop: Some(running.stop),
+            task: Some(running.task),
         }
     }
 
