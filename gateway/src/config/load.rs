@@ -402,6 +402,11 @@ fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: Option<&str>) -> EtcdConfig 
                 .unwrap_or(5)
                 .unsigned_abs(),
         ),
+        health_check_timeout: Duration::from_secs(
+            r.integer("deployment.etcd.health_check_timeout", 1)
+                .unwrap_or(10)
+                .unsigned_abs(),
+        ),
     }
 }
 

@@ -138,6 +138,9 @@ pub struct EtcdConfig {
     /// `resync_delay` (default 5 s): the longest wait before retrying after a failed read or a
     /// lost watch (backoff from 100 ms up to this, plus up to 50 % jitter as in APISIX).
     pub resync_delay: Duration,
+    /// `health_check_timeout` (default 10 s): how long a member that failed a request is
+    /// tried only after the others (APISIX's key, same meaning).
+    pub health_check_timeout: Duration,
 }
 
 /// `plugin_attr.prometheus`.

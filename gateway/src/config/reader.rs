@@ -64,7 +64,6 @@ const IGNORED: &[&str] = &[
     "deployment.admin.https_admin",
     "deployment.admin.admin_api_mtls",
     "deployment.admin.admin_api_mtls.*",
-    "deployment.etcd.health_check_timeout",
     "deployment.certs",
     "deployment.certs.*",
     "deployment.config_provider",

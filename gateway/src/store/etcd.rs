@@ -6,20 +6,28 @@
 //! - Revisions, leases and compare-and-swap are etcd's own (`create_revision`, `mod_revision`,
 //!   a txn comparing `mod_revision`, or `create_revision == 0` for "only if absent").
 //! - `next_id` writes `<prefix>/gen_id` and returns the revision of that write, like APISIX.
-//! - Every request is bounded by `deployment.etcd.timeout`; a failure or a timeout is
-//!   [`StoreError::Unavailable`] with the etcd error text, and marks the store unreachable
-//!   until a request or the watch succeeds again.
-//! - The client connects lazily (the first request), so a gateway can start while etcd is down.
+//! - Several members in `deployment.etcd.host` are used as one cluster ([`members`]): a request
+//!   that fails on one member for a transport or cluster reason moves to another, within
+//!   `deployment.etcd.timeout`; a failed member is tried last for `health_check_timeout`.
+//!   When no member answers in time the request is [`StoreError::Unavailable`] with the last
+//!   etcd error text, and the store counts as unreachable until a member answers again.
+//! - Retried writes keep their meaning: a retried put or compare-and-swap that finds its own
+//!   first attempt applied reports that attempt (POST never creates two objects: its id is
+//!   drawn once; PATCH never overwrites another writer); a retried delete whose first attempt
+//!   removed the key finds nothing, as APISIX's client does.
+//! - Clients connect lazily (the first request), so a gateway can start while etcd is down.
 //! - `https://` hosts go through [`tls`] (our rustls connector: `ssl_trusted_certificate`,
 //!   `tls.verify: false`, client certificates); a request that fails for a TLS reason says why.
 //!
-//! Submodule: [`watch`] (range read + watch, resync after errors, compaction or reconnects;
-//! `watch_timeout`, `startup_retry`, `resync_delay`).
+//! Submodules: [`members`] (member health and failover), [`watch`] (range read + watch that
+//! resumes on another member from the last revision; `watch_timeout`, `startup_retry`,
+//! `resync_delay`), [`tls`].
 
+mod members;
 mod tls;
 mod watch;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,10 +37,11 @@ use etcd_client::{
     TxnOp, TxnOpResponse,
 };
 use serde_json::Value;
-use tokio::sync::{mpsc, OnceCell};
+use tokio::sync::mpsc;
 
 use super::{KeyValue, PutOutcome, Store, StoreError, StoreResult, WatchEvent};
 use crate::config::EtcdConfig;
+use members::{Members, Served};
 
 /// The directories APISIX's `init_etcd` creates, each as a `<prefix>/<dir>/` key holding
 /// `init_dir` (REFERENCE.md §2.2).
@@ -58,14 +67,15 @@ pub const INIT_DIR_VALUE: &str = "init_dir";
 /// Connection settings shared by the store and its watch tasks.
 struct Inner {
     endpoints: Vec<String>,
-    options: ConnectOptions,
-    /// Set for `https://` hosts: the TLS connector the client's channel uses.
-    tls: Option<tls::EtcdTlsConnector>,
+    members: Members,
     timeout: Duration,
     /// The watch/start-up/retry timings of `deployment.etcd`.
     timings: watch::Timings,
-    client: OnceCell<Client>,
+    /// Whether the last request (or the watch) found a member that answers.
     healthy: AtomicBool,
+    /// The highest etcd revision seen in any answer: the floor that tells a retried write's
+    /// own first attempt from an older write.
+    seen_revision: AtomicI64,
 }
 
 /// A [`Store`] backed by an etcd v3 cluster.
@@ -77,7 +87,7 @@ pub struct EtcdStore {
 impl std::fmt::Debug for EtcdStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EtcdStore")
-            .field("endpoints", &self.inner.endpoints)
+            .field("members", &self.inner.members)
             .field("timeout", &self.inner.timeout)
             .finish()
     }
@@ -88,11 +98,7 @@ impl EtcdStore {
     /// now, so a missing certificate is reported at start-up.
     pub fn new(config: &EtcdConfig) -> StoreResult<Self> {
         let timeout = config.timeout.max(Duration::from_millis(100));
-        let mut options = ConnectOptions::new()
-            .with_connect_timeout(timeout)
-            .with_keep_alive(Duration::from_secs(5), timeout.max(Duration::from_secs(3)))
-            .with_keep_alive_while_idle(true)
-            .with_auto_token_refresh(true);
+        let mut options = ConnectOptions::new().with_auto_token_refresh(true);
         if let (Some(user), Some(password)) = (&config.user, &config.password) {
             options = options.with_user(user.clone(), password.clone());
         }
@@ -101,15 +107,20 @@ impl EtcdStore {
         } else {
             None
         };
+        let members = Members::new(
+            &config.hosts,
+            options,
+            tls.as_ref(),
+            config.health_check_timeout,
+        );
         Ok(EtcdStore {
             inner: Arc::new(Inner {
                 endpoints: config.hosts.clone(),
-                options,
-                tls,
+                members,
                 timeout,
                 timings: watch::Timings::from_config(config),
-                client: OnceCell::new(),
                 healthy: AtomicBool::new(false),
+                seen_revision: AtomicI64::new(0),
             }),
         })
     }
@@ -128,8 +139,11 @@ impl EtcdStore {
             let txn = Txn::new()
                 .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
                 .and_then([TxnOp::put(key, INIT_DIR_VALUE, None)]);
-            self.request(|mut c| async move { c.txn(txn).await })
-                .await?;
+            self.request(|mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
         }
         Ok(())
     }
@@ -152,89 +166,49 @@ impl EtcdStore {
         })
     }
 
-    /// The connected client (connecting on first use).
-    async fn client(&self) -> StoreResult<Client> {
-        let inner = &self.inner;
-        let client = inner
-            .client
-            .get_or_try_init(|| async {
-                let options = Some(inner.options.clone());
-                let connect = async {
-                    match &inner.tls {
-                        Some(connector) => {
-                            let channel = tls::channel(connector.clone(), inner.timeout)
-                                .map_err(|err| etcd_client::Error::InvalidArgs(err.to_string()))?;
-                            Client::from_channel(etcd_client::Channel::Tonic(channel), options)
-                                .await
-                        }
-                        None => Client::connect(&inner.endpoints, options).await,
-                    }
-                };
-                match tokio::time::timeout(inner.timeout, connect).await {
-                    Ok(Ok(client)) => Ok(client),
-                    Ok(Err(err)) => Err(self.explain(unavailable(&err))),
-                    Err(_) => Err(self.explain(timed_out(inner.timeout))),
-                }
-            })
-            .await;
-        match client {
-            Ok(client) => Ok(client.clone()),
-            Err(err) => {
-                self.set_healthy(false);
-                Err(err)
-            }
-        }
-    }
-
-    /// Runs one request with the client, bounded by the timeout; records health.
+    /// Runs one request on the first member that answers, within the timeout; records
+    /// whether the store is reachable.
     async fn request<T, F, Fut>(&self, call: F) -> StoreResult<T>
     where
-        F: FnOnce(Client) -> Fut,
+        F: Fn(Client) -> Fut,
         Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
     {
-        let client = self.client().await?;
-        let result = match tokio::time::timeout(self.inner.timeout, call(client)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(self.explain(unavailable(&err))),
-            Err(_) => Err(self.explain(timed_out(self.inner.timeout))),
-        };
-        self.set_healthy(result.is_ok());
-        result
+        self.served(call).await.map(|served| served.value)
     }
 
-    /// Adds the last TLS connection failure (e.g. an unknown CA) to a request error.
-    fn explain(&self, err: StoreError) -> StoreError {
-        match (err, self.inner.tls.as_ref().and_then(|t| t.last_error())) {
-            (StoreError::Unavailable(text), Some(cause)) if !text.contains(&cause) => {
-                StoreError::Unavailable(format!("{text}: {cause}"))
+    /// [`EtcdStore::request`], telling which member answered and whether it was a retry.
+    async fn served<T, F, Fut>(&self, call: F) -> StoreResult<Served<T>>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+    {
+        match self.inner.members.request(self.inner.timeout, call).await {
+            Ok(served) => {
+                self.set_healthy(true);
+                Ok(served)
             }
-            (err, _) => err,
+            Err(failure) => {
+                self.set_healthy(!failure.unreachable);
+                Err(failure.error)
+            }
         }
+    }
+
+    /// Notes a revision seen in an answer.
+    fn saw_revision(&self, revision: i64) {
+        self.inner
+            .seen_revision
+            .fetch_max(revision, Ordering::Relaxed);
     }
 
     fn set_healthy(&self, healthy: bool) {
         let was = self.inner.healthy.swap(healthy, Ordering::Relaxed);
         if was && !healthy {
-            tracing::warn!(endpoints = ?self.inner.endpoints, "etcd became unreachable");
+            tracing::warn!(endpoints = ?self.inner.endpoints, "etcd became unreachable: no member answers");
         } else if !was && healthy {
             tracing::info!(endpoints = ?self.inner.endpoints, "etcd reachable");
         }
     }
-}
-
-/// The etcd error text (the gRPC message when there is one).
-fn unavailable(err: &etcd_client::Error) -> StoreError {
-    let text = match err {
-        etcd_client::Error::GRpcStatus(status) if !status.message().is_empty() => {
-            status.message().to_owned()
-        }
-        other => other.to_string(),
-    };
-    StoreError::Unavailable(text)
-}
-
-fn timed_out(timeout: Duration) -> StoreError {
-    StoreError::Unavailable(format!("etcd request timed out after {timeout:?}"))
 }
 
 /// Converts an etcd key-value; a value that is not JSON becomes a JSON string.
@@ -279,44 +253,70 @@ fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> i64 {
     header.map_or(0, |h| h.revision())
 }
 
+/// Whether `previous`, the key as a retried write found it, is this write's own first
+/// attempt: the same value, written after every revision seen before the write began.
+fn own_earlier_write(previous: &KeyValue, value: &Value, floor: i64) -> bool {
+    previous.mod_revision > floor && previous.value == *value
+}
+
 #[async_trait]
 impl Store for EtcdStore {
     async fn get(&self, key: &str) -> StoreResult<Option<KeyValue>> {
-        let key = key.to_owned();
         let resp = self
             .request(|mut c| async move { c.get(key, None).await })
             .await?;
+        self.saw_revision(header_revision(resp.header()));
         Ok(resp.kvs().first().map(convert))
     }
 
     async fn list(&self, prefix: &str) -> StoreResult<(Vec<KeyValue>, i64)> {
-        let prefix = prefix.to_owned();
         let options = GetOptions::new()
             .with_prefix()
             .with_sort(SortTarget::Key, SortOrder::Ascend);
         let resp = self
-            .request(|mut c| async move { c.get(prefix, Some(options)).await })
+            .request(|mut c| {
+                let options = options.clone();
+                async move { c.get(prefix, Some(options)).await }
+            })
             .await?;
+        let revision = header_revision(resp.header());
+        self.saw_revision(revision);
         let items = resp.kvs().iter().map(convert).collect();
-        Ok((items, header_revision(resp.header())))
+        Ok((items, revision))
     }
 
+    /// A retried put that finds its own first attempt reports the key as that attempt found
+    /// it: "created" when the first attempt created it.
     async fn put(&self, key: &str, value: &Value, lease: i64) -> StoreResult<PutOutcome> {
-        let (k, bytes) = (key.to_owned(), encode(value));
+        let floor = self.inner.seen_revision.load(Ordering::Relaxed);
+        let bytes = encode(value);
         let options = PutOptions::new().with_prev_key().with_lease(lease);
-        let resp = self
-            .request(|mut c| async move { c.put(k, bytes, Some(options)).await })
+        let served = self
+            .served(|mut c| {
+                let (bytes, options) = (bytes.clone(), options.clone());
+                async move { c.put(key, bytes, Some(options)).await }
+            })
             .await?;
-        let previous = resp.prev_key().map(convert);
-        Ok(outcome(
-            key,
-            value,
-            lease,
-            header_revision(resp.header()),
-            previous,
-        ))
+        let revision = header_revision(served.value.header());
+        self.saw_revision(revision);
+        let mut previous = served.value.prev_key().map(convert);
+        if let Some(prev) = previous.as_ref() {
+            if served.retried
+                && own_earlier_write(prev, value, floor)
+                && prev.create_revision == prev.mod_revision
+            {
+                previous = None;
+            }
+        }
+        let mut outcome = outcome(key, value, lease, revision, previous);
+        if let Some(prev) = served.value.prev_key().map(convert) {
+            outcome.current.create_revision = prev.create_revision;
+        }
+        Ok(outcome)
     }
 
+    /// A retried compare-and-swap that loses to its own first attempt (the key now holds this
+    /// value, written after the expected revision) succeeds; any other loser is a conflict.
     async fn compare_and_put(
         &self,
         key: &str,
@@ -324,6 +324,7 @@ impl Store for EtcdStore {
         value: &Value,
         lease: i64,
     ) -> StoreResult<PutOutcome> {
+        let floor = self.inner.seen_revision.load(Ordering::Relaxed);
         let compare = if expected_mod_revision == 0 {
             Compare::create_revision(key, CompareOp::Equal, 0)
         } else {
@@ -334,10 +335,25 @@ impl Store for EtcdStore {
             Txn::new()
                 .when([compare])
                 .and_then([TxnOp::put(key, encode(value), Some(options))]);
-        let resp = self
-            .request(|mut c| async move { c.txn(txn).await })
+        let served = self
+            .served(|mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
             .await?;
+        let resp = served.value;
+        self.saw_revision(header_revision(resp.header()));
         if !resp.succeeded() {
+            if served.retried {
+                if let Some(current) = self.get(key).await? {
+                    if own_earlier_write(&current, value, floor.max(expected_mod_revision)) {
+                        return Ok(PutOutcome {
+                            previous: None,
+                            current,
+                        });
+                    }
+                }
+            }
             return Err(StoreError::Conflict);
         }
         let previous = resp.op_responses().into_iter().find_map(|op| match op {
@@ -353,21 +369,31 @@ impl Store for EtcdStore {
         ))
     }
 
+    /// A retried delete whose first attempt removed the key finds nothing and answers so,
+    /// as APISIX's retrying client does (the Admin API's 404 `Key not found`).
     async fn delete(&self, key: &str) -> StoreResult<Option<KeyValue>> {
-        let key = key.to_owned();
         let options = etcd_client::DeleteOptions::new().with_prev_key();
         let resp = self
-            .request(|mut c| async move { c.delete(key, Some(options)).await })
+            .request(|mut c| {
+                let options = options.clone();
+                async move { c.delete(key, Some(options)).await }
+            })
             .await?;
+        self.saw_revision(header_revision(resp.header()));
         Ok(resp.prev_kvs().first().map(convert))
     }
 
     async fn next_id(&self, prefix: &str) -> StoreResult<i64> {
         let key = format!("{}/gen_id", prefix.trim_end_matches('/'));
         let resp = self
-            .request(|mut c| async move { c.put(key, "1", None).await })
+            .request(|mut c| {
+                let key = key.clone();
+                async move { c.put(key, "1", None).await }
+            })
             .await?;
-        Ok(header_revision(resp.header()))
+        let revision = header_revision(resp.header());
+        self.saw_revision(revision);
+        Ok(revision)
     }
 
     async fn grant_lease(&self, ttl: Duration) -> StoreResult<i64> {

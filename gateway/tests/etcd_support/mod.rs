@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod cluster;
+
 use apisix_gateway::config::{self, Config, EtcdConfig};
 use apisix_gateway::server::{LifecycleEvent, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,7 +52,7 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("bound address").port()
 }
 
-fn etcd_binary() -> PathBuf {
+pub fn etcd_binary() -> PathBuf {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join("etcd"))
@@ -148,8 +150,13 @@ impl Etcd {
 
     /// A `deployment.etcd` for this server with a short timeout.
     pub fn config(&self, prefix: &str) -> EtcdConfig {
+        Etcd::config_for(vec![self.endpoint()], prefix)
+    }
+
+    /// A `deployment.etcd` for `hosts` with a short timeout.
+    pub fn config_for(hosts: Vec<String>, prefix: &str) -> EtcdConfig {
         EtcdConfig {
-            hosts: vec![self.endpoint()],
+            hosts,
             prefix: prefix.to_owned(),
             timeout: Duration::from_secs(2),
             user: None,
@@ -163,6 +170,7 @@ impl Etcd {
             watch_timeout: Duration::from_secs(50),
             startup_retry: 2,
             resync_delay: Duration::from_secs(1),
+            health_check_timeout: Duration::from_secs(10),
         }
     }
 

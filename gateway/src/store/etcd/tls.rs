@@ -8,13 +8,12 @@
 //!   checked) and is warned about at start-up.
 //! - `tls.cert`/`tls.key` are the client certificate (mutual TLS); `tls.sni` the name sent and
 //!   verified (default: each host's own name or IP).
-//! - ALPN `h2` (gRPC). With several hosts, a connection attempt tries them in turn, starting
-//!   with the last one that worked; the last handshake failure is kept so that request errors
-//!   can say why (for example `invalid peer certificate: UnknownIssuer`).
+//! - ALPN `h2` (gRPC). Each member gets its own connector ([`EtcdTlsConnector::for_host`]);
+//!   the failover between members is [`super::members`]'. The last handshake failure is kept
+//!   so that request errors can say why (for example `invalid peer certificate: UnknownIssuer`).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -26,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use super::members::{KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT};
 use crate::config::EtcdConfig;
 use crate::store::StoreError;
 use crate::tls::{accept_any_certificate, certs, provider};
@@ -45,8 +45,6 @@ pub(super) struct EtcdTlsConnector {
     hosts: Arc<Vec<Host>>,
     tls: TlsConnector,
     connect_timeout: Duration,
-    /// Index of the host to try first.
-    next: Arc<AtomicUsize>,
     /// The last connection or handshake failure, cleared by a success.
     last_error: Arc<Mutex<Option<String>>>,
 }
@@ -94,9 +92,19 @@ impl EtcdTlsConnector {
             hosts: Arc::new(hosts),
             tls: TlsConnector::from(Arc::new(client)),
             connect_timeout: config.timeout.max(Duration::from_millis(100)),
-            next: Arc::new(AtomicUsize::new(0)),
             last_error: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// A connector for host `index` alone (one per etcd member), with its own failure record.
+    pub(super) fn for_host(&self, index: usize) -> EtcdTlsConnector {
+        let host = self.hosts.get(index).cloned().into_iter().collect();
+        EtcdTlsConnector {
+            hosts: Arc::new(host),
+            tls: self.tls.clone(),
+            connect_timeout: self.connect_timeout,
+            last_error: Arc::new(Mutex::new(None)),
+        }
     }
 
     /// The last connection failure since the last success, if any.
@@ -114,16 +122,12 @@ impl EtcdTlsConnector {
             .expect("the last-error lock is never poisoned") = error;
     }
 
-    /// Connects to the first host that completes a handshake.
+    /// Connects to the (first) host and completes a handshake.
     async fn connect(self) -> std::io::Result<TokioIo<TlsStream<TcpStream>>> {
-        let start = self.next.load(Ordering::Relaxed);
         let mut failures = Vec::new();
-        for i in 0..self.hosts.len() {
-            let index = (start + i) % self.hosts.len();
-            let host = &self.hosts[index];
+        for host in self.hosts.iter() {
             match self.handshake(host).await {
                 Ok(stream) => {
-                    self.next.store(index, Ordering::Relaxed);
                     self.record(None);
                     return Ok(TokioIo::new(stream));
                 }
@@ -131,7 +135,7 @@ impl EtcdTlsConnector {
             }
         }
         let message = failures.join("; ");
-        tracing::warn!(error = %message, "etcd tls connection failed");
+        tracing::debug!(error = %message, "etcd tls connection failed");
         self.record(Some(message.clone()));
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionRefused,
@@ -235,11 +239,11 @@ fn roots(config: &EtcdConfig) -> Result<RootCertStore, StoreError> {
     Ok(roots)
 }
 
-/// A lazily connecting tonic channel to the hosts through `connector`, with the store's
-/// keep-alive and timeouts. The origin is `https://<first host>`.
+/// A lazily connecting tonic channel through `connector` (one member's host), with the
+/// member channel settings. The origin is `https://<host>`.
 pub(super) fn channel(
     connector: EtcdTlsConnector,
-    timeout: Duration,
+    connect_timeout: Duration,
 ) -> Result<tonic::transport::Channel, StoreError> {
     let first = connector
         .hosts
@@ -255,10 +259,20 @@ pub(super) fn channel(
             format!("https://{first}")
                 .parse()
                 .map_err(|e| setup_error(format!("origin {first}: {e}")))?,
-        )
-        .connect_timeout(timeout)
-        .http2_keep_alive_interval(Duration::from_secs(5))
-        .keep_alive_timeout(timeout.max(Duration::from_secs(3)))
-        .keep_alive_while_idle(true);
-    Ok(endpoint.connect_with_connector_lazy(connector))
+        );
+    Ok(with_member_settings(endpoint, connect_timeout).connect_with_connector_lazy(connector))
+}
+
+/// The settings of every member channel, plain or TLS: the connect timeout, HTTP/2
+/// keep-alive (also while idle, so a lost member ends its watch), no Nagle delay.
+pub(super) fn with_member_settings(
+    endpoint: tonic::transport::Endpoint,
+    connect_timeout: Duration,
+) -> tonic::transport::Endpoint {
+    endpoint
+        .connect_timeout(connect_timeout)
+        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+        .keep_alive_while_idle(true)
+        .tcp_nodelay(true)
 }

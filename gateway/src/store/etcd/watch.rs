@@ -1,8 +1,13 @@
 //! The etcd watch: a range read under the prefix ([`WatchEvent::Snapshot`]), then an etcd
-//! watch from the next revision. Any failure (request error, stream end, cancellation, a
-//! compacted start revision) ends that round; the task waits with backoff and starts over with
-//! a fresh Snapshot, so the consumer converges after outages and compactions. The task ends
-//! when the receiver is dropped.
+//! watch from the next revision. The task ends when the receiver is dropped.
+//!
+//! - A watch whose member fails (stream error or end, `no leader` for a member cut off from
+//!   its peers) resumes at once on another member from the revision after the last event
+//!   delivered: no event is missed or repeated.
+//! - When no member can be watched, the task waits with backoff and resumes from that same
+//!   revision once one answers.
+//! - A start revision that was compacted away is the one case that re-reads the whole prefix
+//!   (a fresh Snapshot), so the consumer converges after long outages too.
 //!
 //! `deployment.etcd` timings, with APISIX's meaning (`core/config_etcd.lua`, `cli/etcd.lua`):
 //! - `watch_timeout`: a watch that delivered nothing for this long is cancelled and re-created
@@ -70,8 +75,10 @@ pub(super) fn start(store: EtcdStore, prefix: String) -> mpsc::Receiver<WatchEve
 enum RoundEnd {
     /// The receiver went away: stop.
     Closed,
-    /// Something failed: resync after a pause.
+    /// No member could be watched: pause, then resume from the last revision seen.
     Lost(String),
+    /// The revision to resume from was compacted away: re-read the whole prefix.
+    Compacted(String),
 }
 
 /// How a failure is reported, given what happened before.
@@ -107,12 +114,33 @@ async fn run(store: EtcdStore, prefix: String, tx: mpsc::Sender<WatchEvent>) {
     let mut backoff = MIN_BACKOFF;
     let mut failures = 0u32;
     let mut ever_read = false;
+    // The revision to resume from; `None` reads the whole prefix first.
+    let mut resume: Option<i64> = None;
     loop {
         let mut progress = Progress::default();
-        match round(&store, &prefix, &tx, &mut progress, timings.watch_timeout).await {
+        match round(
+            &store,
+            &prefix,
+            &tx,
+            &mut progress,
+            resume,
+            timings.watch_timeout,
+        )
+        .await
+        {
             RoundEnd::Closed => return,
+            RoundEnd::Compacted(reason) => {
+                tracing::info!(
+                    prefix,
+                    reason,
+                    "etcd watch start compacted; re-reading the prefix"
+                );
+                resume = None;
+                continue;
+            }
             RoundEnd::Lost(reason) => {
                 ever_read |= progress.snapshot_sent;
+                resume = progress.next_revision.or(resume);
                 if progress.watching {
                     // It worked for a while: start over with short pauses and log the loss.
                     failures = 0;
@@ -151,7 +179,8 @@ fn log_failure(endpoints: &[String], prefix: &str, reason: &str, report: Report)
         Report::Lost => tracing::warn!(
             prefix,
             reason,
-            "etcd watch lost; keeping the current configuration and retrying until etcd answers"
+            "etcd watch lost on every member; keeping the current configuration and retrying \
+             until etcd answers"
         ),
         Report::Quiet => tracing::debug!(prefix, reason, "etcd watch failed; retrying"),
     }
@@ -162,33 +191,35 @@ fn log_failure(endpoints: &[String], prefix: &str, reason: &str, report: Report)
 struct Progress {
     snapshot_sent: bool,
     watching: bool,
+    /// The revision after the last one delivered: where a new watch resumes.
+    next_revision: Option<i64>,
 }
 
-/// Reads a snapshot, sends it, then forwards watch events until something fails. A watch idle
-/// for `watch_timeout` is re-created from the next revision within the round.
+/// Reads a snapshot and sends it (unless resuming), then forwards watch events. A watch idle
+/// for `watch_timeout` is re-created from the next revision; a watch whose member failed is
+/// re-created on another member from the next revision (no event missed or repeated).
 async fn round(
     store: &EtcdStore,
     prefix: &str,
     tx: &mpsc::Sender<WatchEvent>,
     progress: &mut Progress,
+    resume: Option<i64>,
     watch_timeout: Duration,
 ) -> RoundEnd {
-    let (items, revision) = match crate::store::Store::list(store, prefix).await {
-        Ok(listed) => listed,
-        Err(err) => return RoundEnd::Lost(err.to_string()),
+    let mut next_revision = match resume {
+        Some(revision) => revision,
+        None => match send_snapshot(store, prefix, tx).await {
+            Ok(revision) => {
+                progress.snapshot_sent = true;
+                revision + 1
+            }
+            Err(end) => return end,
+        },
     };
-    let count = items.len();
-    if tx
-        .send(WatchEvent::Snapshot { items, revision })
-        .await
-        .is_err()
-    {
-        return RoundEnd::Closed;
-    }
-    progress.snapshot_sent = true;
-    tracing::debug!(prefix, revision, count, "etcd snapshot sent");
-
-    let mut next_revision = revision + 1;
+    progress.next_revision = Some(next_revision);
+    // Streams that failed in a row without delivering anything: past one per member, every
+    // member refuses and the round pauses.
+    let mut barren_losses = 0usize;
     loop {
         match watch_from(store, prefix, tx, progress, next_revision, watch_timeout).await {
             WatchEnd::IdleTimeout(next) => {
@@ -198,21 +229,69 @@ async fn round(
                     "etcd watch idle for deployment.etcd.watch_timeout; re-creating it"
                 );
                 next_revision = next;
+                barren_losses = 0;
+            }
+            WatchEnd::MemberLost {
+                member,
+                reason,
+                next,
+                delivered,
+            } => {
+                store.inner.members.failed(member, &reason);
+                barren_losses = if delivered { 0 } else { barren_losses + 1 };
+                if barren_losses > store.inner.endpoints.len() {
+                    return RoundEnd::Lost(reason);
+                }
+                tracing::info!(
+                    prefix,
+                    member = store.inner.members.endpoint(member),
+                    reason,
+                    revision = next,
+                    "etcd watch moves to another member"
+                );
+                next_revision = next;
             }
             WatchEnd::Round(end) => return end,
         }
     }
 }
 
+/// Lists the prefix and sends it as a [`WatchEvent::Snapshot`]; returns its revision.
+async fn send_snapshot(
+    store: &EtcdStore,
+    prefix: &str,
+    tx: &mpsc::Sender<WatchEvent>,
+) -> Result<i64, RoundEnd> {
+    let (items, revision) = crate::store::Store::list(store, prefix)
+        .await
+        .map_err(|err| RoundEnd::Lost(err.to_string()))?;
+    let count = items.len();
+    tx.send(WatchEvent::Snapshot { items, revision })
+        .await
+        .map_err(|_| RoundEnd::Closed)?;
+    tracing::debug!(prefix, revision, count, "etcd snapshot sent");
+    Ok(revision)
+}
+
 /// How one watch stream ended.
 enum WatchEnd {
     /// Nothing arrived for `watch_timeout`: watch again from this revision.
     IdleTimeout(i64),
+    /// The member serving the watch failed (stream error, stream end, `no leader`): watch
+    /// again from `next` on another member.
+    MemberLost {
+        member: usize,
+        reason: String,
+        next: i64,
+        /// Whether the stream delivered any answer before it failed.
+        delivered: bool,
+    },
     /// The round is over.
     Round(RoundEnd),
 }
 
-/// Watches from `start_revision`, forwarding events, until a failure or an idle timeout.
+/// Watches from `start_revision` on the first member that answers, forwarding events, until
+/// a failure or an idle timeout.
 async fn watch_from(
     store: &EtcdStore,
     prefix: &str,
@@ -221,43 +300,46 @@ async fn watch_from(
     start_revision: i64,
     watch_timeout: Duration,
 ) -> WatchEnd {
-    let lost = |reason: String| WatchEnd::Round(RoundEnd::Lost(reason));
     let options = WatchOptions::new()
         .with_prefix()
         .with_start_revision(start_revision);
-    let key = prefix.to_owned();
-    let stream = store
-        .request(|mut c| async move { c.watch(key, Some(options)).await })
+    let served = store
+        .served(|mut c| {
+            let options = options.clone();
+            async move { c.watch(prefix, Some(options)).await }
+        })
         .await;
-    let mut stream = match stream {
-        Ok(stream) => stream,
-        Err(err) => return lost(err.to_string()),
+    let (mut stream, member) = match served {
+        Ok(served) => (served.value, served.member),
+        Err(err) => return WatchEnd::Round(RoundEnd::Lost(err.to_string())),
     };
     progress.watching = true;
     let mut next_revision = start_revision;
+    let mut delivered = false;
     loop {
         let message = tokio::select! {
             message = tokio::time::timeout(watch_timeout, stream.message()) => message,
             _ = tx.closed() => return WatchEnd::Round(RoundEnd::Closed),
         };
+        let lost = move |reason: String| WatchEnd::MemberLost {
+            member,
+            reason,
+            next: next_revision,
+            delivered,
+        };
         let resp = match message {
             Err(_) => return WatchEnd::IdleTimeout(next_revision),
             Ok(Ok(Some(resp))) => resp,
-            Ok(Ok(None)) => {
-                store.set_healthy(false);
-                return lost("watch stream ended".into());
-            }
-            Ok(Err(err)) => {
-                store.set_healthy(false);
-                return lost(super::unavailable(&err).to_string());
-            }
+            Ok(Ok(None)) => return lost("watch stream ended".into()),
+            Ok(Err(err)) => return lost(super::members::error_text(&err)),
         };
+        delivered = true;
         store.set_healthy(true);
         if resp.compact_revision() > 0 {
-            return lost(format!(
+            return WatchEnd::Round(RoundEnd::Compacted(format!(
                 "required revision has been compacted (compact revision {})",
                 resp.compact_revision()
-            ));
+            )));
         }
         if resp.canceled() {
             return lost(format!("watch canceled: {}", resp.cancel_reason()));
@@ -265,6 +347,8 @@ async fn watch_from(
         for event in resp.events() {
             let Some(kv) = event.kv() else { continue };
             next_revision = next_revision.max(kv.mod_revision() + 1);
+            progress.next_revision = Some(next_revision);
+            store.saw_revision(kv.mod_revision());
             let out = match event.event_type() {
                 EventType::Put => WatchEvent::Put(convert(kv)),
                 EventType::Delete => WatchEvent::Delete {

@@ -1,0 +1,253 @@
+//! The etcd store on a real three-member cluster: requests fail over when a member dies, the
+//! watch resumes on another member without missing or repeating an event, quorum loss answers
+//! within the timeout and heals without a new store, and retried writes keep their meaning.
+
+mod etcd_support;
+
+use std::time::{Duration, Instant};
+
+use apisix_gateway::config::EtcdConfig;
+use apisix_gateway::store::etcd::EtcdStore;
+use apisix_gateway::store::{Store, StoreError, WatchEvent};
+use etcd_support::cluster::{endpoint_addr, EtcdCluster, SwallowRelay};
+use etcd_support::*;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+/// The request timeout the tests give the store.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+fn config(hosts: Vec<String>) -> EtcdConfig {
+    let mut config = Etcd::config_for(hosts, "/apisix");
+    config.timeout = TIMEOUT;
+    config
+}
+
+fn cluster_store(hosts: Vec<String>) -> EtcdStore {
+    EtcdStore::new(&config(hosts)).expect("etcd store")
+}
+
+async fn next_event(rx: &mut mpsc::Receiver<WatchEvent>) -> WatchEvent {
+    within("a watch event", rx.recv())
+        .await
+        .expect("the watch stays open")
+}
+
+#[tokio::test]
+async fn requests_fail_over_when_the_leader_then_a_follower_dies_and_heal_with_quorum() {
+    let mut cluster = EtcdCluster::start(3).await;
+    let store = cluster_store(cluster.endpoints());
+    store
+        .put("/apisix/upstreams/warm", &json!({"n": 0}), 0)
+        .await
+        .expect("first write");
+
+    // Kill the leader in the middle of a stream of writes and reads: every one succeeds.
+    let leader = cluster.wait_leader().await;
+    let mut failures = Vec::new();
+    for n in 0..40 {
+        if n == 10 {
+            cluster.kill(leader);
+        }
+        let key = format!("/apisix/upstreams/{n}");
+        if let Err(err) = store.put(&key, &json!({"n": n}), 0).await {
+            failures.push(format!("put {n}: {err}"));
+        }
+        match store.get(&key).await {
+            Ok(Some(kv)) if kv.value == json!({"n": n}) => {}
+            other => failures.push(format!("get {n}: {other:?}")),
+        }
+        assert!(store.reachable().await, "reachable while a quorum is up");
+    }
+    assert!(failures.is_empty(), "{failures:?}\n{}", cluster.logs());
+
+    // Kill a follower too: no quorum. Writes answer Unavailable within the timeout.
+    let follower = (0..3).find(|&i| i != leader).expect("a follower");
+    cluster.kill(follower);
+    let started = Instant::now();
+    let lost = store.put("/apisix/upstreams/lost", &json!(1), 0).await;
+    let took = started.elapsed();
+    assert!(matches!(lost, Err(StoreError::Unavailable(_))), "{lost:?}");
+    assert!(took <= TIMEOUT + Duration::from_secs(1), "took {took:?}");
+    assert!(!store.reachable().await, "no quorum: unreachable");
+
+    // Quorum back: the same store writes again, without a restart.
+    cluster.restart(leader);
+    cluster.wait_leader().await;
+    eventually("writes succeed again", Duration::from_secs(20), || async {
+        store
+            .put("/apisix/upstreams/healed", &json!(1), 0)
+            .await
+            .ok()
+    })
+    .await;
+    assert!(store.reachable().await);
+}
+
+#[tokio::test]
+async fn the_watch_resumes_on_another_member_without_missing_or_repeating_events() {
+    let mut cluster = EtcdCluster::start(3).await;
+    // The store prefers the first endpoint: its watch runs on member 0.
+    let store = cluster_store(cluster.endpoints());
+    let mut rx = store.watch("/apisix/").await.expect("watch");
+    let WatchEvent::Snapshot {
+        revision: start, ..
+    } = next_event(&mut rx).await
+    else {
+        panic!("the first event is a snapshot");
+    };
+    // The writer fails over between members 1 and 2 (a write may land twice when its
+    // answer was lost: the oracle is etcd's own history, not the list of writes).
+    let writer = cluster_store(vec![cluster.endpoint(1), cluster.endpoint(2)]);
+    for n in 0..30 {
+        if n == 10 {
+            cluster.kill(0);
+        }
+        writer
+            .put(&format!("/apisix/stream_routes/{n}"), &json!({}), 0)
+            .await
+            .expect("write with a quorum up");
+    }
+    let last = cluster.revision().await;
+    let expected = history(&cluster, start + 1, last).await;
+    assert!(expected.len() >= 30, "{expected:?}");
+    let mut seen = Vec::new();
+    while seen.len() < expected.len() {
+        match next_event(&mut rx).await {
+            WatchEvent::Put(kv) => seen.push((kv.key, kv.mod_revision)),
+            other => panic!("only puts are expected after the snapshot, got {other:?}"),
+        }
+    }
+    assert_eq!(seen, expected, "every change once, in order");
+    // Nothing else is pending: no duplicate arrives late.
+    let late = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await;
+    assert!(late.is_err(), "unexpected late event {late:?}");
+}
+
+/// The puts under `/apisix/` from `from` to `to` (revisions), as etcd's history has them.
+async fn history(cluster: &EtcdCluster, from: i64, to: i64) -> Vec<(String, i64)> {
+    let mut client = cluster.client(1).await;
+    let options = etcd_client::WatchOptions::new()
+        .with_prefix()
+        .with_start_revision(from);
+    let mut stream = within("oracle watch", client.watch("/apisix/", Some(options)))
+        .await
+        .expect("oracle watch");
+    let mut out = Vec::new();
+    while out.last().is_none_or(|(_, rev)| *rev < to) {
+        let resp = within("oracle events", stream.message())
+            .await
+            .expect("oracle stream")
+            .expect("oracle message");
+        for event in resp.events() {
+            let kv = event.kv().expect("event kv");
+            out.push((
+                String::from_utf8_lossy(kv.key()).into_owned(),
+                kv.mod_revision(),
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_watch_that_lost_every_member_resumes_from_its_revision_once_a_quorum_is_back() {
+    let mut cluster = EtcdCluster::start(3).await;
+    let store = cluster_store(cluster.endpoints());
+    let mut rx = store.watch("/apisix/").await.expect("watch");
+    assert!(matches!(
+        next_event(&mut rx).await,
+        WatchEvent::Snapshot { .. }
+    ));
+    for i in 0..3 {
+        cluster.kill(i);
+    }
+    for i in 0..3 {
+        cluster.restart(i);
+    }
+    cluster.wait_leader().await;
+    let mut writer = cluster.client(2).await;
+    within(
+        "write after the restart",
+        writer.put("/apisix/upstreams/after", "{}", None),
+    )
+    .await
+    .expect("write with the cluster back");
+    // The first event after the outage is the write itself, not a fresh snapshot: the watch
+    // resumed from the revision it had reached.
+    match next_event(&mut rx).await {
+        WatchEvent::Put(kv) => assert_eq!(kv.key, "/apisix/upstreams/after"),
+        other => panic!("expected the put, got {other:?}"),
+    }
+}
+
+/// A store whose first member sits behind a relay that can swallow its answers, warmed so that
+/// member 0 is the one it talks to.
+async fn store_behind_relay(cluster: &EtcdCluster) -> (EtcdStore, SwallowRelay) {
+    let relay = SwallowRelay::start(endpoint_addr(&cluster.endpoint(0))).await;
+    let hosts = vec![relay.endpoint(), cluster.endpoint(1), cluster.endpoint(2)];
+    let store = cluster_store(hosts);
+    store.get("/apisix/warm").await.expect("warm-up read");
+    (store, relay)
+}
+
+#[tokio::test]
+async fn a_put_retried_after_a_lost_answer_reports_its_own_creation() {
+    let cluster = EtcdCluster::start(3).await;
+    let (store, relay) = store_behind_relay(&cluster).await;
+    relay.swallow(true);
+    let outcome = store
+        .put(
+            "/apisix/stream_routes/00000000000000000042",
+            &json!({"id": "42"}),
+            0,
+        )
+        .await
+        .expect("the retry on another member succeeds");
+    assert_eq!(outcome.previous, None, "created, not updated (201)");
+    assert_eq!(outcome.current.create_revision, {
+        let got = store
+            .get("/apisix/stream_routes/00000000000000000042")
+            .await
+            .expect("get")
+            .expect("present");
+        got.create_revision
+    });
+    // POST: one id, one object, whatever the retries.
+    let (items, _) = store.list("/apisix/stream_routes/").await.expect("list");
+    assert_eq!(items.len(), 1, "{items:?}");
+}
+
+#[tokio::test]
+async fn a_compare_and_swap_retried_after_a_lost_answer_succeeds_once_and_still_guards() {
+    let cluster = EtcdCluster::start(3).await;
+    let (store, relay) = store_behind_relay(&cluster).await;
+    let key = "/apisix/upstreams/1";
+    let first = store.put(key, &json!({"v": 1}), 0).await.expect("put");
+    relay.swallow(true);
+    let swapped = store
+        .compare_and_put(key, first.current.mod_revision, &json!({"v": 2}), 0)
+        .await
+        .expect("the retried swap finds its own write");
+    assert_eq!(swapped.current.value, json!({"v": 2}));
+    // A swap on the old revision is still refused: retries never turn a CAS into a blind write.
+    let stale = store
+        .compare_and_put(key, first.current.mod_revision, &json!({"v": 3}), 0)
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    let now = store.get(key).await.expect("get").expect("present");
+    assert_eq!(now.value, json!({"v": 2}));
+}
+
+#[tokio::test]
+async fn a_delete_retried_after_a_lost_answer_finds_the_key_gone() {
+    let cluster = EtcdCluster::start(3).await;
+    let (store, relay) = store_behind_relay(&cluster).await;
+    let key = "/apisix/services/1";
+    store.put(key, &json!({"v": 1}), 0).await.expect("put");
+    relay.swallow(true);
+    // As APISIX's retrying client: the retry deletes nothing (Admin API: 404 Key not found).
+    let deleted = store.delete(key).await.expect("the retry answers");
+    assert_eq!(deleted, None);
+    assert_eq!(store.get(key).await.expect("get"), None);
+}
