@@ -7,6 +7,7 @@
 #   mariadbd/mysqld   <- mariadb-server     (the MySQL walkthrough test)
 #   mariadb/mysql     <- mariadb-client     (the client run through the proxy)
 #   tmux              <- tmux               (the real-terminal TUI test)
+#   ip                <- iproute2           (the fleet tests' hosts: network namespaces, veth, bridge)
 # As root with apt-get: runs `apt-get update` once (only when something is missing) and installs.
 # Otherwise: prints the command to run and exits 1. Set SKIP_INSTALL_DEPS=1 to skip the check.
 set -euo pipefail
@@ -33,9 +34,10 @@ have etcd || missing+=(etcd-server)
 have mariadbd mysqld || missing+=(mariadb-server)
 have mariadb mysql || missing+=(mariadb-client)
 have tmux || missing+=(tmux)
+have ip || missing+=(iproute2)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-deps: protoc (+ includes), openssl, etcd, mariadbd, mariadb client and tmux are present"
+    echo "install-deps: protoc (+ includes), openssl, etcd, mariadbd, mariadb client, tmux and ip are present"
     exit 0
 fi
 
@@ -43,7 +45,7 @@ if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing system packages: ${missing[*]}" >&2
     echo "install-deps: install them, e.g. on Debian/Ubuntu:" >&2
     echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
-    echo "install-deps: (other systems: protoc, etcd >= 3.4, MariaDB or MySQL server + client, tmux)" >&2
+    echo "install-deps: (other systems: protoc, etcd >= 3.4, MariaDB or MySQL server + client, tmux, iproute2)" >&2
     exit 1
 fi
 
