@@ -251,3 +251,111 @@ async fn a_delete_retried_after_a_lost_answer_finds_the_key_gone() {
     assert_eq!(deleted, None);
     assert_eq!(store.get(key).await.expect("get"), None);
 }
+
+/// A gateway of `role` on every member of `cluster` (the config template quotes one host;
+/// the joined list fills it as several).
+async fn cluster_gateway(cluster: &EtcdCluster, role: &str) -> Gateway {
+    let dir = tempfile::tempdir().expect("gateway dir");
+    let hosts = cluster.endpoints().join("\", \"");
+    let config = gateway_config(dir.path(), role, "etcd", &hosts, free_port());
+    Gateway::start(config, Some(dir)).await
+}
+
+fn route_to(backend: std::net::SocketAddr, tag: u32) -> String {
+    format!(r#"{{"desc":"r{tag}","upstream":{{"type":"roundrobin","nodes":{{"{backend}":1}}}}}}"#)
+}
+
+#[tokio::test]
+async fn every_admin_request_succeeds_while_a_quorum_is_up_and_answers_503_in_time_without_one() {
+    let mut cluster = EtcdCluster::start(3).await;
+    let backend = tagged_echo("b").await;
+    let admin = cluster_gateway(&cluster, "traditional").await;
+    let data_plane = cluster_gateway(&cluster, "data_plane").await;
+    let stream = data_plane.stream.expect("data plane listener");
+
+    let leader = cluster.wait_leader().await;
+    let mut failed = Vec::new();
+    for n in 0..24u32 {
+        if n == 8 {
+            cluster.kill(leader);
+        }
+        let path = format!("/apisix/admin/stream_routes/{}", n % 4);
+        let calls = [
+            ("PUT", path.clone(), Some(route_to(backend, n))),
+            ("GET", path.clone(), None),
+            (
+                "POST",
+                "/apisix/admin/upstreams".to_owned(),
+                Some(r#"{"nodes":{"127.0.0.1:1":1}}"#.to_owned()),
+            ),
+        ];
+        for (method, path, body) in calls {
+            let (status, text) = admin.admin_call(method, &path, body.as_deref()).await;
+            if !(200..300).contains(&status) {
+                failed.push(format!("{method} {path}: {status} {text}"));
+            }
+            if method == "POST" && status == 201 {
+                let id = serde_json::from_str::<serde_json::Value>(&text).expect("json")["value"]
+                    ["id"]
+                    .as_str()
+                    .expect("generated id")
+                    .to_owned();
+                let (status, text) = admin
+                    .admin_call("DELETE", &format!("/apisix/admin/upstreams/{id}"), None)
+                    .await;
+                if status != 200 {
+                    failed.push(format!("DELETE upstream {id}: {status} {text}"));
+                }
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}\n{}", cluster.logs());
+    // The data plane serves the newest route.
+    eventually("the data plane proxies", Duration::from_secs(5), || {
+        try_round_trip(stream, b"x")
+    })
+    .await;
+
+    // Quorum lost: writes answer 503 with an error_msg within the timeout (2 s here); the data
+    // plane keeps proxying with its last snapshot.
+    let follower = (0..3).find(|&i| i != leader).expect("a follower");
+    cluster.kill(follower);
+    let started = Instant::now();
+    let (status, text) = admin
+        .admin_call(
+            "PUT",
+            "/apisix/admin/stream_routes/9",
+            Some(&route_to(backend, 9)),
+        )
+        .await;
+    assert_eq!(status, 503, "{text}");
+    let body: serde_json::Value = serde_json::from_str(&text).expect("json error");
+    assert!(body["error_msg"].is_string(), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        try_round_trip(stream, b"still").await.as_deref(),
+        Some(&b"b:still"[..])
+    );
+
+    // Quorum back: writes succeed and reach the data plane, without restarting anything.
+    cluster.restart(leader);
+    cluster.wait_leader().await;
+    let (status, text) = eventually("writes succeed again", Duration::from_secs(20), || async {
+        let (status, text) = admin
+            .admin_call(
+                "PUT",
+                "/apisix/admin/stream_routes/9",
+                Some(&route_to(backend, 9)),
+            )
+            .await;
+        (status == 201).then_some((status, text))
+    })
+    .await;
+    assert_eq!(status, 201, "{text}");
+    admin.stop().await;
+    data_plane.stop().await;
+}
