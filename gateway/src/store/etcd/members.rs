@@ -173,12 +173,13 @@ impl Members {
         let per_attempt = (total / self.members.len().max(1) as u32).max(MIN_ATTEMPT);
         let mut pause = FIRST_PASS_PAUSE;
         let mut retried = false;
-        let mut last_error = String::from("no etcd host configured");
+        // The last failure of each member, for the error when none answers.
+        let mut reasons: Vec<Option<String>> = vec![None; self.members.len()];
         loop {
             for index in self.order() {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if remaining.is_zero() {
-                    return Err(unreachable_after(total, &last_error));
+                    return Err(self.unreachable_after(total, &reasons));
                 }
                 match self.attempt(index, per_attempt.min(remaining), &call).await {
                     Ok(value) => {
@@ -204,13 +205,13 @@ impl Members {
                     }) => {
                         self.failed(index, &reason);
                         retried |= maybe_applied;
-                        last_error = reason;
+                        reasons[index] = Some(reason);
                     }
                 }
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(unreachable_after(total, &last_error));
+                return Err(self.unreachable_after(total, &reasons));
             }
             tokio::time::sleep(pause.min(remaining)).await;
             pause = (pause * 2).min(MAX_PASS_PAUSE);
@@ -269,6 +270,34 @@ impl Members {
                 reason: format!("etcd connect timed out after {limit:?}"),
                 maybe_applied: false,
             }),
+        }
+    }
+
+    /// "No member answered", with each member's last failure: with one member, its error as
+    /// etcd gave it; with several, `<endpoint>: <reason>` for each.
+    fn unreachable_after(&self, total: Duration, reasons: &[Option<String>]) -> Failure {
+        let tried: Vec<(usize, &String)> = reasons
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.as_ref().map(|r| (i, r)))
+            .collect();
+        let text = match tried.as_slice() {
+            [] => format!("etcd request timed out after {total:?}"),
+            [(_, reason)] if self.members.len() == 1 => (*reason).clone(),
+            _ => {
+                let each: Vec<String> = tried
+                    .iter()
+                    .map(|(i, reason)| format!("{}: {reason}", self.members[*i].endpoint))
+                    .collect();
+                format!(
+                    "no etcd member answered within {total:?}: {}",
+                    each.join("; ")
+                )
+            }
+        };
+        Failure {
+            error: StoreError::Unavailable(text),
+            unreachable: true,
         }
     }
 
@@ -401,15 +430,6 @@ pub(super) fn error_text(err: &etcd_client::Error) -> String {
             status.message().to_owned()
         }
         other => other.to_string(),
-    }
-}
-
-fn unreachable_after(total: Duration, last_error: &str) -> Failure {
-    Failure {
-        error: StoreError::Unavailable(format!(
-            "no etcd member answered within {total:?}: {last_error}"
-        )),
-        unreachable: true,
     }
 }
 
