@@ -7,7 +7,7 @@ CARGO ?= cargo
 CONFIG ?= conf/config.yaml
 PREFIX ?= .
 
-.PHONY: all run test build deps fmt lint check bench clean
+.PHONY: all run test build deps fmt lint check bench fleet-bench clean
 
 all: build
 
@@ -44,6 +44,11 @@ lint:
 ## installs nginx, haproxy, iperf3, sockperf, wrk when missing; BENCH_RUNS, BENCH_SECONDS)
 bench:
 	./scripts/bench.sh
+
+## fleet-bench: route convergence across two gateways on a 3-member etcd cluster, all members up
+## and one killed (docs/bench.md; FLEET_WRITES, FLEET_KILL, FLEET_STRICT=1 fails on a missed target)
+fleet-bench:
+	./scripts/fleet-bench.sh
 
 ## clean: remove build output
 clean:

@@ -19,7 +19,9 @@
 #   BENCH_RUNTIME=percore  run our gateway on one current_thread runtime per worker with
 #                        SO_REUSEPORT listeners instead of the tokio multi-thread runtime
 #                        (apisix.worker_processes: 1 here)
-#   BENCH_ONLY="latency conns"  only these figures (of: idle bulk latency conns udp stats routes)
+#   BENCH_ONLY="latency conns"  only these figures (of: idle bulk latency conns udp stats routes
+#                        fleet); fleet is scripts/fleet-bench.sh, its own table at the end
+#                        (FLEET_* variables there)
 #   BENCH_QUICK=1        smoke run: 1 run, 1 s per test, 1000 idle connections, 1000 routes
 #   SKIP_INSTALL=1       do not apt-get install missing tools
 set -euo pipefail
@@ -359,7 +361,7 @@ measure_udp() {
     record "$sys" udp_dps "$(awk -F= '/^dgrams_per_sec=/ { print $2 }' "$TMP/udp.out")"
 }
 
-ONLY=" ${BENCH_ONLY:-idle bulk latency conns udp stats routes} "
+ONLY=" ${BENCH_ONLY:-idle bulk latency conns udp stats routes fleet} "
 wanted() { [[ "$ONLY" == *" $1 "* ]]; }
 SYSTEMS=(direct ours nginx haproxy)
 if wanted idle; then
@@ -421,5 +423,11 @@ echo "Benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), our runtime ${BENCH_RUNTIME:-m
 echo "Versions: $("$GW" version 2>&1 | head -1), $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), $(iperf3 --version | head -1 | awk '{print $1 " " $2}'), sockperf $(sockperf --version 2>&1 | awk '/version/ { print $NF; exit }'), $(wrk -v 2>&1 | head -1 | awk '{print $1 " " $2}'); load average $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 "$GWB" report "$RESULTS"
+FLEET_RC=0
+if wanted fleet; then
+    log "fleet: route convergence across two gateways on a 3-member etcd (scripts/fleet-bench.sh)"
+    echo
+    FLEET_SKIP_BUILD=1 FLEET_KEEP="${FLEET_KEEP:-${BENCH_KEEP:-0}}" "$ROOT/scripts/fleet-bench.sh" || FLEET_RC=$?
+fi
 [[ "${BENCH_KEEP:-0}" == 1 ]] && cp "$RESULTS" "$TMP/results.keep.tsv"
-exit 0
+exit "$FLEET_RC"

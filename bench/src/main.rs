@@ -4,7 +4,9 @@
 //! Results are printed as `key=value` lines on stdout for scripts/bench.sh to collect.
 
 mod echo;
+mod fleet;
 mod load;
+mod ports;
 mod report;
 mod routes;
 mod udp;
@@ -81,6 +83,67 @@ enum Command {
     },
     /// Reads `system<TAB>figure<TAB>value` lines and prints the markdown table.
     Report { results: PathBuf },
+    /// Route convergence between two gateways on one etcd (scripts/fleet-bench.sh): PUTs
+    /// `writes` stream routes through A's Admin API, route i matching only the source address
+    /// 127.<net>.<i/250>.<i%250+1>, and times from each 2xx answer until an echo from that
+    /// source goes through B's listener `probe`.
+    Fleet {
+        /// Gateway A's Admin API.
+        #[arg(long)]
+        admin: SocketAddr,
+        /// A's admin key.
+        #[arg(long)]
+        key: String,
+        /// Gateway B's TCP stream listener.
+        #[arg(long)]
+        probe: SocketAddr,
+        /// The TCP echo server the routes point at.
+        #[arg(long)]
+        upstream: SocketAddr,
+        /// Run name: route ids `fleet-<run>-<i>`, first column of the results.
+        #[arg(long)]
+        run: String,
+        #[arg(long, default_value_t = 1000)]
+        writes: usize,
+        /// Second octet of the source addresses (use another one per run).
+        #[arg(long, default_value_t = 77)]
+        net: u8,
+        /// Longest wait (ms) for B after A's answer; longer counts as not converged.
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+        /// Time between probes of B (ms).
+        #[arg(long, default_value_t = 1)]
+        poll_ms: u64,
+        /// Writes not started after this many seconds are skipped.
+        #[arg(long, default_value_t = 75.0)]
+        budget: f64,
+        /// Write one unmeasured route first and wait until B has it.
+        #[arg(long)]
+        warmup: bool,
+        /// Append `run<TAB>key<TAB>value` lines to this file.
+        #[arg(long)]
+        results: Option<PathBuf>,
+    },
+    /// Reads `gwbench fleet --results` lines and prints the convergence table; with
+    /// `--strict`, exits 1 when a target is missed.
+    FleetReport {
+        results: PathBuf,
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Waits until the given etcd members agree on a leader among them and prints its endpoint.
+    EtcdLeader {
+        /// A member's client URL (repeat for each member).
+        #[arg(long = "endpoint", required = true)]
+        endpoints: Vec<String>,
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+    },
+    /// Prints `count` free loopback ports (below the ephemeral range), space-separated.
+    FreePorts {
+        #[arg(long)]
+        count: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -89,6 +152,20 @@ fn main() -> anyhow::Result<()> {
         let text = std::fs::read_to_string(results)
             .with_context(|| format!("cannot read {}", results.display()))?;
         print!("{}", report::render(&text));
+        return Ok(());
+    }
+    if let Command::FleetReport { results, strict } = &cli.command {
+        let text = std::fs::read_to_string(results)
+            .with_context(|| format!("cannot read {}", results.display()))?;
+        let (table, met) = fleet::report::render(&text);
+        print!("{table}");
+        anyhow::ensure!(met || !strict, "a fleet convergence target was missed");
+        return Ok(());
+    }
+    if let Command::FreePorts { count } = &cli.command {
+        let ports = ports::free(*count)?;
+        let text: Vec<String> = ports.iter().map(u16::to_string).collect();
+        println!("{}", text.join(" "));
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -121,7 +198,45 @@ fn main() -> anyhow::Result<()> {
                 port,
                 upstream,
             } => routes::create(admin, &key, count, port, upstream).await,
-            Command::Report { .. } => Ok(()),
+            Command::Fleet {
+                admin,
+                key,
+                probe,
+                upstream,
+                run,
+                writes,
+                net,
+                timeout_ms,
+                poll_ms,
+                budget,
+                warmup,
+                results,
+            } => {
+                fleet::run(fleet::FleetRun {
+                    admin,
+                    key,
+                    probe,
+                    upstream,
+                    writes,
+                    net,
+                    run,
+                    timeout: Duration::from_millis(timeout_ms),
+                    poll: Duration::from_millis(poll_ms),
+                    budget: Duration::from_secs_f64(budget),
+                    warmup,
+                    results,
+                })
+                .await
+            }
+            Command::EtcdLeader { endpoints, timeout } => {
+                let leader =
+                    fleet::etcd::wait_leader(&endpoints, Duration::from_secs_f64(timeout)).await?;
+                println!("{leader}");
+                Ok(())
+            }
+            Command::Report { .. } | Command::FleetReport { .. } | Command::FreePorts { .. } => {
+                Ok(())
+            }
         }
     })
 }

@@ -14,14 +14,26 @@
 //! - [`tmux`]: a terminal program in a detached tmux session (screen capture, keys).
 //! - [`mariadb`]: a throwaway MariaDB server and the `mariadb` command-line client.
 //! - [`etcd`]: a throwaway single-node etcd.
+//! - [`netns`]: a test bed of hosts on one machine (network namespaces, bridges, veths under
+//!   `198.18.0.0/15`), swept and torn down by name.
+//! - [`cluster`]: a real 3-member etcd cluster, one member per host (leader, revision, kill,
+//!   restart, cut off).
+//! - [`fault_relay`]: a TCP relay in front of an upstream node that injects faults (delay,
+//!   drop, reset, blackhole) switched at run time.
+//! - [`fleet`]: etcd cluster + gateways + echo nodes on their own hosts, with Admin churn,
+//!   long-lived sessions and convergence measurements for the fault scenarios.
 //!
 //! Every wait has a timeout; no sleep is used as synchronisation.
 
 pub mod backends;
 pub mod client;
+pub mod cluster;
 pub mod etcd;
+pub mod fault_relay;
+pub mod fleet;
 pub mod gateway;
 pub mod mariadb;
+pub mod netns;
 pub mod ports;
 pub mod tmux;
 pub mod tools;

@@ -140,6 +140,32 @@ impl AdminRequest {
     }
 }
 
+/// The Admin API of one gateway, detached from the [`crate::gateway::Gateway`] handle so that
+/// spawned tasks can keep sending requests (see [`crate::gateway::Gateway::admin_handle`]).
+#[derive(Debug, Clone)]
+pub struct AdminHandle {
+    client: reqwest::Client,
+    /// `http://<ip>:<port>/apisix/admin`.
+    base: String,
+    auth: KeyAuth,
+}
+
+impl AdminHandle {
+    pub(crate) fn new(client: reqwest::Client, base: String, auth: KeyAuth) -> Self {
+        AdminHandle { client, base, auth }
+    }
+
+    /// A request to `/apisix/admin<path>` with the gateway's admin key.
+    pub fn request(&self, method: Method, path: &str) -> AdminRequest {
+        AdminRequest::new(
+            self.client.clone(),
+            method,
+            format!("{}{path}", self.base),
+            self.auth.clone(),
+        )
+    }
+}
+
 /// A plain HTTP client for the test's own calls: no proxy from the environment, short timeouts.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -1,7 +1,10 @@
 //! The test gateway's `conf/config.yaml`: APISIX keys rendered from a small struct, with free
-//! ports for every listener and known admin keys.
+//! ports for every listener and known admin keys. Every listener (stream, Admin, Control,
+//! metrics) binds [`GatewayConfig::listen_ip`], 127.0.0.1 unless a test runs the gateway on a
+//! host of its own ([`GatewayConfig::netns`], see [`crate::netns`]).
 
 use std::fmt::Write as _;
+use std::net::Ipv4Addr;
 
 use crate::ports::free_port;
 
@@ -13,14 +16,20 @@ pub const TEST_VIEWER_KEY: &str = "e2e-viewer-key-0123456789abcdef";
 /// What to put in the test gateway's config.yaml.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayConfig {
-    /// `apisix.stream_proxy.tcp`, all on 127.0.0.1 (or every address with `tcp_listen_any`).
+    /// The address every listener binds (127.0.0.1 by default; a test host's address when the
+    /// gateway runs in a network namespace).
+    pub listen_ip: Ipv4Addr,
+    /// Run the gateway inside this network namespace (`ip netns exec <netns> ...`); `None`: in
+    /// the test's own namespace.
+    pub netns: Option<String>,
+    /// `apisix.stream_proxy.tcp`, all on `listen_ip` (or every address with `tcp_listen_any`).
     pub tcp_ports: Vec<u16>,
     /// Write the TCP listeners as bare ports (`- 9100`: every address, as `make run` does).
     pub tcp_listen_any: bool,
-    /// More `apisix.stream_proxy.tcp` entries on 127.0.0.1, in the object form with `tls: true`
+    /// More `apisix.stream_proxy.tcp` entries on `listen_ip`, in the object form with `tls: true`
     /// (TLS terminated with SSL objects).
     pub tcp_tls_ports: Vec<u16>,
-    /// `apisix.stream_proxy.udp`, all on 127.0.0.1 (or on a wildcard address with
+    /// `apisix.stream_proxy.udp`, all on `listen_ip` (or on a wildcard address with
     /// `udp_listen_any`, `[::1]` with `udp_ipv6`).
     pub udp_ports: Vec<u16>,
     /// Write the UDP listeners as bare ports (`- 9200`: `0.0.0.0`), or as `"[::]:9200"` with
@@ -44,6 +53,13 @@ pub struct GatewayConfig {
     /// `Some(endpoint)`: use `config_provider: etcd` with this `deployment.etcd.host` (see
     /// [`crate::etcd::Etcd::endpoint`]) and prefix `/apisix`; `None`: the embedded store.
     pub etcd_endpoint: Option<String>,
+    /// More `deployment.etcd.host` entries, listed after `etcd_endpoint` (the other members of
+    /// an etcd cluster, see [`GatewayConfig::use_etcd_cluster`]).
+    pub etcd_more_hosts: Vec<String>,
+    /// `deployment.etcd.timeout` in seconds (5 by default).
+    pub etcd_timeout: u64,
+    /// `deployment.etcd.health_check_timeout` in seconds, if set.
+    pub etcd_health_check_timeout: Option<u64>,
     /// `config_provider: yaml` on this traditional node: API-driven standalone (the Admin API
     /// serves only `/apisix/admin/configs`). Ignored when `etcd_endpoint` is set.
     pub api_standalone: bool,
@@ -63,6 +79,8 @@ impl GatewayConfig {
     /// `tcp` TCP and `udp` UDP stream listeners on free ports.
     pub fn with_listeners(tcp: usize, udp: usize) -> Self {
         GatewayConfig {
+            listen_ip: Ipv4Addr::LOCALHOST,
+            netns: None,
             tcp_ports: (0..tcp).map(|_| free_port()).collect(),
             udp_ports: (0..udp).map(|_| free_port()).collect(),
             tcp_listen_any: false,
@@ -78,14 +96,25 @@ impl GatewayConfig {
             proxy_mode: "http&stream".to_string(),
             allow_admin: vec!["127.0.0.0/24".to_string()],
             etcd_endpoint: None,
+            etcd_more_hosts: Vec::new(),
+            etcd_timeout: 5,
+            etcd_health_check_timeout: None,
             api_standalone: false,
             extra_yaml: String::new(),
             env: Vec::new(),
         }
     }
 
+    /// `config_provider: etcd` with every member of a cluster in `deployment.etcd.host`, in
+    /// this order; `endpoints` must not be empty.
+    pub fn use_etcd_cluster(&mut self, endpoints: &[String]) {
+        self.etcd_endpoint = endpoints.first().cloned();
+        self.etcd_more_hosts = endpoints.iter().skip(1).cloned().collect();
+    }
+
     /// Renders config.yaml.
     pub fn render(&self) -> String {
+        let ip = self.listen_ip;
         let mut y = String::new();
         let _ = writeln!(
             y,
@@ -95,7 +124,7 @@ impl GatewayConfig {
         y.push_str("  enable_control: true\n");
         let _ = writeln!(
             y,
-            "  control:\n    ip: 127.0.0.1\n    port: {}",
+            "  control:\n    ip: {ip}\n    port: {}",
             self.control_port
         );
         if let Some(secs) = self.graceful_shutdown_timeout {
@@ -108,13 +137,13 @@ impl GatewayConfig {
         if any_tcp {
             y.push_str("    tcp:\n");
             for port in &self.tcp_tls_ports {
-                let _ = writeln!(y, "      - addr: \"127.0.0.1:{port}\"\n        tls: true");
+                let _ = writeln!(y, "      - addr: \"{ip}:{port}\"\n        tls: true");
             }
             for port in &self.tcp_ports {
                 if self.tcp_listen_any {
                     let _ = writeln!(y, "      - {port}");
                 } else {
-                    let _ = writeln!(y, "      - \"127.0.0.1:{port}\"");
+                    let _ = writeln!(y, "      - \"{ip}:{port}\"");
                 }
             }
         }
@@ -125,7 +154,7 @@ impl GatewayConfig {
                     (true, false) => writeln!(y, "      - {port}"),
                     (true, true) => writeln!(y, "      - \"[::]:{port}\""),
                     (false, true) => writeln!(y, "      - \"[::1]:{port}\""),
-                    (false, false) => writeln!(y, "      - \"127.0.0.1:{port}\""),
+                    (false, false) => writeln!(y, "      - \"{ip}:{port}\""),
                 }
                 .expect("writing to a String cannot fail");
             }
@@ -133,11 +162,14 @@ impl GatewayConfig {
         y.push_str("deployment:\n  role: traditional\n  role_traditional:\n");
         match &self.etcd_endpoint {
             Some(endpoint) => {
-                y.push_str("    config_provider: etcd\n");
-                let _ = writeln!(
-                    y,
-                    "  etcd:\n    host:\n      - \"{endpoint}\"\n    prefix: /apisix\n    timeout: 5"
-                );
+                y.push_str("    config_provider: etcd\n  etcd:\n    host:\n");
+                for host in std::iter::once(endpoint).chain(&self.etcd_more_hosts) {
+                    let _ = writeln!(y, "      - \"{host}\"");
+                }
+                let _ = writeln!(y, "    prefix: /apisix\n    timeout: {}", self.etcd_timeout);
+                if let Some(secs) = self.etcd_health_check_timeout {
+                    let _ = writeln!(y, "    health_check_timeout: {secs}");
+                }
             }
             None if self.api_standalone => y.push_str("    config_provider: yaml\n"),
             None => {
@@ -162,12 +194,12 @@ impl GatewayConfig {
         }
         let _ = writeln!(
             y,
-            "    admin_listen:\n      ip: 127.0.0.1\n      port: {}",
+            "    admin_listen:\n      ip: {ip}\n      port: {}",
             self.admin_port
         );
         let _ = writeln!(
             y,
-            "plugin_attr:\n  prometheus:\n    enable_export_server: true\n    export_addr:\n      ip: 127.0.0.1\n      port: {}",
+            "plugin_attr:\n  prometheus:\n    enable_export_server: true\n    export_addr:\n      ip: {ip}\n      port: {}",
             self.prometheus_port
         );
         y.push_str(&self.extra_yaml);

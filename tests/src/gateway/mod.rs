@@ -8,6 +8,10 @@
 //! the process; when the test is panicking it prints the tail of the log first. [`ctl`] runs the
 //! real `apisixctl` against it ([`Gateway::ctl`]).
 //!
+//! With [`GatewayConfig::netns`] set, the process runs inside that network namespace
+//! (`ip netns exec <ns> apisix-gateway ...`, see [`crate::netns`]) and every address below is on
+//! [`GatewayConfig::listen_ip`].
+//!
 //! The binary is found next to the test executable (`target/<profile>/apisix-gateway`, the
 //! parent of `deps/`), or at `$APISIX_GATEWAY_BIN`. Run `cargo build --workspace --bins` first
 //! (`make test` does).
@@ -16,7 +20,7 @@ pub mod admin;
 pub mod config;
 pub mod ctl;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -26,7 +30,7 @@ use nix::unistd::Pid;
 use reqwest::Method;
 use tokio::io::AsyncWriteExt as _;
 
-pub use admin::{check_reply, http_client, AdminRequest, Expect, KeyAuth, Reply};
+pub use admin::{check_reply, http_client, AdminHandle, AdminRequest, Expect, KeyAuth, Reply};
 pub use config::{GatewayConfig, TEST_ADMIN_KEY, TEST_VIEWER_KEY};
 pub use ctl::{apisixctl_bin, run_ctl, run_ctl_env, CtlRun};
 
@@ -90,7 +94,7 @@ impl Gateway {
 
     /// The `i`-th TCP stream listener.
     pub fn tcp_addr(&self, i: usize) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.config.tcp_ports[i]))
+        SocketAddr::from((self.config.listen_ip, self.config.tcp_ports[i]))
     }
 
     /// The `i`-th UDP stream listener (`[::1]:<port>` with `udp_ipv6`).
@@ -99,18 +103,24 @@ impl Gateway {
         if self.config.udp_ipv6 {
             SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))
         } else {
-            SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+            SocketAddr::from((self.config.listen_ip, port))
         }
     }
 
-    /// `http://127.0.0.1:<admin port>`.
+    /// `http://<listen ip>:<admin port>`.
     pub fn admin_base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.config.admin_port)
+        format!(
+            "http://{}:{}",
+            self.config.listen_ip, self.config.admin_port
+        )
     }
 
-    /// `http://127.0.0.1:<control port>`.
+    /// `http://<listen ip>:<control port>`.
     pub fn control_base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.config.control_port)
+        format!(
+            "http://{}:{}",
+            self.config.listen_ip, self.config.control_port
+        )
     }
 
     /// The process id while the gateway runs.
@@ -129,7 +139,11 @@ impl Gateway {
         let log = tools::append_file(&self.log_path())?;
         let log_err = log.try_clone()?;
         let rust_log = std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "info".to_string());
-        let child = Command::new(&bin)
+        let mut command = match &self.config.netns {
+            Some(ns) => crate::netns::exec_in(ns, &bin)?,
+            None => Command::new(&bin),
+        };
+        let child = command
             .arg("start")
             .arg("-c")
             .arg(self.config_path())
@@ -329,6 +343,15 @@ impl Gateway {
             self.client.clone(),
             method,
             format!("{}/apisix/admin{path}", self.admin_base()),
+            self.admin_auth(),
+        )
+    }
+
+    /// A cheap, cloneable handle on the Admin API (for requests from spawned tasks).
+    pub fn admin_handle(&self) -> AdminHandle {
+        AdminHandle::new(
+            self.client.clone(),
+            format!("{}/apisix/admin", self.admin_base()),
             self.admin_auth(),
         )
     }
