@@ -1,7 +1,8 @@
 //! Shared types of the gateway, `apisixctl` and `apisix-tui`.
 //!
 //! Layout:
-//! - [`resource`]: the Admin API resource kinds (`stream_routes`, `upstreams`, ...) and their names.
+//! - [`resource`]: the Admin API resource kinds (`stream_routes`, `upstreams`, ...) and their names;
+//!   APISIX's HTTP-only resources (`routes`, `consumers`, ...), served empty and read-only.
 //! - [`types`]: typed serde views of stored objects (stream route, upstream, service, ssl), used by
 //!   the data plane after validation.
 //! - [`jsonschema`]: a JSON-schema validator whose messages are APISIX's (api7/jsonschema) texts.
