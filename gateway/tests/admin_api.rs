@@ -4,6 +4,8 @@
 //! except `missing configurations`, which every version of the check gives for an empty body.
 
 mod admin_support;
+#[path = "admin_api/apisix_tools.rs"]
+mod apisix_tools;
 #[path = "admin_api/edits.rs"]
 mod edits;
 #[path = "admin_api/extras.rs"]
@@ -162,13 +164,19 @@ async fn cors_headers_and_preflight() {
 
 #[tokio::test]
 async fn unknown_resource_is_404_unsupported_resource_type() {
+    // `routes` and APISIX's other HTTP-only types are an empty read-only store
+    // (admin_api/apisix_tools.rs); any other name is unknown.
     let server = Server::start().await;
-    let answer = server.call("GET", "/apisix/admin/routes", None).await;
-    assert_eq!(answer.status, 404);
-    assert_eq!(
-        answer.text,
-        "{\"error_msg\":\"Unsupported resource type: routes\"}\n"
-    );
+    for name in ["bogus", "configs"] {
+        let answer = server
+            .call("GET", &format!("/apisix/admin/{name}"), None)
+            .await;
+        assert_eq!(answer.status, 404, "{name}");
+        assert_eq!(
+            answer.text,
+            format!("{{\"error_msg\":\"Unsupported resource type: {name}\"}}\n")
+        );
+    }
 }
 
 #[tokio::test]

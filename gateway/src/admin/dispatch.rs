@@ -1,6 +1,7 @@
 //! One request through the Admin API, in APISIX's order (REFERENCE.md §2.1; the first failure
 //! wins): `allow_admin` → route match → key → stream-mode gate → resource lookup → body size →
-//! body JSON → `ttl` → the method handler.
+//! body JSON → `ttl` → the method handler (or, for APISIX's HTTP-only resources, the empty
+//! read-only answer of [`handlers::http_only`]).
 
 use std::net::IpAddr;
 
@@ -8,6 +9,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use model::ResourceKind;
 
+use super::config_validate::{self, checks::HttpOnlyItems};
 use super::handlers::{self, Call};
 use super::request::{self, QueryArgs};
 use super::response::Reply;
@@ -24,6 +26,8 @@ enum Route {
     PluginReloadWrongMethod,
     /// `POST /apisix/admin/schema/validate/<resource>`.
     SchemaValidate(String),
+    /// `POST /apisix/admin/configs/validate`.
+    ConfigsValidate,
     /// `/apisix/admin/<resource>[/<id>[/<sub_path>]]`.
     Resource {
         name: String,
@@ -50,6 +54,7 @@ impl Route {
             ["plugins", "list"] if method == Method::GET => Route::PluginList,
             ["plugins", "reload"] if method == Method::PUT => Route::PluginReload,
             ["plugins", "reload"] => Route::PluginReloadWrongMethod,
+            ["configs", "validate"] if method == Method::POST => Route::ConfigsValidate,
             ["schema", "validate", resource, ..] if method == Method::POST => {
                 Route::SchemaValidate((*resource).to_owned())
             }
@@ -110,6 +115,9 @@ pub(crate) async fn handle(ctx: &AdminContext, peer: IpAddr, req: Request<Incomi
                 Err(reply) => reply,
             }
         }
+        Route::ConfigsValidate => {
+            config_validate::answer(ctx, &parts.headers, body, HttpOnlyItems::Refuse).await
+        }
         Route::Resource { name, id, sub_path } => {
             let target = Target { name, id, sub_path };
             run(ctx, parts.method, target, args, body).await
@@ -122,6 +130,16 @@ struct Target {
     name: String,
     id: Option<String>,
     sub_path: String,
+}
+
+/// What `/apisix/admin/<resource>` names.
+enum Resource {
+    /// `plugins/<name>`: a plugin's schema.
+    Plugins,
+    /// A kind this gateway stores.
+    Stored(ResourceKind),
+    /// One of APISIX's HTTP-only resources: an empty, read-only store.
+    HttpOnly,
 }
 
 /// `/apisix/admin/<resource>...` after the key check.
@@ -140,16 +158,17 @@ async fn run(
         return Reply::bad_request("stream mode is disabled, can not add stream routes");
     }
 
-    let kind = if target.name == "plugins" {
+    let resource = if target.name == "plugins" {
         if method != Method::GET {
             return Reply::error(StatusCode::NOT_FOUND, "not found");
         }
-        None
+        Resource::Plugins
+    } else if let Some(kind) = ResourceKind::from_dir(&target.name) {
+        Resource::Stored(kind)
+    } else if model::resource::is_http_only(&target.name) {
+        Resource::HttpOnly
     } else {
-        match ResourceKind::from_dir(&target.name) {
-            Some(kind) => Some(kind),
-            None => return unsupported_resource(&target.name),
-        }
+        return unsupported_resource(&target.name);
     };
 
     let body = match read_json_body(body).await {
@@ -161,8 +180,15 @@ async fn run(
         Err(reply) => return reply,
     };
 
-    let Some(kind) = kind else {
-        return handlers::plugins::schema(ctx, target.id.as_deref(), &args).versioned();
+    let kind = match resource {
+        Resource::Stored(kind) => kind,
+        Resource::Plugins => {
+            return handlers::plugins::schema(ctx, target.id.as_deref(), &args).versioned();
+        }
+        Resource::HttpOnly => {
+            return handlers::http_only::answer(&method, &target.name, target.id.as_deref(), &args)
+                .versioned();
+        }
     };
     let call = Call {
         ctx,
@@ -212,6 +238,14 @@ mod tests {
         assert_eq!(list, Some(Route::PluginList));
         let reload = Route::resolve(&Method::GET, &segs("/apisix/admin/plugins/reload"));
         assert_eq!(reload, Some(Route::PluginReloadWrongMethod));
+    }
+
+    #[test]
+    fn configs_validate_is_its_own_route_for_post_only() {
+        let post = Route::resolve(&Method::POST, &segs("/apisix/admin/configs/validate"));
+        assert_eq!(post, Some(Route::ConfigsValidate));
+        let get = Route::resolve(&Method::GET, &segs("/apisix/admin/configs/validate"));
+        assert!(matches!(get, Some(Route::Resource { name, .. }) if name == "configs"));
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! - `GET /apisix/admin/plugins/list?subsystem=stream`, `GET /apisix/admin/plugins/<name>?subsystem=stream`,
 //!   `PUT /apisix/admin/plugins/reload`.
 //! - `POST /apisix/admin/schema/validate/<resource>`.
+//! - `POST /apisix/admin/configs/validate` ([`config_validate`]).
+//! - APISIX's HTTP-only resources (`routes`, `consumers`, ...) as an empty, read-only store
+//!   ([`handlers::http_only`]); any other resource name → 404 `Unsupported resource type`.
 //!
 //! Flow of one request (the first failure wins, as in APISIX):
 //! [`server`] accepts → [`dispatch`]: `allow_admin` (403 page) → route match → [`auth`] key (401)
@@ -16,9 +19,10 @@
 //!
 //! API-driven standalone (`role: traditional` + `config_provider: yaml`): only
 //! `GET|PUT|HEAD /apisix/admin/configs` and `POST /apisix/admin/configs/validate`, in
-//! [`standalone`].
+//! [`standalone`] (the validate endpoint is [`config_validate`] in both modes).
 
 pub(crate) mod auth;
+mod config_validate;
 mod dispatch;
 mod handlers;
 mod keyfile;

@@ -12,14 +12,12 @@
 //!   higher `<type>_conf_version` (or none: current + 1) replaces that type, an equal one keeps
 //!   it, a lower one → 400 `<type>_conf_version must be greater than or equal to (<n>)`.
 //!   Success → 202 with the new `X-Digest` / `X-Last-Modified`; the data plane applies it.
-//! - `POST /apisix/admin/configs/validate`: 200 `{}` or 400
-//!   `{"error_msg":"Configuration validation failed","errors":[...]}`.
+//! - `POST /apisix/admin/configs/validate`: [`super::config_validate`], the same endpoint as in
+//!   the normal mode, except that items of HTTP-only types are accepted.
 //!
 //! Every other path or method gets nginx's 404 page (APISIX's router has no route for it),
 //! before the key check. The configuration lives in memory only, as in APISIX: a restart
 //! starts empty.
-
-mod checks;
 
 use std::net::IpAddr;
 
@@ -30,16 +28,18 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 use tokio::sync::Mutex;
 
-use self::checks::{conf_version_key, resource_keys, validate_configuration, Problems};
+use super::config_validate::checks::{
+    conf_version_key, resource_keys, validate_configuration, HttpOnlyItems, Problems,
+};
+use super::config_validate::{self, read_document, YAML};
 use super::handlers::unix_now;
-use super::request::{self, QueryArgs};
+use super::request::QueryArgs;
 use super::response::Reply;
 use super::{auth, AdminContext};
 use crate::config::{Config, ConfigProvider, Role};
 
 const LAST_MODIFIED: &str = "X-Last-Modified";
 const DIGEST: &str = "X-Digest";
-const YAML: &str = "application/yaml";
 
 /// Whether `config` puts the Admin API in standalone mode.
 pub(crate) fn enabled(config: &Config) -> bool {
@@ -105,64 +105,16 @@ pub(crate) async fn handle(
             let Some(digest) = header(DIGEST) else {
                 return Reply::bad_request("missing digest header");
             };
-            let content_type = header("content-type").unwrap_or_default();
-            let doc = match read_document(body, &content_type).await {
+            let content_type = config_validate::content_type(&parts.headers);
+            let doc = match read_document(body, content_type).await {
                 Ok(doc) => doc,
                 Err(reply) => return reply,
             };
             put(ctx, state, doc, digest).await
         }
         Endpoint::Validate => {
-            let content_type = header("content-type").unwrap_or_default();
-            let doc = match read_document(body, &content_type).await {
-                Ok(doc) => doc,
-                Err(reply) => return reply,
-            };
-            match validate_configuration(
-                &doc,
-                &crate::server::wiring::check_context(&ctx.config),
-                true,
-            ) {
-                Ok(()) => Reply::json(StatusCode::OK, &json!({})),
-                Err(Problems::All(errors)) => Reply::json(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"error_msg": "Configuration validation failed", "errors": errors}),
-                ),
-                Err(Problems::First(error)) => Reply::json(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"error_msg": "Configuration validation failed", "errors": [{"error": error}]}),
-                ),
-            }
+            config_validate::answer(ctx, &parts.headers, body, HttpOnlyItems::Accept).await
         }
-    }
-}
-
-/// Reads and parses a configuration body: YAML when the Content-Type says so, else JSON.
-async fn read_document(body: Incoming, content_type: &str) -> Result<Map<String, Value>, Reply> {
-    let raw = request::read_body(body).await?;
-    if raw.is_empty() {
-        return Err(Reply::bad_request(
-            "invalid request body: empty request body",
-        ));
-    }
-    parse_document(&raw, content_type)
-        .map_err(|err| Reply::bad_request(format!("invalid request body: {err}")))
-}
-
-/// The document in `raw`; `Err` is the text after `invalid request body: `.
-fn parse_document(raw: &[u8], content_type: &str) -> Result<Map<String, Value>, String> {
-    let value = if content_type.starts_with(YAML) {
-        serde_yaml::from_slice::<serde_yaml::Value>(raw)
-            .ok()
-            .and_then(|yaml| serde_json::to_value(yaml).ok())
-            .filter(Value::is_object)
-            .ok_or_else(|| "invalid yaml request body".to_owned())?
-    } else {
-        serde_json::from_slice::<Value>(raw).map_err(|e| e.to_string())?
-    };
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err("the configuration must be an object".to_owned()),
     }
 }
 
@@ -224,7 +176,7 @@ async fn put(
         return Reply::empty(StatusCode::NO_CONTENT);
     }
     let check = crate::server::wiring::check_context(&ctx.config);
-    if let Err(problems) = validate_configuration(&doc, &check, false) {
+    if let Err(problems) = validate_configuration(&doc, &check, HttpOnlyItems::Accept, false) {
         let message = match problems {
             Problems::First(message) => message,
             Problems::All(all) => all
@@ -284,26 +236,4 @@ async fn put(
     let reply = with_metadata(Reply::empty(StatusCode::ACCEPTED), Some(&next));
     *guard = Some(next);
     reply
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn yaml_and_json_bodies_parse_and_bad_ones_name_the_problem() {
-        let yaml = parse_document(
-            b"upstreams:\n  - id: 1\n",
-            "application/yaml; charset=utf-8",
-        )
-        .expect("yaml");
-        assert_eq!(yaml["upstreams"][0]["id"], 1);
-        let json = parse_document(br#"{"upstreams":[]}"#, "application/json").expect("json");
-        assert!(json["upstreams"].is_array());
-        assert_eq!(
-            parse_document(b"- 1\n", YAML),
-            Err("invalid yaml request body".to_owned())
-        );
-        assert!(parse_document(b"{", "").is_err_and(|e| e.contains("EOF")));
-    }
 }

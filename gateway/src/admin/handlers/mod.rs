@@ -6,6 +6,7 @@
 
 pub(crate) mod delete;
 pub(crate) mod get;
+pub(crate) mod http_only;
 pub(crate) mod patch;
 pub(crate) mod plugins;
 pub(crate) mod write;

@@ -1,23 +1,24 @@
-//! APISIX's `config_validate.validate_configuration` for a whole standalone document: per
+//! APISIX's `config_validate.validate_configuration` for a whole configuration document: per
 //! resource type, `<type>_conf_version` must be a number, every item passes the resource's
 //! checker (ours: `model::validate::check_write`, references not checked, as APISIX's
 //! `skip_references_check`), and ids are unique within a type. Either the first problem
 //! (`PUT /apisix/admin/configs`) or all of them (`POST /apisix/admin/configs/validate`).
+//! Items of APISIX's HTTP-only types are accepted as they are or refused, per [`HttpOnlyItems`].
 
 use model::validate::{self, CheckContext, WriteMethod};
-use model::ResourceKind;
+use model::{resource, ResourceKind};
 use serde_json::{json, Map, Value};
 
 use crate::config::lua_type;
 use crate::store::etcd::INIT_DIRS;
 
 /// The resource types of a standalone document (APISIX's HTTP and stream etcd directories).
-pub(super) fn resource_keys() -> &'static [&'static str] {
+pub(in crate::admin) fn resource_keys() -> &'static [&'static str] {
     INIT_DIRS
 }
 
 /// `<type>_conf_version`.
-pub(super) fn conf_version_key(key: &str) -> String {
+pub(in crate::admin) fn conf_version_key(key: &str) -> String {
     format!("{key}_conf_version")
 }
 
@@ -29,11 +30,22 @@ fn id_text(value: &Value) -> String {
     }
 }
 
+/// What the check does with the items of APISIX's HTTP-only types (`routes`, `consumers`, ...;
+/// [`model::resource::HTTP_ONLY_RESOURCES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::admin) enum HttpOnlyItems {
+    /// Accepted as they are (API-driven standalone keeps them and serves them back).
+    Accept,
+    /// Each one refused with [`model::resource::http_only_refusal`] (the normal mode stores none).
+    Refuse,
+}
+
 /// Checks `doc`. `Ok(())` when valid; otherwise the first error message (`collect_all`
 /// false) or APISIX's `errors` entries (`collect_all` true).
-pub(super) fn validate_configuration(
+pub(in crate::admin) fn validate_configuration(
     doc: &Map<String, Value>,
     base: &CheckContext,
+    http_only: HttpOnlyItems,
     collect_all: bool,
 ) -> Result<(), Problems> {
     let mut problems = Vec::new();
@@ -72,7 +84,7 @@ pub(super) fn validate_configuration(
                 }));
                 Ok(())
             };
-            if let Err(message) = check_item(key, item, &ctx) {
+            if let Err(message) = check_item(key, item, &ctx, http_only) {
                 report(message)?;
             }
             let identifier = if key == "consumers" {
@@ -109,16 +121,24 @@ pub(super) fn validate_configuration(
 
 /// What is wrong with a document.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Problems {
+pub(in crate::admin) enum Problems {
     /// The first problem (PUT).
     First(String),
     /// Every problem, as APISIX's `errors` entries (validate).
     All(Vec<Value>),
 }
 
-/// One item through its resource's checker. Types this gateway does not model (HTTP routes,
-/// consumers, ...) are accepted as they are.
-fn check_item(key: &str, item: &Value, ctx: &CheckContext) -> Result<(), String> {
+/// One item through its resource's checker. HTTP-only types are accepted or refused per
+/// `http_only`; other types this gateway does not model (`plugins`) are accepted as they are.
+fn check_item(
+    key: &str,
+    item: &Value,
+    ctx: &CheckContext,
+    http_only: HttpOnlyItems,
+) -> Result<(), String> {
+    if http_only == HttpOnlyItems::Refuse && resource::is_http_only(key) {
+        return Err(resource::http_only_refusal(key));
+    }
     let Some(kind) = ResourceKind::from_dir(key) else {
         return Ok(());
     };
@@ -183,19 +203,24 @@ mod tests {
             "upstreams": [{"id": "u", "nodes": {"127.0.0.1:1": 1}, "type": "roundrobin"}],
             "stream_routes_conf_version": 3,
         }));
-        assert_eq!(validate_configuration(&d, &ctx(), false), Ok(()));
+        assert_eq!(
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, false),
+            Ok(())
+        );
     }
 
     #[test]
     fn a_conf_version_that_is_not_a_number_is_named() {
         let d = doc(json!({"upstreams_conf_version": "x"}));
         assert_eq!(
-            validate_configuration(&d, &ctx(), false),
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, false),
             Err(Problems::First(
                 "upstreams_conf_version must be a number".into()
             ))
         );
-        let Err(Problems::All(all)) = validate_configuration(&d, &ctx(), true) else {
+        let Err(Problems::All(all)) =
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, true)
+        else {
             panic!("expected all problems");
         };
         assert_eq!(
@@ -209,7 +234,7 @@ mod tests {
         let up = json!({"id": 1, "nodes": {"127.0.0.1:1": 1}, "type": "roundrobin"});
         let d = doc(json!({"upstreams": [up.clone(), up]}));
         assert_eq!(
-            validate_configuration(&d, &ctx(), false),
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, false),
             Err(Problems::First("found duplicate id 1 in upstreams".into()))
         );
     }
@@ -223,7 +248,9 @@ mod tests {
             ],
             "stream_routes": [{"id": 1, "plugins": {"x-rewrite": {}}}],
         }));
-        let Err(Problems::All(all)) = validate_configuration(&d, &ctx(), true) else {
+        let Err(Problems::All(all)) =
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, true)
+        else {
             panic!("expected problems");
         };
         assert_eq!(all.len(), 2, "{all:?}");
@@ -234,6 +261,28 @@ mod tests {
         assert_eq!(
             (upstream["index"].clone(), upstream["resource_id"].clone()),
             (json!(1), json!(2))
+        );
+    }
+
+    #[test]
+    fn http_only_items_are_kept_in_standalone_and_refused_in_the_normal_mode() {
+        let d = doc(json!({
+            "routes": [{"id": "r1", "uri": "/"}],
+            "consumers": [],
+            "upstreams": [{"id": 1, "nodes": {"127.0.0.1:1": 1}, "type": "roundrobin"}],
+        }));
+        assert_eq!(
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, true),
+            Ok(())
+        );
+        assert_eq!(
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Refuse, true),
+            Err(Problems::All(vec![json!({
+                "resource_type": "routes",
+                "resource_id": "r1",
+                "index": 0,
+                "error": "this gateway proxies L4 (TCP/UDP) only and does not store routes",
+            })]))
         );
     }
 }
