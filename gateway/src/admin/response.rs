@@ -1,6 +1,7 @@
 //! Admin API replies: JSON bodies with APISIX's trailing `\n`, plain-text bodies, nginx's HTML
-//! error pages, and the headers every reply carries (`X-API-VERSION: v3` on handler replies,
-//! CORS when enabled). Store failures convert into 503 replies so handlers can use `?`.
+//! error pages, and the headers every reply carries (`Server: APISIX/<version> (apisix-gateway/
+//! <ours>)`, `X-API-VERSION: v3` on handler replies, CORS when enabled). Store failures convert
+//! into 503 replies so handlers can use `?`.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -14,6 +15,16 @@ use crate::store::StoreError;
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
 const HTML: &str = "text/html";
+
+/// The `Server` header of every Admin API reply. APISIX sends `APISIX/<version>`, and clients
+/// read the version from it (ADC: `/APISIX\/(.*)/`, then gates features on it), so we advertise
+/// the APISIX release whose Admin API we match (REFERENCE.md's snapshot, 3.18.0), followed by
+/// our own name and version as a comment.
+pub(crate) const SERVER: &str = concat!(
+    "APISIX/3.18.0 (apisix-gateway/",
+    env!("CARGO_PKG_VERSION"),
+    ")"
+);
 
 /// One reply before it becomes a hyper response.
 #[derive(Debug, Clone)]
@@ -137,10 +148,7 @@ impl Reply {
         if let Some(content_type) = self.content_type {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
-        headers.insert(
-            hyper::header::SERVER,
-            HeaderValue::from_static(concat!("apisix-gateway/", env!("CARGO_PKG_VERSION"))),
-        );
+        headers.insert(hyper::header::SERVER, HeaderValue::from_static(SERVER));
         if self.api_version {
             headers.insert("x-api-version", HeaderValue::from_static("v3"));
         }
@@ -205,6 +213,19 @@ mod tests {
         let reply = Reply::nginx_page(StatusCode::FORBIDDEN);
         let text = String::from_utf8(reply.body.to_vec()).expect("page is ascii");
         assert!(text.contains("<center><h1>403 Forbidden</h1></center>"));
+    }
+
+    #[test]
+    fn server_header_advertises_the_apisix_release_then_ours() {
+        let response = Reply::empty(StatusCode::OK).into_response(false);
+        let server = response.headers()["server"].to_str().expect("ascii header");
+        assert_eq!(
+            server,
+            format!(
+                "APISIX/3.18.0 (apisix-gateway/{})",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What APISIX's own tools (ADC first) need from the Admin API besides the stream resources:
 //! APISIX's HTTP-only resources as an empty, read-only store, `POST
-//! /apisix/admin/configs/validate` in the normal mode.
+//! /apisix/admin/configs/validate` in the normal mode, and the APISIX version in `Server`.
 
 use serde_json::{json, Value};
 
@@ -261,4 +261,24 @@ async fn configs_validate_refuses_an_empty_or_unparsable_body() {
     assert!(broken.json()["error_msg"]
         .as_str()
         .is_some_and(|e| e.starts_with("invalid request body: ")));
+}
+
+#[tokio::test]
+async fn server_header_gives_adc_the_apisix_version_we_match() {
+    let server = Server::start().await;
+    let answer = server.call("GET", "/apisix/admin/routes", None).await;
+    let header = answer.header("server").expect("a Server header");
+    assert_eq!(
+        header,
+        format!(
+            "APISIX/3.18.0 (apisix-gateway/{})",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    // ADC: `server.match(/APISIX\/(.*)/)`, then `semver.coerce` of the capture.
+    let capture = header.split_once("APISIX/").map(|(_, rest)| rest);
+    let coerced = capture.and_then(|rest| rest.split_whitespace().next());
+    assert_eq!(coerced, Some("3.18.0"));
+    let unauthorized = server.raw("GET", "/apisix/admin/routes", None, None).await;
+    assert_eq!(unauthorized.header("server"), Some(header));
 }
