@@ -90,9 +90,12 @@ async fn a_lost_watch_resumes_within_resync_delay_once_etcd_is_back() {
     etcd.restart().await;
     let back = Instant::now();
     let mut raw = etcd.client().await;
-    within("a write once etcd is back", raw.put("/apisix/upstreams/back", "{}", None))
-        .await
-        .expect("put");
+    within(
+        "a write once etcd is back",
+        raw.put("/apisix/upstreams/back", "{}", None),
+    )
+    .await
+    .expect("put");
     // The watch resumes from the revision it had reached: the write arrives as itself, not
     // inside a fresh snapshot.
     match within("the watch resumes after etcd came back", events.recv()).await {
