@@ -1,6 +1,7 @@
 //! The write check of the Admin API, in APISIX's order (REFERENCE.md §2.5–§2.7), with its
 //! exact texts. Used by the Admin API, the store watcher (bad stored objects are skipped), the
-//! standalone YAML loader and `apisixctl validate`.
+//! standalone YAML loader and `apisixctl validate`. [`check_document_item`] checks one item of
+//! a whole configuration document (`POST /apisix/admin/configs/validate`).
 //!
 //! Flow: the caller first asks [`references_of`] which other objects the body refers to,
 //! fetches them from its store, and passes them in [`CheckContext::refs`] (keyed by kind and
@@ -71,6 +72,7 @@
 //!   `... plugin in stream_route [<id>] is still using it now`
 
 mod delete;
+mod document;
 mod patch;
 mod ssl;
 mod stream_route;
@@ -91,6 +93,7 @@ use crate::schema::resource_schema;
 use crate::ResourceKind;
 
 pub use delete::check_delete;
+pub use document::check_document_item;
 pub use patch::{merge_patch, set_sub_path};
 
 /// A rejected write: `message` is the exact `error_msg` APISIX returns (status 400).
