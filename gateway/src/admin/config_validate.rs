@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{json, Map, Value};
 
-use self::checks::{validate_configuration, HttpOnlyItems, Problems};
+use self::checks::{validate_configuration, HttpOnlyItems, Problems, Purpose};
 use super::request;
 use super::response::Reply;
 use super::AdminContext;
@@ -39,7 +39,7 @@ pub(super) async fn answer(
         Err(reply) => return reply,
     };
     let check = crate::server::wiring::check_context(&ctx.config);
-    let errors = match validate_configuration(&doc, &check, http_only, true) {
+    let errors = match validate_configuration(&doc, &check, http_only, Purpose::Validate) {
         Ok(()) => return Reply::json(StatusCode::OK, &json!({})),
         Err(Problems::All(errors)) => errors,
         Err(Problems::First(error)) => vec![json!({ "error": error })],

@@ -29,7 +29,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::Mutex;
 
 use super::config_validate::checks::{
-    conf_version_key, resource_keys, validate_configuration, HttpOnlyItems, Problems,
+    conf_version_key, resource_keys, validate_configuration, HttpOnlyItems, Problems, Purpose,
 };
 use super::config_validate::{self, read_document, YAML};
 use super::handlers::unix_now;
@@ -176,7 +176,9 @@ async fn put(
         return Reply::empty(StatusCode::NO_CONTENT);
     }
     let check = crate::server::wiring::check_context(&ctx.config);
-    if let Err(problems) = validate_configuration(&doc, &check, HttpOnlyItems::Accept, false) {
+    if let Err(problems) =
+        validate_configuration(&doc, &check, HttpOnlyItems::Accept, Purpose::Replace)
+    {
         let message = match problems {
             Problems::First(message) => message,
             Problems::All(all) => all

@@ -152,8 +152,8 @@ fn adc_validate_body(stream_routes: Value, upstreams: Value) -> Value {
 async fn configs_validate_accepts_a_valid_stream_configuration_and_changes_nothing() {
     let server = Server::start().await;
     let body = adc_validate_body(
+        // ADC sends stream routes without an id (its transform sets `id: undefined`).
         json!([{
-            "id": "a1b2",
             "labels": {"__ADC_NAME": "echo-tcp"},
             "server_port": 9100,
             "service_id": "3d0c84fb6d9bd3d5f3b4a1c5a1e9f0b2c3d4e5f6",

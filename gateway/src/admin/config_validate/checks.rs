@@ -1,8 +1,9 @@
 //! APISIX's `config_validate.validate_configuration` for a whole configuration document: per
 //! resource type, `<type>_conf_version` must be a number, every item passes the resource's
-//! checker (ours: `model::validate::check_write`, references not checked, as APISIX's
-//! `skip_references_check`), and ids are unique within a type. Either the first problem
-//! (`PUT /apisix/admin/configs`) or all of them (`POST /apisix/admin/configs/validate`).
+//! checker (references not checked, as APISIX's `skip_references_check`), and ids are unique
+//! within a type. Per [`Purpose`]: the first problem, items checked as writes
+//! (`PUT /apisix/admin/configs`), or all of them, items checked as APISIX's `config_validate`
+//! does (`POST /apisix/admin/configs/validate`).
 //! Items of APISIX's HTTP-only types are accepted as they are or refused, per [`HttpOnlyItems`].
 
 use model::validate::{self, CheckContext, WriteMethod};
@@ -40,14 +41,26 @@ pub(in crate::admin) enum HttpOnlyItems {
     Refuse,
 }
 
-/// Checks `doc`. `Ok(())` when valid; otherwise the first error message (`collect_all`
-/// false) or APISIX's `errors` entries (`collect_all` true).
+/// Which endpoint checks the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::admin) enum Purpose {
+    /// `PUT /apisix/admin/configs` (standalone): the first problem; each item is checked as a
+    /// `PUT` of it (`model::validate::check_write`), so it needs the id it is stored under.
+    Replace,
+    /// `POST /apisix/admin/configs/validate`: every problem; each item is checked as APISIX's
+    /// `config_validate` does (`model::validate::check_document_item`: no id needed).
+    Validate,
+}
+
+/// Checks `doc`. `Ok(())` when valid; otherwise the first error message ([`Purpose::Replace`])
+/// or APISIX's `errors` entries ([`Purpose::Validate`]).
 pub(in crate::admin) fn validate_configuration(
     doc: &Map<String, Value>,
     base: &CheckContext,
     http_only: HttpOnlyItems,
-    collect_all: bool,
+    purpose: Purpose,
 ) -> Result<(), Problems> {
+    let collect_all = purpose == Purpose::Validate;
     let mut problems = Vec::new();
     let ctx = references(doc, base);
     for &key in resource_keys() {
@@ -84,7 +97,7 @@ pub(in crate::admin) fn validate_configuration(
                 }));
                 Ok(())
             };
-            if let Err(message) = check_item(key, item, &ctx, http_only) {
+            if let Err(message) = check_item(key, item, &ctx, http_only, purpose) {
                 report(message)?;
             }
             let identifier = if key == "consumers" {
@@ -135,6 +148,7 @@ fn check_item(
     item: &Value,
     ctx: &CheckContext,
     http_only: HttpOnlyItems,
+    purpose: Purpose,
 ) -> Result<(), String> {
     if http_only == HttpOnlyItems::Refuse && resource::is_http_only(key) {
         return Err(resource::http_only_refusal(key));
@@ -142,6 +156,9 @@ fn check_item(
     let Some(kind) = ResourceKind::from_dir(key) else {
         return Ok(());
     };
+    if purpose == Purpose::Validate {
+        return validate::check_document_item(kind, item, ctx).map_err(|err| err.message);
+    }
     let path_id = match kind {
         ResourceKind::PluginMetadata => item.get("id").map(id_text),
         _ => None,
@@ -204,7 +221,7 @@ mod tests {
             "stream_routes_conf_version": 3,
         }));
         assert_eq!(
-            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, false),
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, Purpose::Replace),
             Ok(())
         );
     }
@@ -213,13 +230,13 @@ mod tests {
     fn a_conf_version_that_is_not_a_number_is_named() {
         let d = doc(json!({"upstreams_conf_version": "x"}));
         assert_eq!(
-            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, false),
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, Purpose::Replace),
             Err(Problems::First(
                 "upstreams_conf_version must be a number".into()
             ))
         );
         let Err(Problems::All(all)) =
-            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, true)
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, Purpose::Validate)
         else {
             panic!("expected all problems");
         };
@@ -234,7 +251,7 @@ mod tests {
         let up = json!({"id": 1, "nodes": {"127.0.0.1:1": 1}, "type": "roundrobin"});
         let d = doc(json!({"upstreams": [up.clone(), up]}));
         assert_eq!(
-            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, false),
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, Purpose::Replace),
             Err(Problems::First("found duplicate id 1 in upstreams".into()))
         );
     }
@@ -249,7 +266,7 @@ mod tests {
             "stream_routes": [{"id": 1, "plugins": {"x-rewrite": {}}}],
         }));
         let Err(Problems::All(all)) =
-            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, true)
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, Purpose::Validate)
         else {
             panic!("expected problems");
         };
@@ -272,17 +289,30 @@ mod tests {
             "upstreams": [{"id": 1, "nodes": {"127.0.0.1:1": 1}, "type": "roundrobin"}],
         }));
         assert_eq!(
-            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, true),
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, Purpose::Validate),
             Ok(())
         );
         assert_eq!(
-            validate_configuration(&d, &ctx(), HttpOnlyItems::Refuse, true),
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Refuse, Purpose::Validate),
             Err(Problems::All(vec![json!({
                 "resource_type": "routes",
                 "resource_id": "r1",
                 "index": 0,
                 "error": "this gateway proxies L4 (TCP/UDP) only and does not store routes",
             })]))
+        );
+    }
+
+    #[test]
+    fn validate_needs_no_ids_but_replace_does() {
+        let d = doc(json!({"stream_routes": [{"server_port": 9100, "create_time": 1}]}));
+        assert_eq!(
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Refuse, Purpose::Validate),
+            Ok(())
+        );
+        assert_eq!(
+            validate_configuration(&d, &ctx(), HttpOnlyItems::Accept, Purpose::Replace),
+            Err(Problems::First("missing stream route id".into()))
         );
     }
 }
