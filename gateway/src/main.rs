@@ -101,13 +101,13 @@ fn start(common: &Common) -> anyhow::Result<ExitCode> {
     let Some(config) = load(common) else {
         return Ok(ExitCode::FAILURE);
     };
-    let layout = apisix_gateway::runtime::Layout::from_env();
-    let runtime = apisix_gateway::runtime::build(layout, config.worker_processes)
+    let layout = config.data_plane.runtime;
+    let (runtime, workers) = apisix_gateway::runtime::build(layout, config.worker_processes)
         .context("cannot start the async runtime")?;
     tracing::info!(?layout, workers = config.worker_processes, "runtime");
     runtime.block_on(async {
         let events = server::signal_events().context("cannot install signal handlers")?;
-        server::run(config, events).await?;
+        server::run(config, workers, events).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

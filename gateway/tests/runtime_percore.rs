@@ -7,7 +7,7 @@ mod proxy_support;
 use std::time::Duration;
 
 use apisix_gateway::proxy::listener::ListenerSet;
-use apisix_gateway::runtime::{self, Layout};
+use apisix_gateway::runtime::{self, RuntimeLayout};
 use proxy_support::*;
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -27,16 +27,18 @@ fn listening_sockets(port: u16) -> usize {
 
 #[test]
 fn per_core_workers_each_listen_with_reuseport_and_relay_tcp_and_udp() {
-    let rt = runtime::build(Layout::PerCore, 2).expect("per-core runtime");
-    assert_eq!(runtime::workers().map(<[_]>::len), Some(2));
+    let (rt, workers) = runtime::build(RuntimeLayout::PerCore, 2).expect("per-core runtime");
+    assert_eq!(workers.handles().map(<[_]>::len), Some(2));
     rt.block_on(async {
         let (tcp_up, _closed) = tcp_echo().await;
         let udp_up = udp_echo().await;
-        let mut set = ListenerSet::new(context_to(vec![tcp_up], Duration::from_secs(5)));
+        let mut set = ListenerSet::new(context_to(vec![tcp_up], Duration::from_secs(5)))
+            .with_workers(workers.clone());
         set.reconcile(&[tcp_entry("127.0.0.1:0")], &[])
             .await
             .expect("bind tcp");
-        let mut udp_set = ListenerSet::new(context_to(vec![udp_up], Duration::from_secs(5)));
+        let mut udp_set = ListenerSet::new(context_to(vec![udp_up], Duration::from_secs(5)))
+            .with_workers(workers.clone());
         udp_set
             .reconcile(&[], &["127.0.0.1:0".parse().expect("addr")])
             .await

@@ -119,6 +119,7 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
     let graceful_shutdown_timeout =
         seconds(r, "apisix.graceful_shutdown_timeout").unwrap_or(Duration::from_secs(30));
     let worker_processes = worker_processes(r);
+    let data_plane = data_plane(r);
     let (role, config_provider) = role(r);
     let data_dir = r
         .string("deployment.embedded.data_dir")
@@ -149,6 +150,30 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         dns_resolver,
         dns_resolver_valid,
         disable_upstream_healthcheck,
+        data_plane,
+    }
+}
+
+/// `apisix.data_plane` (ours), each key overridden by its bench-only environment variable.
+fn data_plane(r: &mut Reader<'_>) -> DataPlaneSettings {
+    let env = |name: &str| std::env::var(name).ok();
+    let relay = r.one_of("apisix.data_plane.relay", &["splice", "copy"], "splice");
+    let runtime = r.one_of("apisix.data_plane.runtime", &["multi", "percore"], "multi");
+    let live_stats = r.bool("apisix.data_plane.live_stats", true);
+    let relay = env("APISIX_GATEWAY_RELAY").unwrap_or(relay);
+    let runtime = env("APISIX_GATEWAY_RUNTIME").unwrap_or(runtime);
+    DataPlaneSettings {
+        relay: if relay == "copy" {
+            RelayEngine::Copy
+        } else {
+            RelayEngine::Splice
+        },
+        runtime: if runtime == "percore" {
+            RuntimeLayout::PerCore
+        } else {
+            RuntimeLayout::MultiThread
+        },
+        live_stats: live_stats && env("APISIX_GATEWAY_NO_LIVE_STATS").as_deref() != Some("1"),
     }
 }
 

@@ -201,6 +201,51 @@ pub struct Config {
     /// `apisix.disable_upstream_healthcheck`: no active probes and no passive counting, every
     /// node stays healthy (the global kill switch; default false).
     pub disable_upstream_healthcheck: bool,
+    /// `apisix.data_plane` (ours): the relay engine, the runtime layout and live stats.
+    pub data_plane: DataPlaneSettings,
+}
+
+/// `apisix.data_plane` (our addition): engine choices that `make bench` compares. Each is read
+/// once here (a bench-only environment variable overrides its key) and handed down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataPlaneSettings {
+    /// `relay: splice|copy` (`APISIX_GATEWAY_RELAY`).
+    pub relay: RelayEngine,
+    /// `runtime: multi|percore` (`APISIX_GATEWAY_RUNTIME`).
+    pub runtime: RuntimeLayout,
+    /// `live_stats: true|false` (`APISIX_GATEWAY_NO_LIVE_STATS=1` turns it off): route stats,
+    /// Prometheus counters, the access log and syslog.
+    pub live_stats: bool,
+}
+
+impl Default for DataPlaneSettings {
+    fn default() -> Self {
+        DataPlaneSettings {
+            relay: RelayEngine::Splice,
+            runtime: RuntimeLayout::MultiThread,
+            live_stats: true,
+        }
+    }
+}
+
+/// Which engine relays plain TCP on both legs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RelayEngine {
+    /// `read`/`write` for small exchanges, zero-copy `splice(2)` once a flow turns bulk.
+    #[default]
+    Splice,
+    /// Read/write through the per-worker scratch buffer only.
+    Copy,
+}
+
+/// How the data plane is laid out on threads (see [`crate::runtime`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeLayout {
+    /// One tokio multi-thread runtime.
+    #[default]
+    MultiThread,
+    /// One `current_thread` runtime per worker with `SO_REUSEPORT` listeners.
+    PerCore,
 }
 
 /// Everything wrong with a config file: one message per problem, each naming its key path

@@ -437,3 +437,28 @@ fn worker_processes_is_a_count_or_auto_for_the_cores() {
         ["apisix.worker_processes: expected an integer >= 1 or \"auto\", got \"many\""]
     );
 }
+
+#[test]
+fn data_plane_settings_are_read_once_with_their_defaults() {
+    let defaults = ok("").data_plane;
+    assert_eq!(defaults, DataPlaneSettings::default());
+    assert_eq!(defaults.relay, RelayEngine::Splice);
+    assert_eq!(defaults.runtime, RuntimeLayout::MultiThread);
+    assert!(defaults.live_stats);
+    let set = ok(
+        "apisix:\n  data_plane:\n    relay: copy\n    runtime: percore\n    live_stats: false\n",
+    )
+    .data_plane;
+    assert_eq!(
+        set,
+        DataPlaneSettings {
+            relay: RelayEngine::Copy,
+            runtime: RuntimeLayout::PerCore,
+            live_stats: false,
+        }
+    );
+    assert_eq!(
+        errors("apisix:\n  data_plane:\n    relay: zerocopy\n"),
+        ["apisix.data_plane.relay: invalid value \"zerocopy\", expected one of: splice, copy"]
+    );
+}

@@ -42,10 +42,6 @@ pub struct ObserveServices {
     metrics_addr: Option<SocketAddr>,
 }
 
-/// Set to `1` to run without live stats (route stats, Prometheus counters, access log,
-/// syslog): `make bench` compares connection rates with and without them.
-pub const NO_LIVE_STATS_ENV: &str = "APISIX_GATEWAY_NO_LIVE_STATS";
-
 /// Builds the session sink for `config` (opening the access log when enabled) and starts
 /// its stats ticker.
 pub async fn observer(
@@ -65,9 +61,10 @@ pub async fn observer(
         services.log_task = Some(task);
         observer = observer.with_access_log(sender);
     }
-    if std::env::var_os(NO_LIVE_STATS_ENV).is_some_and(|v| v == "1") {
+    if !config.data_plane.live_stats {
         tracing::warn!(
-            "{NO_LIVE_STATS_ENV}=1: route stats, metrics, the access log and syslog are off (benchmarking only)"
+            "apisix.data_plane.live_stats is off: route stats, metrics, the access log and \
+             syslog are off (benchmarking only)"
         );
         observer = observer.without_live_stats();
     }

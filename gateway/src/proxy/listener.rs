@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::TcpListen;
 use crate::proxy::{tcp, udp, ProxyContext};
+use crate::runtime::Workers;
 
 /// TCP accept backlog.
 pub const BACKLOG: i32 = 4096;
@@ -117,6 +118,8 @@ impl ReconcileReport {
 #[derive(Debug)]
 pub struct ListenerSet {
     ctx: Arc<ProxyContext>,
+    /// The per-core workers to run accept loops on (none: the current runtime).
+    workers: Workers,
     tcp: Vec<(TcpListen, Running)>,
     udp: Vec<(SocketAddr, Running)>,
     udp_max_sessions: usize,
@@ -127,10 +130,17 @@ impl ListenerSet {
     pub fn new(ctx: Arc<ProxyContext>) -> Self {
         ListenerSet {
             ctx,
+            workers: Workers::default(),
             tcp: Vec::new(),
             udp: Vec::new(),
             udp_max_sessions: udp::DEFAULT_MAX_SESSIONS,
         }
+    }
+
+    /// Runs the listeners opened from now on on the per-core `workers`.
+    pub fn with_workers(mut self, workers: Workers) -> Self {
+        self.workers = workers;
+        self
     }
 
     /// Caps the session table of UDP listeners opened from now on.
@@ -209,9 +219,9 @@ impl ListenerSet {
         let local = listener.local_addr().unwrap_or(entry.addr);
         let stop = CancellationToken::new();
         let (ctx, listen) = (self.ctx.clone(), Arc::new(entry.clone()));
-        let task = match crate::runtime::workers() {
-            Some(workers) => tokio::spawn(crate::runtime::accept_on_workers(
-                workers,
+        let task = match self.workers.handles() {
+            Some(workers) => tokio::spawn(super::workers::accept_on_workers(
+                workers.to_vec(),
                 listener,
                 local,
                 ctx,
@@ -231,9 +241,9 @@ impl ListenerSet {
         let local = socket.local_addr().unwrap_or(addr);
         let stop = CancellationToken::new();
         let (ctx, max) = (self.ctx.clone(), self.udp_max_sessions);
-        let task = match crate::runtime::workers() {
-            Some(workers) => tokio::spawn(crate::runtime::udp_on_worker(
-                workers,
+        let task = match self.workers.handles() {
+            Some(workers) => tokio::spawn(super::workers::udp_on_worker(
+                workers.to_vec(),
                 socket,
                 ctx,
                 stop.clone(),

@@ -15,6 +15,7 @@ pub mod source;
 pub mod stats;
 pub mod tcp;
 pub mod udp;
+pub mod workers;
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub struct ProxyContext {
     pub tls: Arc<crate::tls::TlsContext>,
     /// Stream plugins run after routing (none unless set, see [`crate::plugins`]).
     pub plugins: Arc<crate::plugins::PluginRuntime>,
+    /// The engine that relays plain TCP (`apisix.data_plane.relay`).
+    pub relay: relay::RelayEngine,
 }
 
 impl ProxyContext {
@@ -49,6 +52,7 @@ impl ProxyContext {
             observe: Arc::new(Observer::new()),
             tls: Arc::new(crate::tls::TlsContext::default()),
             plugins: Arc::new(crate::plugins::PluginRuntime::default()),
+            relay: relay::RelayEngine::default(),
         }
     }
 

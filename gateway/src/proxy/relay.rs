@@ -19,8 +19,8 @@
 //! first I/O error. Byte counts are added to the connection's counters as they are written and
 //! returned at the end.
 //!
-//! `APISIX_GATEWAY_RELAY=copy` in the environment makes [`relay_tcp`] use the copy engine too
-//! (for benchmarking the two side by side).
+//! `apisix.data_plane.relay: copy` (or `APISIX_GATEWAY_RELAY=copy` when benchmarking) makes
+//! [`relay_tcp`] use the copy engine too; the caller passes the engine in.
 
 mod copy;
 mod splice;
@@ -31,7 +31,6 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::pin::pin;
-use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -88,25 +87,8 @@ impl ByteCounter for crate::proxy::registry::ConnectionHandle {
     }
 }
 
-/// Which engine [`relay_tcp_with`] uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TcpRelayMode {
-    /// Zero-copy `splice(2)` through a pooled pipe (Linux).
-    Splice,
-    /// Read/write through the per-worker scratch buffer.
-    Copy,
-}
-
-impl TcpRelayMode {
-    /// The engine [`relay_tcp`] uses: splice unless `APISIX_GATEWAY_RELAY=copy`.
-    pub fn from_env() -> Self {
-        static MODE: OnceLock<TcpRelayMode> = OnceLock::new();
-        *MODE.get_or_init(|| match std::env::var("APISIX_GATEWAY_RELAY").as_deref() {
-            Ok("copy") => TcpRelayMode::Copy,
-            _ => TcpRelayMode::Splice,
-        })
-    }
-}
+/// Which engine [`relay_tcp`] uses: `apisix.data_plane.relay` (see [`RelayEngine`]).
+pub use crate::config::RelayEngine;
 
 /// Which way a pump moves bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,27 +244,9 @@ where
     .await
 }
 
-/// Relays two plain TCP streams, zero-copy with `splice(2)` (see [`TcpRelayMode::from_env`]).
+/// Relays two plain TCP streams with the engine `mode`.
 pub fn relay_tcp<'a>(
-    client: &'a mut TcpStream,
-    upstream: &'a mut TcpStream,
-    idle: Duration,
-    counter: &'a dyn ByteCounter,
-    killed: impl Future<Output = ()> + 'a,
-) -> impl Future<Output = RelayOutcome> + 'a {
-    relay_tcp_with(
-        TcpRelayMode::from_env(),
-        client,
-        upstream,
-        idle,
-        counter,
-        killed,
-    )
-}
-
-/// [`relay_tcp`] with an explicit engine.
-pub fn relay_tcp_with<'a>(
-    mode: TcpRelayMode,
+    mode: RelayEngine,
     client: &'a mut TcpStream,
     upstream: &'a mut TcpStream,
     idle: Duration,
@@ -290,14 +254,14 @@ pub fn relay_tcp_with<'a>(
     killed: impl Future<Output = ()> + 'a,
 ) -> impl Future<Output = RelayOutcome> + 'a {
     let (up, down) = match mode {
-        TcpRelayMode::Splice => {
+        RelayEngine::Splice => {
             let (client, upstream): (&TcpStream, &TcpStream) = (client, upstream);
             (
                 TcpPump::Splice(SplicePump::new(client, upstream, Dir::Up)),
                 TcpPump::Splice(SplicePump::new(upstream, client, Dir::Down)),
             )
         }
-        TcpRelayMode::Copy => {
+        RelayEngine::Copy => {
             let (client_read, client_write) = client.split();
             let (upstream_read, upstream_write) = upstream.split();
             (

@@ -209,6 +209,7 @@ pub async fn serve_connection(
     handle.set_node(addr);
     upstream.session_started(&node);
     let outcome = relay_streams(
+        ctx.relay,
         client,
         server,
         upstream.idle_timeout(),

@@ -24,6 +24,7 @@ use crate::proxy::listener::{ListenError, ListenerSet, ReconcileReport};
 use crate::proxy::registry::ConnectionRegistry;
 use crate::proxy::source::SnapshotRoutes;
 use crate::proxy::ProxyContext;
+use crate::runtime::Workers;
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::tls::{TlsContext, TlsSettings};
 
@@ -69,9 +70,10 @@ pub struct DrainReport {
 /// closes.
 pub async fn run(
     config: Config,
+    workers: Workers,
     events: mpsc::Receiver<LifecycleEvent>,
 ) -> Result<(), ServerError> {
-    Server::start(config).await?.serve(events).await
+    Server::start_on(config, workers).await?.serve(events).await
 }
 
 /// A started gateway: listeners bound, Admin API up, waiting for lifecycle events.
@@ -92,7 +94,12 @@ pub struct Server {
 
 impl Server {
     /// Starts everything in order (see the module docs); any failure stops start-up.
-    pub async fn start(mut config: Config) -> Result<Server, ServerError> {
+    pub async fn start(config: Config) -> Result<Server, ServerError> {
+        Server::start_on(config, Workers::default()).await
+    }
+
+    /// [`Server::start`] with the stream listeners on the per-core `workers`.
+    pub async fn start_on(mut config: Config, workers: Workers) -> Result<Server, ServerError> {
         let pid_file = PidFile::create(&config.prefix)?;
         wiring::ensure_admin_key(&mut config).map_err(ServerError::AdminKey)?;
         let store = wiring::open_store(&config).map_err(ServerError::Store)?;
@@ -127,11 +134,12 @@ impl Server {
                     snapshot.clone(),
                     config.stream_plugins.clone(),
                 )),
+                relay: config.data_plane.relay,
                 ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
             }
             .with_tls(tls),
         );
-        let mut listeners = ListenerSet::new(proxy.clone());
+        let mut listeners = ListenerSet::new(proxy.clone()).with_workers(workers);
         let (tcp, udp) = stream_listens(&config);
         listeners.reconcile(tcp, udp).await?;
 

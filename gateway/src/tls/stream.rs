@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::proxy::relay::{relay, relay_tcp, ByteCounter, RelayOutcome};
+use crate::proxy::relay::{relay, relay_tcp, ByteCounter, RelayEngine, RelayOutcome};
 
 /// The client side of a connection.
 #[derive(Debug)]
@@ -82,8 +82,9 @@ macro_rules! delegate_io {
 delegate_io!(ClientStream);
 delegate_io!(UpstreamStream);
 
-/// Relays `client` and `upstream` (see [`relay`]).
+/// Relays `client` and `upstream` (see [`relay`]); plain TCP on both legs uses `engine`.
 pub async fn relay_streams(
+    engine: RelayEngine,
     client: ClientStream,
     upstream: UpstreamStream,
     idle: Duration,
@@ -92,7 +93,7 @@ pub async fn relay_streams(
 ) -> RelayOutcome {
     match (client, upstream) {
         (ClientStream::Plain(mut c), UpstreamStream::Plain(mut u)) => {
-            relay_tcp(&mut c, &mut u, idle, counter, killed).await
+            relay_tcp(engine, &mut c, &mut u, idle, counter, killed).await
         }
         (c, u) => relay(c, u, idle, counter, killed).await,
     }

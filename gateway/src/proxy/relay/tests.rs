@@ -13,7 +13,7 @@ use tokio::time::timeout;
 use super::*;
 
 const WAIT: Duration = Duration::from_secs(60);
-const MODES: [TcpRelayMode; 2] = [TcpRelayMode::Splice, TcpRelayMode::Copy];
+const MODES: [RelayEngine; 2] = [RelayEngine::Splice, RelayEngine::Copy];
 
 #[derive(Default)]
 struct Counts {
@@ -51,14 +51,14 @@ struct Harness {
     task: tokio::task::JoinHandle<RelayOutcome>,
 }
 
-async fn start(mode: TcpRelayMode, idle: Duration) -> Harness {
+async fn start(mode: RelayEngine, idle: Duration) -> Harness {
     let (client, mut client_side) = tcp_pair().await;
     let (mut upstream_side, upstream) = tcp_pair().await;
     let counts = Arc::new(Counts::default());
     let kill = Arc::new(Notify::new());
     let (c, k) = (counts.clone(), kill.clone());
     let task = tokio::spawn(async move {
-        relay_tcp_with(
+        relay_tcp(
             mode,
             &mut client_side,
             &mut upstream_side,
@@ -129,7 +129,7 @@ async fn expect_pattern(mut r: impl AsyncReadExt + Unpin, seed: u64, len: usize)
     assert_eq!(r.read(&mut got).await.expect("eof"), 0, "no extra bytes");
 }
 
-async fn byte_exact_both_ways(mode: TcpRelayMode, up_len: usize, down_len: usize) {
+async fn byte_exact_both_ways(mode: RelayEngine, up_len: usize, down_len: usize) {
     let h = start(mode, WAIT).await;
     let (client_r, client_w) = h.client.into_split();
     let (upstream_r, upstream_w) = h.upstream.into_split();
@@ -341,7 +341,7 @@ async fn relay_futures_hold_no_inline_data_buffer() {
     let (mut b, _b2) = tcp_pair().await;
     let counts = Counts::default();
     for mode in MODES {
-        let fut = relay_tcp_with(mode, &mut a, &mut b, WAIT, &counts, std::future::pending());
+        let fut = relay_tcp(mode, &mut a, &mut b, WAIT, &counts, std::future::pending());
         let size = std::mem::size_of_val(&fut);
         assert!(size < 1024, "{mode:?}: relay future is {size} bytes");
         drop(fut);
