@@ -240,16 +240,20 @@ async fn a_compare_and_swap_retried_after_a_lost_answer_succeeds_once_and_still_
 }
 
 #[tokio::test]
-async fn a_delete_retried_after_a_lost_answer_finds_the_key_gone() {
+async fn a_delete_retried_after_a_lost_answer_reports_its_own_deletion() {
     let cluster = EtcdCluster::start(3).await;
     let (store, relay) = store_behind_relay(&cluster).await;
     let key = "/apisix/services/1";
     store.put(key, &json!({"v": 1}), 0).await.expect("put");
-    relay.swallow(true);
-    // As APISIX's retrying client: the retry deletes nothing (Admin API: 404 Key not found).
+    // The delete reads the key (passes), then deletes it in a transaction (answer swallowed).
+    relay.swallow_after(1);
+    // The first attempt deletes the key but its answer is lost; the retry on another member
+    // finds the key gone after this request's own attempt: deleted (200), not 404.
     let deleted = store.delete(key).await.expect("the retry answers");
-    assert_eq!(deleted, None);
+    assert_eq!(deleted.map(|kv| kv.value), Some(json!({"v": 1})));
     assert_eq!(store.get(key).await.expect("get"), None);
+    // A key that was already gone is still None (the Admin API's 404 `Key not found`).
+    assert_eq!(store.delete(key).await.expect("delete"), None);
 }
 
 /// A gateway of `role` on every member of `cluster` (the config template quotes one host;

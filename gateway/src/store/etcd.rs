@@ -13,8 +13,9 @@
 //!   etcd error text, and the store counts as unreachable until a member answers again.
 //! - Retried writes keep their meaning: a retried put or compare-and-swap that finds its own
 //!   first attempt applied reports that attempt (POST never creates two objects: its id is
-//!   drawn once; PATCH never overwrites another writer); a retried delete whose first attempt
-//!   removed the key finds nothing, as APISIX's client does.
+//!   drawn once; PATCH never overwrites another writer); a delete compares the revision it
+//!   read, so its retry tells its own first attempt (deleted: 200) from a key that was already
+//!   gone (404 `Key not found`, as APISIX answers).
 //! - Clients connect lazily (the first request), so a gateway can start while etcd is down.
 //! - `https://` hosts go through [`tls`] (our rustls connector: `ssl_trusted_certificate`,
 //!   `tls.verify: false`, client certificates); a request that fails for a TLS reason says why.
@@ -369,18 +370,49 @@ impl Store for EtcdStore {
         ))
     }
 
-    /// A retried delete whose first attempt removed the key finds nothing and answers so,
-    /// as APISIX's retrying client does (the Admin API's 404 `Key not found`).
+    /// Deletes the revision read just before, in a transaction: so a retry can tell its own
+    /// first attempt (the key is gone and this request may have applied) from a key that was
+    /// already gone (`None`, the Admin API's 404 `Key not found`, as APISIX answers). A key
+    /// rewritten in between is deleted in its newer revision.
     async fn delete(&self, key: &str) -> StoreResult<Option<KeyValue>> {
-        let options = etcd_client::DeleteOptions::new().with_prev_key();
-        let resp = self
-            .request(|mut c| {
-                let options = options.clone();
-                async move { c.delete(key, Some(options)).await }
-            })
-            .await?;
-        self.saw_revision(header_revision(resp.header()));
-        Ok(resp.prev_kvs().first().map(convert))
+        loop {
+            let Some(current) = self.get(key).await? else {
+                return Ok(None);
+            };
+            let options = etcd_client::DeleteOptions::new().with_prev_key();
+            let txn = Txn::new()
+                .when([Compare::mod_revision(
+                    key,
+                    CompareOp::Equal,
+                    current.mod_revision,
+                )])
+                .and_then([TxnOp::delete(key, Some(options))])
+                .or_else([TxnOp::get(key, None)]);
+            let served = self
+                .served(|mut c| {
+                    let txn = txn.clone();
+                    async move { c.txn(txn).await }
+                })
+                .await?;
+            let resp = served.value;
+            self.saw_revision(header_revision(resp.header()));
+            let ops = resp.op_responses();
+            if resp.succeeded() {
+                let previous = ops.into_iter().find_map(|op| match op {
+                    TxnOpResponse::Delete(deleted) => deleted.prev_kvs().first().map(convert),
+                    _ => None,
+                });
+                return Ok(previous.or(Some(current)));
+            }
+            let still_there = ops.into_iter().any(|op| match op {
+                TxnOpResponse::Get(got) => !got.kvs().is_empty(),
+                _ => false,
+            });
+            if !still_there {
+                // Gone: by this request's own earlier attempt, or by another writer.
+                return Ok(served.retried.then_some(current));
+            }
+        }
     }
 
     async fn next_id(&self, prefix: &str) -> StoreResult<i64> {
