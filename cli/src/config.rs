@@ -39,7 +39,7 @@ pub struct NamedContext {
 #[derive(Debug)]
 pub enum ConfigError {
     Read(PathBuf, std::io::Error),
-    Parse(PathBuf, serde_yaml::Error),
+    Parse(PathBuf, serde_norway::Error),
     Write(PathBuf, std::io::Error),
     UnknownContext(String, PathBuf),
     NoPath,
@@ -83,7 +83,7 @@ impl ConfigFile {
         match std::fs::read_to_string(path) {
             Ok(text) if text.trim().is_empty() => Ok(ConfigFile::default()),
             Ok(text) => {
-                serde_yaml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_owned(), e))
+                serde_norway::from_str(&text).map_err(|e| ConfigError::Parse(path.to_owned(), e))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
             Err(e) => Err(ConfigError::Read(path.to_owned(), e)),
@@ -99,7 +99,7 @@ impl ConfigFile {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
         let text =
-            serde_yaml::to_string(self).map_err(|e| err(std::io::Error::other(e.to_string())))?;
+            serde_norway::to_string(self).map_err(|e| err(std::io::Error::other(e.to_string())))?;
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)

@@ -58,7 +58,7 @@ pub fn parse_document(text: &str) -> anyhow::Result<Value> {
             return Ok(v);
         }
     }
-    let value: Value = serde_yaml::from_str(&text).context("invalid YAML/JSON")?;
+    let value: Value = serde_norway::from_str(&text).context("invalid YAML/JSON")?;
     Ok(value)
 }
 

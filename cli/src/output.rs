@@ -54,7 +54,7 @@ impl Table {
 /// Prints `value` as JSON (pretty) or YAML.
 pub fn print_machine(value: &Value, format: OutputFormat) -> anyhow::Result<()> {
     match format {
-        OutputFormat::Yaml => print!("{}", serde_yaml::to_string(value)?),
+        OutputFormat::Yaml => print!("{}", serde_norway::to_string(value)?),
         _ => println!("{}", serde_json::to_string_pretty(value)?),
     }
     Ok(())

@@ -314,9 +314,12 @@ async fn yaml_in_and_out() {
         .await;
     assert_eq!(got.status, 200);
     assert_eq!(got.header("content-type"), Some("application/yaml"));
-    let parsed: serde_yaml::Value = serde_yaml::from_str(&got.text).expect("yaml body");
-    assert_eq!(parsed["upstreams_conf_version"], serde_yaml::Value::from(1));
-    assert_eq!(parsed["X-Digest"], serde_yaml::Value::from("y1"));
+    let parsed: serde_norway::Value = serde_norway::from_str(&got.text).expect("yaml body");
+    assert_eq!(
+        parsed["upstreams_conf_version"],
+        serde_norway::Value::from(1)
+    );
+    assert_eq!(parsed["X-Digest"], serde_norway::Value::from("y1"));
 }
 
 #[tokio::test]

@@ -216,7 +216,7 @@ pub async fn dump(ctx: &Ctx, args: &DumpArgs) -> anyhow::Result<u8> {
     let doc = Value::Object(doc);
     let text = match ctx.output {
         OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&doc)?),
-        _ => format!("{}#END\n", serde_yaml::to_string(&doc)?),
+        _ => format!("{}#END\n", serde_norway::to_string(&doc)?),
     };
     match &args.file {
         Some(path) => {

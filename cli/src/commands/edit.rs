@@ -23,7 +23,7 @@ pub async fn run(ctx: &Ctx, kind: ResourceKind, id: &str) -> anyhow::Result<u8> 
         map.remove("create_time");
         map.remove("update_time");
     }
-    let text = serde_yaml::to_string(&original)?;
+    let text = serde_norway::to_string(&original)?;
     let mut file = tempfile::Builder::new()
         .prefix(&format!("apisixctl-{}-", kind.dir()))
         .suffix(".yaml")

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use model::tls::AcceptAnyCertificate;
-use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -32,7 +33,7 @@ pub fn connector(ca: Option<&Path>) -> Result<TlsConnector, String> {
         Some(path) => {
             let pem = std::fs::read(path).map_err(|e| format!("--ca {}: {e}", path.display()))?;
             let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            for cert in CertificateDer::pem_slice_iter(&pem) {
                 let cert = cert.map_err(|e| format!("--ca {}: {e}", path.display()))?;
                 roots
                     .add(cert)

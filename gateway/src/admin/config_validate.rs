@@ -76,7 +76,7 @@ pub(super) async fn read_document(
 /// The document in `raw`; `Err` is the text after `invalid request body: `.
 fn parse_document(raw: &[u8], content_type: &str) -> Result<Map<String, Value>, String> {
     let value = if content_type.starts_with(YAML) {
-        serde_yaml::from_slice::<serde_yaml::Value>(raw)
+        serde_norway::from_slice::<serde_norway::Value>(raw)
             .ok()
             .and_then(|yaml| serde_json::to_value(yaml).ok())
             .filter(Value::is_object)

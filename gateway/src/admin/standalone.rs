@@ -139,7 +139,7 @@ async fn get(state: &Standalone, want_yaml: bool) -> Reply {
             .collect()
     });
     let reply = if want_yaml {
-        match serde_yaml::to_string(&doc) {
+        match serde_norway::to_string(&doc) {
             Ok(text) => Reply::with_body(StatusCode::OK, Bytes::from(text), YAML),
             Err(err) => Reply::error(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -46,7 +46,7 @@ pub fn from_text(
     prefix: &Path,
 ) -> Result<(Config, Vec<String>), ConfigErrors> {
     let text = env::substitute(text, |name| std::env::var(name).ok()).map_err(ConfigErrors::new)?;
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
+    let yaml: serde_norway::Value = serde_norway::from_str(&text)
         .map_err(|e| ConfigErrors::one(format!("{}: invalid YAML: {e}", path.display())))?;
     let mut root = serde_json::to_value(&yaml).map_err(|e| {
         ConfigErrors::one(format!("{}: unsupported YAML value: {e}", path.display()))

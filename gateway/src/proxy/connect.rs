@@ -72,7 +72,7 @@ pub async fn connect_tcp(addr: SocketAddr) -> io::Result<TcpStream> {
         Type::STREAM.nonblocking().cloexec(),
         Some(Protocol::TCP),
     )?;
-    if let Err(e) = socket.set_nodelay(true) {
+    if let Err(e) = socket.set_tcp_nodelay(true) {
         tracing::debug!(node = %addr, error = %e, "cannot set TCP_NODELAY on upstream");
     }
     let in_progress = match socket.connect(&addr.into()) {

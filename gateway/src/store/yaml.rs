@@ -257,8 +257,8 @@ pub fn is_complete(text: &str) -> bool {
 /// (unknown variable, bad YAML, not a mapping). Bad items are logged and skipped.
 pub fn parse(text: &str, prefix: &str) -> Result<Vec<(String, Value)>, Vec<String>> {
     let text = env::substitute(text, |name| std::env::var(name).ok())?;
-    let yaml: serde_yaml::Value =
-        serde_yaml::from_str(&text).map_err(|e| vec![format!("invalid yaml: {e}")])?;
+    let yaml: serde_norway::Value =
+        serde_norway::from_str(&text).map_err(|e| vec![format!("invalid yaml: {e}")])?;
     let root =
         serde_json::to_value(&yaml).map_err(|e| vec![format!("unsupported yaml value: {e}")])?;
     let root = match root {

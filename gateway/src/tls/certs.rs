@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use model::types::Ssl;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
@@ -126,7 +127,7 @@ fn ca_of(ssl: &Ssl) -> Option<&str> {
 
 /// Parses a PEM certificate chain.
 pub fn parse_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = rustls_pemfile::certs(&mut pem.as_bytes())
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("invalid certificate pem: {e}"))?;
     if certs.is_empty() {
@@ -135,14 +136,20 @@ pub fn parse_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
+/// Parses the first private key (PKCS#8, PKCS#1 or SEC1) of a PEM text.
+pub fn parse_private_key(pem: &str) -> Result<PrivateKeyDer<'static>, String> {
+    PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| match e {
+        pem::Error::NoItemsFound => "no private key in pem".to_owned(),
+        other => format!("invalid private key pem: {other}"),
+    })
+}
+
 /// A certificate chain and its (possibly encrypted) key as a rustls signing identity.
 pub fn certified_key(cert: &str, key: &str, keyring: &[String]) -> Result<CertifiedKey, String> {
     let chain = parse_certs(cert)?;
     let key_pem =
         decrypt_key(key, keyring).ok_or("cannot decrypt the private key with the keyring")?;
-    let der = rustls_pemfile::private_key(&mut key_pem.as_bytes())
-        .map_err(|e| format!("invalid private key pem: {e}"))?
-        .ok_or("no private key in pem")?;
+    let der = parse_private_key(&key_pem)?;
     let signer = provider()
         .key_provider
         .load_private_key(der)

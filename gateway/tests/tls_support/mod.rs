@@ -17,6 +17,7 @@ use apisix_gateway::snapshot::{compile, shared_empty, SharedSnapshot, Snapshot};
 use apisix_gateway::store::KeyValue;
 use apisix_gateway::tls::{TlsContext, TlsSettings};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -106,16 +107,14 @@ impl Ca {
 impl Leaf {
     /// The certificate chain as DER.
     pub fn chain(&self) -> Vec<CertificateDer<'static>> {
-        rustls_pemfile::certs(&mut self.cert_pem.as_bytes())
+        CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .expect("leaf certs")
     }
 
     /// The private key as DER.
     pub fn key(&self) -> PrivateKeyDer<'static> {
-        rustls_pemfile::private_key(&mut self.key_pem.as_bytes())
-            .expect("leaf key pem")
-            .expect("a key")
+        PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).expect("leaf key pem")
     }
 }
 

@@ -2,7 +2,7 @@
 //! with weight, health, live sessions and the routes that use it.
 
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Style, Stylize};
+use ratatui::style::{Color, Style};
 use ratatui::widgets::{Block, Cell, Row, Table};
 use ratatui::Frame;
 

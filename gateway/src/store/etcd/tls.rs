@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::{PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -190,7 +190,7 @@ fn client_config(config: &EtcdConfig) -> Result<ClientConfig, StoreError> {
         (Some(cert), Some(key)) => {
             let chain = certs::parse_certs(&read(cert)?)
                 .map_err(|e| setup_error(format!("{}: {e}", cert.display())))?;
-            let key_der = private_key(&read(key)?)
+            let key_der = certs::parse_private_key(&read(key)?)
                 .map_err(|e| setup_error(format!("{}: {e}", key.display())))?;
             builder
                 .with_client_auth_cert(chain, key_der)
@@ -205,12 +205,6 @@ fn client_config(config: &EtcdConfig) -> Result<ClientConfig, StoreError> {
 fn read(path: &std::path::Path) -> Result<String, StoreError> {
     std::fs::read_to_string(path)
         .map_err(|e| setup_error(format!("reading {}: {e}", path.display())))
-}
-
-fn private_key(pem: &str) -> Result<PrivateKeyDer<'static>, String> {
-    rustls_pemfile::private_key(&mut pem.as_bytes())
-        .map_err(|e| format!("invalid private key pem: {e}"))?
-        .ok_or_else(|| "no private key in pem".to_owned())
 }
 
 /// The CAs that verify etcd: the `ssl_trusted_certificate` files, plus the system store.
