@@ -95,10 +95,34 @@ const REOPEN_WAIT: Duration = Duration::from_secs(5);
 
 /// Opens the file, waiting briefly while a just-dropped handle in this process still holds
 /// its lock.
-fn open_database(path: &std::path::Path) -> StoreResult<Database> {
+///
+/// New files use redb's v3 file format, and a file in the older v2 format is upgraded in place
+/// ([`Database::upgrade`]) when it is opened: redb 3 reads only v3 files, so a later move to
+/// redb 3 needs no migration step of its own. The upgrade is one write transaction; a file that
+/// cannot be upgraded is opened as it is, with a warning.
+pub(super) fn open_database(path: &std::path::Path) -> StoreResult<Database> {
+    let mut db = open_locked(path)?;
+    match db.upgrade() {
+        Ok(true) => {
+            tracing::info!(path = %path.display(), "embedded store upgraded to redb's v3 file format")
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(
+            path = %path.display(), error = %e,
+            "embedded store kept in its file format (upgrade to redb's v3 format failed)"
+        ),
+    }
+    Ok(db)
+}
+
+/// [`open_database`] before the format check.
+fn open_locked(path: &std::path::Path) -> StoreResult<Database> {
     let started = Instant::now();
     loop {
-        match Database::create(path) {
+        match redb::Builder::new()
+            .create_with_file_format_v3(true)
+            .create(path)
+        {
             Ok(db) => return Ok(db),
             Err(redb::DatabaseError::DatabaseAlreadyOpen) if started.elapsed() < REOPEN_WAIT => {
                 std::thread::sleep(Duration::from_millis(10));

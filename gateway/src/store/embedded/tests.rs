@@ -476,3 +476,39 @@ async fn leases_that_expired_while_closed_are_expired_at_open() {
     assert_eq!(keys, ["/apisix/keep"]);
     assert_eq!(rev, 3);
 }
+
+#[tokio::test]
+async fn a_file_in_redbs_older_format_is_upgraded_on_open_and_keeps_its_data() {
+    const PROBE: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("format_probe");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(DB_FILE_NAME);
+    {
+        // redb 2's default: the v2 file format.
+        let db = redb::Database::create(&path).expect("v2 file");
+        let txn = db.begin_write().expect("write");
+        txn.open_table(PROBE)
+            .expect("table")
+            .insert("kept", 7)
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    let store = open(&dir);
+    store
+        .put("/apisix/upstreams/1", &json!({"id": "1"}), 0)
+        .await
+        .expect("put after the upgrade");
+    drop(store);
+
+    let mut db = super::db::open_database(&path).expect("reopen");
+    assert!(
+        !db.upgrade().expect("upgrade check"),
+        "already in the v3 format"
+    );
+    let txn = db.begin_read().expect("read");
+    let probe = txn.open_table(PROBE).expect("table");
+    assert_eq!(probe.get("kept").expect("get").map(|v| v.value()), Some(7));
+    drop((probe, txn, db));
+    let store = open(&dir);
+    let kv = store.get("/apisix/upstreams/1").await.expect("get");
+    assert_eq!(kv.map(|kv| kv.value), Some(json!({"id": "1"})));
+}
