@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use serde::Serialize;
+use model::control::{Rejected, RouteStats as RouteStatsView, Throughput};
 
 /// Samples kept in the throughput ring (one per second).
 pub const RING_LEN: usize = 60;
@@ -58,36 +58,6 @@ pub struct RouteStats {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     ring: Mutex<Ring>,
-}
-
-/// `rejected` in the JSON view.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct RejectedView {
-    pub no_upstream: u64,
-    pub connect_failed: u64,
-    pub plugin: u64,
-}
-
-/// `throughput` in the JSON view: per-second deltas, oldest first, always [`RING_LEN`] long.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ThroughputView {
-    pub interval_secs: u64,
-    pub bytes_in: Vec<u64>,
-    pub bytes_out: Vec<u64>,
-    pub connections: Vec<u64>,
-}
-
-/// One route's stats as served by the Control API.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct RouteStatsView {
-    pub active: u64,
-    pub total: u64,
-    pub rejected: RejectedView,
-    /// Client → upstream.
-    pub bytes_in: u64,
-    /// Upstream → client.
-    pub bytes_out: u64,
-    pub throughput: ThroughputView,
 }
 
 impl RouteStats {
@@ -155,7 +125,7 @@ impl RouteStats {
         ring.samples.push_back(delta);
     }
 
-    /// A consistent-enough copy for display.
+    /// A consistent-enough copy for display: the `stats` of `/v1/stream_routes`.
     pub fn view(&self) -> RouteStatsView {
         let ring = self.ring.lock().expect("ring lock is never poisoned");
         let pad = RING_LEN - ring.samples.len();
@@ -167,14 +137,14 @@ impl RouteStats {
         RouteStatsView {
             active: self.active(),
             total: self.total(),
-            rejected: RejectedView {
+            rejected: Rejected {
                 no_upstream: self.rejected[0].load(Ordering::Relaxed),
                 connect_failed: self.rejected[1].load(Ordering::Relaxed),
                 plugin: self.rejected[2].load(Ordering::Relaxed),
             },
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
-            throughput: ThroughputView {
+            throughput: Throughput {
                 interval_secs: 1,
                 bytes_in: series(0),
                 bytes_out: series(1),

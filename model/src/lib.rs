@@ -14,9 +14,13 @@
 //! - [`plugins`]: the stream plugins we know, their priorities, schemas and conf checks.
 //! - [`ip`]: IP/CIDR parsing as APISIX's `core.ip` does it.
 //! - [`envelope`]: Admin API response bodies (`key`/`value`, `{list,total}`, deleted, not found).
+//! - [`control`]: the Control API's JSON contract (`/v1/status`, `/v1/stream_routes`,
+//!   `/v1/connections`, `/v1/match`, `/v1/healthcheck`), written by the gateway, read by the
+//!   client, the CLI and the dashboard.
 //! - `client` (feature `client`): a typed reqwest client of the Admin and Control APIs.
 //! - `tls` (feature `tls`): the rustls verifier that accepts any server certificate.
 
+pub mod control;
 pub mod envelope;
 pub mod ip;
 pub mod jsonschema;

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
+use model::control::{CheckedNode, Checker, HealthCounter};
 use serde_json::{json, Map, Value};
 
 use super::http::{error, json};
@@ -30,7 +31,7 @@ pub(super) fn schema(ctx: &ControlContext) -> Reply {
 /// (APISIX's default `http` when unset); each node shows its state and consecutive counters
 /// (see [`crate::balancer::health`]); `hostname` is `checks.active.host` or the node host,
 /// and `port` the probe port (`checks.active.port` or the node's), as APISIX's targets.
-fn checker_report(name: String, runtime: &UpstreamRuntime) -> Value {
+fn checker_report(name: String, runtime: &UpstreamRuntime) -> Checker {
     let checks = runtime.config.checks.as_ref();
     let active = checks.and_then(|c| c.get("active"));
     let ty = active
@@ -39,39 +40,44 @@ fn checker_report(name: String, runtime: &UpstreamRuntime) -> Value {
         .and_then(Value::as_str)
         .unwrap_or("http");
     let check_host = active.and_then(|a| a.get("host")).and_then(Value::as_str);
-    let check_port = active.and_then(|a| a.get("port")).and_then(Value::as_u64);
-    let nodes: Vec<Value> = runtime
+    let check_port = active
+        .and_then(|a| a.get("port"))
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok());
+    let nodes = runtime
         .nodes()
         .into_iter()
-        .map(|n| {
-            json!({
-                "ip": n.host,
-                "port": check_port.unwrap_or(u64::from(n.port)),
-                "hostname": check_host.unwrap_or(&n.host),
-                "status": n.status.as_str(),
-                "counter": {
-                    "success": n.counter.success,
-                    "http_failure": n.counter.http_failure,
-                    "tcp_failure": n.counter.tcp_failure,
-                    "timeout_failure": n.counter.timeout_failure,
-                },
-            })
+        .map(|n| CheckedNode {
+            hostname: check_host.unwrap_or(&n.host).to_owned(),
+            port: check_port.unwrap_or(n.port),
+            status: n.status.as_str().to_owned(),
+            counter: HealthCounter {
+                success: n.counter.success,
+                http_failure: n.counter.http_failure,
+                tcp_failure: n.counter.tcp_failure,
+                timeout_failure: n.counter.timeout_failure,
+            },
+            ip: n.host,
         })
         .collect();
-    json!({ "name": name, "type": ty, "nodes": nodes })
+    Checker {
+        name,
+        check_type: ty.to_owned(),
+        nodes,
+    }
 }
 
 /// `GET /v1/healthcheck`: every upstream, service and stream route runtime with `checks`.
 pub(super) fn healthcheck_all(ctx: &ControlContext) -> Reply {
     let snapshot = ctx.snapshot.load();
     let prefix = ctx.key_prefix();
-    let list: Vec<Value> = snapshot
+    let list: Vec<Checker> = snapshot
         .runtimes
         .iter()
         .filter(|(_, rt)| rt.config.checks.is_some())
         .map(|(key, rt)| checker_report(format!("{prefix}/{key}"), rt))
         .collect();
-    json(StatusCode::OK, &Value::Array(list))
+    json(StatusCode::OK, &list)
 }
 
 /// `GET /v1/healthcheck/{stream_routes|upstreams|services}/{id}`.

@@ -8,7 +8,8 @@ use std::time::UNIX_EPOCH;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
-use serde_json::{json, Value};
+use model::control::{Connection, ControlList, Killed};
+use serde_json::json;
 
 use super::http::{error, json};
 use super::{Call, ControlContext};
@@ -32,28 +33,28 @@ fn parse_id(text: &str) -> Option<u64> {
     }
 }
 
-fn view(h: &ConnectionHandle) -> Value {
+fn view(h: &ConnectionHandle) -> Connection {
     let started_at = h
         .started_at
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    json!({
-        "id": connection_id(h.id),
-        "route_id": h.route_id,
-        "listener": h.local.to_string(),
-        "server": h.server.to_string(),
-        "client": h.client.to_string(),
-        "upstream": h.node().map(|n| n.to_string()),
-        "upstream_key": h.upstream,
-        "protocol": protocol(h),
-        "sni": h.front().and_then(|f| f.sni.clone()),
-        "started_at": started_at,
-        "age_secs": h.age().as_secs_f64(),
-        "bytes_in": h.bytes_up(),
-        "bytes_out": h.bytes_down(),
-        "last_activity_secs_ago": h.idle().as_secs_f64(),
-    })
+    Connection {
+        id: connection_id(h.id),
+        route_id: h.route_id.clone(),
+        listener: h.local.to_string(),
+        server: h.server.to_string(),
+        client: h.client.to_string(),
+        upstream: h.node().map(|n| n.to_string()),
+        upstream_key: h.upstream.clone(),
+        protocol: protocol(h).to_owned(),
+        sni: h.front().and_then(|f| f.sni.clone()),
+        started_at,
+        age_secs: h.age().as_secs_f64(),
+        bytes_in: h.bytes_up(),
+        bytes_out: h.bytes_down(),
+        last_activity_secs_ago: h.idle().as_secs_f64(),
+    }
 }
 
 /// `udp`, `tls` (terminated by the gateway) or `tcp` (plain, or TLS passed through).
@@ -89,7 +90,7 @@ fn wanted(h: &ConnectionHandle, args: &QueryArgs) -> bool {
 
 /// `GET /v1/connections[?route_id=&upstream=&client=]`.
 pub(super) fn list(ctx: &ControlContext, args: &QueryArgs) -> Reply {
-    let list: Vec<Value> = ctx
+    let list = ctx
         .proxy
         .registry
         .list()
@@ -98,8 +99,7 @@ pub(super) fn list(ctx: &ControlContext, args: &QueryArgs) -> Reply {
         .filter(|h| wanted(h, args))
         .map(view)
         .collect();
-    let total = list.len();
-    json(StatusCode::OK, &json!({ "list": list, "total": total }))
+    json(StatusCode::OK, &ControlList::new(list))
 }
 
 /// `DELETE /v1/connections/{id}`.
@@ -116,7 +116,12 @@ pub(super) fn kill(ctx: &ControlContext, call: &Call, id: &str) -> Reply {
     };
     if ctx.proxy.registry.kill(n) {
         tracing::info!(id, "connection closed through the control API");
-        json(StatusCode::OK, &json!({ "killed": connection_id(n) }))
+        json(
+            StatusCode::OK,
+            &Killed {
+                killed: connection_id(n),
+            },
+        )
     } else {
         not_found()
     }

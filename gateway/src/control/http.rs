@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
+use serde::Serialize;
 
 /// A response with a body and content type.
 pub fn reply(
@@ -21,9 +22,18 @@ pub fn reply(
     response
 }
 
-/// A JSON response.
-pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Full<Bytes>> {
-    reply(status, "application/json", value.to_string())
+/// A JSON response of `value` (a `serde_json::Value` or a `model::control` type).
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
+    match serde_json::to_string(value) {
+        Ok(body) => reply(status, "application/json", body),
+        // Our types have string keys only; this is a bug, said as APISIX would.
+        Err(e) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "application/json",
+            serde_json::json!({ "error_msg": format!("failed to encode the response: {e}") })
+                .to_string(),
+        ),
+    }
 }
 
 /// APISIX's error body: `{"error_msg": msg}`.

@@ -1,12 +1,16 @@
 //! Our Control API endpoints about the configuration in force: `/v1/status`,
-//! `/v1/stream_routes[/{id}]` (with live stats) and `/v1/match` (the route-match explainer).
+//! `/v1/stream_routes[/{id}]` (with live stats) and `/v1/match` (the route-match explainer),
+//! each built as its `model::control` type.
 
 use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
-use serde_json::{json, Value};
+use model::control::{
+    ControlList, Listener, MatchInput, MatchReport, NodeInfo, RouteInfo, RouteMatch, RouteUpstream,
+    RouteVerdict, Status,
+};
 
 use super::http::{error, json};
 use super::ControlContext;
@@ -38,48 +42,55 @@ pub(super) async fn status(ctx: &ControlContext) -> Reply {
         None => false,
     };
     let (tcp, udp) = stream_listens(config);
-    let mut listeners: Vec<Value> = tcp
+    let mut listeners: Vec<Listener> = tcp
         .iter()
-        .map(|l| {
-            json!({"protocol": "tcp", "addr": l.addr.to_string(), "tls": l.tls,
-                   "sni_preread": l.sni_preread, "proxy_protocol": l.proxy_protocol})
+        .map(|l| Listener {
+            protocol: "tcp".to_owned(),
+            addr: l.addr.to_string(),
+            tls: l.tls,
+            sni_preread: l.sni_preread,
+            proxy_protocol: l.proxy_protocol,
         })
         .collect();
-    listeners.extend(udp.iter().map(|addr| {
-        json!({"protocol": "udp", "addr": addr.to_string(), "tls": false,
-               "sni_preread": false, "proxy_protocol": false})
+    listeners.extend(udp.iter().map(|addr| Listener {
+        protocol: "udp".to_owned(),
+        addr: addr.to_string(),
+        ..Listener::default()
     }));
-    json(
-        StatusCode::OK,
-        &json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_secs": ctx.started.elapsed().as_secs_f64(),
-            "role": role,
-            "config_provider": provider,
-            "store_reachable": reachable,
-            "config_revision": ctx.snapshot.load().revision,
-            "listeners": listeners,
-        }),
-    )
+    let status = Status {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_secs: ctx.started.elapsed().as_secs_f64(),
+        role: role.to_owned(),
+        config_provider: provider.to_owned(),
+        store_reachable: reachable,
+        config_revision: ctx.snapshot.load().revision,
+        listeners,
+    };
+    json(StatusCode::OK, &status)
 }
 
 /// One route as `/v1/stream_routes` shows it.
-fn route_view(ctx: &ControlContext, route: &ResolvedRoute) -> Value {
+fn route_view(ctx: &ControlContext, route: &ResolvedRoute) -> RouteInfo {
     let r = &route.route;
-    let upstream = route.upstream.as_ref().map(|up| {
-        let nodes: Vec<Value> = up
+    let upstream = route.upstream.as_ref().map(|up| RouteUpstream {
+        key: up.key.clone(),
+        balancer: up
+            .config
+            .balancer
+            .clone()
+            .unwrap_or_else(|| "roundrobin".to_owned()),
+        nodes: up
             .nodes()
             .into_iter()
-            .map(|n| {
-                json!({"host": n.host, "port": n.port, "weight": n.weight, "priority": n.priority,
-                       "healthy": n.healthy, "active_sessions": n.active_sessions})
+            .map(|n| NodeInfo {
+                host: n.host,
+                port: n.port,
+                weight: n.weight,
+                priority: n.priority,
+                healthy: n.healthy,
+                active_sessions: n.active_sessions,
             })
-            .collect();
-        json!({
-            "key": up.key,
-            "type": up.config.balancer.clone().unwrap_or_else(|| "roundrobin".to_owned()),
-            "nodes": nodes,
-        })
+            .collect(),
     });
     let stats = ctx
         .proxy
@@ -88,33 +99,32 @@ fn route_view(ctx: &ControlContext, route: &ResolvedRoute) -> Value {
         .get(&route.id)
         .map(|s| s.view())
         .unwrap_or_else(|| RouteStats::default().view());
-    json!({
-        "id": route.id,
-        "name": route.name,
-        "match": {
-            "remote_addr": r.remote_addr,
-            "server_addr": r.server_addr,
-            "server_port": r.server_port,
-            "sni": r.sni,
-            "snis": r.snis,
+    RouteInfo {
+        id: route.id.clone(),
+        name: route.name.clone(),
+        matcher: RouteMatch {
+            remote_addr: r.remote_addr.clone(),
+            server_addr: r.server_addr.clone(),
+            server_port: r.server_port,
+            sni: r.sni.clone(),
+            snis: r.snis.clone(),
         },
-        "upstream": upstream,
-        "upstream_error": route.upstream_error,
-        "plugins": route.plugins.keys().collect::<Vec<_>>(),
-        "stats": stats,
-    })
+        upstream,
+        upstream_error: route.upstream_error.clone(),
+        plugins: route.plugins.keys().cloned().collect(),
+        stats,
+    }
 }
 
 /// `GET /v1/stream_routes`: every loaded route (subordinate xRPC routes included), by id.
 pub(super) fn stream_routes(ctx: &ControlContext) -> Reply {
     let snapshot = ctx.snapshot.load();
-    let list: Vec<Value> = snapshot
+    let list = snapshot
         .route_map
         .values()
         .map(|r| route_view(ctx, r))
         .collect();
-    let total = list.len();
-    json(StatusCode::OK, &json!({ "list": list, "total": total }))
+    json(StatusCode::OK, &ControlList::new(list))
 }
 
 /// `GET /v1/stream_routes/{id}`.
@@ -235,23 +245,29 @@ pub(super) fn explain(ctx: &ControlContext, args: &QueryArgs) -> Reply {
     if snapshot.routes.is_empty() {
         warnings.push("no stream routes are loaded".to_owned());
     }
-    let routes: Vec<Value> = verdicts
-        .iter()
-        .map(|v| json!({"id": v.route_id, "matched": v.failed.is_none(), "reason": v.failed}))
-        .collect();
-    json(
-        StatusCode::OK,
-        &json!({
-            "matched": matched,
-            "input": {
-                "client": client.to_string(),
-                "server_addr": server_ip.to_string(),
-                "server_port": server_port,
-                "sni": sni,
-                "protocol": if transport == Transport::Tcp { "tcp" } else { "udp" },
-            },
-            "routes": routes,
-            "warnings": warnings,
-        }),
-    )
+    let report = MatchReport {
+        matched,
+        input: MatchInput {
+            client: client.to_string(),
+            server_addr: server_ip.to_string(),
+            server_port,
+            sni,
+            protocol: if transport == Transport::Tcp {
+                "tcp"
+            } else {
+                "udp"
+            }
+            .to_owned(),
+        },
+        routes: verdicts
+            .iter()
+            .map(|v| RouteVerdict {
+                id: v.route_id.clone(),
+                matched: v.failed.is_none(),
+                reason: v.failed.clone(),
+            })
+            .collect(),
+        warnings,
+    };
+    json(StatusCode::OK, &report)
 }
