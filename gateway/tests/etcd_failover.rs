@@ -14,8 +14,9 @@ use etcd_support::*;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-/// The request timeout the tests give the store.
-const TIMEOUT: Duration = Duration::from_secs(3);
+/// The request timeout the tests give the store (the fleet tests' too): more than a leader
+/// election takes on a loaded machine.
+const TIMEOUT: Duration = Duration::from_secs(5);
 
 fn config(hosts: Vec<String>) -> EtcdConfig {
     let mut config = Etcd::config_for(hosts, "/apisix");

@@ -30,7 +30,10 @@ const FIRST_PASS_PAUSE: Duration = Duration::from_millis(50);
 /// The longest pause between two passes.
 const MAX_PASS_PAUSE: Duration = Duration::from_millis(500);
 /// The shortest time one attempt on one member is given.
-const MIN_ATTEMPT: Duration = Duration::from_millis(500);
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
+/// The longest: a member that holds a request longer is left for the next one (a request
+/// forwarded to a leader that just died waits in etcd for seconds before it fails).
+const MAX_ATTEMPT: Duration = Duration::from_secs(5);
 
 /// HTTP/2 keep-alive on every member channel: a member that vanished (link down, host gone)
 /// is noticed within about interval + timeout, even by an idle watch.
@@ -170,7 +173,9 @@ impl Members {
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
         let deadline = Instant::now() + total;
-        let per_attempt = (total / self.members.len().max(1) as u32).max(MIN_ATTEMPT);
+        // Room for more than one pass: a leader election can outlast one attempt per member.
+        let passes = self.members.len() as u32 + 1;
+        let per_attempt = (total / passes).clamp(MIN_ATTEMPT, MAX_ATTEMPT);
         let mut pause = FIRST_PASS_PAUSE;
         let mut retried = false;
         // The last failure of each member, for the error when none answers.
