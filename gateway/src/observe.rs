@@ -4,9 +4,12 @@
 //! log ([`crate::accesslog`]) and the `syslog` plugin ([`crate::plugins::syslog`]).
 //!
 //! The data path holds a [`SessionRecorder`] per connection (TCP) or session (UDP), created at
-//! accept. It is told what happened (routed, rejected, relay end) and emits exactly one record
-//! when dropped, so every early return is covered. Status codes follow nginx's stream
-//! `$status` (see [`status`]).
+//! accept with the configuration snapshot the connection pinned. It is told what happened
+//! (routed, rejected, relay end) and emits exactly one record when dropped, so every early
+//! return is covered. The record carries that pinned snapshot, so the log phase (route names,
+//! the syslog plugin's conf) reads the same configuration version the connection was routed
+//! with. Passive health is reported by the data path itself, where the upstream that was used
+//! is in hand. Status codes follow nginx's stream `$status` (see [`status`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +27,7 @@ use crate::proxy::relay::RelayEnd;
 use crate::proxy::stats::RejectReason;
 use crate::router::{ConnInfo, Transport};
 use crate::routestats::{RouteRejection, RouteStats, RouteStatsMap};
-use crate::snapshot::SharedSnapshot;
+use crate::snapshot::{PinnedSnapshot, Snapshot};
 
 /// nginx stream `$status` values used here.
 pub mod status {
@@ -63,6 +66,15 @@ pub struct SessionRecord {
     pub started_at: SystemTime,
     pub duration: Duration,
     pub transport: Transport,
+    /// The configuration the session was served with (`None` for records made elsewhere).
+    pub config: Option<PinnedSnapshot>,
+}
+
+impl SessionRecord {
+    /// The session's route as its pinned configuration holds it.
+    pub fn route(&self) -> Option<&Arc<crate::snapshot::ResolvedRoute>> {
+        self.config.as_ref()?.route(self.route_id.as_deref()?)
+    }
 }
 
 /// The status a rejection reason stands for.
@@ -96,7 +108,6 @@ pub struct Observer {
     pub metrics: StreamMetrics,
     access_log: Option<AccessLogSender>,
     syslog: Option<SyslogLogger>,
-    snapshot: Option<SharedSnapshot>,
     finished: AtomicU64,
     /// Live stats off (benchmarks only, see [`Observer::without_live_stats`]).
     stats_off: bool,
@@ -134,27 +145,23 @@ impl Observer {
         self.syslog.as_ref()
     }
 
-    /// Reads route details (names for `prefer_name`, the route of a `no_upstream` rejection)
-    /// from `snapshot`.
-    pub fn with_snapshot(mut self, snapshot: SharedSnapshot) -> Self {
-        self.snapshot = Some(snapshot);
-        self
-    }
-
     /// The access log writer, when enabled.
     pub fn access_log(&self) -> Option<&AccessLogSender> {
         self.access_log.as_ref()
     }
 
-    /// Starts recording a session accepted on `listener` from `client`.
+    /// Starts recording a session accepted on `listener` from `client`, served with the
+    /// pinned `config`.
     pub fn session(
         self: &Arc<Self>,
         client: SocketAddr,
         listener: SocketAddr,
         transport: Transport,
+        config: Arc<Snapshot>,
     ) -> SessionRecorder {
         SessionRecorder {
             observer: self.clone(),
+            config,
             client,
             listener,
             server: listener,
@@ -174,10 +181,7 @@ impl Observer {
             self.finished.fetch_add(1, Ordering::Release);
             return;
         }
-        let named = record
-            .route_id
-            .as_deref()
-            .and_then(|id| self.route_name(id));
+        let named = route_name(&record);
         let label = named
             .as_deref()
             .or(record.route_id.as_deref())
@@ -189,38 +193,12 @@ impl Observer {
         if let Some(syslog) = &self.syslog {
             syslog.log(&record);
         }
-        if let Some(snapshot) = &self.snapshot {
-            crate::health::passive::session_finished(&snapshot.load(), &record);
-        }
         self.finished.fetch_add(1, Ordering::Release);
     }
 
     /// Sessions reported so far (routed or not).
     pub fn sessions_finished(&self) -> u64 {
         self.finished.load(Ordering::Acquire)
-    }
-
-    /// The route's name when it is the `route` label: its `prometheus` plugin sets
-    /// `prefer_name: true` and it has one (otherwise the label is the id).
-    fn route_name(&self, id: &str) -> Option<String> {
-        let snapshot = self.snapshot.as_ref()?.load();
-        let route = snapshot.route(id)?;
-        let prefer_name = route
-            .plugins
-            .get("prometheus")
-            .and_then(|conf| conf.get("prefer_name"))
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false);
-        match (&route.name, prefer_name) {
-            (Some(name), true) if !name.is_empty() => Some(name.clone()),
-            _ => None,
-        }
-    }
-
-    /// The id of the route that would take `conn` (for rejections reported without one).
-    fn route_for(&self, conn: &ConnInfo) -> Option<String> {
-        let snapshot = self.snapshot.as_ref()?.load();
-        snapshot.routes.find(conn).map(|r| r.id.clone())
     }
 
     /// Starts the 1 s ticker that advances every route's throughput ring; ends with `stop`.
@@ -240,10 +218,28 @@ impl Observer {
     }
 }
 
+/// The route's name when it is the `route` label: its `prometheus` plugin sets
+/// `prefer_name: true` and it has one (otherwise the label is the id).
+fn route_name(record: &SessionRecord) -> Option<String> {
+    let route = record.route()?;
+    let prefer_name = route
+        .plugins
+        .get("prometheus")
+        .and_then(|conf| conf.get("prefer_name"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    match (&route.name, prefer_name) {
+        (Some(name), true) if !name.is_empty() => Some(name.clone()),
+        _ => None,
+    }
+}
+
 /// Follows one session and emits its [`SessionRecord`] when dropped.
 #[derive(Debug)]
 pub struct SessionRecorder {
     observer: Arc<Observer>,
+    /// The configuration the session pinned at accept.
+    config: Arc<Snapshot>,
     client: SocketAddr,
     listener: SocketAddr,
     server: SocketAddr,
@@ -288,7 +284,7 @@ impl SessionRecorder {
             | RejectReason::TlsHandshake => return,
         };
         if self.route.is_none() && why == RouteRejection::NoUpstream {
-            if let Some(id) = self.observer.route_for(conn) {
+            if let Some(id) = self.config.routes.find(conn).map(|r| r.id.clone()) {
                 self.route = Some(self.observer.routes.get_or_create(&id));
                 self.route_id = Some(id);
             }
@@ -341,6 +337,7 @@ impl Drop for SessionRecorder {
             started_at: self.started_at,
             duration: self.started.elapsed(),
             transport: self.transport,
+            config: Some(PinnedSnapshot(self.config.clone())),
         });
     }
 }
@@ -385,6 +382,7 @@ mod tests {
             addr("127.0.0.1:5000"),
             addr("127.0.0.1:9100"),
             Transport::Tcp,
+            Arc::default(),
         );
         (registry, registration, recorder)
     }

@@ -183,3 +183,51 @@ async fn prefer_name_labels_the_route_by_name_and_health_is_exported() {
     ];
     assert_eq!(value(&scrape, "gw_upstream_status", &health), Some(1.0));
 }
+
+/// One connection, one snapshot: a route renamed while a connection is open does not relabel
+/// that connection's log phase. It was routed with the old version, so its metrics carry the
+/// old name; a connection opened after the change carries the new one.
+#[tokio::test]
+async fn a_connection_is_logged_with_the_configuration_it_was_routed_with() {
+    let echo = tcp_echo().await;
+    let named = |name: &str| {
+        route_to(
+            echo,
+            json!({"name": name, "plugins": {"prometheus": {"prefer_name": true}}}),
+        )
+    };
+    let h = Harness::start(vec![("7", named("alpha"))], |_| {}).await;
+    let mut open = connect_from("127.0.0.1", h.tcp).await;
+    assert_eq!(round_trip(&mut open, b"before").await, b"before");
+
+    // The route changes under the open connection.
+    let revision = h.snapshot.load().revision;
+    let key = "/apisix/stream_routes/7";
+    h.store
+        .put(key, &named("beta"), 0)
+        .await
+        .expect("rename the route");
+    eventually("the renamed route is loaded", || async {
+        (h.snapshot.load().revision > revision).then_some(())
+    })
+    .await;
+    assert_eq!(round_trip(&mut open, b"after").await, b"after");
+    drop(open);
+    echo_session("127.0.0.1", h.tcp, b"new").await;
+    h.settle(2).await;
+
+    let scrape = parse(&h.scrape("/apisix/prometheus/metrics").await);
+    let count = |name| {
+        value(
+            &scrape,
+            "apisix_stream_connection_total",
+            &[("route", name)],
+        )
+    };
+    assert_eq!(
+        count("alpha"),
+        Some(1.0),
+        "the open connection: old version"
+    );
+    assert_eq!(count("beta"), Some(1.0), "the new connection: new version");
+}

@@ -31,11 +31,9 @@ impl SyslogGateway {
     async fn start(objects: &[(&str, Value)]) -> SyslogGateway {
         let snapshot = snapshot::shared_empty();
         snapshot.store(Arc::new(compile(objects)));
-        let observer = Observer::new()
-            .with_snapshot(snapshot.clone())
-            .with_syslog(SyslogLogger::new(snapshot.clone(), true));
+        let observer = Observer::new().with_syslog(SyslogLogger::new(true));
         let proxy = Arc::new(ProxyContext {
-            plugins: Arc::new(PluginRuntime::new(snapshot.clone(), all_plugins())),
+            plugins: Arc::new(PluginRuntime::new(all_plugins())),
             observe: Arc::new(observer),
             ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
         });

@@ -208,6 +208,7 @@ mod tests {
             started_at: SystemTime::now(),
             duration: Duration::ZERO,
             transport: Transport::Tcp,
+            config: None,
         };
         for _ in 0..3 {
             sender.send(&record);

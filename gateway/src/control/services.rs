@@ -44,15 +44,10 @@ pub struct ObserveServices {
 
 /// Builds the session sink for `config` (opening the access log when enabled) and starts
 /// its stats ticker.
-pub async fn observer(
-    config: &Config,
-    snapshot: SharedSnapshot,
-) -> Result<(Arc<Observer>, ObserveServices), String> {
+pub async fn observer(config: &Config) -> Result<(Arc<Observer>, ObserveServices), String> {
     let mut services = ObserveServices::default();
     let syslog_on = config.stream_plugins.iter().any(|p| p == "syslog");
-    let mut observer = Observer::new()
-        .with_snapshot(snapshot.clone())
-        .with_syslog(SyslogLogger::new(snapshot, syslog_on));
+    let mut observer = Observer::new().with_syslog(SyslogLogger::new(syslog_on));
     if let Some((sender, task)) = accesslog::start(&config.stream_log)
         .await
         .map_err(|e| format!("failed to open the access log: {e}"))?

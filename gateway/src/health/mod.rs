@@ -11,10 +11,11 @@
 //! checks comes back after `healthy.successes` successful probes. Cumulative per-node probe
 //! totals are kept in [`HealthManager::counters`].
 //!
-//! Layout: [`settings`] parses `checks.active`, [`probe`] runs one probe, [`passive`] reports
-//! finished sessions.
+//! Layout: [`settings`] parses `checks.active`, [`probe`] runs one probe. Passive reports come
+//! from the data path at the end of each session
+//! ([`crate::proxy::source::UpstreamNodes::report_session_end`]), on the upstream that session
+//! actually used (traffic-split's choice included).
 
-pub mod passive;
 pub mod probe;
 pub mod settings;
 

@@ -29,7 +29,7 @@ use tokio::net::TcpStream;
 
 use crate::balancer::UpstreamRuntime;
 use crate::router::ConnInfo;
-use crate::snapshot::{ResolvedRoute, SharedSnapshot, Snapshot};
+use crate::snapshot::{ResolvedRoute, Snapshot};
 
 use ip_restriction::IpRestriction;
 use limit_conn::{ConnCounters, LimitConn, LimitGuard};
@@ -129,20 +129,18 @@ pub struct PluginSession {
     guards: Vec<LimitGuard>,
 }
 
-/// Runs stream plugins over the current snapshot.
+/// Runs stream plugins over the snapshot each connection pinned.
 #[derive(Debug, Default)]
 pub struct PluginRuntime {
-    snapshot: Option<SharedSnapshot>,
     enabled: Vec<String>,
     compiled: ArcSwapOption<Compiled>,
     counters: Arc<ConnCounters>,
 }
 
 impl PluginRuntime {
-    /// Plugins of the routes in `snapshot`, restricted to `enabled` (`config.stream_plugins`).
-    pub fn new(snapshot: SharedSnapshot, enabled: Vec<String>) -> Self {
+    /// Plugins restricted to `enabled` (`config.stream_plugins`).
+    pub fn new(enabled: Vec<String>) -> Self {
         PluginRuntime {
-            snapshot: Some(snapshot),
             enabled,
             compiled: ArcSwapOption::empty(),
             counters: Arc::new(ConnCounters::default()),
@@ -154,16 +152,16 @@ impl PluginRuntime {
         &self.counters
     }
 
-    /// The compiled chain of `route_id` in the current snapshot.
-    pub fn chain(&self, route_id: &str) -> Option<Arc<Chain>> {
-        let shared = self.snapshot.as_ref()?;
-        let snapshot = shared.load_full();
+    /// The compiled chain of `route_id` in `snapshot` (the one a connection pinned). Chains
+    /// are compiled once per snapshot, for all its routes.
+    pub fn chain_in(&self, snapshot: &Arc<Snapshot>, route_id: &str) -> Option<Arc<Chain>> {
         let current = self.compiled.load();
         if let Some(c) = current.as_ref() {
-            if Arc::ptr_eq(&c.snapshot, &snapshot) {
+            if Arc::ptr_eq(&c.snapshot, snapshot) {
                 return c.chains.get(route_id).cloned();
             }
         }
+        let snapshot = snapshot.clone();
         let chains: HashMap<String, Arc<Chain>> = snapshot
             .route_map
             .values()
@@ -177,16 +175,18 @@ impl PluginRuntime {
         found
     }
 
-    /// Runs the preread phase of `route_id`'s plugins for `conn`. `client` is the TCP client
-    /// socket (peeked by mqtt-proxy, never read); `None` for UDP.
+    /// Runs the preread phase of `route_id`'s plugins, as `snapshot` (the connection's pinned
+    /// configuration) has them, for `conn`. `client` is the TCP client socket (peeked by
+    /// mqtt-proxy, never read); `None` for UDP.
     pub async fn preread(
         &self,
+        snapshot: &Arc<Snapshot>,
         route_id: &str,
         conn: &ConnInfo,
         client: Option<&TcpStream>,
     ) -> Preread {
         let mut session = PluginSession::default();
-        let Some(chain) = self.chain(route_id) else {
+        let Some(chain) = self.chain_in(snapshot, route_id) else {
             return Preread::Continue(session);
         };
         for plugin in &chain.plugins {

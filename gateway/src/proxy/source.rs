@@ -1,9 +1,13 @@
 //! Where a new connection goes: the seam between the data plane and the configuration.
 //!
-//! [`RouteSource`] turns a [`ConnInfo`] into a [`Routed`] target (the route id and its
-//! upstream) or a [`RejectReason`]; [`UpstreamNodes`] is what the TCP and UDP paths need from
-//! an upstream (pick, connect reports, timeouts, DNS). Production uses [`SnapshotRoutes`]
-//! over the [`SharedSnapshot`] and [`UpstreamRuntime`]; tests plug in fixed nodes.
+//! A new connection pins one configuration snapshot at accept ([`RouteSource::pin`]) and every
+//! later stage (TLS certificates, routing, plugins, upstream TLS, the log phase) reads that
+//! same snapshot: a change that lands during the connection's set-up never mixes versions.
+//! [`RouteSource::route`] turns a [`ConnInfo`] into a [`Routed`] target (the route, its
+//! upstream and the pinned snapshot) or a [`RejectReason`]; [`UpstreamNodes`] is what the TCP
+//! and UDP paths need from an upstream (pick, connect and session-end reports, timeouts, DNS).
+//! Production uses [`SnapshotRoutes`] over the [`SharedSnapshot`] and [`UpstreamRuntime`];
+//! tests plug in fixed nodes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +18,7 @@ use async_trait::async_trait;
 use crate::balancer::{ConnectFailure, NodeAddr, PickState, UpstreamRuntime};
 use crate::proxy::stats::RejectReason;
 use crate::router::ConnInfo;
-use crate::snapshot::SharedSnapshot;
+use crate::snapshot::{PinnedSnapshot, ResolvedRoute, SharedSnapshot, Snapshot};
 
 /// What the data plane needs from an upstream.
 #[async_trait]
@@ -29,6 +33,11 @@ pub trait UpstreamNodes: Send + Sync + 'static {
     fn session_started(&self, node: &NodeAddr);
     /// A session on `node` ended.
     fn session_ended(&self, node: &NodeAddr);
+    /// The log phase's passive health check: a session relayed through `addr` ended with
+    /// nginx stream `status` (any but 200 is a passive failure when the upstream has
+    /// `checks.passive`). Reported by the data path, where the upstream actually used (the
+    /// route's, or the one traffic-split chose) and the node are in hand.
+    fn report_session_end(&self, _addr: SocketAddr, _status: u16) {}
     /// Connect timeout per attempt.
     fn connect_timeout(&self) -> Duration;
     /// Idle timeout of an established session.
@@ -66,6 +75,9 @@ impl UpstreamNodes for UpstreamRuntime {
     fn session_ended(&self, node: &NodeAddr) {
         UpstreamRuntime::session_ended(self, node)
     }
+    fn report_session_end(&self, addr: SocketAddr, status: u16) {
+        UpstreamRuntime::report_session_end(self, addr, status);
+    }
     fn connect_timeout(&self) -> Duration {
         UpstreamRuntime::connect_timeout(self)
     }
@@ -86,8 +98,19 @@ impl UpstreamNodes for UpstreamRuntime {
 pub struct Routed {
     /// The stream route's id.
     pub route_id: String,
+    /// The route as the pinned snapshot holds it (`None` for fixed test routes).
+    pub route: Option<Arc<ResolvedRoute>>,
     /// The upstream to balance over.
     pub upstream: Arc<dyn UpstreamNodes>,
+    /// The configuration this connection is served with, from accept to its log phase.
+    pub snapshot: Arc<Snapshot>,
+}
+
+impl Routed {
+    /// The pinned snapshot, as the session record carries it.
+    pub fn pinned(&self) -> PinnedSnapshot {
+        PinnedSnapshot(self.snapshot.clone())
+    }
 }
 
 impl std::fmt::Debug for Routed {
@@ -101,9 +124,11 @@ impl std::fmt::Debug for Routed {
 
 /// Routes new connections.
 pub trait RouteSource: Send + Sync + 'static {
-    /// The target for `conn`, or why there is none. Called once per connection (TCP) or
-    /// session (UDP), synchronously at accept.
-    fn route(&self, conn: &ConnInfo) -> Result<Routed, RejectReason>;
+    /// The configuration a new connection (TCP) or session (UDP) is served with: loaded once,
+    /// at accept, and handed to every later stage.
+    fn pin(&self) -> Arc<Snapshot>;
+    /// The target for `conn` in `snapshot` (the pinned one), or why there is none.
+    fn route(&self, snapshot: &Arc<Snapshot>, conn: &ConnInfo) -> Result<Routed, RejectReason>;
 }
 
 /// The production [`RouteSource`]: loads the current snapshot once and asks its route table.
@@ -120,13 +145,18 @@ impl SnapshotRoutes {
 }
 
 impl RouteSource for SnapshotRoutes {
-    fn route(&self, conn: &ConnInfo) -> Result<Routed, RejectReason> {
-        let snapshot = self.snapshot.load();
+    fn pin(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    fn route(&self, snapshot: &Arc<Snapshot>, conn: &ConnInfo) -> Result<Routed, RejectReason> {
         let route = snapshot.routes.find(conn).ok_or(RejectReason::NoRoute)?;
         let upstream = route.upstream.clone().ok_or(RejectReason::NoUpstream)?;
         Ok(Routed {
             route_id: route.id.clone(),
+            route: Some(route.clone()),
             upstream,
+            snapshot: snapshot.clone(),
         })
     }
 }

@@ -2,7 +2,8 @@
 //! route → pick, connect and set up the upstream leg (with retries over nodes, see
 //! [`crate::proxy::connect`]) → relay → log.
 //!
-//! Routing loads the configuration once, at accept. A connection that finds no route, no
+//! The connection pins the configuration once, at accept, and every step below reads that
+//! snapshot: TLS certificates, routing, plugins, upstream TLS and the log phase. A connection that finds no route, no
 //! upstream or no reachable node is closed without a byte sent, and the reason is counted in
 //! [`ProxyStats`](crate::proxy::stats::ProxyStats). A routed connection is listed in the
 //! [`ConnectionRegistry`](crate::proxy::registry::ConnectionRegistry) until it ends, so it can be
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
 use crate::config::TcpListen;
+use crate::observe::relay_status;
 pub use crate::proxy::connect::format_node;
 use crate::proxy::connect::{connect_tcp, connect_with_retries};
 use crate::proxy::registry::{FrontInfo, NewConnection};
@@ -31,7 +33,7 @@ use crate::proxy::ProxyContext;
 use crate::router::{ConnInfo, Transport};
 use crate::tls::front::accept_front;
 use crate::tls::stream::relay_streams;
-use crate::tls::upstream::prepare_upstream;
+use crate::tls::upstream::{prepare_upstream, UpstreamLeg};
 
 /// Accepts on `listener` until `stop` is cancelled, spawning one task per connection.
 /// Stopping closes the listening socket only; accepted connections carry on.
@@ -117,7 +119,10 @@ pub async fn serve_connection(
     } else {
         local
     };
-    let mut session = ctx.observe.session(remote, local, Transport::Tcp);
+    let snapshot = ctx.routes.pin();
+    let mut session = ctx
+        .observe
+        .session(remote, local, Transport::Tcp, snapshot.clone());
     session.set_server(server_addr);
     if let Err(e) = client.set_nodelay(true) {
         tracing::debug!(client = %remote, error = %e, "cannot set TCP_NODELAY on client");
@@ -130,8 +135,8 @@ pub async fn serve_connection(
     };
     // The set-up steps are boxed: their state is freed before the relay, so an idle
     // connection's task holds only the relay's state (see README, Benchmark).
-    let (client, conn) = match Box::pin(accept_front(client, conn.clone(), listen, &ctx.tls)).await
-    {
+    let front = accept_front(client, conn.clone(), listen, &ctx.tls, &snapshot);
+    let (client, conn) = match Box::pin(front).await {
         Ok(front) => front,
         Err(e) => {
             ctx.stats.rejected(e.reason());
@@ -141,7 +146,7 @@ pub async fn serve_connection(
         }
     };
     let remote = conn.remote;
-    let routed = match ctx.routes.route(&conn) {
+    let routed = match ctx.routes.route(&snapshot, &conn) {
         Ok(routed) => routed,
         Err(reason) => {
             ctx.stats.rejected(reason);
@@ -170,7 +175,7 @@ pub async fn serve_connection(
     };
     let plugins = tokio::select! {
         _ = handle.killed() => return,
-        verdict = Box::pin(ctx.plugins.preread(&routed.route_id, &conn, plain)) => verdict,
+        verdict = Box::pin(ctx.plugins.preread(&snapshot, &routed.route_id, &conn, plain)) => verdict,
     };
     let plugins = match plugins {
         crate::plugins::Preread::Continue(plugins) => plugins,
@@ -181,13 +186,17 @@ pub async fn serve_connection(
         None => routed.upstream.as_ref(),
     };
     let pick = PickState::with_vars(plugins.vars.clone());
-    let proxy_protocol = listen.proxy_protocol_to_upstream;
+    let leg = UpstreamLeg {
+        proxy_protocol: listen.proxy_protocol_to_upstream,
+        scheme_tls: upstream.upstream_tls(),
+        tls: &ctx.tls,
+        snapshot: &snapshot,
+    };
     let setup = |node: NodeAddr| {
-        let (conn, tls) = (&conn, &ctx.tls);
+        let conn = &conn;
         async move {
             let (stream, addr) = connect_node(upstream, &node).await?;
-            let tls_spec = upstream.upstream_tls();
-            let leg = prepare_upstream(stream, &node.host, conn, proxy_protocol, tls_spec, tls)
+            let leg = prepare_upstream(stream, &node.host, conn, leg)
                 .await
                 .map_err(|e| std::io::Error::new(e.kind(), format!("{addr}: {e}")))?;
             Ok::<_, std::io::Error>((leg, addr))
@@ -218,6 +227,7 @@ pub async fn serve_connection(
     )
     .await;
     upstream.session_ended(&node);
+    upstream.report_session_end(addr, relay_status(&outcome.end, Transport::Tcp));
     session.relay_ended(&outcome.end);
     let end = match &outcome.end {
         RelayEnd::Closed => "closed".to_string(),

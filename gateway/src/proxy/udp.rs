@@ -134,7 +134,9 @@ impl Listener {
         if sessions.len() >= max_sessions {
             let total = ctx.stats.rejected(RejectReason::SessionTableFull);
             // The recorder is dropped at the end of this block: one record for this client.
-            let mut record = ctx.observe.session(client, listener, Transport::Udp);
+            let mut record =
+                ctx.observe
+                    .session(client, listener, Transport::Udp, ctx.routes.pin());
             record.set_server(local);
             record.set_status(crate::observe::reject_status(
                 RejectReason::SessionTableFull,
@@ -151,11 +153,15 @@ impl Listener {
             sni: None,
             transport: Transport::Udp,
         };
-        let routed = match ctx.routes.route(&conn) {
+        // The session's configuration, pinned for its whole life.
+        let snapshot = ctx.routes.pin();
+        let routed = match ctx.routes.route(&snapshot, &conn) {
             Ok(routed) => routed,
             Err(reason) => {
                 ctx.stats.rejected(reason);
-                let mut record = ctx.observe.session(client, listener, Transport::Udp);
+                let mut record = ctx
+                    .observe
+                    .session(client, listener, Transport::Udp, snapshot);
                 record.set_server(local);
                 record.rejected(reason, &conn);
                 tracing::debug!(client = %client, listen = %local, reason = %reason, "dropping udp datagram");
@@ -170,7 +176,9 @@ impl Listener {
             local: listener,
             server: local,
         });
-        let mut recorder = ctx.observe.session(client, listener, Transport::Udp);
+        let mut recorder = ctx
+            .observe
+            .session(client, listener, Transport::Udp, snapshot);
         recorder.set_server(local);
         recorder.routed(&routed.route_id, registration.handle());
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
@@ -213,7 +221,12 @@ struct Session {
 impl Session {
     async fn run(mut self, mut rx: mpsc::Receiver<Bytes>, ctx: &ProxyContext) {
         let route_id = self.routed.route_id.clone();
-        let plugins = match ctx.plugins.preread(&route_id, &self.conn, None).await {
+        let snapshot = self.routed.snapshot.clone();
+        let plugins = match ctx
+            .plugins
+            .preread(&snapshot, &route_id, &self.conn, None)
+            .await
+        {
             crate::plugins::Preread::Continue(plugins) => plugins,
             crate::plugins::Preread::Reject(code) => return self.recorder.plugin_rejected(code),
         };

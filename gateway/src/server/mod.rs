@@ -119,7 +119,7 @@ impl Server {
             ),
         }
 
-        let (observer, mut observe) = crate::control::observer(&config, snapshot.clone())
+        let (observer, mut observe) = crate::control::observer(&config)
             .await
             .map_err(ServerError::Observe)?;
         let tls = Arc::new(TlsContext::new(
@@ -131,7 +131,6 @@ impl Server {
             ProxyContext {
                 observe: observer,
                 plugins: Arc::new(crate::plugins::PluginRuntime::new(
-                    snapshot.clone(),
                     config.stream_plugins.clone(),
                 )),
                 relay: config.data_plane.relay,

@@ -47,6 +47,32 @@ pub struct ResolvedRoute {
     pub mod_revision: i64,
 }
 
+/// The snapshot one connection or session was served with, from accept to its log phase.
+/// Two are equal when they are the same snapshot (not merely equal contents).
+#[derive(Clone)]
+pub struct PinnedSnapshot(pub Arc<Snapshot>);
+
+impl PartialEq for PinnedSnapshot {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for PinnedSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PinnedSnapshot")
+            .field(&self.0.revision)
+            .finish()
+    }
+}
+
+impl PinnedSnapshot {
+    /// The route `id` as this snapshot holds it.
+    pub fn route(&self, id: &str) -> Option<&Arc<ResolvedRoute>> {
+        self.0.route_map.get(id)
+    }
+}
+
 /// One immutable view of the configuration.
 #[derive(Debug, Default)]
 pub struct Snapshot {

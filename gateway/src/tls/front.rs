@@ -2,6 +2,7 @@
 //! termination or SNI preread, as the listener asks. Produces the client stream (plain or
 //! decrypted) and the [`ConnInfo`] routing sees, or why the connection must be closed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -14,6 +15,7 @@ use crate::config::TcpListen;
 use crate::proxy::stats::RejectReason;
 use crate::proxy_protocol;
 use crate::router::ConnInfo;
+use crate::snapshot::Snapshot;
 
 /// How long a TLS client has to complete its handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,11 +49,13 @@ impl FrontError {
 
 /// Runs the front of `stream` for a listener configured as `listen`; `conn` starts with the
 /// socket's addresses and comes back with the client address and SNI routing should use.
+/// Certificates come from `snapshot`, the configuration the connection pinned.
 pub async fn accept_front(
     mut stream: TcpStream,
     mut conn: ConnInfo,
     listen: &TcpListen,
     tls: &TlsContext,
+    snapshot: &Arc<Snapshot>,
 ) -> Result<(ClientStream, ConnInfo), FrontError> {
     let settings = tls.settings();
     if listen.proxy_protocol {
@@ -71,7 +75,8 @@ pub async fn accept_front(
         }
     }
     if listen.tls {
-        let (tls_stream, sni) = terminate(stream, tls, settings.fallback_sni.as_deref()).await?;
+        let (tls_stream, sni) =
+            terminate(stream, tls, snapshot, settings.fallback_sni.as_deref()).await?;
         conn.sni = Some(sni);
         return Ok((ClientStream::Tls(Box::new(tls_stream)), conn));
     }
@@ -98,6 +103,7 @@ async fn starts_with_tls_record(stream: &TcpStream) -> bool {
 async fn terminate(
     stream: TcpStream,
     tls: &TlsContext,
+    snapshot: &Arc<Snapshot>,
     fallback: Option<&str>,
 ) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, String), FrontError> {
     let work = async {
@@ -107,7 +113,7 @@ async fn terminate(
         let sni = sent
             .or_else(|| fallback.map(str::to_owned))
             .ok_or(FrontError::NoSni)?;
-        let index = tls.cert_index();
+        let index = tls.cert_index_of(snapshot);
         let ssl = index
             .find(&sni)
             .ok_or_else(|| FrontError::NoCertificate(sni.clone()))?;

@@ -148,12 +148,18 @@ impl TlsContext {
         self.snapshot.as_ref().map(|s| s.load_full())
     }
 
-    /// The cert index of the current snapshot; rebuilt only when its SSL objects (or the
-    /// keyring) changed since the last call.
+    /// The cert index of the current snapshot (see [`TlsContext::cert_index_of`]).
     pub fn cert_index(&self) -> Arc<CertIndex> {
-        let Some(snapshot) = self.snapshot() else {
-            return Arc::new(CertIndex::default());
-        };
+        match self.snapshot() {
+            Some(snapshot) => self.cert_index_of(&snapshot),
+            None => Arc::new(CertIndex::default()),
+        }
+    }
+
+    /// The cert index of `snapshot` (the one a connection pinned); rebuilt only when its SSL
+    /// objects (or the keyring) differ from the last index built.
+    pub fn cert_index_of(&self, snapshot: &Arc<Snapshot>) -> Arc<CertIndex> {
+        let snapshot = snapshot.clone();
         let settings = self.settings();
         if let Some(cached) = self.index.load_full() {
             if Arc::ptr_eq(&cached.snapshot, &snapshot) && cached.keyring == settings.keyring {

@@ -24,6 +24,7 @@ use super::{accept_any_certificate, provider, TlsContext, TlsSettings};
 use crate::config::ProxyProtocolVersion;
 use crate::proxy_protocol;
 use crate::router::ConnInfo;
+use crate::snapshot::Snapshot;
 
 /// The upstream leg could not be set up after connecting.
 #[derive(Debug, thiserror::Error)]
@@ -47,15 +48,29 @@ impl UpstreamSetupError {
     }
 }
 
+/// The upstream leg's settings for one connection: PROXY protocol, `scheme: tls` settings, and
+/// the pinned configuration (for `client_cert_id`).
+#[derive(Clone, Copy)]
+pub struct UpstreamLeg<'a> {
+    pub proxy_protocol: Option<ProxyProtocolVersion>,
+    pub scheme_tls: Option<&'a UpstreamTls>,
+    pub tls: &'a TlsContext,
+    pub snapshot: &'a Arc<Snapshot>,
+}
+
 /// Prepares a connected upstream `stream` to `host` for relaying `conn`.
 pub async fn prepare_upstream(
     mut stream: TcpStream,
     host: &str,
     conn: &ConnInfo,
-    proxy_protocol: Option<ProxyProtocolVersion>,
-    scheme_tls: Option<&UpstreamTls>,
-    tls: &TlsContext,
+    leg: UpstreamLeg<'_>,
 ) -> Result<UpstreamStream, UpstreamSetupError> {
+    let UpstreamLeg {
+        proxy_protocol,
+        scheme_tls,
+        tls,
+        snapshot,
+    } = leg;
     if let Some(version) = proxy_protocol {
         let header = proxy_protocol::encode(version, conn.remote, conn.local);
         stream
@@ -66,7 +81,7 @@ pub async fn prepare_upstream(
     let Some(spec) = scheme_tls else {
         return Ok(UpstreamStream::Plain(stream));
     };
-    let config = client_config(spec, tls).map_err(UpstreamSetupError::Config)?;
+    let config = client_config(spec, tls, snapshot).map_err(UpstreamSetupError::Config)?;
     let name = server_name(conn.sni.as_deref(), host).map_err(UpstreamSetupError::Config)?;
     let handshake = TlsConnector::from(config).connect(name, stream);
     let tls_stream = tokio::time::timeout(super::front::HANDSHAKE_TIMEOUT, handshake)
@@ -88,10 +103,14 @@ fn server_name(sni: Option<&str>, host: &str) -> Result<ServerName<'static>, Str
     ServerName::try_from(name.to_owned()).map_err(|e| format!("server name {name:?}: {e}"))
 }
 
-fn client_config(spec: &UpstreamTls, tls: &TlsContext) -> Result<Arc<ClientConfig>, String> {
+fn client_config(
+    spec: &UpstreamTls,
+    tls: &TlsContext,
+    snapshot: &Arc<Snapshot>,
+) -> Result<Arc<ClientConfig>, String> {
     let settings = tls.settings();
     let verify = spec.verify.unwrap_or(false);
-    let (identity, client_key) = client_identity(spec, tls, &settings)?;
+    let (identity, client_key) = client_identity(spec, tls, snapshot, &settings)?;
     let cache_key = format!("{verify}|{identity}");
     tls.client_config(cache_key, || {
         let builder = ClientConfig::builder_with_provider(Arc::new(provider()))
@@ -115,15 +134,17 @@ fn client_config(spec: &UpstreamTls, tls: &TlsContext) -> Result<Arc<ClientConfi
 fn client_identity(
     spec: &UpstreamTls,
     tls: &TlsContext,
+    snapshot: &Arc<Snapshot>,
     settings: &TlsSettings,
 ) -> Result<(String, Option<Arc<CertifiedKey>>), String> {
     if let Some(id) = &spec.client_cert_id {
-        let ssl = tls
-            .snapshot()
-            .and_then(|s| s.ssls.get(id).cloned())
+        let ssl = snapshot
+            .ssls
+            .get(id)
+            .cloned()
             .ok_or_else(|| format!("failed to fetch ssl info by ssl id [{id}]"))?;
         let key = tls
-            .cert_index()
+            .cert_index_of(snapshot)
             .client_cert(id)
             .ok_or_else(|| format!("ssl {id} is not a usable client certificate"))?;
         let identity = format!("id:{id}|{:?}|{:?}", ssl.cert, ssl.key);

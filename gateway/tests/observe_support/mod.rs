@@ -130,9 +130,7 @@ impl Harness {
             .await
             .expect("watcher sends the first snapshot");
 
-        let (observer, mut services) = control::observer(&config, snapshot.clone())
-            .await
-            .expect("observer");
+        let (observer, mut services) = control::observer(&config).await.expect("observer");
         let proxy = Arc::new(ProxyContext {
             observe: observer,
             ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))

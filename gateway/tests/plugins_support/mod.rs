@@ -83,9 +83,9 @@ impl Gateway {
     pub async fn start(objects: &[(&str, Value)], v6: bool) -> Gateway {
         let snapshot = snapshot::shared_empty();
         snapshot.store(Arc::new(compile(objects)));
-        let plugins = Arc::new(PluginRuntime::new(snapshot.clone(), all_plugins()));
-        // The session sink reads the snapshot, as in the server (passive health, route names).
-        let observe = Arc::new(Observer::new().with_snapshot(snapshot.clone()));
+        let plugins = Arc::new(PluginRuntime::new(all_plugins()));
+        // The session sink reads each session's pinned snapshot, as in the server.
+        let observe = Arc::new(Observer::new());
         let proxy = Arc::new(ProxyContext {
             plugins: plugins.clone(),
             observe,

@@ -14,6 +14,7 @@ use apisix_gateway::proxy::source::{RouteSource, Routed, UpstreamNodes};
 use apisix_gateway::proxy::stats::RejectReason;
 use apisix_gateway::proxy::ProxyContext;
 use apisix_gateway::router::ConnInfo;
+use apisix_gateway::snapshot::Snapshot;
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -72,7 +73,11 @@ impl UpstreamNodes for FixedUpstream {
 pub struct FixedRoutes(pub Result<Routed, RejectReason>);
 
 impl RouteSource for FixedRoutes {
-    fn route(&self, _conn: &ConnInfo) -> Result<Routed, RejectReason> {
+    fn pin(&self) -> Arc<Snapshot> {
+        Arc::default()
+    }
+
+    fn route(&self, _snapshot: &Arc<Snapshot>, _conn: &ConnInfo) -> Result<Routed, RejectReason> {
         self.0.clone()
     }
 }
@@ -81,7 +86,9 @@ impl RouteSource for FixedRoutes {
 pub fn context_to(nodes: Vec<SocketAddr>, idle: Duration) -> Arc<ProxyContext> {
     let routed = Routed {
         route_id: "1".into(),
+        route: None,
         upstream: Arc::new(FixedUpstream { nodes, idle }),
+        snapshot: Arc::default(),
     };
     Arc::new(ProxyContext::new(Arc::new(FixedRoutes(Ok(routed)))))
 }

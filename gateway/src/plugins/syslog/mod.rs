@@ -28,7 +28,6 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::observe::SessionRecord;
-use crate::snapshot::SharedSnapshot;
 
 /// Queue length of one batch worker when the metadata sets no `max_pending_entries`
 /// (APISIX's default).
@@ -120,17 +119,16 @@ struct Worker {
 /// The log-phase side of the plugin, held by the session sink.
 #[derive(Debug)]
 pub struct SyslogLogger {
-    snapshot: SharedSnapshot,
     enabled: bool,
     workers: Mutex<HashMap<String, Worker>>,
     stats: Arc<SyslogStats>,
 }
 
 impl SyslogLogger {
-    /// Logs sessions of the routes in `snapshot`; `enabled`: `syslog` is in `stream_plugins`.
-    pub fn new(snapshot: SharedSnapshot, enabled: bool) -> SyslogLogger {
+    /// Logs sessions whose route has `syslog`, as each session's pinned configuration holds
+    /// it; `enabled`: `syslog` is in `stream_plugins`.
+    pub fn new(enabled: bool) -> SyslogLogger {
         SyslogLogger {
-            snapshot,
             enabled,
             workers: Mutex::new(HashMap::new()),
             stats: Arc::default(),
@@ -158,10 +156,11 @@ impl SyslogLogger {
         if !self.enabled {
             return;
         }
-        let Some(route_id) = record.route_id.as_deref() else {
+        let (Some(route_id), Some(config)) = (record.route_id.as_deref(), record.config.as_ref())
+        else {
             return;
         };
-        let snapshot = self.snapshot.load();
+        let snapshot = &config.0;
         let Some(route) = snapshot.route_map.get(route_id) else {
             return;
         };

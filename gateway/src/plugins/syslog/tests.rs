@@ -27,6 +27,7 @@ fn record() -> SessionRecord {
         started_at: UNIX_EPOCH + Duration::from_millis(1_764_322_632_345),
         duration: Duration::from_millis(1500),
         transport: Transport::Tcp,
+        config: None,
     }
 }
 
