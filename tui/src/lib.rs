@@ -2,7 +2,7 @@
 //!
 //! Layout (data flows top to bottom):
 //! - [`options`]: command-line options (`--server`, `--admin-key`, `--control`, `--readonly`, `--refresh`).
-//! - [`control_api`]: serde structs of the Control API contract and the Admin API lists.
+//! - [`admin_lists`]: serde views of the Admin API lists (the Control API's are `model::control`'s).
 //! - [`source`]: the [`source::DataSource`] trait and its implementation over `model::client` (snapshot, writes, route test).
 //! - [`fetcher`]: the background fetch task publishing the latest snapshot in a `watch` channel.
 //! - [`event`]: [`event::Event`]s into the state machine and [`event::Effect`]s out of it.
@@ -13,8 +13,8 @@
 //! - [`units`]: bytes, rates, ages and text sparklines.
 //! - [`runtime`]: terminal, tokio runtime, signal handling and the UI loop.
 
+pub mod admin_lists;
 pub mod app;
-pub mod control_api;
 pub mod editor;
 pub mod event;
 pub mod fetcher;

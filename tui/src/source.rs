@@ -7,16 +7,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use model::client::{AdminClient, ClientError, ConnectionFilter, ControlClient};
+use model::control::{Connection, RouteInfo, Status};
 use model::ResourceKind;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::control_api::{
-    admin_routes, admin_upstreams, AdminRoute, AdminUpstream, Connection, ControlList, RouteInfo,
-    Status,
-};
+use crate::admin_lists::{admin_routes, admin_upstreams, AdminRoute, AdminUpstream};
 
 /// Everything one refresh reads.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,14 +73,6 @@ impl From<ClientError> for SourceError {
             },
         }
     }
-}
-
-/// Reads a Control API answer into its typed view.
-fn typed<T: DeserializeOwned>(what: &str, body: Value) -> Result<T, SourceError> {
-    serde_json::from_value(body).map_err(|e| SourceError::Transport {
-        url: what.to_owned(),
-        message: format!("unexpected body: {e}"),
-    })
 }
 
 /// What the tester runs: connect to `addr`, send `payload`, wait for a reply.
@@ -166,8 +155,7 @@ impl HttpSource {
             client: Some(client.to_owned()),
             ..ConnectionFilter::default()
         };
-        let body = self.control.connections(&filter).await.ok()?;
-        let list: ControlList<Connection> = typed("/v1/connections", body).ok()?;
+        let list = self.control.connections(&filter).await.ok()?;
         list.list.into_iter().find(|c| c.client == client)
     }
 }
@@ -175,15 +163,12 @@ impl HttpSource {
 #[async_trait]
 impl DataSource for HttpSource {
     async fn snapshot(&self) -> Result<Snapshot, SourceError> {
-        let status: Status = typed("/v1/status", self.control.status().await?)?;
-        let routes: ControlList<RouteInfo> =
-            typed("/v1/stream_routes", self.control.stream_routes().await?)?;
-        let connections: ControlList<Connection> = typed(
-            "/v1/connections",
-            self.control
-                .connections(&ConnectionFilter::default())
-                .await?,
-        )?;
+        let status = self.control.status().await?;
+        let routes = self.control.stream_routes().await?;
+        let connections = self
+            .control
+            .connections(&ConnectionFilter::default())
+            .await?;
         let (admin_routes, admin_upstreams, admin_error) = match self.admin_lists().await {
             Ok((r, u)) => (r, u, None),
             Err(e) => (Vec::new(), Vec::new(), Some(format!("admin api: {e}"))),

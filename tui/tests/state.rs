@@ -155,7 +155,7 @@ fn upstreams_view_lists_used_and_unused_upstream_nodes() {
         [
             ("1", "127.0.0.1:3306", Some(true), 2),
             ("1", "127.0.0.2:3306", Some(false), 0),
-            ("2", "10.1.0.5:5432", None, 0),
+            ("2", "10.1.0.5:5432", Some(true), 0),
             ("3", "192.168.1.20:8080", None, 0),
             ("route 2", "127.0.0.1:6379", Some(true), 1),
         ]

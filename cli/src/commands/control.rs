@@ -1,56 +1,30 @@
 //! Control API commands: `connections list|kill`, `health`, `status`, `ping`,
-//! `stream-route stats`. The gateway's answers are shown as they come (JSON/YAML), or as
-//! tables of the fields we know, tolerating missing and extra fields.
+//! `stream-route stats`. With `-o json|yaml` the gateway's answers are printed as they came;
+//! tables read the typed fields of `model::control`.
 
 use std::time::Duration;
 
-use model::client::ConnectionFilter;
+use model::client::{ConnectionFilter, ControlGet};
+use model::control::{Checker, Connection, RouteInfo};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::args::ConnectionsAction;
 use crate::context::Ctx;
 use crate::output::{cell, key_values, paint, print_machine, Table, Tone};
 
-/// The items of a list answer: an array, or `{list|connections|routes|items: [...]}`.
-pub fn items(v: &Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a.clone(),
-        Value::Object(m) => ["list", "connections", "routes", "stream_routes", "items"]
-            .iter()
-            .find_map(|k| m.get(*k).and_then(Value::as_array).cloned())
-            .unwrap_or_default(),
-        _ => Vec::new(),
+/// A text cell: `-` when empty.
+fn text(s: &str) -> String {
+    if s.is_empty() {
+        "-".to_owned()
+    } else {
+        s.to_owned()
     }
 }
 
-/// The value at a dotted path (`stats.active`).
-fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(v, |v, k| v.get(k))
-}
-
-/// The first present field among `names` (dotted paths allowed), as a cell. An object of
-/// numbers (e.g. `stats.rejected` by reason) shows as their sum; fractions (ages, seconds)
-/// show with one decimal.
-fn pick(v: &Value, names: &[&str]) -> String {
-    match names.iter().find_map(|n| at(v, n).filter(|x| !x.is_null())) {
-        Some(Value::Number(n)) if n.is_f64() => format!("{:.1}", n.as_f64().unwrap_or_default()),
-        Some(Value::Object(m)) if m.values().all(Value::is_number) => m
-            .values()
-            .filter_map(Value::as_u64)
-            .sum::<u64>()
-            .to_string(),
-        other => cell(other),
-    }
-}
-
-/// A table with the given (header, field alternatives) columns.
-pub fn table_of(rows: &[Value], columns: &[(&str, &[&str])]) -> Table {
-    let mut t = Table::new(&columns.iter().map(|c| c.0).collect::<Vec<_>>());
-    for r in rows {
-        t.rows
-            .push(columns.iter().map(|(_, names)| pick(r, names)).collect());
-    }
-    t
+/// An optional text cell: `-` when absent or empty.
+fn opt_text(s: Option<&str>) -> String {
+    text(s.unwrap_or_default())
 }
 
 /// Prints an object generically: scalars as `key: value`, arrays of objects as tables.
@@ -94,66 +68,102 @@ fn print_generic(v: &Value) {
     }
 }
 
-fn show(ctx: &Ctx, v: &Value) -> anyhow::Result<u8> {
-    if ctx.machine() {
-        print_machine(v, ctx.output)?;
-    } else {
-        print_generic(v);
-    }
+/// Prints a typed answer for people: its fields in the gateway's order, lists as tables.
+fn print_typed<T: Serialize>(value: &T) -> anyhow::Result<u8> {
+    print_generic(&serde_json::to_value(value)?);
     Ok(0)
 }
 
 /// `status`.
 pub async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
-    let answer = ctx.control()?.status().await?;
-    show(ctx, &answer)
+    let control = ctx.control()?;
+    if ctx.machine() {
+        print_machine(&control.body(ControlGet::Status).await?, ctx.output)?;
+        return Ok(0);
+    }
+    print_typed(&control.status().await?)
 }
 
 /// `stream-route stats [ID]`.
 pub async fn route_stats(ctx: &Ctx, id: Option<&str>) -> anyhow::Result<u8> {
     let control = ctx.control()?;
-    let answer = match id {
-        Some(id) => return show(ctx, &control.stream_route(id).await?),
-        None => control.stream_routes().await?,
+    let what = match id {
+        Some(id) => ControlGet::StreamRoute(id),
+        None => ControlGet::StreamRoutes,
     };
     if ctx.machine() {
-        print_machine(&answer, ctx.output)?;
+        print_machine(&control.body(what).await?, ctx.output)?;
         return Ok(0);
     }
-    let cols: &[(&str, &[&str])] = &[
-        ("ID", &["id"]),
-        ("NAME", &["name"]),
-        ("PORT", &["match.server_port"]),
-        ("UPSTREAM", &["upstream.key"]),
-        ("ACTIVE", &["stats.active"]),
-        ("TOTAL", &["stats.total"]),
-        ("REJECTED", &["stats.rejected"]),
-        ("BYTES_IN", &["stats.bytes_in"]),
-        ("BYTES_OUT", &["stats.bytes_out"]),
-    ];
-    print!("{}", table_of(&items(&answer), cols).render());
+    if let Some(id) = id {
+        return print_typed(&control.stream_route(id).await?);
+    }
+    print!(
+        "{}",
+        route_table(&control.stream_routes().await?.list).render()
+    );
     Ok(0)
 }
 
-/// Columns of `connections list` (docs/control-api.md field names first).
-const CONNECTION_COLUMNS: &[(&str, &[&str])] = &[
-    ("ID", &["id"]),
-    ("ROUTE", &["route_id", "route"]),
-    ("PROTO", &["protocol"]),
-    ("CLIENT", &["client", "client_addr"]),
-    ("LISTENER", &["listener", "listen_addr"]),
-    ("UPSTREAM", &["upstream", "node"]),
-    ("AGE_S", &["age_secs"]),
-    ("BYTES_IN", &["bytes_in"]),
-    ("BYTES_OUT", &["bytes_out"]),
-];
-
-/// A connection row with `age_secs` rounded to tenths, for people.
-fn rounded_age(mut row: Value) -> Value {
-    if let Some(age) = row.get("age_secs").and_then(Value::as_f64) {
-        row["age_secs"] = json!((age * 10.0).round() / 10.0);
+/// The `stream-route stats` table.
+fn route_table(routes: &[RouteInfo]) -> Table {
+    let mut t = Table::new(&[
+        "ID",
+        "NAME",
+        "PORT",
+        "UPSTREAM",
+        "ACTIVE",
+        "TOTAL",
+        "REJECTED",
+        "BYTES_IN",
+        "BYTES_OUT",
+    ]);
+    for r in routes {
+        let s = &r.stats;
+        t.rows.push(vec![
+            text(&r.id),
+            opt_text(r.name.as_deref()),
+            r.matcher
+                .server_port
+                .map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            opt_text(r.upstream.as_ref().map(|u| u.key.as_str())),
+            s.active.to_string(),
+            s.total.to_string(),
+            s.rejected.sum().to_string(),
+            s.bytes_in.to_string(),
+            s.bytes_out.to_string(),
+        ]);
     }
-    row
+    t
+}
+
+/// The `connections list` table; ages in tenths of a second, for people.
+fn connection_table(conns: &[Connection]) -> Table {
+    let mut t = Table::new(&[
+        "ID",
+        "ROUTE",
+        "PROTO",
+        "CLIENT",
+        "LISTENER",
+        "UPSTREAM",
+        "AGE_S",
+        "BYTES_IN",
+        "BYTES_OUT",
+    ]);
+    for c in conns {
+        t.rows.push(vec![
+            text(&c.id),
+            text(&c.route_id),
+            text(&c.protocol),
+            text(&c.client),
+            text(&c.listener),
+            opt_text(c.upstream.as_deref()),
+            format!("{:.1}", (c.age_secs * 10.0).round() / 10.0),
+            c.bytes_in.to_string(),
+            c.bytes_out.to_string(),
+        ]);
+    }
+    t
 }
 
 /// `connections list|kill`.
@@ -173,19 +183,19 @@ pub async fn connections(ctx: &Ctx, action: ConnectionsAction) -> anyhow::Result
                 client,
             };
             loop {
-                let answer = control.connections(&filter).await?;
                 if ctx.machine() {
+                    let answer = control.body(ControlGet::Connections(&filter)).await?;
                     print_machine(&answer, ctx.output)?;
                 } else {
+                    let conns = control.connections(&filter).await?.list;
                     if watch {
                         print!("\x1b[2J\x1b[H");
                     }
-                    let rows: Vec<Value> = items(&answer).into_iter().map(rounded_age).collect();
-                    print!("{}", table_of(&rows, CONNECTION_COLUMNS).render());
+                    print!("{}", connection_table(&conns).render());
                     if watch {
                         println!(
                             "\n{} connections, every {:?}; ctrl-c to stop",
-                            rows.len(),
+                            conns.len(),
                             interval
                         );
                     }
@@ -221,11 +231,22 @@ pub async fn connections(ctx: &Ctx, action: ConnectionsAction) -> anyhow::Result
 
 /// `health`: one row per checked node.
 pub async fn health(ctx: &Ctx) -> anyhow::Result<u8> {
-    let answer = ctx.control()?.healthcheck().await?;
+    let control = ctx.control()?;
     if ctx.machine() {
-        print_machine(&answer, ctx.output)?;
+        print_machine(&control.body(ControlGet::Healthcheck).await?, ctx.output)?;
         return Ok(0);
     }
+    let t = health_table(&control.healthcheck().await?, ctx.color);
+    if t.rows.is_empty() {
+        println!("no health checkers (no upstream, service or stream route has checks)");
+    } else {
+        print!("{}", t.render());
+    }
+    Ok(0)
+}
+
+/// The `health` table: one row per node of every checker.
+fn health_table(checkers: &[Checker], color: bool) -> Table {
     let mut t = Table::new(&[
         "NAME",
         "TYPE",
@@ -236,39 +257,23 @@ pub async fn health(ctx: &Ctx) -> anyhow::Result<u8> {
         "TCP_FAILURE",
         "TIMEOUT",
     ]);
-    for checker in items(&answer) {
-        for node in checker
-            .get("nodes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let addr = format!("{}:{}", pick(node, &["ip", "host"]), pick(node, &["port"]));
-            let status = pick(node, &["status"]);
-            let tone = if status == "healthy" || status == "mostly_healthy" {
-                Tone::Good
-            } else {
-                Tone::Bad
-            };
-            let counter = node.get("counter").cloned().unwrap_or(Value::Null);
+    for checker in checkers {
+        for node in &checker.nodes {
+            let tone = if node.is_up() { Tone::Good } else { Tone::Bad };
+            let counter = &node.counter;
             t.rows.push(vec![
-                pick(&checker, &["name"]),
-                pick(&checker, &["type"]),
-                addr,
-                paint(&status, tone, ctx.color),
-                pick(&counter, &["success"]),
-                pick(&counter, &["http_failure"]),
-                pick(&counter, &["tcp_failure"]),
-                pick(&counter, &["timeout_failure"]),
+                text(&checker.name),
+                text(&checker.check_type),
+                format!("{}:{}", text(&node.ip), node.port),
+                paint(&text(&node.status), tone, color),
+                counter.success.to_string(),
+                counter.http_failure.to_string(),
+                counter.tcp_failure.to_string(),
+                counter.timeout_failure.to_string(),
             ]);
         }
     }
-    if t.rows.is_empty() {
-        println!("no health checkers (no upstream, service or stream route has checks)");
-    } else {
-        print!("{}", t.render());
-    }
-    Ok(0)
+    t
 }
 
 /// `ping`: Admin API reachable, key accepted, Control API reachable. Exit 1 if any fails.
@@ -324,39 +329,70 @@ pub async fn ping(ctx: &Ctx) -> anyhow::Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use model::control::{CheckedNode, Rejected, RouteStats, RouteUpstream};
 
     #[test]
-    fn connection_age_is_rounded_to_tenths_for_tables() {
-        let row = rounded_age(json!({"id": "c-1", "age_secs": 1.005092364}));
-        assert_eq!(row["age_secs"], json!(1.0));
-        let row = rounded_age(json!({"id": "c-1", "age_secs": 12.46}));
-        assert_eq!(row["age_secs"], json!(12.5));
+    fn connection_ages_show_in_tenths_and_missing_upstreams_as_dashes() {
+        let conns = [Connection {
+            id: "c1".into(),
+            route_id: "7".into(),
+            client: "1.2.3.4:5".into(),
+            age_secs: 12.46,
+            bytes_in: 10,
+            ..Connection::default()
+        }];
+        let t = connection_table(&conns);
+        assert_eq!(t.rows[0][..6], ["c1", "7", "-", "1.2.3.4:5", "-", "-"]);
+        assert_eq!(t.rows[0][6..], ["12.5", "10", "0"]);
     }
 
     #[test]
-    fn items_accept_arrays_and_wrapped_lists() {
-        assert_eq!(items(&json!([{"id": 1}])).len(), 1);
+    fn route_rows_sum_rejections_and_name_the_upstream_key() {
+        let route = RouteInfo {
+            id: "1".into(),
+            upstream: Some(RouteUpstream {
+                key: "upstreams/1".into(),
+                ..RouteUpstream::default()
+            }),
+            stats: RouteStats {
+                active: 2,
+                rejected: Rejected {
+                    no_upstream: 1,
+                    connect_failed: 3,
+                    plugin: 0,
+                },
+                ..RouteStats::default()
+            },
+            ..RouteInfo::default()
+        };
+        let t = route_table(&[route]);
         assert_eq!(
-            items(&json!({"connections": [{"id": 1}, {"id": 2}]})).len(),
-            2
+            t.rows[0][..7],
+            ["1", "-", "-", "upstreams/1", "2", "0", "4"]
         );
-        assert!(items(&json!({"other": 1})).is_empty());
     }
 
     #[test]
-    fn connection_table_uses_known_field_alternatives() {
-        let rows =
-            vec![json!({"id": "c1", "route": "7", "client_addr": "1.2.3.4:5", "bytes_in": 10})];
-        let t = table_of(&rows, CONNECTION_COLUMNS);
-        assert_eq!(t.rows[0][..4], ["c1", "7", "-", "1.2.3.4:5"]);
-        assert_eq!(t.rows[0][7], "10");
-    }
-
-    #[test]
-    fn nested_stats_and_rejection_sums_show_in_cells() {
-        let route = json!({"id": "1", "stats": {"active": 2, "rejected": {"a": 1, "b": 3}}});
-        assert_eq!(pick(&route, &["stats.active"]), "2");
-        assert_eq!(pick(&route, &["stats.rejected"]), "4");
-        assert_eq!(pick(&route, &["stats.missing", "id"]), "1");
+    fn health_rows_show_each_node_with_its_counters() {
+        let checker = Checker {
+            name: "/apisix/upstreams/1".into(),
+            check_type: "tcp".into(),
+            nodes: vec![CheckedNode {
+                ip: "127.0.0.1".into(),
+                port: 3306,
+                status: "mostly_unhealthy".into(),
+                ..CheckedNode::default()
+            }],
+        };
+        let t = health_table(&[checker], false);
+        assert_eq!(
+            t.rows[0][..4],
+            [
+                "/apisix/upstreams/1",
+                "tcp",
+                "127.0.0.1:3306",
+                "mostly_unhealthy"
+            ]
+        );
     }
 }

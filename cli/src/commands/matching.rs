@@ -5,12 +5,12 @@
 
 use std::net::IpAddr;
 
-use model::client::{ControlClient, MatchQuery};
-use serde_json::Value;
+use model::client::{ControlClient, ControlGet, MatchQuery};
+use model::control::{MatchReport, Status};
 
 use crate::args::MatchArgs;
 use crate::context::Ctx;
-use crate::output::{cell, paint, print_machine, Table, Tone};
+use crate::output::{paint, print_machine, Table, Tone};
 
 /// `match`.
 pub async fn run(ctx: &Ctx, args: &MatchArgs) -> anyhow::Result<u8> {
@@ -26,11 +26,10 @@ pub async fn run(ctx: &Ctx, args: &MatchArgs) -> anyhow::Result<u8> {
         sni: args.sni.clone(),
         protocol: args.protocol.clone(),
     };
-    let answer = control.match_route(&q).await?;
     if ctx.machine() {
-        print_machine(&answer, ctx.output)?;
+        print_machine(&control.body(ControlGet::Match(&q)).await?, ctx.output)?;
     } else {
-        print!("{}", render(&answer, ctx.color));
+        print!("{}", render(&control.match_route(&q).await?, ctx.color));
     }
     Ok(0)
 }
@@ -52,39 +51,41 @@ async fn default_server_addr(control: &ControlClient, args: &MatchArgs) -> Strin
 }
 
 /// The specific (non-wildcard) IP of the `protocol` listener on `port` in `/v1/status`.
-pub fn listener_ip(status: &Value, protocol: &str, port: u16) -> Option<String> {
+pub fn listener_ip(status: &Status, protocol: &str, port: u16) -> Option<String> {
     status
-        .get("listeners")?
-        .as_array()?
+        .listeners
         .iter()
-        .filter(|l| {
-            l.get("protocol")
-                .and_then(Value::as_str)
-                .is_none_or(|p| p.eq_ignore_ascii_case(protocol))
-        })
-        .filter_map(|l| l.get("addr").and_then(Value::as_str))
-        .filter_map(|a| a.parse::<std::net::SocketAddr>().ok())
+        .filter(|l| l.protocol.eq_ignore_ascii_case(protocol))
+        .filter_map(|l| l.addr.parse::<std::net::SocketAddr>().ok())
         .find(|a| a.port() == port && !a.ip().is_unspecified())
         .map(|a| a.ip().to_string())
 }
 
+/// `-` for an empty cell.
+fn text(s: &str) -> &str {
+    if s.is_empty() {
+        "-"
+    } else {
+        s
+    }
+}
+
 /// The table output: verdict, the connection asked about, one row per route, warnings.
-pub fn render(answer: &Value, color: bool) -> String {
-    let input = answer.get("input").cloned().unwrap_or(Value::Null);
-    let text = |k: &str| cell(input.get(k));
+pub fn render(answer: &MatchReport, color: bool) -> String {
+    let input = &answer.input;
     let connection = format!(
         "{} {} -> {}:{}{}",
-        text("protocol"),
-        text("client"),
-        text("server_addr"),
-        text("server_port"),
+        text(&input.protocol),
+        text(&input.client),
+        text(&input.server_addr),
+        input.server_port,
         input
-            .get("sni")
-            .and_then(Value::as_str)
+            .sni
+            .as_deref()
             .map(|s| format!(" sni {s}"))
             .unwrap_or_default()
     );
-    let mut out = match answer.get("matched").and_then(model::types::id_string) {
+    let mut out = match &answer.matched {
         Some(id) => format!(
             "{} {connection}\n",
             paint(&format!("stream route {id} takes"), Tone::Good, color)
@@ -94,34 +95,23 @@ pub fn render(answer: &Value, color: bool) -> String {
             paint("no stream route takes", Tone::Bad, color)
         ),
     };
-    let routes = answer
-        .get("routes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if !routes.is_empty() {
+    if !answer.routes.is_empty() {
         let mut t = Table::new(&["ROUTE", "MATCH", "REASON"]);
-        for r in &routes {
-            let matched = r.get("matched").and_then(Value::as_bool) == Some(true);
+        for r in &answer.routes {
             t.rows.push(vec![
-                cell(r.get("id")),
-                (if matched { "yes" } else { "no" }).to_owned(),
-                cell(r.get("reason")),
+                text(&r.id).to_owned(),
+                (if r.matched { "yes" } else { "no" }).to_owned(),
+                text(r.reason.as_deref().unwrap_or_default()).to_owned(),
             ]);
         }
         out.push('\n');
         out.push_str(&t.render());
     }
-    for w in answer
-        .get("warnings")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for w in &answer.warnings {
         out.push_str(&format!(
             "{} {}\n",
             paint("warning:", Tone::Change, color),
-            cell(Some(w))
+            text(w)
         ));
     }
     out
@@ -134,10 +124,11 @@ mod tests {
 
     #[test]
     fn listener_ip_skips_wildcards_and_other_protocols() {
-        let status = json!({"listeners": [
+        let status: Status = serde_json::from_value(json!({"listeners": [
             {"protocol": "udp", "addr": "127.0.0.2:9100"},
             {"protocol": "tcp", "addr": "0.0.0.0:9101"},
-            {"protocol": "tcp", "addr": "127.0.0.3:9100"}]});
+            {"protocol": "tcp", "addr": "127.0.0.3:9100"}]}))
+        .expect("a /v1/status answer");
         assert_eq!(
             listener_ip(&status, "tcp", 9100).as_deref(),
             Some("127.0.0.3")
@@ -151,12 +142,13 @@ mod tests {
 
     #[test]
     fn render_names_the_match_and_each_reason() {
-        let answer = json!({"matched": "b",
+        let answer: MatchReport = serde_json::from_value(json!({"matched": "b",
             "input": {"client": "10.0.0.1:0", "server_addr": "127.0.0.1", "server_port": 9100,
                       "sni": null, "protocol": "tcp"},
             "routes": [{"id": "a", "matched": false, "reason": "server_port: 9100 does not equal 2000"},
                        {"id": "b", "matched": true, "reason": null}],
-            "warnings": ["no upstream"]});
+            "warnings": ["no upstream"]}))
+        .expect("a /v1/match answer");
         let text = render(&answer, false);
         assert!(
             text.starts_with("stream route b takes tcp 10.0.0.1:0 -> 127.0.0.1:9100\n"),
@@ -168,7 +160,7 @@ mod tests {
         );
         assert!(text.contains("b      yes    -"), "{text}");
         assert!(text.ends_with("warning: no upstream\n"), "{text}");
-        let none = render(&json!({"matched": null, "input": {}}), false);
+        let none = render(&MatchReport::default(), false);
         assert!(none.starts_with("no stream route takes"), "{none}");
     }
 }

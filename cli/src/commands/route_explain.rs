@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use model::client::{ControlClient, MatchQuery};
-use serde_json::Value;
+use model::control::MatchReport;
 
 /// The explanation, or `None` when the Control API cannot tell.
 pub async fn explain(
@@ -27,37 +27,20 @@ pub async fn explain(
 }
 
 /// The sentence for a `/v1/match` answer about the tested connection.
-pub fn sentence(answer: &Value, route_id: &str) -> Option<String> {
-    let matched = answer.get("matched").and_then(model::types::id_string);
-    match matched {
+pub fn sentence(answer: &MatchReport, route_id: &str) -> Option<String> {
+    match answer.matched.as_deref() {
         Some(id) if id == route_id => {
-            let warnings: Vec<&str> = answer
-                .get("warnings")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            (!warnings.is_empty()).then(|| warnings.join("; "))
+            (!answer.warnings.is_empty()).then(|| answer.warnings.join("; "))
         }
         Some(other) => Some(format!("the gateway routes it to stream route {other}")),
         None => {
-            let ours = answer
-                .get("routes")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find(|r| {
-                    r.get("id").and_then(model::types::id_string).as_deref() == Some(route_id)
-                });
-            Some(
-                match ours.and_then(|r| r.get("reason")).and_then(Value::as_str) {
-                    Some(reason) => format!("no stream route matches it ({route_id}: {reason})"),
-                    None => format!(
-                        "no stream route matches it (stream route {route_id} is not loaded)"
-                    ),
-                },
-            )
+            let ours = answer.routes.iter().find(|r| r.id == route_id);
+            Some(match ours.and_then(|r| r.reason.as_deref()) {
+                Some(reason) => format!("no stream route matches it ({route_id}: {reason})"),
+                None => {
+                    format!("no stream route matches it (stream route {route_id} is not loaded)")
+                }
+            })
         }
     }
 }
@@ -67,29 +50,33 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn report(body: serde_json::Value) -> MatchReport {
+        serde_json::from_value(body).expect("a /v1/match answer")
+    }
+
     #[test]
     fn sentences_name_the_failed_condition_or_the_other_route() {
         let none = json!({"matched": null, "routes": [
             {"id": "a", "matched": false, "reason": "server_port: 1 does not equal 2"},
             {"id": "ops", "matched": false, "reason": "remote_addr: 127.0.0.1 is not in 10.0.0.0/8"}]});
         assert_eq!(
-            sentence(&none, "ops").as_deref(),
+            sentence(&report(none.clone()), "ops").as_deref(),
             Some("no stream route matches it (ops: remote_addr: 127.0.0.1 is not in 10.0.0.0/8)")
         );
         assert_eq!(
-            sentence(&none, "gone").as_deref(),
+            sentence(&report(none.clone()), "gone").as_deref(),
             Some("no stream route matches it (stream route gone is not loaded)")
         );
         let other = json!({"matched": "b", "routes": []});
         assert_eq!(
-            sentence(&other, "a").as_deref(),
+            sentence(&report(other), "a").as_deref(),
             Some("the gateway routes it to stream route b")
         );
         let ours = json!({"matched": "a", "warnings": ["route a has no upstream: connections are closed (x)"]});
         assert_eq!(
-            sentence(&ours, "a").as_deref(),
+            sentence(&report(ours), "a").as_deref(),
             Some("route a has no upstream: connections are closed (x)")
         );
-        assert_eq!(sentence(&json!({"matched": "a"}), "a"), None);
+        assert_eq!(sentence(&report(json!({"matched": "a"})), "a"), None);
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use model::client::{ConnectionFilter, ControlClient};
+use model::control::{Connection, ControlList, Listener, Status};
 use model::ResourceKind;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -19,7 +20,6 @@ use tokio_rustls::TlsConnector;
 
 use super::route_tls::{self, Negotiated};
 
-use super::control::items;
 use super::route_report::report;
 use crate::args::TestArgs;
 use crate::context::Ctx;
@@ -65,16 +65,12 @@ pub(super) struct Routed {
 }
 
 impl Routed {
-    fn from_entry(c: &Value) -> Option<Routed> {
-        let route = c
-            .get("route_id")
-            .or_else(|| c.get("route"))
-            .and_then(model::types::id_string)?;
-        let text = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_owned);
+    fn from_entry(c: &Connection) -> Option<Routed> {
+        let route = Some(c.route_id.clone()).filter(|r| !r.is_empty())?;
         Some(Routed {
             route,
-            node: text("upstream"),
-            connection: text("id"),
+            node: c.upstream.clone(),
+            connection: Some(c.id.clone()).filter(|id| !id.is_empty()),
         })
     }
 
@@ -122,31 +118,14 @@ pub fn unescape(text: &str) -> String {
     out
 }
 
-/// The port of a `/v1/status` listener entry: `port`, or the tail of `addr`/`address`/`listen`.
-fn listener_port(l: &Value) -> Option<u16> {
-    if let Some(p) = l.get("port").and_then(Value::as_u64) {
-        return u16::try_from(p).ok();
-    }
-    ["addr", "address", "listen"]
-        .iter()
-        .find_map(|k| l.get(*k).and_then(Value::as_str))
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-}
-
 /// The first TCP listener's port in a `/v1/status` answer (with `tls`, the first TLS one).
-pub fn first_tcp_port(status: &Value, tls: bool) -> Option<u16> {
+pub fn first_tcp_port(status: &Status, tls: bool) -> Option<u16> {
     status
-        .get("listeners")
-        .and_then(Value::as_array)?
+        .listeners
         .iter()
-        .filter(|l| {
-            l.get("protocol")
-                .and_then(Value::as_str)
-                .is_none_or(|p| p.eq_ignore_ascii_case("tcp"))
-        })
-        .filter(|l| !tls || l.get("tls").and_then(Value::as_bool) == Some(true))
-        .find_map(listener_port)
+        .filter(|l| l.protocol.eq_ignore_ascii_case("tcp"))
+        .filter(|l| !tls || l.tls)
+        .find_map(Listener::port)
 }
 
 async fn resolve_port(ctx: &Ctx, args: &TestArgs, route: &Value) -> anyhow::Result<u16> {
@@ -319,7 +298,7 @@ async fn confirm(control: &ControlClient, route_id: &str, client: &str) -> Confi
         client: Some(client.to_owned()),
         ..ConnectionFilter::default()
     };
-    let first = |answer: &Value| items(answer).iter().find_map(Routed::from_entry);
+    let first = |answer: &ControlList<Connection>| answer.list.iter().find_map(Routed::from_entry);
     match control.connections(&ask(Some(route_id))).await {
         Err(e) => return Confirmation::Unavailable(e.to_string()),
         Ok(answer) => {
@@ -408,14 +387,28 @@ mod tests {
 
     #[test]
     fn first_tcp_listener_port_is_found_in_status() {
-        let status = json!({"listeners": [
-            {"protocol": "udp", "addr": "0.0.0.0:9200"},
-            {"protocol": "tcp", "addr": "[::]:9100"}]});
+        let listener = |protocol: &str, addr: &str, tls: bool| Listener {
+            protocol: protocol.into(),
+            addr: addr.into(),
+            tls,
+            ..Listener::default()
+        };
+        let status = Status {
+            listeners: vec![
+                listener("udp", "0.0.0.0:9200", false),
+                listener("tcp", "[::]:9100", false),
+            ],
+            ..Status::default()
+        };
         assert_eq!(first_tcp_port(&status, false), Some(9100));
-        assert_eq!(first_tcp_port(&json!({}), false), None);
-        let with_tls = json!({"listeners": [
-            {"protocol": "tcp", "addr": "0.0.0.0:9100", "tls": false},
-            {"protocol": "tcp", "addr": "0.0.0.0:9443", "tls": true}]});
+        assert_eq!(first_tcp_port(&Status::default(), false), None);
+        let with_tls = Status {
+            listeners: vec![
+                listener("tcp", "0.0.0.0:9100", false),
+                listener("tcp", "0.0.0.0:9443", true),
+            ],
+            ..Status::default()
+        };
         assert_eq!(first_tcp_port(&with_tls, true), Some(9443));
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use admin::{AdminClient, PutOutcome, PutResult};
-pub use control::{ConnectionFilter, ControlClient, MatchQuery};
+pub use control::{ConnectionFilter, ControlClient, ControlGet, MatchQuery};
 
 /// A failed Admin or Control API call.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use crate::control_api::{Connection, RouteInfo};
+use model::control::{Connection, RouteInfo};
 
 use super::{App, ListState};
 
@@ -218,10 +218,10 @@ pub fn upstream_rows(app: &App) -> Vec<UpstreamRow> {
                     } else {
                         admin_name(&id)
                     },
-                    balancer: up.balancer.clone().unwrap_or_else(|| "roundrobin".into()),
+                    balancer: up.balancer.clone(),
                     node: addr,
                     weight: node.weight,
-                    healthy: node.healthy,
+                    healthy: Some(node.healthy),
                     active: node.active_sessions,
                     routes: vec![route.id.clone()],
                 }),

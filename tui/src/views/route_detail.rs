@@ -12,8 +12,8 @@ use ratatui::Frame;
 use super::{header_style, list_title, selected_style, table_state};
 use crate::app::rows::{detail_conn_rows, match_text, route, upstream_text};
 use crate::app::App;
-use crate::control_api::{RouteInfo, Throughput};
 use crate::units;
+use model::control::{RouteInfo, Throughput};
 
 /// Draws the route detail view.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, route_id: &str) {
@@ -182,10 +182,10 @@ fn render_nodes(frame: &mut Frame, area: Rect, route: &RouteInfo) {
     let body: Vec<Row> = nodes
         .iter()
         .map(|n| {
-            let (health, color) = match n.healthy {
-                Some(true) => ("up", Color::Green),
-                Some(false) => ("DOWN", Color::Red),
-                None => ("?", Color::Gray),
+            let (health, color) = if n.healthy {
+                ("up", Color::Green)
+            } else {
+                ("DOWN", Color::Red)
             };
             Row::new(vec![
                 ratatui::widgets::Cell::from(n.addr()),

@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
+use apisix_tui::admin_lists::{admin_routes, admin_upstreams};
 use apisix_tui::app::{App, AppConfig};
-use apisix_tui::control_api::{admin_routes, admin_upstreams, Connection, ControlList, RouteInfo};
 use apisix_tui::event::{Effect, Event};
 use apisix_tui::handle_event;
 use apisix_tui::source::Snapshot;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use model::control::{Connection, ControlList, RouteInfo};
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
