@@ -1,12 +1,14 @@
 //! Resolves the global options into a [`Ctx`]: server URLs with their environment
 //! fallbacks, the admin key (flag, env, the config file's context, then the gateway's
-//! generated key file), output format, colour; and builds the API clients from it.
+//! generated key file: `model::admin_key`, shared with `apisix-tui`), output format, colour;
+//! and builds the API clients from it.
 //! Precedence for server, key and control URL: flag > environment > context > default.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use model::admin_key::{find_admin_key, KeyLookup};
 use model::client::{AdminClient, ControlClient};
 
 use crate::args::{GlobalArgs, OutputFormat, DEFAULT_CONTROL, DEFAULT_SERVER};
@@ -105,43 +107,24 @@ impl Ctx {
     }
 }
 
-/// The key file candidates, in lookup order.
-pub fn key_file_candidates(env: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Vec<PathBuf> {
-    let mut out = vec![cwd.join("conf").join("admin_key")];
-    if let Some(prefix) = env("APISIX_PREFIX") {
-        out.push(Path::new(&prefix).join("conf").join("admin_key"));
-    }
-    out
-}
-
+/// The admin key and where it came from, by `model::admin_key`'s precedence (the README's:
+/// flag, environment, context, generated key file); `none` when no source has one.
 fn resolve_key(
     global: &GlobalArgs,
     env: &dyn Fn(&str) -> Option<String>,
     context: Option<&NamedContext>,
     cwd: &Path,
 ) -> (Option<String>, String) {
-    if let Some(key) = &global.admin_key {
-        return (Some(key.clone()), "--admin-key".into());
+    let lookup = KeyLookup {
+        flag: global.admin_key.as_deref(),
+        env,
+        context: context.and_then(|c| Some((c.name.as_str(), c.admin_key.as_deref()?))),
+        cwd,
+    };
+    match find_admin_key(&lookup) {
+        Some(found) => (Some(found.key), found.source.to_string()),
+        None => (None, "none".into()),
     }
-    for name in ["APISIX_ADMIN_KEY", "ADC_TOKEN"] {
-        if let Some(key) = env(name) {
-            return (Some(key), format!("${name}"));
-        }
-    }
-    if let Some(c) = context {
-        if let Some(key) = c.admin_key.as_ref().filter(|k| !k.is_empty()) {
-            return (Some(key.clone()), format!("context {}", c.name));
-        }
-    }
-    for path in key_file_candidates(env, cwd) {
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            let key = text.trim();
-            if !key.is_empty() {
-                return (Some(key.to_owned()), path.display().to_string());
-            }
-        }
-    }
-    (None, "none".into())
 }
 
 #[cfg(test)]

@@ -17,9 +17,11 @@
 //! - [`control`]: the Control API's JSON contract (`/v1/status`, `/v1/stream_routes`,
 //!   `/v1/connections`, `/v1/match`, `/v1/healthcheck`), written by the gateway, read by the
 //!   client, the CLI and the dashboard.
+//! - [`admin_key`]: where the CLI and the dashboard find the Admin API key (one precedence).
 //! - `client` (feature `client`): a typed reqwest client of the Admin and Control APIs.
 //! - `tls` (feature `tls`): the rustls verifier that accepts any server certificate.
 
+pub mod admin_key;
 pub mod control;
 pub mod envelope;
 pub mod ip;

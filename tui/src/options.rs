@@ -1,9 +1,10 @@
 //! Command-line options of `apisix-tui` (also used by `apisixctl dashboard`), with the same
-//! defaults and environment variables as `apisixctl`.
+//! defaults and environment variables as `apisixctl`, and the same admin key lookup.
 
 use std::path::Path;
 
 use clap::Parser;
+use model::admin_key::{find_admin_key, KeyLookup};
 
 /// `apisix-tui` options.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
@@ -20,8 +21,9 @@ pub struct Options {
         default_value = "http://127.0.0.1:9180"
     )]
     pub server: String,
-    /// Admin API key (X-API-KEY); falls back to ./conf/admin_key when present.
-    #[arg(long, env = "APISIX_ADMIN_KEY", hide_env_values = true)]
+    /// Admin API key (X-API-KEY); else $APISIX_ADMIN_KEY, $ADC_TOKEN, ./conf/admin_key,
+    /// $APISIX_PREFIX/conf/admin_key.
+    #[arg(long)]
     pub admin_key: Option<String>,
     /// Control API base URL.
     #[arg(
@@ -39,14 +41,21 @@ pub struct Options {
 }
 
 impl Options {
-    /// The admin key: the option, else the first line of `<dir>/conf/admin_key` if readable.
-    pub fn resolve_admin_key(&self, dir: &Path) -> Option<String> {
-        if let Some(key) = self.admin_key.as_ref().filter(|k| !k.is_empty()) {
-            return Some(key.clone());
-        }
-        let text = std::fs::read_to_string(dir.join("conf").join("admin_key")).ok()?;
-        let key = text.lines().next().unwrap_or_default().trim().to_owned();
-        (!key.is_empty()).then_some(key)
+    /// The admin key as `apisixctl` finds it ([`model::admin_key`]): the option, the
+    /// environment, then the generated key file under `dir` or `$APISIX_PREFIX` (no config
+    /// file context: `apisixctl dashboard` passes the key its context chose).
+    pub fn resolve_admin_key(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        dir: &Path,
+    ) -> Option<String> {
+        let lookup = KeyLookup {
+            flag: self.admin_key.as_deref(),
+            env,
+            context: None,
+            cwd: dir,
+        };
+        find_admin_key(&lookup).map(|found| found.key)
     }
 }
 
@@ -74,10 +83,15 @@ mod tests {
         std::fs::create_dir_all(dir.join("conf")).expect("temp dir");
         std::fs::write(dir.join("conf/admin_key"), "s3cret\n").expect("write key");
         let mut o = Options::try_parse_from(["apisix-tui"]).expect("defaults");
-        o.admin_key = None;
-        assert_eq!(o.resolve_admin_key(&dir).as_deref(), Some("s3cret"));
+        let no_env = |_: &str| None;
+        assert_eq!(
+            o.resolve_admin_key(&no_env, &dir).as_deref(),
+            Some("s3cret")
+        );
+        let env = |n: &str| (n == "ADC_TOKEN").then(|| "adc".to_owned());
+        assert_eq!(o.resolve_admin_key(&env, &dir).as_deref(), Some("adc"));
         o.admin_key = Some("flag".into());
-        assert_eq!(o.resolve_admin_key(&dir).as_deref(), Some("flag"));
+        assert_eq!(o.resolve_admin_key(&env, &dir).as_deref(), Some("flag"));
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

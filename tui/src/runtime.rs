@@ -37,7 +37,8 @@ pub enum TuiError {
 /// Call it from a thread that is not inside a tokio runtime's async context.
 pub fn run(options: Options) -> Result<(), TuiError> {
     let dir = std::env::current_dir().unwrap_or_default();
-    let admin_key = options.resolve_admin_key(&dir);
+    let env = |name: &str| std::env::var(name).ok();
+    let admin_key = options.resolve_admin_key(&env, &dir);
     let timeout = Duration::from_millis(options.refresh.max(3000));
     let source = HttpSource::new(&options.server, &options.control, admin_key, timeout)?;
     let config = AppConfig {
