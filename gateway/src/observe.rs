@@ -27,7 +27,7 @@ use crate::proxy::relay::RelayEnd;
 use crate::proxy::stats::RejectReason;
 use crate::router::{ConnInfo, Transport};
 use crate::routestats::{RouteRejection, RouteStats, RouteStatsMap};
-use crate::snapshot::{PinnedSnapshot, Snapshot};
+use crate::snapshot::{ResolvedRoute, SessionConfig, Snapshot};
 
 /// nginx stream `$status` values used here.
 pub mod status {
@@ -66,14 +66,15 @@ pub struct SessionRecord {
     pub started_at: SystemTime,
     pub duration: Duration,
     pub transport: Transport,
-    /// The configuration the session was served with (`None` for records made elsewhere).
-    pub config: Option<PinnedSnapshot>,
+    /// What the log phase needs of the configuration the session was routed with (`None`
+    /// for records made elsewhere).
+    pub config: Option<SessionConfig>,
 }
 
 impl SessionRecord {
-    /// The session's route as its pinned configuration holds it.
-    pub fn route(&self) -> Option<&Arc<crate::snapshot::ResolvedRoute>> {
-        self.config.as_ref()?.route(self.route_id.as_deref()?)
+    /// The session's route as the configuration it was routed with holds it.
+    pub fn route(&self) -> Option<&Arc<ResolvedRoute>> {
+        self.config.as_ref()?.route.as_ref()
     }
 }
 
@@ -161,7 +162,8 @@ impl Observer {
     ) -> SessionRecorder {
         SessionRecorder {
             observer: self.clone(),
-            config,
+            pinned: Some(config),
+            log_config: None,
             client,
             listener,
             server: listener,
@@ -238,8 +240,10 @@ fn route_name(record: &SessionRecord) -> Option<String> {
 #[derive(Debug)]
 pub struct SessionRecorder {
     observer: Arc<Observer>,
-    /// The configuration the session pinned at accept.
-    config: Arc<Snapshot>,
+    /// The configuration the session pinned at accept, until it is routed (then only what the
+    /// log phase needs is kept, in `log_config`).
+    pinned: Option<Arc<Snapshot>>,
+    log_config: Option<SessionConfig>,
     client: SocketAddr,
     listener: SocketAddr,
     server: SocketAddr,
@@ -264,6 +268,14 @@ impl SessionRecorder {
         }
         self.route_id = Some(route_id.to_owned());
         self.handle = Some(handle.clone());
+        self.settle_config();
+    }
+
+    /// Keeps what the log phase needs of the pinned snapshot and lets the snapshot go.
+    fn settle_config(&mut self) {
+        if let Some(snapshot) = self.pinned.take() {
+            self.log_config = Some(SessionConfig::of(&snapshot, self.route_id.as_deref()));
+        }
     }
 
     /// The client reached `server` (`$server_addr:$server_port`; the listener's address unless
@@ -284,7 +296,8 @@ impl SessionRecorder {
             | RejectReason::TlsHandshake => return,
         };
         if self.route.is_none() && why == RouteRejection::NoUpstream {
-            if let Some(id) = self.config.routes.find(conn).map(|r| r.id.clone()) {
+            let found = self.pinned.as_ref().and_then(|s| s.routes.find(conn));
+            if let Some(id) = found.map(|r| r.id.clone()) {
                 self.route = Some(self.observer.routes.get_or_create(&id));
                 self.route_id = Some(id);
             }
@@ -323,6 +336,7 @@ impl Drop for SessionRecorder {
             Some(h) => (h.node(), h.bytes_up(), h.bytes_down()),
             None => (None, 0, 0),
         };
+        self.settle_config();
         // Nothing went wrong that was reported (e.g. killed while connecting): a normal end.
         let status = self.status.unwrap_or(status::OK);
         self.observer.finish(SessionRecord {
@@ -337,7 +351,7 @@ impl Drop for SessionRecorder {
             started_at: self.started_at,
             duration: self.started.elapsed(),
             transport: self.transport,
-            config: Some(PinnedSnapshot(self.config.clone())),
+            config: self.log_config.take(),
         });
     }
 }

@@ -201,6 +201,7 @@ async fn a_connection_is_logged_with_the_configuration_it_was_routed_with() {
     assert_eq!(round_trip(&mut open, b"before").await, b"before");
 
     // The route changes under the open connection.
+    let old = std::sync::Arc::downgrade(&h.snapshot.load_full());
     let revision = h.snapshot.load().revision;
     let key = "/apisix/stream_routes/7";
     h.store
@@ -212,8 +213,13 @@ async fn a_connection_is_logged_with_the_configuration_it_was_routed_with() {
     })
     .await;
     assert_eq!(round_trip(&mut open, b"after").await, b"after");
-    drop(open);
     echo_session("127.0.0.1", h.tcp, b"new").await;
+    // The open connection kept what its log phase needs, not the whole old snapshot.
+    assert!(
+        old.upgrade().is_none(),
+        "an open connection keeps the old snapshot alive"
+    );
+    drop(open);
     h.settle(2).await;
 
     let scrape = parse(&h.scrape("/apisix/prometheus/metrics").await);

@@ -3,6 +3,8 @@
 //! A new connection pins one configuration snapshot at accept ([`RouteSource::pin`]) and every
 //! later stage (TLS certificates, routing, plugins, upstream TLS, the log phase) reads that
 //! same snapshot: a change that lands during the connection's set-up never mixes versions.
+//! The snapshot is let go once the connection is set up (the log phase keeps only its route
+//! and plugin metadata), so long-lived connections keep no old route tables alive.
 //! [`RouteSource::route`] turns a [`ConnInfo`] into a [`Routed`] target (the route, its
 //! upstream and the pinned snapshot) or a [`RejectReason`]; [`UpstreamNodes`] is what the TCP
 //! and UDP paths need from an upstream (pick, connect and session-end reports, timeouts, DNS).
@@ -18,7 +20,7 @@ use async_trait::async_trait;
 use crate::balancer::{ConnectFailure, NodeAddr, PickState, UpstreamRuntime};
 use crate::proxy::stats::RejectReason;
 use crate::router::ConnInfo;
-use crate::snapshot::{PinnedSnapshot, ResolvedRoute, SharedSnapshot, Snapshot};
+use crate::snapshot::{ResolvedRoute, SharedSnapshot, Snapshot};
 
 /// What the data plane needs from an upstream.
 #[async_trait]
@@ -102,15 +104,6 @@ pub struct Routed {
     pub route: Option<Arc<ResolvedRoute>>,
     /// The upstream to balance over.
     pub upstream: Arc<dyn UpstreamNodes>,
-    /// The configuration this connection is served with, from accept to its log phase.
-    pub snapshot: Arc<Snapshot>,
-}
-
-impl Routed {
-    /// The pinned snapshot, as the session record carries it.
-    pub fn pinned(&self) -> PinnedSnapshot {
-        PinnedSnapshot(self.snapshot.clone())
-    }
 }
 
 impl std::fmt::Debug for Routed {
@@ -156,7 +149,6 @@ impl RouteSource for SnapshotRoutes {
             route_id: route.id.clone(),
             route: Some(route.clone()),
             upstream,
-            snapshot: snapshot.clone(),
         })
     }
 }

@@ -215,6 +215,9 @@ pub async fn serve_connection(
         );
         return;
     };
+    // Set up: the pinned snapshot is not needed any more (the session keeps what its log
+    // phase needs), so a long relay holds no old configuration.
+    drop(snapshot);
     handle.set_node(addr);
     upstream.session_started(&node);
     let outcome = relay_streams(

@@ -31,6 +31,7 @@ use crate::proxy::source::{Routed, UpstreamNodes};
 use crate::proxy::stats::RejectReason;
 use crate::proxy::ProxyContext;
 use crate::router::{ConnInfo, Transport};
+use crate::snapshot::Snapshot;
 
 /// Default maximum number of sessions per UDP listener.
 pub const DEFAULT_MAX_SESSIONS: usize = 65536;
@@ -178,7 +179,7 @@ impl Listener {
         });
         let mut recorder = ctx
             .observe
-            .session(client, listener, Transport::Udp, snapshot);
+            .session(client, listener, Transport::Udp, snapshot.clone());
         recorder.set_server(local);
         recorder.routed(&routed.route_id, registration.handle());
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
@@ -190,6 +191,7 @@ impl Listener {
         let session = Session {
             conn,
             routed,
+            snapshot: Some(snapshot),
             registration,
             recorder,
             dest,
@@ -209,6 +211,8 @@ impl Listener {
 struct Session {
     conn: ConnInfo,
     routed: Routed,
+    /// The pinned configuration, until the session is set up.
+    snapshot: Option<Arc<Snapshot>>,
     registration: Registration,
     /// Declared after `registration`: dropped after it, it emits the session's record.
     recorder: SessionRecorder,
@@ -221,7 +225,7 @@ struct Session {
 impl Session {
     async fn run(mut self, mut rx: mpsc::Receiver<Bytes>, ctx: &ProxyContext) {
         let route_id = self.routed.route_id.clone();
-        let snapshot = self.routed.snapshot.clone();
+        let snapshot = self.snapshot.take().unwrap_or_default();
         let plugins = match ctx
             .plugins
             .preread(&snapshot, &route_id, &self.conn, None)
@@ -230,6 +234,7 @@ impl Session {
             crate::plugins::Preread::Continue(plugins) => plugins,
             crate::plugins::Preread::Reject(code) => return self.recorder.plugin_rejected(code),
         };
+        drop(snapshot);
         let upstream: &dyn UpstreamNodes = match &plugins.upstream {
             Some(chosen) => chosen.as_ref(),
             None => self.routed.upstream.as_ref(),

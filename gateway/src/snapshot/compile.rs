@@ -117,10 +117,12 @@ pub fn compile_with(
             .iter()
             .filter_map(|item| Some((item.id.to_owned(), parse::<Ssl>(item)?)))
             .collect(),
-        plugin_metadata: take(ResourceKind::PluginMetadata)
-            .iter()
-            .map(|item| (item.id.to_owned(), item.kv.value.clone()))
-            .collect(),
+        plugin_metadata: Arc::new(
+            take(ResourceKind::PluginMetadata)
+                .iter()
+                .map(|item| (item.id.to_owned(), item.kv.value.clone()))
+                .collect(),
+        ),
     }
 }
 

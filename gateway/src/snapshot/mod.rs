@@ -47,29 +47,46 @@ pub struct ResolvedRoute {
     pub mod_revision: i64,
 }
 
-/// The snapshot one connection or session was served with, from accept to its log phase.
-/// Two are equal when they are the same snapshot (not merely equal contents).
-#[derive(Clone)]
-pub struct PinnedSnapshot(pub Arc<Snapshot>);
+/// What a session's log phase needs of the snapshot it was routed with: its route and the
+/// plugin metadata, as that snapshot had them. It does not hold the snapshot itself, so a
+/// long-lived connection keeps no old route table alive. Two are equal when they hold the
+/// same objects (not merely equal contents).
+#[derive(Clone, Default)]
+pub struct SessionConfig {
+    /// The session's route (`None` when it matched none).
+    pub route: Option<Arc<ResolvedRoute>>,
+    pub plugin_metadata: Arc<BTreeMap<String, Value>>,
+}
 
-impl PartialEq for PinnedSnapshot {
+impl SessionConfig {
+    /// The route `route_id` (if any) and the plugin metadata of `snapshot`.
+    pub fn of(snapshot: &Snapshot, route_id: Option<&str>) -> SessionConfig {
+        SessionConfig {
+            route: route_id.and_then(|id| snapshot.route_map.get(id).cloned()),
+            plugin_metadata: snapshot.plugin_metadata.clone(),
+        }
+    }
+}
+
+impl PartialEq for SessionConfig {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        let same_route = match (&self.route, &other.route) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        same_route && Arc::ptr_eq(&self.plugin_metadata, &other.plugin_metadata)
     }
 }
 
-impl std::fmt::Debug for PinnedSnapshot {
+impl std::fmt::Debug for SessionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("PinnedSnapshot")
-            .field(&self.0.revision)
-            .finish()
-    }
-}
-
-impl PinnedSnapshot {
-    /// The route `id` as this snapshot holds it.
-    pub fn route(&self, id: &str) -> Option<&Arc<ResolvedRoute>> {
-        self.0.route_map.get(id)
+        f.debug_struct("SessionConfig")
+            .field(
+                "route",
+                &self.route.as_ref().map(|r| (&r.id, r.mod_revision)),
+            )
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,7 +108,7 @@ pub struct Snapshot {
     /// SSL objects by id.
     pub ssls: BTreeMap<String, model::types::Ssl>,
     /// Plugin metadata by plugin name.
-    pub plugin_metadata: BTreeMap<String, Value>,
+    pub plugin_metadata: Arc<BTreeMap<String, Value>>,
 }
 
 impl Snapshot {

@@ -88,7 +88,6 @@ pub fn context_to(nodes: Vec<SocketAddr>, idle: Duration) -> Arc<ProxyContext> {
         route_id: "1".into(),
         route: None,
         upstream: Arc::new(FixedUpstream { nodes, idle }),
-        snapshot: Arc::default(),
     };
     Arc::new(ProxyContext::new(Arc::new(FixedRoutes(Ok(routed)))))
 }

@@ -160,8 +160,7 @@ impl SyslogLogger {
         else {
             return;
         };
-        let snapshot = &config.0;
-        let Some(route) = snapshot.route_map.get(route_id) else {
+        let Some(route) = config.route.as_ref().filter(|r| r.id == route_id) else {
             return;
         };
         let Some(raw) = route.plugins.get("syslog") else {
@@ -173,7 +172,7 @@ impl SyslogLogger {
         let Some(conf) = SyslogConf::parse(raw) else {
             return;
         };
-        let metadata = snapshot.plugin_metadata.get("syslog");
+        let metadata = config.plugin_metadata.get("syslog");
         let meta_format = metadata
             .and_then(|m| m.get("log_format"))
             .and_then(Value::as_object)
