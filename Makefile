@@ -35,10 +35,13 @@ deps:
 fmt:
 	$(CARGO) fmt --all
 
-## lint: the same fmt and clippy checks that `make test` runs
+## lint: the fmt and clippy checks of `make test`, then cargo-deny's bans, licenses and sources
+## (deny.toml; advisories need the network: `cargo deny check advisories` where there is one)
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@command -v cargo-deny >/dev/null 2>&1 || { echo "lint: cargo-deny is missing: cargo install cargo-deny --locked" >&2; exit 1; }
+	$(CARGO) deny check bans licenses sources
 
 ## bench: the side-by-side benchmark vs nginx, HAProxy and direct loopback (docs/bench.md;
 ## installs nginx, haproxy, iperf3, sockperf, wrk when missing; BENCH_RUNS, BENCH_SECONDS)
