@@ -140,11 +140,7 @@ impl EtcdStore {
             let txn = Txn::new()
                 .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
                 .and_then([TxnOp::put(key, INIT_DIR_VALUE, None)]);
-            self.request(|mut c| {
-                let txn = txn.clone();
-                async move { c.txn(txn).await }
-            })
-            .await?;
+            self.txn(txn).await?;
         }
         Ok(())
     }
@@ -193,6 +189,19 @@ impl EtcdStore {
                 Err(failure.error)
             }
         }
+    }
+
+    /// Runs `txn` on the first member that answers (see [`EtcdStore::served`]) and notes the
+    /// revision of its answer.
+    async fn txn(&self, txn: Txn) -> StoreResult<Served<etcd_client::TxnResponse>> {
+        let served = self
+            .served(|mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
+        self.saw_revision(header_revision(served.value.header()));
+        Ok(served)
     }
 
     /// Notes a revision seen in an answer.
@@ -336,14 +345,8 @@ impl Store for EtcdStore {
             Txn::new()
                 .when([compare])
                 .and_then([TxnOp::put(key, encode(value), Some(options))]);
-        let served = self
-            .served(|mut c| {
-                let txn = txn.clone();
-                async move { c.txn(txn).await }
-            })
-            .await?;
+        let served = self.txn(txn).await?;
         let resp = served.value;
-        self.saw_revision(header_revision(resp.header()));
         if !resp.succeeded() {
             if served.retried {
                 if let Some(current) = self.get(key).await? {
@@ -388,14 +391,8 @@ impl Store for EtcdStore {
                 )])
                 .and_then([TxnOp::delete(key, Some(options))])
                 .or_else([TxnOp::get(key, None)]);
-            let served = self
-                .served(|mut c| {
-                    let txn = txn.clone();
-                    async move { c.txn(txn).await }
-                })
-                .await?;
+            let served = self.txn(txn).await?;
             let resp = served.value;
-            self.saw_revision(header_revision(resp.header()));
             let ops = resp.op_responses();
             if resp.succeeded() {
                 let previous = ops.into_iter().find_map(|op| match op {
