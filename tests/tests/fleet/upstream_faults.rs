@@ -123,6 +123,14 @@ fn retries_logged(fleet: &Fleet, relay: &FaultRelay) -> anyhow::Result<String> {
 }
 
 /// Both sessions opened through the relay before the fault are still fine.
+/// The relay accepted no connection since it had accepted `before`.
+fn accepted_no_more(relay: &FaultRelay, before: u64) -> anyhow::Result<String> {
+    match relay.accepted() {
+        now if now == before => Ok(format!("{before} accepted in all")),
+        now => Err(anyhow::anyhow!("{before} -> {now}")),
+    }
+}
+
 async fn relayed_sessions_survive(sessions: &LiveSessions, v: &mut Verdict) {
     let trips = sessions.wait_round_trips(PHASE_ROUND_TRIPS, PHASE).await;
     v.check(
@@ -203,11 +211,7 @@ async fn relay_reset_retries_the_other_node_and_marks_the_relay_unhealthy() {
     relay_marked(&fleet, &relay, &mut v).await;
     v.check(
         "the relay accepted nothing while refusing",
-        if relay.accepted() == accepted {
-            Ok(format!("{accepted} accepted in all"))
-        } else {
-            Err(anyhow::anyhow!("{} -> {}", accepted, relay.accepted()))
-        },
+        accepted_no_more(&relay, accepted),
     );
     relayed_sessions_survive(&sessions, &mut v).await;
     finish_sessions(sessions, &mut v).await;
@@ -246,11 +250,7 @@ async fn relay_blackhole_times_out_retries_the_other_node_and_marks_the_relay_un
     relay_marked(&fleet, &relay, &mut v).await;
     v.check(
         "the relay accepted no new connection (SYNs dropped)",
-        if relay.accepted() == accepted {
-            Ok(format!("{accepted} accepted in all"))
-        } else {
-            Err(anyhow::anyhow!("{} -> {}", accepted, relay.accepted()))
-        },
+        accepted_no_more(&relay, accepted),
     );
     relayed_sessions_survive(&sessions, &mut v).await;
     finish_sessions(sessions, &mut v).await;
