@@ -149,15 +149,14 @@ async fn adc_session_replays_with_the_recorded_answers_and_traffic_follows() {
     let gw = Gateway::start(config).await.expect("gateway starts");
     let route = gw.tcp_addr(0);
 
-    let cert = rcgen::generate_simple_self_signed(vec!["echo.test".to_owned()])
-        .expect("a self-signed certificate");
-    let key_pem = cert.key_pair.serialize_pem();
+    let cert = testkit::certs::Leaf::self_signed(&["echo.test"]);
+    let key_pem = cert.key_pem.clone();
     let vars: HashMap<&str, Value> = HashMap::from([
         ("TCP_PORT", route.port().into()),
         ("TLS_PORT", tls_port.into()),
         ("BACKEND_A", backend_a.addr.port().into()),
         ("BACKEND_B", backend_b.addr.port().into()),
-        ("CERT", cert.cert.pem().into()),
+        ("CERT", cert.cert_pem.clone().into()),
         ("KEY", key_pem.clone().into()),
     ]);
 

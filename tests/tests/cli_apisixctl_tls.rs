@@ -9,8 +9,8 @@ use std::time::Duration;
 use e2e::backends::TcpBackend;
 use e2e::gateway::{CtlRun, Gateway, GatewayConfig};
 use e2e::{client, ports};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use serde_json::{json, Value};
+use testkit::certs::Ca;
 
 const APPLY: Duration = Duration::from_secs(5);
 
@@ -20,18 +20,9 @@ fn assert_run(run: &CtlRun, code: i32) {
 
 /// A self-signed CA (PEM) and a leaf for `names` signed by it (cert PEM, key PEM).
 fn ca_and_leaf(names: &[&str]) -> (String, String, String) {
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "cli ca");
-    let ca_key = KeyPair::generate().expect("ca key");
-    let ca = params.self_signed(&ca_key).expect("ca");
-    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let leaf_key = KeyPair::generate().expect("leaf key");
-    let leaf = CertificateParams::new(names)
-        .expect("leaf params")
-        .signed_by(&leaf_key, &ca, &ca_key)
-        .expect("leaf");
-    (ca.pem(), leaf.pem(), leaf_key.serialize_pem())
+    let ca = Ca::new("cli ca");
+    let leaf = ca.leaf(names);
+    (ca.pem(), leaf.cert_pem, leaf.key_pem)
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use e2e::backends::TcpBackend;
 use e2e::client;
-use e2e::etcd::Etcd;
+use e2e::etcd::EtcdServer as Etcd;
 use e2e::gateway::{Gateway, GatewayConfig};
 use serde_json::{json, Value};
 

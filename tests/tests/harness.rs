@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use e2e::backends::{TcpBackend, UdpEcho};
-use e2e::etcd::Etcd;
+use e2e::etcd::EtcdServer as Etcd;
 use e2e::mariadb::MariaDb;
 use e2e::{client, ports};
 use tokio::io::AsyncWriteExt;

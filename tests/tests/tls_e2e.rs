@@ -4,69 +4,19 @@
 //! and a certificate replaced through the Admin API is served to the next connection.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::backends::TcpBackend;
 use e2e::gateway::{Gateway, GatewayConfig};
 use e2e::{ports, wait};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::json;
+use testkit::certs::{client_config, Ca};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 const APPLY: Duration = Duration::from_secs(5);
-
-/// A test CA that signs leaf certificates.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-/// A leaf certificate and key as PEM.
-struct Leaf {
-    cert_pem: String,
-    key_pem: String,
-    der: CertificateDer<'static>,
-}
-
-impl Ca {
-    fn new() -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, "e2e ca");
-        let key = KeyPair::generate().expect("ca key");
-        let cert = params.self_signed(&key).expect("self-signed ca");
-        Ca { cert, key }
-    }
-
-    fn leaf(&self, name: &str) -> Leaf {
-        let params = CertificateParams::new(vec![name.to_owned()]).expect("leaf params");
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("signed leaf");
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().clone(),
-        }
-    }
-
-    fn client(&self) -> tokio_rustls::TlsConnector {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.cert.der().clone()).expect("trust the ca");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("tls versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tokio_rustls::TlsConnector::from(Arc::new(config))
-    }
-}
 
 async fn tls_connect(
     ca: &Ca,
@@ -75,9 +25,12 @@ async fn tls_connect(
 ) -> std::io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from(sni.to_owned()).expect("server name");
-    tokio::time::timeout(Duration::from_secs(5), ca.client().connect(name, tcp))
-        .await
-        .map_err(|_| std::io::Error::other("handshake timed out"))?
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_rustls::TlsConnector::from(client_config(ca.roots(), None, true)).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| std::io::Error::other("handshake timed out"))?
 }
 
 fn served(stream: &TlsStream<TcpStream>) -> CertificateDer<'static> {
@@ -97,8 +50,8 @@ async fn ssl_objects_from_the_admin_api_terminate_tls_on_a_tls_port() {
     let tls_addr = SocketAddr::from(([127, 0, 0, 1], config.tcp_tls_ports[0]));
     let gw = Gateway::start(config).await.expect("start gateway");
     let backend = TcpBackend::greeting("db").await;
-    let ca = Ca::new();
-    let first = ca.leaf("db.example.test");
+    let ca = Ca::new("e2e ca");
+    let first = ca.leaf(&["db.example.test"]);
 
     let reply = gw
         .put_ok(
@@ -126,7 +79,7 @@ async fn ssl_objects_from_the_admin_api_terminate_tls_on_a_tls_port() {
     })
     .await
     .expect("handshake with the stored certificate");
-    assert_eq!(served(&stream), first.der);
+    assert_eq!(served(&stream), first.der());
     let mut greeting = [0u8; 3];
     stream.read_exact(&mut greeting).await.expect("greeting");
     assert_eq!(&greeting, b"db\n");
@@ -142,7 +95,7 @@ async fn ssl_objects_from_the_admin_api_terminate_tls_on_a_tls_port() {
         .is_err());
 
     // Replace the certificate through the Admin API: the next connection gets the new one.
-    let second = ca.leaf("db.example.test");
+    let second = ca.leaf(&["db.example.test"]);
     gw.put_ok(
         "/ssls/1",
         json!({"cert": second.cert_pem, "key": second.key_pem, "snis": ["db.example.test"]}),
@@ -150,7 +103,7 @@ async fn ssl_objects_from_the_admin_api_terminate_tls_on_a_tls_port() {
     .await;
     wait::until("new certificate served", APPLY, || async {
         let stream = tls_connect(&ca, tls_addr, "db.example.test").await.ok()?;
-        (served(&stream) == second.der).then_some(())
+        (served(&stream) == second.der()).then_some(())
     })
     .await
     .expect("the replaced certificate is served");

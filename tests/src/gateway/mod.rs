@@ -32,7 +32,8 @@ use tokio::io::AsyncWriteExt as _;
 
 pub use admin::{check_reply, http_client, AdminHandle, AdminRequest, Expect, KeyAuth, Reply};
 pub use config::{GatewayConfig, TEST_ADMIN_KEY, TEST_VIEWER_KEY};
-pub use ctl::{apisixctl_bin, run_ctl, run_ctl_env, CtlRun};
+pub use testkit::ctl::{run_ctl, run_ctl_env, CtlRun};
+pub use testkit::programs::{apisixctl_bin, gateway_bin};
 
 use crate::{tools, wait};
 
@@ -48,11 +49,6 @@ pub struct Gateway {
     pub config: GatewayConfig,
     child: Option<Child>,
     client: reqwest::Client,
-}
-
-/// The `apisix-gateway` binary under test.
-pub fn gateway_bin() -> anyhow::Result<PathBuf> {
-    tools::target_bin("apisix-gateway", "APISIX_GATEWAY_BIN")
 }
 
 impl Gateway {

@@ -1,5 +1,6 @@
-//! Locating the system programs the tests need. A missing program fails the test with the
-//! Debian package that provides it (never a silent pass); `make test` installs them.
+//! Locating the programs the tests run. A missing system program fails the test with the
+//! Debian package that provides it (never a silent pass); `make test` installs them. The
+//! workspace binaries are found in the target dir next to the test executable.
 
 use std::path::PathBuf;
 
@@ -80,4 +81,31 @@ pub fn target_bin(name: &str, env: &str) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(bin)
+}
+
+/// The `apisix-gateway` binary under test (`$APISIX_GATEWAY_BIN` when set).
+pub fn gateway_bin() -> anyhow::Result<PathBuf> {
+    target_bin("apisix-gateway", "APISIX_GATEWAY_BIN")
+}
+
+/// The `apisixctl` binary under test: `$APISIXCTL_BIN` when set, else next to
+/// [`gateway_bin`].
+pub fn apisixctl_bin() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("APISIXCTL_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let bin = gateway_bin()?.with_file_name("apisixctl");
+    if !bin.is_file() {
+        anyhow::bail!(
+            "apisixctl binary {} not found: run `cargo build --workspace --bins` first \
+             (or set APISIXCTL_BIN)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// The `etcd` server binary (package `etcd-server`).
+pub fn etcd_bin() -> anyhow::Result<PathBuf> {
+    require(&["etcd"], "etcd-server")
 }

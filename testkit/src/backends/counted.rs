@@ -1,4 +1,4 @@
-//! Real backends for the proxy tests, all on 127.0.0.1:0, each counting what it saw.
+//! Counting backends for the end-to-end proxy tests, all on 127.0.0.1:0, each counting what it saw.
 //!
 //! - [`TcpBackend::echo`]: echoes every byte; on the client's EOF it finishes echoing and shuts
 //!   down its write side (so half-close can be observed end to end).

@@ -1,18 +1,16 @@
 //! A real three-member etcd cluster on loopback (free ports, one temp dir per member), with
-//! kill -9 / restart of single members and leader discovery; and [`SwallowRelay`], a TCP relay
-//! in front of one member that can swallow the member's answers (so a request is applied but
-//! its client never hears back: the ambiguous failure that retried writes must survive).
+//! kill -9 / restart of single members and leader discovery. Members run with
+//! `--heartbeat-interval 100 --election-timeout 1000`, so an election takes about a second.
 
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use crate::ports::free_port;
+use crate::programs::etcd_bin;
+use crate::wait::{eventually, within_for};
 
-use super::{etcd_binary, eventually, free_port, within, WAIT};
+/// The bound on one cluster step (a member client, the revision); a leader gets twice as long.
+pub const CLUSTER_STEP: Duration = Duration::from_secs(15);
 
 /// One member's ports and process.
 struct Member {
@@ -78,7 +76,7 @@ impl EtcdCluster {
             .append(true)
             .open(self.dir.path().join(format!("{}.log", member.name)))
             .expect("etcd member log");
-        let child = Command::new(etcd_binary())
+        let child = Command::new(etcd_bin().unwrap_or_else(|e| panic!("{e:#}")))
             .arg(format!("--name={}", member.name))
             .arg(format!(
                 "--data-dir={}",
@@ -153,12 +151,16 @@ impl EtcdCluster {
 
     /// Waits until the running members agree on a leader; returns it.
     pub async fn wait_leader(&self) -> usize {
-        eventually("the etcd cluster has a leader", WAIT * 2, || self.leader()).await
+        eventually("the etcd cluster has a leader", CLUSTER_STEP * 2, || {
+            self.leader()
+        })
+        .await
     }
 
     /// A plain client of member `i` alone.
     pub async fn client(&self, i: usize) -> etcd_client::Client {
-        within(
+        within_for(
+            CLUSTER_STEP,
             "etcd member client",
             etcd_client::Client::connect([self.endpoint(i)], None),
         )
@@ -168,20 +170,24 @@ impl EtcdCluster {
 
     /// The cluster's current revision, asked of any member with a leader.
     pub async fn revision(&self) -> i64 {
-        eventually("an etcd member tells the revision", WAIT, || async {
-            for (i, member) in self.members.iter().enumerate() {
-                if member.child.is_none() {
-                    continue;
+        eventually(
+            "an etcd member tells the revision",
+            CLUSTER_STEP,
+            || async {
+                for (i, member) in self.members.iter().enumerate() {
+                    if member.child.is_none() {
+                        continue;
+                    }
+                    let mut client = self.client(i).await;
+                    if let Ok(Ok(resp)) =
+                        tokio::time::timeout(Duration::from_secs(1), client.get("/", None)).await
+                    {
+                        return resp.header().map(|h| h.revision());
+                    }
                 }
-                let mut client = self.client(i).await;
-                if let Ok(Ok(resp)) =
-                    tokio::time::timeout(Duration::from_secs(1), client.get("/", None)).await
-                {
-                    return resp.header().map(|h| h.revision());
-                }
-            }
-            None
-        })
+                None
+            },
+        )
         .await
     }
 
@@ -210,95 +216,4 @@ impl Drop for EtcdCluster {
             self.kill(i);
         }
     }
-}
-
-/// A TCP relay on loopback in front of `target`. While [`SwallowRelay::swallow`] is on, bytes
-/// from the target are read and dropped: requests arrive and are applied, answers never do.
-pub struct SwallowRelay {
-    pub addr: SocketAddr,
-    swallowing: Arc<AtomicBool>,
-    /// Client writes still to pass before swallowing starts (0: not armed).
-    armed: Arc<AtomicUsize>,
-}
-
-impl SwallowRelay {
-    /// Starts relaying to `target`.
-    pub async fn start(target: SocketAddr) -> SwallowRelay {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
-        let addr = listener.local_addr().expect("relay addr");
-        let swallowing = Arc::new(AtomicBool::new(false));
-        let armed = Arc::new(AtomicUsize::new(0));
-        let (flag, countdown) = (swallowing.clone(), armed.clone());
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (flag, countdown) = (flag.clone(), countdown.clone());
-                tokio::spawn(async move {
-                    let Ok(upstream) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    let (mut client_read, mut client_write) = client.into_split();
-                    let (mut upstream_read, mut upstream_write) = upstream.into_split();
-                    let requests = async {
-                        let mut buf = vec![0u8; 16 * 1024];
-                        loop {
-                            let n = client_read.read(&mut buf).await?;
-                            if n == 0 {
-                                return Ok::<(), std::io::Error>(());
-                            }
-                            let left = countdown.load(Ordering::SeqCst);
-                            if left == 1 {
-                                flag.store(true, Ordering::SeqCst);
-                            }
-                            if left > 0 {
-                                countdown.store(left - 1, Ordering::SeqCst);
-                            }
-                            upstream_write.write_all(&buf[..n]).await?;
-                        }
-                    };
-                    let answers = async {
-                        let mut buf = vec![0u8; 16 * 1024];
-                        loop {
-                            let n = upstream_read.read(&mut buf).await?;
-                            if n == 0 {
-                                return Ok::<(), std::io::Error>(());
-                            }
-                            if !flag.load(Ordering::SeqCst) {
-                                client_write.write_all(&buf[..n]).await?;
-                            }
-                        }
-                    };
-                    let _ = tokio::join!(requests, answers);
-                });
-            }
-        });
-        SwallowRelay {
-            addr,
-            swallowing,
-            armed,
-        }
-    }
-
-    /// `http://<relay addr>`.
-    pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Starts swallowing once `passed` more client writes went through: the answer to the
-    /// request after them is lost (a request is one write on an idle HTTP/2 connection).
-    pub fn swallow_after(&self, passed: usize) {
-        self.armed.store(passed + 1, Ordering::SeqCst);
-    }
-
-    /// Starts or stops swallowing the target's answers.
-    pub fn swallow(&self, on: bool) {
-        self.swallowing.store(on, Ordering::SeqCst);
-    }
-}
-
-/// The loopback socket address of an `http://127.0.0.1:<port>` endpoint.
-pub fn endpoint_addr(endpoint: &str) -> SocketAddr {
-    endpoint
-        .trim_start_matches("http://")
-        .parse()
-        .expect("an http://ip:port endpoint")
 }

@@ -1,6 +1,6 @@
 //! TCP client helpers with a timeout on every step: connect (optionally from a chosen local
 //! address), read a greeting line, echo round trips, and "the gateway closed this connection
-//! without sending anything".
+//! without sending anything"; [`round_trip`] for the in-process tests, which panic instead.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
 
-use crate::STEP_TIMEOUT;
+use crate::wait::{within, STEP_TIMEOUT};
 
 /// Connects to `addr` within [`STEP_TIMEOUT`].
 pub async fn connect(addr: SocketAddr) -> anyhow::Result<TcpStream> {
@@ -144,4 +144,15 @@ pub async fn wait_for_greeting(
         }
         tokio::time::sleep(crate::wait::POLL_INTERVAL).await;
     }
+}
+
+/// Writes `msg` and reads back exactly as many bytes; panics on an error or after
+/// [`STEP_TIMEOUT`].
+pub async fn round_trip(stream: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
+    stream.write_all(msg).await.expect("write through proxy");
+    let mut back = vec![0u8; msg.len()];
+    within("echo reply", stream.read_exact(&mut back))
+        .await
+        .expect("read echo through proxy");
+    back
 }
