@@ -19,7 +19,7 @@ async fn proxied(gateway: &Gateway, msg: &[u8]) -> Option<Vec<u8>> {
 #[tokio::test]
 async fn a_route_written_on_one_gateway_is_proxied_by_another_and_deleted_on_both() {
     let etcd = Etcd::start().await;
-    let backend = tagged_echo("b1").await;
+    let backend = tag_each_read("b1").await;
     let (dir_a, dir_b) = (
         tempfile::tempdir().expect("dir"),
         tempfile::tempdir().expect("dir"),
@@ -97,7 +97,7 @@ async fn a_route_written_on_one_gateway_is_proxied_by_another_and_deleted_on_bot
 #[tokio::test]
 async fn a_control_plane_serves_the_admin_api_and_a_data_plane_proxies_without_one() {
     let etcd = Etcd::start().await;
-    let backend = tagged_echo("cp").await;
+    let backend = tag_each_read("cp").await;
     let (dir_c, dir_d) = (
         tempfile::tempdir().expect("dir"),
         tempfile::tempdir().expect("dir"),
@@ -161,7 +161,7 @@ async fn a_control_plane_serves_the_admin_api_and_a_data_plane_proxies_without_o
 #[tokio::test]
 async fn admin_writes_answer_503_while_etcd_is_down_and_proxying_keeps_the_last_config() {
     let mut etcd = Etcd::start().await;
-    let backend = tagged_echo("kept").await;
+    let backend = tag_each_read("kept").await;
     let dir = tempfile::tempdir().expect("dir");
     let gw = Gateway::start(
         gateway_config(
@@ -235,7 +235,7 @@ async fn a_gateway_started_before_etcd_serves_once_etcd_is_up() {
     let starting = tokio::spawn(Gateway::start(config, Some(dir)));
 
     let etcd = Etcd::start_on(port).await;
-    let backend = tagged_echo("late").await;
+    let backend = tag_each_read("late").await;
     let mut raw = etcd.client().await;
     raw.put(
         "/apisix/stream_routes/1",

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use apisix_gateway::config::EtcdConfig;
 use apisix_gateway::store::etcd::EtcdStore;
 use apisix_gateway::store::{Store, StoreError, WatchEvent};
-use etcd_support::cluster::{endpoint_addr, EtcdCluster, SwallowRelay};
+
 use etcd_support::*;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -275,7 +275,7 @@ fn route_to(backend: std::net::SocketAddr, tag: u32) -> String {
 #[tokio::test]
 async fn every_admin_request_succeeds_while_a_quorum_is_up_and_answers_503_in_time_without_one() {
     let mut cluster = EtcdCluster::start(3).await;
-    let backend = tagged_echo("b").await;
+    let backend = tag_each_read("b").await;
     let admin = cluster_gateway(&cluster, "traditional").await;
     let data_plane = cluster_gateway(&cluster, "data_plane").await;
     let stream = data_plane.stream.expect("data plane listener");

@@ -5,67 +5,14 @@
 
 mod etcd_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use apisix_gateway::config::EtcdConfig;
 use apisix_gateway::store::etcd::EtcdStore;
 use apisix_gateway::store::{Store, StoreError};
 use etcd_support::*;
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use serde_json::json;
-
-/// A CA that can sign leaves.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().expect("ca key");
-        let cert = params.self_signed(&key).expect("self-signed ca");
-        Ca { cert, key }
-    }
-
-    /// Writes `<name>.pem` / `<name>.key`, a leaf for 127.0.0.1 and localhost signed by this CA.
-    fn leaf(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-        let (params, key) = leaf_params(name);
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("signed leaf");
-        write_pair(dir, name, &cert.pem(), &key.serialize_pem())
-    }
-
-    fn write(&self, dir: &Path, name: &str) -> PathBuf {
-        let path = dir.join(format!("{name}.pem"));
-        std::fs::write(&path, self.cert.pem()).expect("write ca");
-        path
-    }
-}
-
-fn leaf_params(name: &str) -> (CertificateParams, KeyPair) {
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .expect("leaf params");
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    (params, KeyPair::generate().expect("leaf key"))
-}
-
-fn write_pair(dir: &Path, name: &str, cert: &str, key: &str) -> (PathBuf, PathBuf) {
-    let (c, k) = (
-        dir.join(format!("{name}.pem")),
-        dir.join(format!("{name}.key")),
-    );
-    std::fs::write(&c, cert).expect("write cert");
-    std::fs::write(&k, key).expect("write key");
-    (c, k)
-}
+use testkit::certs::{Ca, Leaf};
 
 /// `config` trusting only `ca` (as `ssl_trusted_certificate: <ca>`, no `system`).
 fn trusting(mut config: EtcdConfig, ca: &Path) -> EtcdConfig {
@@ -91,8 +38,12 @@ async fn mutual_tls_verified_with_ssl_trusted_certificate() {
     let dir = tempfile::tempdir().expect("cert dir");
     let ca = Ca::new("etcd-test-ca");
     let ca_pem = ca.write(dir.path(), "ca");
-    let (server_cert, server_key) = ca.leaf(dir.path(), "server");
-    let (client_cert, client_key) = ca.leaf(dir.path(), "client");
+    let (server_cert, server_key) = ca
+        .server_and_client_leaf("server")
+        .write(dir.path(), "server");
+    let (client_cert, client_key) = ca
+        .server_and_client_leaf("client")
+        .write(dir.path(), "client");
     let etcd = Etcd::start_tls(&server_cert, &server_key, &ca_pem).await;
 
     let mut config = trusting(etcd.config("/apisix"), &ca_pem);
@@ -113,7 +64,9 @@ async fn mutual_tls_verified_with_ssl_trusted_certificate() {
 async fn a_wrong_ca_fails_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("cert dir");
     let ca = Ca::new("etcd-test-ca");
-    let (server_cert, server_key) = ca.leaf(dir.path(), "server");
+    let (server_cert, server_key) = ca
+        .server_and_client_leaf("server")
+        .write(dir.path(), "server");
     let etcd = Etcd::start_tls_server_only(&server_cert, &server_key).await;
     let other_ca = Ca::new("some-other-ca").write(dir.path(), "other-ca");
 
@@ -140,10 +93,8 @@ async fn a_wrong_ca_fails_with_a_clear_error() {
 #[tokio::test]
 async fn verify_false_accepts_a_self_signed_server() {
     let dir = tempfile::tempdir().expect("cert dir");
-    let (params, key) = leaf_params("self-signed-etcd");
-    let cert = params.self_signed(&key).expect("self-signed server");
     let (server_cert, server_key) =
-        write_pair(dir.path(), "server", &cert.pem(), &key.serialize_pem());
+        Leaf::self_signed_server_and_client("self-signed-etcd").write(dir.path(), "server");
     let etcd = Etcd::start_tls_server_only(&server_cert, &server_key).await;
 
     // Verified against the system store only, the self-signed server is refused...

@@ -4,19 +4,8 @@ mod plugins_support;
 
 use plugins_support::*;
 use serde_json::json;
+use testkit::backends::udp_echo;
 use tokio::net::UdpSocket;
-
-async fn udp_echo() -> std::net::SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp echo");
-    let addr = socket.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 2048];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let _ = socket.send_to(&buf[..n], from).await;
-        }
-    });
-    addr
-}
 
 fn route(echo: std::net::SocketAddr, list: &str) -> serde_json::Value {
     json!({"plugins": {"ip-restriction": {list: ["127.0.0.0/8"]}},

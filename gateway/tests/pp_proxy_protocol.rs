@@ -18,12 +18,12 @@ async fn address_routes() -> Vec<apisix_gateway::store::KeyValue> {
     vec![
         kv(
             "stream_routes/header",
-            json!({"remote_addr": "10.9.9.9", "upstream": upstream_to(tagged_echo("header").await)}),
+            json!({"remote_addr": "10.9.9.9", "upstream": upstream_to(tag_then_echo("header").await)}),
             1,
         ),
         kv(
             "stream_routes/real",
-            json!({"remote_addr": "127.0.0.1", "upstream": upstream_to(tagged_echo("real").await)}),
+            json!({"remote_addr": "127.0.0.1", "upstream": upstream_to(tag_then_echo("real").await)}),
             2,
         ),
     ]

@@ -40,7 +40,7 @@ async fn one_mebibyte_is_echoed_byte_exact_both_ways() {
 
 #[tokio::test]
 async fn client_half_close_still_receives_the_reply() {
-    let backend = tcp_count_then_reply().await;
+    let backend = count_then_reply().await;
     let (_set, proxy) = start_tcp_proxy(context_to(vec![backend], LONG_IDLE)).await;
     let mut stream = within("connect", TcpStream::connect(proxy))
         .await
@@ -75,7 +75,7 @@ async fn two_hundred_concurrent_connections_are_each_echoed() {
 
 #[tokio::test]
 async fn upstream_down_closes_the_client_without_data() {
-    let down = closed_port().await;
+    let down = dead_addr();
     let ctx = context_to(vec![down], LONG_IDLE);
     let (_set, proxy) = start_tcp_proxy(ctx.clone()).await;
     let mut stream = within("connect", TcpStream::connect(proxy))
@@ -92,7 +92,7 @@ async fn upstream_down_closes_the_client_without_data() {
 
 #[tokio::test]
 async fn a_failed_node_is_retried_on_the_next_one() {
-    let down = closed_port().await;
+    let down = dead_addr();
     let (backend, _closed) = tcp_echo().await;
     let (_set, proxy) = start_tcp_proxy(context_to(vec![down, backend], LONG_IDLE)).await;
     let mut stream = within("connect", TcpStream::connect(proxy))

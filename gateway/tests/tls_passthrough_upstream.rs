@@ -23,7 +23,7 @@ async fn preread_routes_by_sni_and_passes_tls_through_to_the_upstream() {
         ),
         kv(
             "stream_routes/plain",
-            json!({"upstream": upstream_to(tagged_echo("plain").await)}),
+            json!({"upstream": upstream_to(tag_then_echo("plain").await)}),
             2,
         ),
     ];
@@ -75,7 +75,7 @@ async fn preread_client_that_closes_before_sending_anything_is_counted() {
 async fn preread_client_without_a_complete_hello_routes_without_sni_after_the_timeout() {
     let items = vec![kv(
         "stream_routes/plain",
-        json!({"upstream": upstream_to(tagged_echo("late").await)}),
+        json!({"upstream": upstream_to(tag_then_echo("late").await)}),
         1,
     )];
     let gw = start(
@@ -276,7 +276,7 @@ async fn preread_uses_fallback_sni_for_tls_clients_only() {
         ),
         kv(
             "stream_routes/plain",
-            json!({"upstream": upstream_to(tagged_echo("plain").await)}),
+            json!({"upstream": upstream_to(tag_then_echo("plain").await)}),
             2,
         ),
     ];

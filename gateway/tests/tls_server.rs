@@ -24,7 +24,7 @@ async fn stored_ssl_object_serves_tls_on_a_started_server() {
 
     let ca = Ca::new("server ca");
     let leaf = ca.leaf(&["srv.test"]);
-    let backend = tagged_echo("stored").await;
+    let backend = tag_then_echo("stored").await;
     {
         let store = EmbeddedStore::open(&config.data_dir).expect("open store");
         store

@@ -22,17 +22,17 @@ async fn two_cert_gateway(ca: &Ca, settings: TlsSettings) -> (Gateway, Leaf, Lea
         kv("ssls/2", ssl(&wild, &["*.wild.test"]), 3),
         kv(
             "stream_routes/exact",
-            json!({"sni": "a.test", "upstream": upstream_to(tagged_echo("exact").await)}),
+            json!({"sni": "a.test", "upstream": upstream_to(tag_then_echo("exact").await)}),
             4,
         ),
         kv(
             "stream_routes/wild",
-            json!({"sni": "*.wild.test", "upstream": upstream_to(tagged_echo("wild").await)}),
+            json!({"sni": "*.wild.test", "upstream": upstream_to(tag_then_echo("wild").await)}),
             5,
         ),
         kv(
             "stream_routes/plain",
-            json!({"upstream": upstream_to(tagged_echo("plain").await)}),
+            json!({"upstream": upstream_to(tag_then_echo("plain").await)}),
             6,
         ),
     ];
@@ -82,7 +82,7 @@ async fn sni_without_sni_route_falls_through_to_plain_routes() {
         kv("ssls/1", ssl(&other, &["other.test"]), 2),
         kv(
             "stream_routes/plain",
-            json!({"upstream": upstream_to(tagged_echo("plain").await)}),
+            json!({"upstream": upstream_to(tag_then_echo("plain").await)}),
             3,
         ),
     ];
@@ -146,7 +146,7 @@ async fn replaced_certificate_is_served_to_the_next_connection() {
     let ca = Ca::new("test ca");
     let first = ca.leaf(&["a.test"]);
     let second = ca.leaf(&["a.test"]);
-    let backend = tagged_echo("b").await;
+    let backend = tag_then_echo("b").await;
     let route = kv(
         "stream_routes/1",
         json!({"upstream": upstream_to(backend)}),
@@ -187,7 +187,7 @@ async fn client_ca_requires_a_valid_client_certificate() {
         kv("ssls/1", object, 2),
         kv(
             "stream_routes/1",
-            json!({"upstream": upstream_to(tagged_echo("mtls").await)}),
+            json!({"upstream": upstream_to(tag_then_echo("mtls").await)}),
             3,
         ),
     ];
@@ -245,7 +245,7 @@ async fn ssl_protocols_restricts_the_tls_version() {
         kv("ssls/1", object, 2),
         kv(
             "stream_routes/1",
-            json!({"upstream": upstream_to(tagged_echo("v").await)}),
+            json!({"upstream": upstream_to(tag_then_echo("v").await)}),
             3,
         ),
     ];
@@ -276,7 +276,7 @@ async fn keys_encrypted_with_the_keyring_are_decrypted() {
     let keyring = vec!["qeddd145sfvddff3".to_owned()];
     let mut snapshot = snapshot_of(&[kv(
         "stream_routes/1",
-        json!({"upstream": upstream_to(tagged_echo("enc").await)}),
+        json!({"upstream": upstream_to(tag_then_echo("enc").await)}),
         1,
     )]);
     let stored: model::types::Ssl = serde_json::from_value(json!({
@@ -306,7 +306,7 @@ async fn client_closing_tcp_without_close_notify_still_gets_the_reply() {
         kv("ssls/1", ssl(&leaf, &["h.test"]), 1),
         kv(
             "stream_routes/1",
-            json!({"upstream": upstream_to(tagged_echo("half").await)}),
+            json!({"upstream": upstream_to(tag_then_echo("half").await)}),
             2,
         ),
     ];

@@ -28,8 +28,8 @@ fn routes_yaml(backend: std::net::SocketAddr, end: bool) -> String {
 
 #[tokio::test]
 async fn a_yaml_data_plane_serves_the_file_and_follows_edits() {
-    let first = tagged_echo("one").await;
-    let second = tagged_echo("two").await;
+    let first = tag_each_read("one").await;
+    let second = tag_each_read("two").await;
     let dir = tempfile::tempdir().expect("dir");
     let config = gateway_config(
         dir.path(),

@@ -1,151 +1,68 @@
-//! Test support for the etcd and standalone-yaml tests: a real `etcd` process on free ports in
-//! a temp dir (stop / restart keep its data), gateway configs for each role, in-process
-//! servers, TCP echo backends and bounded waits.
+//! Test support for the etcd and standalone-yaml tests: the gateway's view of a real etcd
+//! (`testkit::etcd`: a `deployment.etcd` config and a client for it), gateway configs for each
+//! role, in-process servers, and a round trip that tolerates a refused connection. The etcd
+//! processes, the tagging backend, free ports and bounded waits come from `testkit`.
 
-#![allow(dead_code)]
+// Each test binary uses a part of this module, its re-exports from `testkit` included.
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-pub mod cluster;
+use std::path::Path;
+use std::time::Duration;
 
 use apisix_gateway::config::{self, Config, EtcdConfig};
 use apisix_gateway::server::{LifecycleEvent, Server};
+use testkit::etcd::EtcdServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+pub use testkit::backends::tag_each_read;
+pub use testkit::etcd::{endpoint_addr, EtcdCluster, SwallowRelay};
+pub use testkit::ports::free_port;
+pub use testkit::wait::eventually;
 
 /// Every network wait is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(15);
 
 /// Awaits `fut` or panics after [`WAIT`].
 pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
+    testkit::wait::within_for(WAIT, what, fut).await
 }
 
-/// Polls `check` every 50 ms until it returns `Some`, or panics after `limit`.
-pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        if start.elapsed() > limit {
-            panic!("not within {limit:?}: {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+/// A real etcd server ([`EtcdServer`]), killed on drop.
+pub struct Etcd(EtcdServer);
 
-/// A port that was free a moment ago (for processes that cannot report the port they bound).
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("bound address").port()
-}
-
-pub fn etcd_binary() -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("etcd"))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
-        panic!(
-            "the etcd binary was not found on PATH: install the etcd-server package \
-             (apt-get install -y etcd-server) or run `make test`, which installs it"
-        )
-    })
-}
-
-/// A real etcd server, killed on drop.
-pub struct Etcd {
-    child: Option<Child>,
-    /// Extra etcd flags (TLS); empty for plain http.
-    tls_args: Vec<String>,
-    dir: tempfile::TempDir,
-    client_port: u16,
-    peer_port: u16,
+fn started(server: anyhow::Result<EtcdServer>) -> Etcd {
+    Etcd(server.unwrap_or_else(|e| panic!("starting etcd: {e:#}")))
 }
 
 impl Etcd {
     /// Starts etcd on free ports and waits until it answers.
     pub async fn start() -> Etcd {
-        let mut etcd = Etcd {
-            child: None,
-            tls_args: Vec::new(),
-            dir: tempfile::tempdir().expect("etcd temp dir"),
-            client_port: free_port(),
-            peer_port: free_port(),
-        };
-        etcd.spawn().await;
-        etcd
+        started(EtcdServer::start().await)
     }
 
     /// Starts etcd with its client URL on `client_port` (chosen earlier by the test).
     pub async fn start_on(client_port: u16) -> Etcd {
-        let mut etcd = Etcd {
-            child: None,
-            tls_args: Vec::new(),
-            dir: tempfile::tempdir().expect("etcd temp dir"),
-            client_port,
-            peer_port: free_port(),
-        };
-        etcd.spawn().await;
-        etcd
+        started(EtcdServer::start_on(client_port).await)
     }
 
     /// Starts etcd serving clients over TLS with `cert`/`key`, requiring client certificates
     /// signed by `ca`. Ready once its port accepts connections.
     pub async fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Etcd {
-        let mut etcd = Etcd {
-            child: None,
-            tls_args: vec![
-                format!("--cert-file={}", cert.display()),
-                format!("--key-file={}", key.display()),
-                format!("--trusted-ca-file={}", ca.display()),
-                "--client-cert-auth".to_owned(),
-            ],
-            dir: tempfile::tempdir().expect("etcd temp dir"),
-            client_port: free_port(),
-            peer_port: free_port(),
-        };
-        etcd.spawn().await;
-        etcd
+        started(EtcdServer::start_tls(cert, key, Some(ca)).await)
     }
 
     /// Starts etcd serving clients over TLS with `cert`/`key`, without client certificates.
     pub async fn start_tls_server_only(cert: &Path, key: &Path) -> Etcd {
-        let mut etcd = Etcd {
-            child: None,
-            tls_args: vec![
-                format!("--cert-file={}", cert.display()),
-                format!("--key-file={}", key.display()),
-            ],
-            dir: tempfile::tempdir().expect("etcd temp dir"),
-            client_port: free_port(),
-            peer_port: free_port(),
-        };
-        etcd.spawn().await;
-        etcd
+        started(EtcdServer::start_tls(cert, key, None).await)
     }
 
     /// `http(s)://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
-        let scheme = if self.tls_args.is_empty() {
-            "http"
-        } else {
-            "https"
-        };
-        format!("{scheme}://127.0.0.1:{}", self.client_port)
+        self.0.endpoint()
     }
 
     /// A `deployment.etcd` for this server with a short timeout.
@@ -184,92 +101,23 @@ impl Etcd {
         .expect("etcd client")
     }
 
-    async fn spawn(&mut self) {
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let log = std::fs::File::create(self.dir.path().join("etcd.log")).expect("etcd log");
-        let child = Command::new(etcd_binary())
-            .arg("--name=default")
-            .arg(format!(
-                "--data-dir={}",
-                self.dir.path().join("data").display()
-            ))
-            .arg(format!("--listen-client-urls={}", self.endpoint()))
-            .arg(format!("--advertise-client-urls={}", self.endpoint()))
-            .arg(format!("--listen-peer-urls={peer}"))
-            .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=default={peer}"))
-            .args(&self.tls_args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn etcd");
-        self.child = Some(child);
-        if !self.tls_args.is_empty() {
-            let port = self.client_port;
-            eventually("etcd accepts connections", WAIT, || async move {
-                TcpStream::connect(("127.0.0.1", port)).await.ok()
-            })
-            .await;
-            return;
-        }
-        let client = self.client().await;
-        eventually("etcd answers", WAIT, || {
-            let mut client = client.clone();
-            async move { client.status().await.ok() }
-        })
-        .await;
-    }
-
     /// Kills etcd and waits for it to exit.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.0.kill9();
     }
 
     /// Starts etcd again with the same ports and data.
     pub async fn restart(&mut self) {
-        self.stop();
-        self.spawn().await;
+        self.0
+            .restart()
+            .await
+            .unwrap_or_else(|e| panic!("restarting etcd: {e:#}"));
     }
 
     /// The etcd log so far (for failure messages).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default()
+        self.0.log()
     }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A TCP backend that answers every read with `<tag>:<bytes>`.
-pub async fn tagged_echo(tag: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                while let Ok(n) = conn.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    let mut out = format!("{tag}:").into_bytes();
-                    out.extend_from_slice(&buf[..n]);
-                    if conn.write_all(&out).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
 }
 
 /// Sends `msg` through `addr` and returns the reply, or `None` when the connection is refused,

@@ -1,8 +1,10 @@
 //! Shared fixtures for the observability tests: an embedded store seeded with routes, the
 //! snapshot watcher, the proxy listeners, and the Control API, export server and access log
-//! as the server starts them, all on 127.0.0.1 port 0.
+//! as the server starts them, all on 127.0.0.1 port 0. The echo backend, client steps and
+//! bounded waits come from `testkit`.
 
-#![allow(dead_code)]
+// Each test binary uses a part of this module, its re-exports from `testkit` included.
+#![allow(dead_code, unused_imports)]
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,36 +22,21 @@ use apisix_gateway::store::embedded::EmbeddedStore;
 use apisix_gateway::store::Store;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 pub const ADMIN_KEY: &str = "admin-key-for-tests";
 pub const VIEWER_KEY: &str = "viewer-key-for-tests";
 
-/// Every network wait in these tests is bounded by this.
-pub const WAIT: Duration = Duration::from_secs(10);
-
-/// Awaits `fut` or panics after [`WAIT`].
-pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
+pub use testkit::client::round_trip;
+pub use testkit::wait::{within, STEP_TIMEOUT as WAIT};
 
 /// Re-evaluates `check` until it returns `Some`, for at most [`WAIT`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    within(what, async {
-        loop {
-            if let Some(found) = check().await {
-                return found;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
+    testkit::wait::eventually(what, WAIT, check).await
 }
 
 /// A config with the Control API, the export server and the access log on, everything on
@@ -248,39 +235,15 @@ pub fn route_to(node: SocketAddr, extra: Value) -> Value {
 
 /// A TCP echo backend.
 pub async fn tcp_echo() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
-    let addr = listener.local_addr().expect("echo addr");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = stream.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-                let _ = w.shutdown().await;
-            });
-        }
-    });
-    addr
+    testkit::backends::tcp_echo().await.0
 }
 
 /// Connects to `proxy` from `source` (any 127/8 address works on Linux).
 pub async fn connect_from(source: &str, proxy: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket
-        .bind(format!("{source}:0").parse().expect("source addr"))
-        .expect("bind source");
-    within("connect", socket.connect(proxy))
+    let source = source.parse().expect("source addr");
+    testkit::client::connect_from(source, proxy)
         .await
         .expect("connect to proxy")
-}
-
-/// Writes `msg` and reads back exactly as many bytes.
-pub async fn round_trip(stream: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
-    stream.write_all(msg).await.expect("write through proxy");
-    let mut back = vec![0u8; msg.len()];
-    within("echo reply", stream.read_exact(&mut back))
-        .await
-        .expect("read echo through proxy");
-    back
 }
 
 /// One complete echo session of `msg` from `source`: send, read back, close, wait for EOF.

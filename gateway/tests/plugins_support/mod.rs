@@ -1,13 +1,12 @@
 //! Shared fixtures for the stream plugin and health check tests: a snapshot compiled from
 //! stored objects (no store), the proxy listeners with the plugin runtime, and tagged TCP
-//! backends, all on loopback port 0.
+//! backends, all on loopback port 0. The bounded waits and the certificate come from `testkit`.
 
-#![allow(dead_code)]
+// Each test binary uses a part of this module, its re-exports from `testkit` included.
+#![allow(dead_code, unused_imports)]
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use apisix_gateway::config::TcpListen;
 use apisix_gateway::observe::Observer;
@@ -22,24 +21,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// Every network wait in these tests is bounded by this.
-pub const WAIT: Duration = Duration::from_secs(10);
-
-/// Awaits `fut` or panics after [`WAIT`].
-pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
+pub use testkit::wait::{within, STEP_TIMEOUT as WAIT};
 
 /// Re-evaluates `check` until it holds, for at most [`WAIT`].
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    within(what, async {
-        while !check() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
+pub async fn eventually(what: &str, check: impl FnMut() -> bool) {
+    testkit::wait::eventually_true(what, WAIT, check).await
 }
 
 /// Every stream plugin enabled.
@@ -190,17 +176,13 @@ pub fn nodes(addrs: &[SocketAddr]) -> Value {
 
 /// A TLS acceptor with a fresh self-signed certificate for `localhost`.
 pub fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
-    let cert = ck.cert.der().clone();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
-        ck.key_pair.serialize_der(),
-    ));
+    let leaf = testkit::certs::Leaf::self_signed(&["localhost"]);
     let config =
         rustls::ServerConfig::builder_with_provider(Arc::new(apisix_gateway::tls::provider()))
             .with_safe_default_protocol_versions()
             .expect("versions")
             .with_no_client_auth()
-            .with_single_cert(vec![cert], key)
+            .with_single_cert(leaf.chain(), leaf.key())
             .expect("server config");
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }

@@ -1,7 +1,9 @@
-//! Shared fixtures for the in-process proxy tests: fixed routes and nodes, echo backends,
-//! and a running listener set on 127.0.0.1 port 0.
+//! Shared fixtures for the in-process proxy tests: fixed routes and nodes and a running
+//! listener set on 127.0.0.1 port 0. The echo backends, free addresses and bounded waits come
+//! from `testkit`.
 
-#![allow(dead_code)]
+// Each test binary uses a part of this module, its re-exports from `testkit` included.
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,19 +18,13 @@ use apisix_gateway::proxy::ProxyContext;
 use apisix_gateway::router::ConnInfo;
 use apisix_gateway::snapshot::Snapshot;
 use async_trait::async_trait;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 
-/// Every network wait in these tests is bounded by this.
-pub const WAIT: Duration = Duration::from_secs(10);
-
-/// Awaits `fut` or panics after [`WAIT`].
-pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
+pub use testkit::backends::{count_then_reply, tcp_echo, udp_echo};
+pub use testkit::client::round_trip;
+pub use testkit::ports::dead_addr;
+pub use testkit::wait::{within, STEP_TIMEOUT as WAIT};
 
 /// An upstream over fixed nodes, tried in order.
 #[derive(Debug)]
@@ -111,78 +107,6 @@ pub async fn start_tcp_proxy(ctx: Arc<ProxyContext>) -> (ListenerSet, SocketAddr
         .expect("bind proxy listener");
     let addr = set.tcp_addrs()[0];
     (set, addr)
-}
-
-/// A TCP echo backend; each connection echoes until EOF, then closes its write side.
-/// Sends a message on the returned channel when a connection's read side sees EOF or error.
-pub async fn tcp_echo() -> (SocketAddr, mpsc::UnboundedReceiver<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
-    let addr = listener.local_addr().expect("echo addr");
-    let (closed_tx, closed_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let closed_tx = closed_tx.clone();
-            tokio::spawn(async move {
-                let (mut r, mut w) = stream.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-                let _ = w.shutdown().await;
-                let _ = closed_tx.send(());
-            });
-        }
-    });
-    (addr, closed_rx)
-}
-
-/// A backend that reads everything until EOF, then answers `got <n> bytes` and closes.
-pub async fn tcp_count_then_reply() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut all = Vec::new();
-                if stream.read_to_end(&mut all).await.is_ok() {
-                    let reply = format!("got {} bytes", all.len());
-                    let _ = stream.write_all(reply.as_bytes()).await;
-                    let _ = stream.shutdown().await;
-                }
-            });
-        }
-    });
-    addr
-}
-
-/// An address nothing listens on (bound, then released).
-pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    addr
-}
-
-/// A UDP echo backend.
-pub async fn udp_echo() -> SocketAddr {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp echo");
-    let addr = socket.local_addr().expect("udp echo addr");
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 65536];
-        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-            let _ = socket.send_to(&buf[..n], from).await;
-        }
-    });
-    addr
-}
-
-/// Writes `msg` and reads back exactly as many bytes.
-pub async fn round_trip(stream: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
-    stream.write_all(msg).await.expect("write through proxy");
-    let mut back = vec![0u8; msg.len()];
-    within("echo reply", stream.read_exact(&mut back))
-        .await
-        .expect("read echo through proxy");
-    back
 }
 
 /// Reads until EOF; `Ok(bytes)` or the error (a reset counts as closed for some tests).

@@ -1,12 +1,13 @@
-//! Shared fixtures for the TLS and PROXY protocol tests: a throw-away PKI (rcgen), snapshots
-//! compiled from stored objects, a gateway listener set over them, TLS clients, and backends
-//! that tag, echo, terminate TLS or parse PROXY headers.
+//! Shared fixtures for the TLS and PROXY protocol tests: snapshots compiled from stored
+//! objects, a gateway listener set over them, TLS clients, and backends that terminate TLS or
+//! parse PROXY headers. The PKI, the tagging echo backend and the bounded waits come from
+//! `testkit`.
 
-#![allow(dead_code)]
+// Each test binary uses a part of this module, its re-exports from `testkit` included.
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use apisix_gateway::config::{ProxyProtocolVersion, TcpListen};
 use apisix_gateway::proxy::listener::ListenerSet;
@@ -16,106 +17,20 @@ use apisix_gateway::proxy_protocol::{read_header, ProxyHeader};
 use apisix_gateway::snapshot::{compile, shared_empty, SharedSnapshot, Snapshot};
 use apisix_gateway::store::KeyValue;
 use apisix_gateway::tls::{TlsContext, TlsSettings};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-/// Every network wait in these tests is bounded by this.
-pub const WAIT: Duration = Duration::from_secs(10);
-
-/// Awaits `fut` or panics after [`WAIT`].
-pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
+pub use testkit::backends::{tag_then_echo, write_tag_then_echo};
+pub use testkit::certs::{client_config, provider, Ca, Leaf};
+pub use testkit::wait::{within, STEP_TIMEOUT as WAIT};
 
 /// Polls `cond` until it holds, failing after [`WAIT`] (counters are bumped by the server
 /// task, possibly just after the client saw the connection close).
-pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    within(what, async {
-        while !cond() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A test certificate authority.
-pub struct Ca {
-    pub cert: rcgen::Certificate,
-    pub key: KeyPair,
-}
-
-/// A leaf certificate and its key, as PEM.
-#[derive(Clone)]
-pub struct Leaf {
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-impl Ca {
-    /// A new self-signed CA named `name`.
-    pub fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().expect("ca key");
-        let cert = params.self_signed(&key).expect("self-signed ca");
-        Ca { cert, key }
-    }
-
-    /// The CA certificate as PEM.
-    pub fn pem(&self) -> String {
-        self.cert.pem()
-    }
-
-    /// A leaf for `names` (DNS names or IPs) signed by this CA.
-    pub fn leaf(&self, names: &[&str]) -> Leaf {
-        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let mut params = CertificateParams::new(names.clone()).expect("leaf params");
-        params.distinguished_name.push(
-            DnType::CommonName,
-            names.first().cloned().unwrap_or_default(),
-        );
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("signed leaf");
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
-    }
-
-    /// Root store trusting this CA.
-    pub fn roots(&self) -> rustls::RootCertStore {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.cert.der().clone()).expect("add ca");
-        roots
-    }
-}
-
-impl Leaf {
-    /// The certificate chain as DER.
-    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
-        CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .expect("leaf certs")
-    }
-
-    /// The private key as DER.
-    pub fn key(&self) -> PrivateKeyDer<'static> {
-        PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).expect("leaf key pem")
-    }
+pub async fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    testkit::wait::eventually_true(what, WAIT, cond).await
 }
 
 /// One stored object under `/apisix`.
@@ -214,35 +129,6 @@ pub async fn start(entry: TcpListen, snapshot: Snapshot, settings: TlsSettings) 
     }
 }
 
-/// A backend that writes `<tag>:` on accept, then echoes.
-pub async fn tagged_echo(tag: &str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    let tag = format!("{tag}:");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let tag = tag.clone();
-            tokio::spawn(async move {
-                let _ = echo_with_tag(stream, &tag).await;
-            });
-        }
-    });
-    addr
-}
-
-async fn echo_with_tag<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    tag: &str,
-) -> std::io::Result<()> {
-    let (mut r, mut w) = tokio::io::split(stream);
-    w.write_all(tag.as_bytes()).await?;
-    w.flush().await?;
-    tokio::io::copy(&mut r, &mut w).await?;
-    w.shutdown().await
-}
-
 /// What a TLS backend saw of one connection.
 #[derive(Debug, Clone)]
 pub struct TlsSeen {
@@ -295,7 +181,7 @@ pub async fn tls_backend(
                     sni: conn.server_name().map(str::to_owned),
                     client_cert: conn.peer_certificates().is_some_and(|c| !c.is_empty()),
                 });
-                let _ = echo_with_tag(tls, &tag).await;
+                let _ = write_tag_then_echo(tls, &tag).await;
             });
         }
     });
@@ -317,31 +203,11 @@ pub async fn pp_backend() -> (SocketAddr, mpsc::UnboundedReceiver<ProxyHeader>) 
                     return;
                 };
                 let _ = tx.send(header);
-                let _ = echo_with_tag(stream, "pp:").await;
+                let _ = write_tag_then_echo(stream, "pp:").await;
             });
         }
     });
     (addr, rx)
-}
-
-/// A TLS client config trusting `roots`, with an optional client certificate.
-pub fn client_config(
-    roots: rustls::RootCertStore,
-    client_cert: Option<&Leaf>,
-    sni: bool,
-) -> Arc<rustls::ClientConfig> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots);
-    let mut config = match client_cert {
-        Some(leaf) => builder
-            .with_client_auth_cert(leaf.chain(), leaf.key())
-            .expect("client cert"),
-        None => builder.with_no_client_auth(),
-    };
-    config.enable_sni = sni;
-    Arc::new(config)
 }
 
 /// A TLS client connection to `addr` as `name`.
