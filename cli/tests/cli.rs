@@ -4,7 +4,8 @@
 mod support;
 
 use serde_json::Value;
-use support::{apisixctl, apisixctl_stdin, closed_port, tmp};
+use support::{apisixctl, apisixctl_stdin, tmp};
+use testkit::ports::dead_addr;
 
 #[test]
 fn help_documents_exit_codes_and_key_lookup() {
@@ -58,7 +59,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn unreachable_server_exits_1_with_a_clear_message() {
     let dir = tmp();
-    let server = format!("http://127.0.0.1:{}", closed_port());
+    let server = format!("http://{}", dead_addr());
     let run = apisixctl(
         dir.path(),
         &["--server", &server, "--timeout", "3s", "upstream", "list"],
@@ -77,7 +78,7 @@ fn diff_errors_exit_2_not_1() {
     let dir = tmp();
     let file = dir.path().join("a.yaml");
     std::fs::write(&file, "upstreams:\n  - id: 1\n    nodes: {\"h:1\": 1}\n").expect("write");
-    let server = format!("http://127.0.0.1:{}", closed_port());
+    let server = format!("http://{}", dead_addr());
     let run = apisixctl(dir.path(), &["--server", &server, "diff", "-f", "a.yaml"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
 }

@@ -3,84 +3,21 @@
 //! API failure does not hide the Control API data, and the route test measures a real TCP
 //! round trip and asks the Control API which route took it.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apisix_tui::source::{DataSource, HttpSource, SourceError, TestRequest};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use testkit::http_double::{HttpDouble, Request, Router};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// A request the fake server saw.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    api_key: Option<String>,
-    body: String,
-}
-
-type Router = Arc<dyn Fn(&Seen) -> (u16, String) + Send + Sync>;
-
-/// Starts a one-request-per-connection HTTP/1.1 server on port 0.
-async fn serve(router: Router) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let addr = listener.local_addr().expect("local addr");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&seen);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let router = Arc::clone(&router);
-            let log = Arc::clone(&log);
-            tokio::spawn(async move {
-                let mut reader = BufReader::new(stream);
-                let mut line = String::new();
-                reader.read_line(&mut line).await.expect("request line");
-                let mut parts = line.split_whitespace();
-                let method = parts.next().unwrap_or_default().to_owned();
-                let path = parts.next().unwrap_or_default().to_owned();
-                let mut headers = HashMap::new();
-                loop {
-                    let mut h = String::new();
-                    reader.read_line(&mut h).await.expect("header line");
-                    let h = h.trim_end();
-                    if h.is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = h.split_once(':') {
-                        headers.insert(k.trim().to_lowercase(), v.trim().to_owned());
-                    }
-                }
-                let len: usize = headers
-                    .get("content-length")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let mut body = vec![0; len];
-                reader.read_exact(&mut body).await.expect("body");
-                let req = Seen {
-                    method,
-                    path,
-                    api_key: headers.get("x-api-key").cloned(),
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                };
-                let (status, text) = router(&req);
-                log.lock().expect("log lock").push(req);
-                let resp = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-                    text.len()
-                );
-                let mut stream = reader.into_inner();
-                stream
-                    .write_all(resp.as_bytes())
-                    .await
-                    .expect("write response");
-            });
-        }
-    });
-    (format!("http://{addr}"), seen)
+/// Starts the Admin and Control API double on port 0: its URL and the requests it saw.
+fn serve(router: Router) -> (String, Arc<Mutex<Vec<Request>>>) {
+    let double = HttpDouble::start(router);
+    (double.url, double.seen)
 }
 
 fn fixture(name: &str) -> String {
@@ -89,7 +26,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn gateway_router(admin_ok: bool) -> Router {
-    Arc::new(move |req: &Seen| {
+    Arc::new(move |req: &Request| {
         let path = req.path.split('?').next().unwrap_or_default();
         match (req.method.as_str(), path) {
             ("GET", "/v1/status") => (200, fixture("status")),
@@ -120,7 +57,7 @@ fn source(admin: &str, control: &str) -> HttpSource {
 
 #[tokio::test]
 async fn snapshot_parses_every_fixture_and_sends_the_admin_key() {
-    let (url, seen) = serve(gateway_router(true)).await;
+    let (url, seen) = serve(gateway_router(true));
     let snap = tokio::time::timeout(WAIT, source(&url, &url).snapshot())
         .await
         .expect("in time")
@@ -143,7 +80,7 @@ async fn snapshot_parses_every_fixture_and_sends_the_admin_key() {
 
 #[tokio::test]
 async fn admin_failure_keeps_control_data_and_reports_the_error() {
-    let (url, _) = serve(gateway_router(false)).await;
+    let (url, _) = serve(gateway_router(false));
     let snap = tokio::time::timeout(WAIT, source(&url, &url).snapshot())
         .await
         .expect("in time")
@@ -169,7 +106,7 @@ async fn unreachable_gateway_is_a_transport_error() {
 
 #[tokio::test]
 async fn writes_use_the_admin_and_control_paths_and_surface_error_msg() {
-    let (url, seen) = serve(gateway_router(true)).await;
+    let (url, seen) = serve(gateway_router(true));
     let src = source(&url, &url);
     src.put_route("1", &json!({"server_port": 9100}))
         .await
@@ -223,7 +160,7 @@ async fn route_test_measures_the_round_trip_and_reports_the_route() {
         let _ = stream.read(&mut buf).await;
     });
     let client = Arc::clone(&client_addr);
-    let control: Router = Arc::new(move |req: &Seen| {
+    let control: Router = Arc::new(move |req: &Request| {
         let who = client.lock().expect("lock").clone();
         let query = req.path.replace("%3A", ":");
         assert!(
@@ -235,7 +172,7 @@ async fn route_test_measures_the_round_trip_and_reports_the_route() {
             "upstream": "127.0.0.1:3306", "protocol": "tcp"}], "total": 1});
         (200, body.to_string())
     });
-    let (url, _) = serve(control).await;
+    let (url, _) = serve(control);
     let src = source(&url, &url);
     let request = TestRequest {
         route_id: "1".into(),

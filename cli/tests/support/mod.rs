@@ -1,17 +1,16 @@
-//! Test support: run the real `apisixctl` binary, and a tiny in-process Admin API double
-//! (std threads, HTTP/1.1 with `Connection: close`) that keeps objects in memory with
+//! Test support: run the real `apisixctl` binary (through `testkit::ctl`), and an in-process
+//! Admin and Control API double (on `testkit::http_double`) that keeps objects in memory with
 //! APISIX v3 envelopes and status codes, so CLI behaviour can be checked without a gateway.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
+use testkit::ctl::{run_ctl_blocking, CtlRun};
+use testkit::http_double::{HttpDouble, Request};
 
 /// A fresh temporary directory (the CLI's working directory in a test).
 pub fn tmp() -> tempfile::TempDir {
@@ -32,72 +31,22 @@ pub fn with_server<'a>(mock: &'a MockAdmin, args: &[&'a str]) -> Vec<&'a str> {
     all
 }
 
-/// The result of one `apisixctl` run.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
 /// Runs `apisixctl` in `cwd` with no APISIX/ADC environment and `args`.
-pub fn apisixctl(cwd: &Path, args: &[&str]) -> Run {
+pub fn apisixctl(cwd: &Path, args: &[&str]) -> CtlRun {
     apisixctl_stdin(cwd, args, None)
 }
 
 /// Like [`apisixctl`], feeding `stdin`.
-pub fn apisixctl_stdin(cwd: &Path, args: &[&str], stdin: Option<&str>) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_apisixctl"));
-    cmd.current_dir(cwd).args(args);
-    for var in [
-        "APISIX_ADMIN_URL",
-        "ADC_SERVER",
-        "APISIX_ADMIN_KEY",
-        "ADC_TOKEN",
-        "APISIX_CONTROL_URL",
-        "APISIX_PREFIX",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("apisixctl starts");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(text.as_bytes())
-            .expect("write stdin");
-    }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().expect("apisixctl exits");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
-
-/// A port nothing listens on (bound then released).
-pub fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
+pub fn apisixctl_stdin(cwd: &Path, args: &[&str], stdin: Option<&str>) -> CtlRun {
+    run_ctl_blocking(Path::new(env!("CARGO_BIN_EXE_apisixctl")), cwd, args, stdin)
 }
 
 /// The in-memory Admin API double.
 pub struct MockAdmin {
     pub url: String,
     pub store: Arc<Mutex<BTreeMap<(String, String), Value>>>,
-    /// Methods and paths received, in order.
-    pub log: Arc<Mutex<Vec<String>>>,
+    /// The requests received, in order.
+    pub seen: Arc<Mutex<Vec<Request>>>,
 }
 
 /// The key the double requires.
@@ -106,18 +55,28 @@ pub const KEY: &str = "test-key";
 impl MockAdmin {
     /// Starts the double on a free port.
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
         let store = Arc::new(Mutex::new(BTreeMap::new()));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (s, l) = (store.clone(), log.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let (s, l) = (s.clone(), l.clone());
-                std::thread::spawn(move || serve(conn, &s, &l));
-            }
-        });
-        MockAdmin { url, store, log }
+        let shared = store.clone();
+        let double = HttpDouble::start(Arc::new(move |req: &Request| {
+            let (status, resp) = handle(
+                &req.method,
+                &req.path,
+                req.api_key.as_deref(),
+                req.body.as_bytes(),
+                &shared,
+            );
+            let text = if resp.is_null() {
+                String::new()
+            } else {
+                resp.to_string()
+            };
+            (status, text)
+        }));
+        MockAdmin {
+            url: double.url,
+            store,
+            seen: double.seen,
+        }
     }
 
     /// Stores an object directly.
@@ -151,58 +110,16 @@ impl MockAdmin {
 
     /// How many requests had this method.
     pub fn count(&self, method: &str) -> usize {
-        self.log
+        self.seen
             .lock()
-            .expect("log lock")
+            .expect("request log lock")
             .iter()
-            .filter(|l| l.starts_with(&format!("{method} ")))
+            .filter(|r| r.method == method)
             .count()
     }
 }
 
 type Store = Mutex<BTreeMap<(String, String), Value>>;
-
-fn serve(conn: TcpStream, store: &Store, log: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_owned();
-    let target = parts.next().unwrap_or("").to_owned();
-    let (mut len, mut key) = (0usize, None);
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = h.split_once(':') {
-            match name.trim().to_ascii_lowercase().as_str() {
-                "content-length" => len = value.trim().parse().unwrap_or(0),
-                "x-api-key" => key = Some(value.trim().to_owned()),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; len];
-    let _ = reader.read_exact(&mut body);
-    log.lock()
-        .expect("log lock")
-        .push(format!("{method} {target}"));
-    let (status, resp) = handle(&method, &target, key.as_deref(), &body, store);
-    let text = if resp.is_null() {
-        String::new()
-    } else {
-        resp.to_string()
-    };
-    let mut out = conn;
-    let _ = write!(
-        out,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
-}
 
 /// The Control API part (docs/control-api.md shapes). Connections answer with the route id
 /// stored under `("control", "route_of_connections")`, so tests choose where "the gateway"
