@@ -6,6 +6,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::{apisixctl, tmp, with_server, MockAdmin, KEY};
+use testkit::ctl::ctl_command;
 
 #[test]
 fn put_reports_created_then_unchanged_then_updated() {
@@ -300,14 +301,14 @@ fn edit_puts_what_the_editor_saved() {
     let mock = MockAdmin::start();
     let dir = tmp();
     mock.insert("stream_routes", "1", json!({"server_port": 9100}));
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_apisixctl"));
-    let out = cmd
-        .current_dir(dir.path())
-        .args(with_server(&mock, &["sr", "edit", "1"]))
-        .env("VISUAL", "sed -i s/9100/9200/")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("runs");
+    let mut cmd = ctl_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_apisixctl")),
+        dir.path(),
+        &with_server(&mock, &["sr", "edit", "1"]),
+        &[("VISUAL", "sed -i s/9100/9200/")],
+        false,
+    );
+    let out = cmd.output().expect("runs");
     assert!(
         out.status.success(),
         "{}",

@@ -118,7 +118,9 @@ impl Drop for TcpBackend {
     }
 }
 
-async fn serve_echo(mut stream: TcpStream, greeting: Option<String>) -> std::io::Result<()> {
+/// Serves one connection: writes `greeting` first when given, then echoes every byte; on the
+/// client's EOF it finishes echoing and shuts its write side down.
+pub async fn serve_echo(mut stream: TcpStream, greeting: Option<String>) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     if let Some(greeting) = greeting {
         stream.write_all(greeting.as_bytes()).await?;

@@ -8,7 +8,7 @@
 pub mod counted;
 pub mod spawned;
 
-pub use counted::{TcpBackend, UdpEcho};
+pub use counted::{serve_echo, TcpBackend, UdpEcho};
 pub use spawned::{
     count_then_reply, tag_each_read, tag_then_echo, tcp_echo, udp_echo, write_tag_then_echo,
 };

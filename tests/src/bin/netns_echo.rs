@@ -4,13 +4,14 @@
 //! It binds ADDR, prints `ready <addr>` on stdout, and serves every connection: first the line
 //! `NAME\n` when a name is given (so a client learns which node took it), then an echo of every
 //! byte; on the client's EOF it finishes echoing and shuts its write side down. It runs until
-//! killed.
+//! killed. The connection handling is `testkit::backends::serve_echo`, as for the in-process
+//! backends.
 
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use testkit::backends::serve_echo;
+use tokio::net::TcpListener;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -31,22 +32,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let greeting = greeting.clone();
         tokio::spawn(async move {
-            let _ = serve(stream, greeting).await;
+            let _ = serve_echo(stream, greeting).await;
         });
-    }
-}
-
-async fn serve(mut stream: TcpStream, greeting: Option<String>) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
-    if let Some(greeting) = greeting {
-        stream.write_all(greeting.as_bytes()).await?;
-    }
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return stream.shutdown().await;
-        }
-        stream.write_all(&buf[..n]).await?;
     }
 }
