@@ -9,6 +9,7 @@ use apisix_tui::fetcher::Fetcher;
 use apisix_tui::source::{DataSource, Snapshot, SourceError, TestOutcome, TestRequest};
 use async_trait::async_trait;
 use serde_json::Value;
+use testkit::wait::within_for;
 
 /// Fails the first `failures` snapshots, then answers with the call number as revision.
 struct Flaky {
@@ -58,13 +59,12 @@ async fn failure_is_published_then_recovers_on_a_later_tick() {
         Duration::from_secs(1),
     );
     let mut rx = fetcher.latest.clone();
-    tokio::time::timeout(WAIT, rx.changed())
+    within_for(WAIT, "a published result", rx.changed())
         .await
-        .expect("in time")
         .expect("sender alive");
     let first = rx.borrow_and_update().clone().expect("a result");
     assert!(first.is_err_and(|e| e.contains("connection refused")));
-    let recovered = tokio::time::timeout(WAIT, async {
+    let recovered = within_for(WAIT, "recovery", async {
         loop {
             rx.changed().await.expect("sender alive");
             if let Some(Ok(snap)) = rx.borrow_and_update().clone() {
@@ -72,8 +72,7 @@ async fn failure_is_published_then_recovers_on_a_later_tick() {
             }
         }
     })
-    .await
-    .expect("recovers in time");
+    .await;
     assert_eq!(recovered.status.config_revision, 2);
 }
 
@@ -86,16 +85,14 @@ async fn refresh_fetches_before_the_period_ends() {
     let period = Duration::from_secs(3600);
     let fetcher = Fetcher::spawn(&tokio::runtime::Handle::current(), source, period);
     let mut rx = fetcher.latest.clone();
-    tokio::time::timeout(WAIT, rx.changed())
+    within_for(WAIT, "a published result", rx.changed())
         .await
-        .expect("in time")
         .expect("sender alive");
     rx.borrow_and_update();
     let start = tokio::time::Instant::now();
     fetcher.refresh();
-    tokio::time::timeout(WAIT, rx.changed())
+    within_for(WAIT, "a published result", rx.changed())
         .await
-        .expect("in time")
         .expect("sender alive");
     assert!(start.elapsed() < period, "did not wait for the period");
     let snap = rx.borrow().clone().expect("a result").expect("ok");

@@ -9,6 +9,8 @@ use std::time::Duration;
 use apisix_tui::source::{DataSource, HttpSource, SourceError, TestRequest};
 use serde_json::json;
 use testkit::http_double::{HttpDouble, Request, Router};
+use testkit::ports::dead_addr;
+use testkit::wait::within_for;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -58,9 +60,8 @@ fn source(admin: &str, control: &str) -> HttpSource {
 #[tokio::test]
 async fn snapshot_parses_every_fixture_and_sends_the_admin_key() {
     let (url, seen) = serve(gateway_router(true));
-    let snap = tokio::time::timeout(WAIT, source(&url, &url).snapshot())
+    let snap = within_for(WAIT, "snapshot", source(&url, &url).snapshot())
         .await
-        .expect("in time")
         .expect("snapshot");
     assert_eq!(snap.status.config_revision, 42);
     assert_eq!(snap.routes.len(), 3);
@@ -81,9 +82,8 @@ async fn snapshot_parses_every_fixture_and_sends_the_admin_key() {
 #[tokio::test]
 async fn admin_failure_keeps_control_data_and_reports_the_error() {
     let (url, _) = serve(gateway_router(false));
-    let snap = tokio::time::timeout(WAIT, source(&url, &url).snapshot())
+    let snap = within_for(WAIT, "snapshot", source(&url, &url).snapshot())
         .await
-        .expect("in time")
         .expect("snapshot");
     assert_eq!(snap.routes.len(), 3);
     assert!(snap
@@ -94,12 +94,9 @@ async fn admin_failure_keeps_control_data_and_reports_the_error() {
 
 #[tokio::test]
 async fn unreachable_gateway_is_a_transport_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    drop(listener);
-    let err = tokio::time::timeout(WAIT, source(&url, &url).snapshot())
+    let url = format!("http://{}", dead_addr());
+    let err = within_for(WAIT, "snapshot", source(&url, &url).snapshot())
         .await
-        .expect("in time")
         .expect_err("nothing listens");
     assert!(matches!(err, SourceError::Transport { .. }), "{err:?}");
 }
@@ -179,9 +176,7 @@ async fn route_test_measures_the_round_trip_and_reports_the_route() {
         addr: echo_addr,
         payload: "ping".into(),
     };
-    let outcome = tokio::time::timeout(WAIT, src.run_test(&request))
-        .await
-        .expect("in time");
+    let outcome = within_for(WAIT, "route test", src.run_test(&request)).await;
     assert_eq!(outcome.error, None);
     assert_eq!(outcome.reply.as_deref(), Some("ping"));
     assert!(outcome.connect_ms.is_some() && outcome.rtt_ms.is_some());
@@ -192,18 +187,15 @@ async fn route_test_measures_the_round_trip_and_reports_the_route() {
         route_id: "2".into(),
         ..request
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let closed = listener.local_addr().expect("addr").to_string();
-    drop(listener);
-    let failed = tokio::time::timeout(
+    let failed = within_for(
         WAIT,
+        "route test to a closed port",
         src.run_test(&TestRequest {
-            addr: closed,
+            addr: dead_addr().to_string(),
             ..other
         }),
     )
-    .await
-    .expect("in time");
+    .await;
     assert!(failed
         .error
         .as_deref()
