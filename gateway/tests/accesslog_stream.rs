@@ -8,8 +8,7 @@ use serde_json::json;
 use tokio::net::UdpSocket;
 
 async fn lines(h: &Harness) -> Vec<String> {
-    h.proxy
-        .observe
+    h.services
         .access_log()
         .expect("access log enabled")
         .flush()

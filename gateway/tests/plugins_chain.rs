@@ -86,11 +86,11 @@ async fn limit_conn_serves_conn_plus_burst_and_releases_counts() {
         held.push(stream);
     }
     assert_eq!((served, closed), (3, 2));
-    assert_eq!(gw.plugins.counters().total(), 3);
+    assert_eq!(gw.plugins.counters.total(), 3);
     for mut s in held {
         let _ = s.shutdown().await;
     }
-    let counters = gw.plugins.counters().clone();
+    let counters = gw.plugins.counters.clone();
     eventually("limit-conn counters back to 0", || counters.total() == 0).await;
 }
 

@@ -7,9 +7,7 @@ mod plugins_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use apisix_gateway::observe::Observer;
 use apisix_gateway::plugins::syslog::SyslogLogger;
-use apisix_gateway::plugins::PluginRuntime;
 use apisix_gateway::proxy::listener::ListenerSet;
 use apisix_gateway::proxy::source::SnapshotRoutes;
 use apisix_gateway::proxy::ProxyContext;
@@ -23,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 struct SyslogGateway {
     addr: std::net::SocketAddr,
     proxy: Arc<ProxyContext>,
+    syslog: Arc<SyslogLogger>,
     _snapshot: SharedSnapshot,
     _listeners: ListenerSet,
 }
@@ -30,13 +29,12 @@ struct SyslogGateway {
 impl SyslogGateway {
     async fn start(objects: &[(&str, Value)]) -> SyslogGateway {
         let snapshot = snapshot::shared_empty();
-        snapshot.store(Arc::new(compile(objects)));
-        let observer = Observer::new().with_syslog(SyslogLogger::new(true));
-        let proxy = Arc::new(ProxyContext {
-            plugins: Arc::new(PluginRuntime::new(all_plugins())),
-            observe: Arc::new(observer),
-            ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
-        });
+        let compiled = compile(objects);
+        let syslog = compiled.plugin_state.syslog.clone();
+        snapshot.store(Arc::new(compiled));
+        let proxy = Arc::new(ProxyContext::new(Arc::new(SnapshotRoutes::new(
+            snapshot.clone(),
+        ))));
         let mut listeners = ListenerSet::new(proxy.clone());
         let listen = apisix_gateway::config::TcpListen {
             addr: "127.0.0.1:0".parse().expect("addr"),
@@ -49,13 +47,14 @@ impl SyslogGateway {
         SyslogGateway {
             addr: listeners.tcp_addrs()[0],
             proxy,
+            syslog,
             _snapshot: snapshot,
             _listeners: listeners,
         }
     }
 
     fn syslog(&self) -> &SyslogLogger {
-        self.proxy.observe.syslog().expect("syslog sink")
+        &self.syslog
     }
 }
 
@@ -228,7 +227,7 @@ async fn disabled_or_unconfigured_routes_send_nothing() {
     .await;
     drop(session(gw.addr, b"x").await);
     eventually("session finished", || {
-        gw.proxy.observe.sessions_finished() == 1
+        gw.proxy.sessions.sessions_finished() == 1
     })
     .await;
     let mut buf = [0u8; 512];

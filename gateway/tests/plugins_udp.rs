@@ -31,7 +31,7 @@ async fn ip_restriction_ends_blacklisted_udp_session() {
     let gw = Gateway::start(&[("stream_routes/1", route(echo, "blacklist"))], false).await;
     let client = UdpSocket::bind("127.0.0.1:0").await.expect("bind client");
     client.send_to(b"ping", gw.udp).await.expect("send");
-    let observe = gw.proxy.observe.clone();
+    let observe = gw.proxy.sessions.clone();
     eventually("refused session finished", || {
         observe.sessions_finished() == 1
     })

@@ -5,8 +5,8 @@
 mod tls_support;
 
 use apisix_gateway::config::ProxyProtocolVersion;
-use apisix_gateway::proxy::stats::RejectReason;
 use apisix_gateway::proxy_protocol::encode;
+use apisix_gateway::session::RejectReason;
 use apisix_gateway::tls::TlsSettings;
 use serde_json::json;
 use tls_support::*;

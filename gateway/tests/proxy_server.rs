@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use apisix_gateway::config::{Config, ProxyMode};
-use apisix_gateway::proxy::stats::RejectReason;
 use apisix_gateway::server::{pidfile, LifecycleEvent, Server};
+use apisix_gateway::session::RejectReason;
 use proxy_support::*;
 use tokio::net::TcpStream;
 

@@ -5,8 +5,8 @@ mod proxy_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apisix_gateway::proxy::stats::RejectReason;
 use apisix_gateway::proxy::ProxyContext;
+use apisix_gateway::session::RejectReason;
 use proxy_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

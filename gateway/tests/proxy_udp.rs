@@ -5,7 +5,7 @@ mod proxy_support;
 use std::time::Duration;
 
 use apisix_gateway::proxy::listener::ListenerSet;
-use apisix_gateway::proxy::stats::RejectReason;
+use apisix_gateway::session::RejectReason;
 use proxy_support::*;
 use tokio::net::UdpSocket;
 

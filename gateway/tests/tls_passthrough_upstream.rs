@@ -3,7 +3,7 @@
 
 mod tls_support;
 
-use apisix_gateway::proxy::stats::RejectReason;
+use apisix_gateway::session::RejectReason;
 use apisix_gateway::tls::TlsSettings;
 use serde_json::json;
 use tls_support::*;

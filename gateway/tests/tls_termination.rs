@@ -6,7 +6,7 @@ mod tls_support;
 
 use std::sync::Arc;
 
-use apisix_gateway::proxy::stats::RejectReason;
+use apisix_gateway::session::RejectReason;
 use apisix_gateway::tls::keyring::encrypt_key;
 use apisix_gateway::tls::TlsSettings;
 use serde_json::json;

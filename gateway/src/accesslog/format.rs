@@ -4,8 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::observe::SessionRecord;
-use crate::router::Transport;
+use crate::conn::Transport;
+use crate::session::SessionRecord;
 
 /// How variable values are escaped (`access_log_format_escape`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +271,9 @@ mod tests {
             started_at: UNIX_EPOCH + Duration::from_secs(1_764_309_432),
             duration: Duration::from_millis(1500),
             transport: Transport::Tcp,
-            config: None,
+            route_label: String::new(),
+            routed: true,
+            rejection: None,
         }
     }
 

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::StreamLogConfig;
-use crate::observe::SessionRecord;
+use crate::session::{SessionRecord, SessionSink};
 pub use format::{Escape, LogFormat};
 
 /// Records queued for the writer before new ones are dropped.
@@ -42,6 +42,12 @@ pub struct AccessLogSender {
 impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("access log message")
+    }
+}
+
+impl SessionSink for AccessLogSender {
+    fn finish(&self, record: &SessionRecord) {
+        self.send(record);
     }
 }
 
@@ -185,7 +191,7 @@ async fn write_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::Transport;
+    use crate::conn::Transport;
     use std::time::{Duration, SystemTime};
 
     #[test]
@@ -208,7 +214,9 @@ mod tests {
             started_at: SystemTime::now(),
             duration: Duration::ZERO,
             transport: Transport::Tcp,
-            config: None,
+            route_label: String::new(),
+            routed: true,
+            rejection: None,
         };
         for _ in 0..3 {
             sender.send(&record);

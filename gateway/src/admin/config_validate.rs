@@ -38,7 +38,7 @@ pub(super) async fn answer(
         Ok(doc) => doc,
         Err(reply) => return reply,
     };
-    let check = crate::server::wiring::check_context(&ctx.config);
+    let check = ctx.config.check_context();
     let errors = match validate_configuration(&doc, &check, http_only, Purpose::Validate) {
         Ok(()) => return Reply::json(StatusCode::OK, &json!({})),
         Err(Problems::All(errors)) => errors,

@@ -175,7 +175,7 @@ async fn put(
         tracing::info!("standalone config not changed: same digest");
         return Reply::empty(StatusCode::NO_CONTENT);
     }
-    let check = crate::server::wiring::check_context(&ctx.config);
+    let check = ctx.config.check_context();
     if let Err(problems) =
         validate_configuration(&doc, &check, HttpOnlyItems::Accept, Purpose::Replace)
     {

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use super::node::NodeState;
 use super::select::Group;
-use crate::router::ConnInfo;
+use crate::conn::ConnInfo;
 
 /// Ring points per weight unit.
 pub const POINTS_PER_WEIGHT: u64 = 160;

@@ -28,7 +28,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::router::ConnInfo;
+use crate::conn::ConnInfo;
 use chash::HashKey;
 use dns::DnsCache;
 use health::{HealthCounter, HealthLimits, HealthStatus, Report};

@@ -336,4 +336,27 @@ impl Config {
             .map(|(config, _)| config)
             .expect("the built-in defaults are valid")
     }
+
+    /// The validation context for stored objects: the enabled plugins and protocols.
+    pub fn check_context(&self) -> model::CheckContext {
+        model::CheckContext::new(self.stream_plugins.clone(), self.xrpc_protocols.clone())
+    }
+
+    /// The stream listeners asked for (none unless `proxy_mode` enables stream).
+    pub fn stream_listens(&self) -> (&[TcpListen], &[std::net::SocketAddr]) {
+        if self.proxy_mode.stream_enabled() {
+            (&self.stream_tcp, &self.stream_udp)
+        } else {
+            (&[], &[])
+        }
+    }
+
+    /// Whether this process serves the Admin API (`enable_admin`, never on a data plane).
+    pub fn admin_enabled(&self) -> bool {
+        match self.role {
+            Role::DataPlane => false,
+            Role::ControlPlane => true,
+            Role::Traditional => self.enable_admin,
+        }
+    }
 }

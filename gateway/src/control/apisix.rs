@@ -9,9 +9,9 @@ use hyper::{Response, StatusCode};
 use model::control::{CheckedNode, Checker, HealthCounter};
 use serde_json::{json, Map, Value};
 
-use super::http::{error, json};
 use super::ControlContext;
 use crate::balancer::UpstreamRuntime;
+use crate::http_reply::{error, json};
 
 type Reply = Response<Full<Bytes>>;
 

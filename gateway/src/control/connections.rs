@@ -11,12 +11,12 @@ use hyper::{Response, StatusCode};
 use model::control::{Connection, ControlList, Killed};
 use serde_json::json;
 
-use super::http::{error, json};
 use super::{Call, ControlContext};
 use crate::admin::auth::check_key;
 use crate::admin::request::QueryArgs;
+use crate::conn::Transport;
+use crate::http_reply::{error, json};
 use crate::proxy::registry::ConnectionHandle;
-use crate::router::Transport;
 
 type Reply = Response<Full<Bytes>>;
 

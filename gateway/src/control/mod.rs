@@ -10,11 +10,7 @@
 
 mod apisix;
 mod connections;
-pub(crate) mod http;
 mod routes;
-pub mod services;
-
-pub use services::{observer, ObserveServices};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::request::QueryArgs;
 use crate::config::Config;
+use crate::http_reply as http;
 use crate::proxy::ProxyContext;
 use crate::snapshot::SharedSnapshot;
 use crate::store::Store;

@@ -12,14 +12,13 @@ use model::control::{
     RouteVerdict, Status,
 };
 
-use super::http::{error, json};
 use super::ControlContext;
 use crate::admin::request::QueryArgs;
 use crate::config::{ConfigProvider, Role};
-use crate::router::{ConnInfo, Transport};
-use crate::routestats::RouteStats;
-use crate::server::stream_listens;
-use crate::snapshot::ResolvedRoute;
+use crate::conn::{ConnInfo, Transport};
+use crate::http_reply::{error, json};
+use crate::route::ResolvedRoute;
+use crate::session::routestats::RouteStats;
 use crate::tls::routes::sni_warnings_for_port;
 
 type Reply = Response<Full<Bytes>>;
@@ -41,7 +40,7 @@ pub(super) async fn status(ctx: &ControlContext) -> Reply {
         Some(store) => store.reachable().await,
         None => false,
     };
-    let (tcp, udp) = stream_listens(config);
+    let (tcp, udp) = config.stream_listens();
     let mut listeners: Vec<Listener> = tcp
         .iter()
         .map(|l| Listener {
@@ -94,7 +93,7 @@ fn route_view(ctx: &ControlContext, route: &ResolvedRoute) -> RouteInfo {
     });
     let stats = ctx
         .proxy
-        .observe
+        .sessions
         .routes
         .get(&route.id)
         .map(|s| s.view())

@@ -18,8 +18,9 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::observe::SessionRecord;
+use crate::accesslog::AccessLogSender;
 use crate::proxy::ProxyContext;
+use crate::session::{SessionRecord, SessionSink};
 use crate::snapshot::SharedSnapshot;
 use crate::store::Store;
 
@@ -51,9 +52,10 @@ pub struct StreamMetrics {
 }
 
 impl StreamMetrics {
-    /// Counts one finished session; `route_label` is `""` for sessions without a route.
+    /// Counts one finished session (its `route` label is `""` when it had no route).
     /// Allocates only for a label, code, listener or node seen for the first time.
-    pub fn record(&self, record: &SessionRecord, route_label: &str) {
+    pub fn record(&self, record: &SessionRecord) {
+        let route_label = record.route_label.as_str();
         let mut c = self
             .counters
             .lock()
@@ -75,9 +77,19 @@ impl StreamMetrics {
     }
 }
 
+impl SessionSink for StreamMetrics {
+    fn finish(&self, record: &SessionRecord) {
+        self.record(record);
+    }
+}
+
 /// What the export server reads at each scrape.
 pub struct MetricsContext {
     pub proxy: Arc<ProxyContext>,
+    /// The counters fed by finished sessions.
+    pub stream: Arc<StreamMetrics>,
+    /// The access log writer, when enabled (its drop count).
+    pub access_log: Option<AccessLogSender>,
     pub snapshot: SharedSnapshot,
     pub store: Option<Arc<dyn Store>>,
     /// `plugin_attr.prometheus.metric_prefix` (`apisix_`).
@@ -194,7 +206,7 @@ impl MetricsContext {
             }
         }
 
-        let metrics = &self.proxy.observe.metrics;
+        let metrics = &self.stream;
         let mut c = metrics
             .counters
             .lock()
@@ -272,9 +284,8 @@ impl MetricsContext {
             }
         }
         let dropped = self
-            .proxy
-            .observe
-            .access_log()
+            .access_log
+            .as_ref()
             .map(|log| log.dropped())
             .unwrap_or(0);
 

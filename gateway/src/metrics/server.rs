@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::MetricsContext;
-use crate::control::http;
+use crate::http_reply as http;
 
 /// The OpenMetrics content type prometheus-client produces.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

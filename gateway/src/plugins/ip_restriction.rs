@@ -6,7 +6,11 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde_json::Value;
 
-use super::FORBIDDEN;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{ChainContext, PrereadContext, StreamPlugin, FORBIDDEN};
 
 /// A compiled ip-restriction conf.
 #[derive(Debug)]
@@ -53,6 +57,18 @@ impl IpRestriction {
             return Err(FORBIDDEN);
         }
         Ok(())
+    }
+}
+
+/// Builds the plugin for the [registry](super::registry).
+pub fn build(conf: &Value, _cx: &ChainContext<'_>) -> Option<Arc<dyn StreamPlugin>> {
+    Some(Arc::new(IpRestriction::compile(conf)))
+}
+
+#[async_trait]
+impl StreamPlugin for IpRestriction {
+    async fn preread(&self, cx: &mut PrereadContext<'_>) -> Result<(), u16> {
+        self.check(cx.conn.remote.ip())
     }
 }
 

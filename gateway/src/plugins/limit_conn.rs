@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::vars::StreamVars;
-use super::SERVICE_UNAVAILABLE;
+use async_trait::async_trait;
+
+use super::{ChainContext, PrereadContext, StreamPlugin, SERVICE_UNAVAILABLE};
 
 /// Live session counts by key, shared by every snapshot.
 #[derive(Debug, Default)]
@@ -176,5 +178,30 @@ impl LimitConn {
             }
         }
         Ok(guard)
+    }
+}
+
+/// limit-conn as a stream plugin: the compiled conf and the counters it shares with every
+/// snapshot.
+#[derive(Debug)]
+struct LimitConnPlugin {
+    limit: LimitConn,
+    counters: Arc<ConnCounters>,
+}
+
+/// Builds the plugin for the [registry](super::registry).
+pub fn build(conf: &Value, cx: &ChainContext<'_>) -> Option<Arc<dyn StreamPlugin>> {
+    Some(Arc::new(LimitConnPlugin {
+        limit: LimitConn::compile(conf, &cx.route_key(), cx.mod_revision),
+        counters: cx.state.counters.clone(),
+    }))
+}
+
+#[async_trait]
+impl StreamPlugin for LimitConnPlugin {
+    async fn preread(&self, cx: &mut PrereadContext<'_>) -> Result<(), u16> {
+        let guard = self.limit.acquire(&self.counters, &cx.vars()).await?;
+        cx.session.guards.push(guard);
+        Ok(())
     }
 }

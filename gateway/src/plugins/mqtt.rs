@@ -3,12 +3,15 @@
 //! (set as `$mqtt_client_id`, used by `chash` with `key: mqtt_client_id`). Anything else is
 //! refused with 503.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::net::TcpStream;
 
-use super::SERVICE_UNAVAILABLE;
+use async_trait::async_trait;
+
+use super::{ChainContext, PrereadContext, StreamPlugin, SERVICE_UNAVAILABLE};
 
 /// The most bytes peeked for the first packet.
 pub const MAX_PEEK: usize = 64 * 1024;
@@ -190,6 +193,23 @@ pub fn connect_packet(protocol: &str, level: u8, client_id: &str) -> Vec<u8> {
     }
     out.extend_from_slice(&body);
     out
+}
+
+/// Builds the plugin for the [registry](super::registry).
+pub fn build(conf: &Value, _cx: &ChainContext<'_>) -> Option<Arc<dyn StreamPlugin>> {
+    Some(Arc::new(MqttProxy::compile(conf)))
+}
+
+#[async_trait]
+impl StreamPlugin for MqttProxy {
+    /// Sets `$mqtt_client_id` from the CONNECT packet (TCP only; UDP sessions pass).
+    async fn preread(&self, cx: &mut PrereadContext<'_>) -> Result<(), u16> {
+        if let Some(client) = cx.client {
+            let id = MqttProxy::preread(self, client).await?;
+            cx.session.vars.push(("mqtt_client_id".to_owned(), id));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,11 @@ use serde_json::Value;
 use super::expr::Expr;
 use super::vars::StreamVars;
 use crate::balancer::UpstreamRuntime;
-use crate::snapshot::Snapshot;
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::{ChainContext, PrereadContext, StreamPlugin};
 
 #[derive(Debug)]
 struct Rule {
@@ -29,11 +33,11 @@ pub struct TrafficSplit {
 }
 
 impl TrafficSplit {
-    /// Compiles a validated conf of route `route_key` against `snapshot`.
+    /// Compiles a validated conf of route `route_key` against the snapshot's `upstreams`.
     pub fn compile(
         conf: &Value,
         route_key: &str,
-        snapshot: &Snapshot,
+        upstreams: &BTreeMap<String, Arc<UpstreamRuntime>>,
         route_upstream: Option<Arc<UpstreamRuntime>>,
     ) -> TrafficSplit {
         let mut rules = Vec::new();
@@ -57,7 +61,7 @@ impl TrafficSplit {
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
-                    match snapshot.upstream(&id) {
+                    match upstreams.get(&id) {
                         Some(up) => Some(up.clone()),
                         None => {
                             tracing::warn!(route = %route_key, upstream_id = %id, "traffic-split: upstream not found, entry skipped");
@@ -112,5 +116,23 @@ impl TrafficSplit {
         }
         current[best] -= total;
         rule.targets[best].0.clone()
+    }
+}
+
+/// Builds the plugin for the [registry](super::registry).
+pub fn build(conf: &Value, cx: &ChainContext<'_>) -> Option<Arc<dyn StreamPlugin>> {
+    Some(Arc::new(TrafficSplit::compile(
+        conf,
+        &cx.route_key(),
+        cx.upstreams,
+        cx.route_upstream.clone(),
+    )))
+}
+
+#[async_trait]
+impl StreamPlugin for TrafficSplit {
+    async fn preread(&self, cx: &mut PrereadContext<'_>) -> Result<(), u16> {
+        cx.session.upstream = self.choose(&cx.vars());
+        Ok(())
     }
 }

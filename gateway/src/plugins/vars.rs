@@ -1,7 +1,7 @@
 //! Stream variables (`$remote_addr`, `$server_port`, `$route_id`, plugin-set ones such as
 //! `$mqtt_client_id`) as plugins read them.
 
-use crate::router::ConnInfo;
+use crate::conn::ConnInfo;
 
 /// The variables of one connection.
 #[derive(Debug, Clone, Copy)]

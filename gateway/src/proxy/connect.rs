@@ -17,8 +17,8 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use crate::balancer::{ConnectFailure, NodeAddr, PickState};
+use crate::conn::ConnInfo;
 use crate::proxy::source::UpstreamNodes;
-use crate::router::ConnInfo;
 
 /// Picks nodes from `upstream` and runs `setup` on each until one succeeds; returns the leg,
 /// the node and the address it reached. An error of kind `TimedOut` counts as a passive

@@ -4,11 +4,13 @@
 //! [`tcp`] (or [`udp`]) routes each new connection through a [`source::RouteSource`]
 //! (the configuration snapshot in production) → picks and connects an upstream node →
 //! [`relay`] moves bytes until the end. Live connections are listed in [`registry`];
-//! rejections are counted in [`stats`].
+//! rejections are counted in [`stats`]; [`recorder`] follows each session and emits its
+//! record to the [`SessionPipeline`] when it ends.
 
 pub mod connect;
 pub mod datagram;
 pub mod listener;
+pub mod recorder;
 pub mod registry;
 pub mod relay;
 pub mod source;
@@ -19,10 +21,10 @@ pub mod workers;
 
 use std::sync::Arc;
 
-use crate::observe::Observer;
 use crate::proxy::registry::ConnectionRegistry;
 use crate::proxy::source::RouteSource;
 use crate::proxy::stats::ProxyStats;
+use crate::session::SessionPipeline;
 
 /// What every listener shares.
 pub struct ProxyContext {
@@ -33,11 +35,9 @@ pub struct ProxyContext {
     /// Data-plane counters.
     pub stats: Arc<ProxyStats>,
     /// Where finished sessions are reported (route stats, metrics, access log).
-    pub observe: Arc<Observer>,
+    pub sessions: Arc<SessionPipeline>,
     /// SSL objects, TLS and PROXY protocol settings (see [`crate::tls`]).
     pub tls: Arc<crate::tls::TlsContext>,
-    /// Stream plugins run after routing (none unless set, see [`crate::plugins`]).
-    pub plugins: Arc<crate::plugins::PluginRuntime>,
     /// The engine that relays plain TCP (`apisix.data_plane.relay`).
     pub relay: relay::RelayEngine,
 }
@@ -49,9 +49,8 @@ impl ProxyContext {
             routes,
             registry: Arc::new(ConnectionRegistry::new()),
             stats: Arc::new(ProxyStats::default()),
-            observe: Arc::new(Observer::new()),
+            sessions: Arc::new(SessionPipeline::new()),
             tls: Arc::new(crate::tls::TlsContext::default()),
-            plugins: Arc::new(crate::plugins::PluginRuntime::default()),
             relay: relay::RelayEngine::default(),
         }
     }

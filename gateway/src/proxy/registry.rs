@@ -16,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::router::Transport;
-use crate::routestats::RouteStats;
+use crate::conn::Transport;
+use crate::session::routestats::RouteStats;
 
 const SHARDS: usize = 16;
 

@@ -38,6 +38,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::session::RelayEnd;
+
 use self::copy::CopyPump;
 use self::splice::SplicePump;
 
@@ -46,19 +48,6 @@ pub const RELAY_BUFFER_SIZE: usize = 64 * 1024;
 
 /// Capacity asked for each pooled pipe of the splice engine (the most one splice moves).
 pub const PIPE_SIZE: usize = splice::PIPE_SIZE;
-
-/// Why a relay ended.
-#[derive(Debug)]
-pub enum RelayEnd {
-    /// Both sides closed their write direction.
-    Closed,
-    /// Nothing moved for the idle timeout.
-    IdleTimeout,
-    /// Killed from outside (registry, shutdown).
-    Killed,
-    /// An I/O error on either side (e.g. a reset).
-    Error(io::Error),
-}
 
 /// The result of a relay: how it ended and the bytes moved each way.
 #[derive(Debug)]

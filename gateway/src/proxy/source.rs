@@ -18,9 +18,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::balancer::{ConnectFailure, NodeAddr, PickState, UpstreamRuntime};
-use crate::proxy::stats::RejectReason;
-use crate::router::ConnInfo;
-use crate::snapshot::{ResolvedRoute, SharedSnapshot, Snapshot};
+use crate::conn::ConnInfo;
+use crate::plugins::Chain;
+use crate::route::ResolvedRoute;
+use crate::session::RejectReason;
+use crate::snapshot::{SharedSnapshot, Snapshot};
 
 /// What the data plane needs from an upstream.
 #[async_trait]
@@ -104,6 +106,8 @@ pub struct Routed {
     pub route: Option<Arc<ResolvedRoute>>,
     /// The upstream to balance over.
     pub upstream: Arc<dyn UpstreamNodes>,
+    /// The route's compiled stream plugins (empty for fixed test routes).
+    pub chain: Arc<Chain>,
 }
 
 impl std::fmt::Debug for Routed {
@@ -149,6 +153,7 @@ impl RouteSource for SnapshotRoutes {
             route_id: route.id.clone(),
             route: Some(route.clone()),
             upstream,
+            chain: route.chain.clone(),
         })
     }
 }

@@ -2,67 +2,9 @@
 //! how many were accepted. Plain atomics, bumped once per connection or session; the
 //! Prometheus registry (a later piece of work) reads them.
 
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Why a connection or UDP session was closed before relaying anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RejectReason {
-    /// No stream route matched.
-    NoRoute,
-    /// The route has no upstream (neither inline, by id, nor from its service).
-    NoUpstream,
-    /// The balancer had no (more) node to offer, or every connect attempt failed.
-    UpstreamUnavailable,
-    /// The UDP session table is full.
-    SessionTableFull,
-    /// Missing or malformed PROXY protocol header on a `proxy_protocol` port.
-    ProxyProtocol,
-    /// TLS handshake aborted or failed (no SNI, no certificate, bad client certificate,
-    /// ClientHello not received).
-    TlsHandshake,
-}
-
-impl RejectReason {
-    /// Every reason, for iteration (metrics export, tests).
-    pub const ALL: [RejectReason; 6] = [
-        RejectReason::NoRoute,
-        RejectReason::NoUpstream,
-        RejectReason::UpstreamUnavailable,
-        RejectReason::SessionTableFull,
-        RejectReason::ProxyProtocol,
-        RejectReason::TlsHandshake,
-    ];
-
-    /// A short stable label (`no_route`, ...), for logs and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectReason::NoRoute => "no_route",
-            RejectReason::NoUpstream => "no_upstream",
-            RejectReason::UpstreamUnavailable => "upstream_unavailable",
-            RejectReason::SessionTableFull => "session_table_full",
-            RejectReason::ProxyProtocol => "proxy_protocol",
-            RejectReason::TlsHandshake => "tls_handshake",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            RejectReason::NoRoute => 0,
-            RejectReason::NoUpstream => 1,
-            RejectReason::UpstreamUnavailable => 2,
-            RejectReason::SessionTableFull => 3,
-            RejectReason::ProxyProtocol => 4,
-            RejectReason::TlsHandshake => 5,
-        }
-    }
-}
-
-impl fmt::Display for RejectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::session::RejectReason;
 
 /// Counters shared by every listener of one gateway.
 #[derive(Debug, Default)]

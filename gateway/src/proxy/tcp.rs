@@ -22,15 +22,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
 use crate::config::TcpListen;
-use crate::observe::relay_status;
+use crate::conn::{ConnInfo, Transport};
 pub use crate::proxy::connect::format_node;
 use crate::proxy::connect::{connect_tcp, connect_with_retries};
+use crate::proxy::recorder::SessionRecorder;
 use crate::proxy::registry::{FrontInfo, NewConnection};
-use crate::proxy::relay::RelayEnd;
 use crate::proxy::source::UpstreamNodes;
-use crate::proxy::stats::RejectReason;
 use crate::proxy::ProxyContext;
-use crate::router::{ConnInfo, Transport};
+use crate::session::relay_status;
+use crate::session::RejectReason;
+use crate::session::RelayEnd;
 use crate::tls::front::accept_front;
 use crate::tls::stream::relay_streams;
 use crate::tls::upstream::{prepare_upstream, UpstreamLeg};
@@ -120,9 +121,13 @@ pub async fn serve_connection(
         local
     };
     let snapshot = ctx.routes.pin();
-    let mut session = ctx
-        .observe
-        .session(remote, local, Transport::Tcp, snapshot.clone());
+    let mut session = SessionRecorder::start(
+        &ctx.sessions,
+        remote,
+        local,
+        Transport::Tcp,
+        snapshot.clone(),
+    );
     session.set_server(server_addr);
     if let Err(e) = client.set_nodelay(true) {
         tracing::debug!(client = %remote, error = %e, "cannot set TCP_NODELAY on client");
@@ -168,14 +173,14 @@ pub async fn serve_connection(
         tls: matches!(client, crate::tls::stream::ClientStream::Tls(_)),
         sni: conn.sni.clone(),
     });
-    session.routed(&routed.route_id, handle);
+    session.routed(&routed.route_id, routed.route.as_ref(), handle);
     let plain = match &client {
         crate::tls::stream::ClientStream::Plain(tcp) => Some(tcp),
         crate::tls::stream::ClientStream::Tls(_) => None,
     };
     let plugins = tokio::select! {
         _ = handle.killed() => return,
-        verdict = Box::pin(ctx.plugins.preread(&snapshot, &routed.route_id, &conn, plain)) => verdict,
+        verdict = Box::pin(routed.chain.preread(&conn, &routed.route_id, plain)) => verdict,
     };
     let plugins = match plugins {
         crate::plugins::Preread::Continue(plugins) => plugins,

@@ -21,17 +21,16 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
-use crate::observe::SessionRecorder;
+use crate::conn::{ConnInfo, Transport};
 use crate::proxy::connect::connect_with_retries;
 use crate::proxy::datagram::{
     recv_connected, send_connected, Destination, ListenSocket, RecvBatch, BATCH,
 };
+use crate::proxy::recorder::SessionRecorder;
 use crate::proxy::registry::{NewConnection, Registration};
 use crate::proxy::source::{Routed, UpstreamNodes};
-use crate::proxy::stats::RejectReason;
 use crate::proxy::ProxyContext;
-use crate::router::{ConnInfo, Transport};
-use crate::snapshot::Snapshot;
+use crate::session::RejectReason;
 
 /// Default maximum number of sessions per UDP listener.
 pub const DEFAULT_MAX_SESSIONS: usize = 65536;
@@ -135,11 +134,15 @@ impl Listener {
         if sessions.len() >= max_sessions {
             let total = ctx.stats.rejected(RejectReason::SessionTableFull);
             // The recorder is dropped at the end of this block: one record for this client.
-            let mut record =
-                ctx.observe
-                    .session(client, listener, Transport::Udp, ctx.routes.pin());
+            let mut record = SessionRecorder::start(
+                &ctx.sessions,
+                client,
+                listener,
+                Transport::Udp,
+                ctx.routes.pin(),
+            );
             record.set_server(local);
-            record.set_status(crate::observe::reject_status(
+            record.set_status(crate::session::reject_status(
                 RejectReason::SessionTableFull,
             ));
             // Warn on the first and then every 1000th, not once per datagram.
@@ -160,9 +163,13 @@ impl Listener {
             Ok(routed) => routed,
             Err(reason) => {
                 ctx.stats.rejected(reason);
-                let mut record = ctx
-                    .observe
-                    .session(client, listener, Transport::Udp, snapshot);
+                let mut record = SessionRecorder::start(
+                    &ctx.sessions,
+                    client,
+                    listener,
+                    Transport::Udp,
+                    snapshot,
+                );
                 record.set_server(local);
                 record.rejected(reason, &conn);
                 tracing::debug!(client = %client, listen = %local, reason = %reason, "dropping udp datagram");
@@ -177,11 +184,14 @@ impl Listener {
             local: listener,
             server: local,
         });
-        let mut recorder = ctx
-            .observe
-            .session(client, listener, Transport::Udp, snapshot.clone());
+        let mut recorder =
+            SessionRecorder::start(&ctx.sessions, client, listener, Transport::Udp, snapshot);
         recorder.set_server(local);
-        recorder.routed(&routed.route_id, registration.handle());
+        recorder.routed(
+            &routed.route_id,
+            routed.route.as_ref(),
+            registration.handle(),
+        );
         let (tx, rx) = mpsc::channel(SESSION_QUEUE);
         // A fresh channel of this capacity always has room for the first datagram.
         let _ = tx.try_send(datagram);
@@ -191,7 +201,6 @@ impl Listener {
         let session = Session {
             conn,
             routed,
-            snapshot: Some(snapshot),
             registration,
             recorder,
             dest,
@@ -211,8 +220,6 @@ impl Listener {
 struct Session {
     conn: ConnInfo,
     routed: Routed,
-    /// The pinned configuration, until the session is set up.
-    snapshot: Option<Arc<Snapshot>>,
     registration: Registration,
     /// Declared after `registration`: dropped after it, it emits the session's record.
     recorder: SessionRecorder,
@@ -225,16 +232,10 @@ struct Session {
 impl Session {
     async fn run(mut self, mut rx: mpsc::Receiver<Bytes>, ctx: &ProxyContext) {
         let route_id = self.routed.route_id.clone();
-        let snapshot = self.snapshot.take().unwrap_or_default();
-        let plugins = match ctx
-            .plugins
-            .preread(&snapshot, &route_id, &self.conn, None)
-            .await
-        {
+        let plugins = match self.routed.chain.preread(&self.conn, &route_id, None).await {
             crate::plugins::Preread::Continue(plugins) => plugins,
             crate::plugins::Preread::Reject(code) => return self.recorder.plugin_rejected(code),
         };
-        drop(snapshot);
         let upstream: &dyn UpstreamNodes = match &plugins.upstream {
             Some(chosen) => chosen.as_ref(),
             None => self.routed.upstream.as_ref(),

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::ConnInfo;
+use crate::conn::ConnInfo;
 
 /// One `remote_addr` / `server_addr` rule: an IP, a CIDR, or a value that never matches.
 #[derive(Debug, Clone)]

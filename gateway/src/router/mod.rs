@@ -16,32 +16,12 @@ mod sni;
 mod tests;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::snapshot::ResolvedRoute;
+use crate::conn::{ConnInfo, Transport};
+use crate::route::ResolvedRoute;
 use condition::Conditions;
 use sni::{SniIndex, SniPattern};
-
-/// Transport of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
-
-/// What the router knows about a new connection.
-#[derive(Debug, Clone)]
-pub struct ConnInfo {
-    /// The client (`$remote_addr`, possibly from a PROXY protocol header).
-    pub remote: SocketAddr,
-    /// The local address that accepted it (`$server_addr`, `$server_port`).
-    pub local: SocketAddr,
-    /// The TLS SNI (lowercase, no trailing dot), or `fallback_sni`. Other spellings are
-    /// normalized by the router too.
-    pub sni: Option<String>,
-    pub transport: Transport,
-}
 
 /// One route's verdict for `/v1/match`.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::snapshot::ResolvedRoute;
+use crate::route::ResolvedRoute;
 
 fn route(id: &str, body: Value) -> Arc<ResolvedRoute> {
     let route: model::types::StreamRoute = serde_json::from_value(body).expect("valid route");
@@ -21,6 +21,8 @@ fn route(id: &str, body: Value) -> Arc<ResolvedRoute> {
         plugins: BTreeMap::new(),
         create_revision: 0,
         mod_revision: 0,
+        metric_label: id.to_owned(),
+        chain: Arc::default(),
     })
 }
 

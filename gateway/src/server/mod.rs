@@ -6,6 +6,7 @@
 //! logged and ignored); `Shutdown` (or the event channel closing) stops accepting, drains live
 //! connections for `graceful_shutdown_timeout`, kills the rest and returns.
 
+pub mod observability;
 pub mod pidfile;
 pub mod signals;
 pub mod wiring;
@@ -18,8 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, Role};
-use crate::control::ObserveServices;
+use crate::config::Config;
 use crate::proxy::listener::{ListenError, ListenerSet, ReconcileReport};
 use crate::proxy::registry::ConnectionRegistry;
 use crate::proxy::source::SnapshotRoutes;
@@ -28,6 +28,7 @@ use crate::runtime::Workers;
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::tls::{TlsContext, TlsSettings};
 
+pub use observability::ObserveServices;
 pub use pidfile::PidFile;
 pub use signals::signal_events;
 
@@ -104,8 +105,16 @@ impl Server {
         wiring::ensure_admin_key(&mut config).map_err(ServerError::AdminKey)?;
         let store = wiring::open_store(&config).map_err(ServerError::Store)?;
 
+        let (sessions, mut observe) = observability::observer(&config)
+            .await
+            .map_err(ServerError::Observe)?;
         let snapshot: SharedSnapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
-        let ready = wiring::start_snapshot_watcher(store.clone(), &config, snapshot.clone());
+        let ready = wiring::start_snapshot_watcher(
+            store.clone(),
+            &config,
+            observe.plugin_state().clone(),
+            snapshot.clone(),
+        );
         match tokio::time::timeout(wiring::FIRST_SNAPSHOT_WAIT, ready).await {
             Ok(Ok(())) => tracing::info!(
                 revision = snapshot.load().revision,
@@ -119,9 +128,6 @@ impl Server {
             ),
         }
 
-        let (observer, mut observe) = crate::control::observer(&config)
-            .await
-            .map_err(ServerError::Observe)?;
         let tls = Arc::new(TlsContext::new(
             Some(snapshot.clone()),
             TlsSettings::from_config(&config),
@@ -129,21 +135,18 @@ impl Server {
         crate::tls::routes::spawn_sni_route_check(&tls);
         let proxy = Arc::new(
             ProxyContext {
-                observe: observer,
-                plugins: Arc::new(crate::plugins::PluginRuntime::new(
-                    config.stream_plugins.clone(),
-                )),
+                sessions,
                 relay: config.data_plane.relay,
                 ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
             }
             .with_tls(tls),
         );
         let mut listeners = ListenerSet::new(proxy.clone()).with_workers(workers);
-        let (tcp, udp) = stream_listens(&config);
+        let (tcp, udp) = config.stream_listens();
         listeners.reconcile(tcp, udp).await?;
 
         let admin_shutdown = CancellationToken::new();
-        let admin_task = if admin_enabled(&config) {
+        let admin_task = if config.admin_enabled() {
             wiring::start_admin(
                 &config,
                 store.clone(),
@@ -262,24 +265,6 @@ pub async fn drain(
     DrainReport { killed }
 }
 
-/// The stream listeners `config` asks for (none unless `proxy_mode` enables stream).
-pub fn stream_listens(config: &Config) -> (&[crate::config::TcpListen], &[std::net::SocketAddr]) {
-    if config.proxy_mode.stream_enabled() {
-        (&config.stream_tcp, &config.stream_udp)
-    } else {
-        (&[], &[])
-    }
-}
-
-/// Whether this process serves the Admin API (`enable_admin`, never on a data plane).
-pub fn admin_enabled(config: &Config) -> bool {
-    match config.role {
-        Role::DataPlane => false,
-        Role::ControlPlane => true,
-        Role::Traditional => config.enable_admin,
-    }
-}
-
 /// Re-reads the config file and applies what can change at run time (the stream listeners).
 /// An invalid new config, or a listener that cannot be opened, is logged and ignored.
 async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
@@ -297,7 +282,7 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
         tracing::error!(error = %e, "reload rejected: admin key");
         return;
     }
-    let (tcp, udp) = stream_listens(&new);
+    let (tcp, udp) = new.stream_listens();
     match listeners.reconcile(tcp, udp).await {
         Ok(report) => log_reconcile(&report),
         Err(e) => {
@@ -305,10 +290,10 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
             return;
         }
     }
-    if new.admin.listen != config.admin.listen || admin_enabled(&new) != admin_enabled(config) {
+    if new.admin.listen != config.admin.listen || new.admin_enabled() != config.admin_enabled() {
         tracing::warn!("admin api settings changed: they take effect after a restart");
     }
-    if crate::control::services::restart_needed(config, &new) {
+    if observability::restart_needed(config, &new) {
         tracing::warn!(
             "control api, metrics or access log settings changed: they take effect after a restart"
         );

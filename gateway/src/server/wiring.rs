@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigProvider, Role};
+use crate::plugins::PluginState;
 use crate::proxy::ProxyContext;
 use crate::snapshot::SharedSnapshot;
 use crate::store::embedded::EmbeddedStore;
@@ -64,9 +65,7 @@ pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, String> {
             tracing::info!(endpoints = ?config.etcd.hosts, prefix = %config.etcd.prefix, "using etcd");
             Ok(Some(Arc::new(store)))
         }
-        ConfigProvider::Yaml
-            if config.role == Role::Traditional && super::admin_enabled(config) =>
-        {
+        ConfigProvider::Yaml if config.role == Role::Traditional && config.admin_enabled() => {
             tracing::info!(
                 "API-driven standalone: the configuration comes from PUT /apisix/admin/configs \
                  and is kept in memory only (empty after a restart)"
@@ -81,24 +80,23 @@ pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, String> {
     }
 }
 
-/// The validation context for stored objects: the enabled plugins and protocols.
-pub fn check_context(config: &Config) -> model::CheckContext {
-    model::CheckContext::new(config.stream_plugins.clone(), config.xrpc_protocols.clone())
-}
-
 /// Starts the watcher that compiles store contents into `target`; the returned receiver
 /// fires once the first snapshot is in place.
 pub fn start_snapshot_watcher(
     store: Option<Arc<dyn Store>>,
     config: &Config,
+    plugin_state: Arc<PluginState>,
     target: SharedSnapshot,
 ) -> oneshot::Receiver<()> {
     let (ready_tx, ready_rx) = oneshot::channel();
     match store {
         Some(store) => {
             let watcher =
-                snapshot::SnapshotWatcher::new(config.etcd.prefix.clone(), check_context(config))
-                    .with_options(snapshot::CompileOptions::from_config(config));
+                snapshot::SnapshotWatcher::new(config.etcd.prefix.clone(), config.check_context())
+                    .with_options(snapshot::CompileOptions {
+                        plugin_state: Some(plugin_state),
+                        ..snapshot::CompileOptions::from_config(config)
+                    });
             tokio::spawn(snapshot::run_watcher_with(
                 store,
                 watcher,

@@ -12,8 +12,10 @@ use serde::de::DeserializeOwned;
 use model::types::{Service, Ssl, StreamRoute, Upstream};
 use model::{CheckContext, ResourceKind};
 
-use super::{ResolvedRoute, Snapshot, MISSING_UPSTREAM};
+use super::Snapshot;
 use crate::balancer::{UpstreamRuntime, DEFAULT_DNS_TTL};
+use crate::plugins::{Chain, ChainContext, PluginState};
+use crate::route::{ResolvedRoute, MISSING_UPSTREAM};
 use crate::router::RouteTable;
 use crate::store::KeyValue;
 
@@ -24,12 +26,14 @@ struct Item<'a> {
 }
 
 /// Settings of the gateway (not of the stored objects) that shape a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct CompileOptions {
     /// How long upstream DNS answers are reused (config `dns_resolver_valid`).
     pub dns_ttl: Duration,
     /// Whether upstream `checks` are honoured (false: `apisix.disable_upstream_healthcheck`).
     pub health_checks: bool,
+    /// The stream plugins' shared state; `None`: the previous snapshot's, or a new one.
+    pub plugin_state: Option<Arc<PluginState>>,
 }
 
 impl CompileOptions {
@@ -38,6 +42,7 @@ impl CompileOptions {
         CompileOptions {
             dns_ttl: config.dns_resolver_valid.unwrap_or(DEFAULT_DNS_TTL),
             health_checks: !config.disable_upstream_healthcheck,
+            plugin_state: None,
         }
     }
 }
@@ -47,6 +52,7 @@ impl Default for CompileOptions {
         CompileOptions {
             dns_ttl: DEFAULT_DNS_TTL,
             health_checks: true,
+            plugin_state: None,
         }
     }
 }
@@ -99,10 +105,24 @@ pub fn compile_with(
             services.insert(item.id.to_owned(), svc);
         }
     }
+    let plugin_metadata: Arc<BTreeMap<String, serde_json::Value>> = Arc::new(
+        take(ResourceKind::PluginMetadata)
+            .iter()
+            .map(|item| (item.id.to_owned(), item.kv.value.clone()))
+            .collect(),
+    );
+    let plugin_state = options
+        .plugin_state
+        .clone()
+        .or_else(|| previous.map(|p| p.plugin_state.clone()))
+        .unwrap_or_default();
     let lookup = Lookup {
         upstreams: &upstreams,
         services: &services,
         service_runtimes: &service_runtimes,
+        enabled_plugins: &ctx.stream_plugins,
+        plugin_metadata: &plugin_metadata,
+        plugin_state: &plugin_state,
     };
     let routes = compile_routes(take(ResourceKind::StreamRoutes), &lookup, &mut runtimes);
 
@@ -117,12 +137,8 @@ pub fn compile_with(
             .iter()
             .filter_map(|item| Some((item.id.to_owned(), parse::<Ssl>(item)?)))
             .collect(),
-        plugin_metadata: Arc::new(
-            take(ResourceKind::PluginMetadata)
-                .iter()
-                .map(|item| (item.id.to_owned(), item.kv.value.clone()))
-                .collect(),
-        ),
+        plugin_metadata,
+        plugin_state,
     }
 }
 
@@ -229,6 +245,10 @@ struct Lookup<'a> {
     upstreams: &'a BTreeMap<String, Arc<UpstreamRuntime>>,
     services: &'a BTreeMap<String, Service>,
     service_runtimes: &'a BTreeMap<String, Arc<UpstreamRuntime>>,
+    /// `stream_plugins` of config.yaml: only these are compiled into chains.
+    enabled_plugins: &'a [String],
+    plugin_metadata: &'a BTreeMap<String, serde_json::Value>,
+    plugin_state: &'a Arc<PluginState>,
 }
 
 impl Lookup<'_> {
@@ -273,8 +293,22 @@ impl Lookup<'_> {
                 (None, Some(reason))
             }
         };
+        let chain = Chain::compile(
+            &plugins,
+            &ChainContext {
+                route_id: item.id,
+                mod_revision: item.kv.mod_revision,
+                service_id: route.service_id.as_deref(),
+                route_upstream: upstream.clone(),
+                upstreams: self.upstreams,
+                plugin_metadata: self.plugin_metadata,
+                enabled: self.enabled_plugins,
+                state: self.plugin_state,
+            },
+        );
         ResolvedRoute {
             id: item.id.to_owned(),
+            metric_label: ResolvedRoute::metric_label_of(item.id, route.name.as_deref(), &plugins),
             name: route.name.clone(),
             route,
             upstream,
@@ -282,6 +316,7 @@ impl Lookup<'_> {
             plugins,
             create_revision: item.kv.create_revision,
             mod_revision: item.kv.mod_revision,
+            chain: Arc::new(chain),
         }
     }
 

@@ -19,76 +19,12 @@ use arc_swap::ArcSwap;
 use serde_json::Value;
 
 use crate::balancer::UpstreamRuntime;
+use crate::plugins::PluginState;
+use crate::route::ResolvedRoute;
 use crate::router::RouteTable;
 
 pub use compile::{compile, compile_with, CompileOptions};
 pub use watcher::{run_watcher, run_watcher_with, SnapshotWatcher};
-
-/// Why a route has no upstream: neither the route nor its service configures one.
-pub const MISSING_UPSTREAM: &str = "missing upstream configuration in Route or Service";
-
-/// A stream route with its service merged and its upstream resolved.
-#[derive(Debug)]
-pub struct ResolvedRoute {
-    pub id: String,
-    pub name: Option<String>,
-    /// The route as stored (after validation).
-    pub route: model::types::StreamRoute,
-    /// `None`: no upstream in route or service (connections are closed, reason logged).
-    pub upstream: Option<Arc<UpstreamRuntime>>,
-    /// Why `upstream` is `None`, e.g. `failed to find upstream by id: 3` or
-    /// [`MISSING_UPSTREAM`]; `None` when there is an upstream.
-    pub upstream_error: Option<String>,
-    /// Route plugins over service plugins.
-    pub plugins: BTreeMap<String, Value>,
-    /// Revision of the store write that created the route (load order).
-    pub create_revision: i64,
-    /// Revision of the last write to the route.
-    pub mod_revision: i64,
-}
-
-/// What a session's log phase needs of the snapshot it was routed with: its route and the
-/// plugin metadata, as that snapshot had them. It does not hold the snapshot itself, so a
-/// long-lived connection keeps no old route table alive. Two are equal when they hold the
-/// same objects (not merely equal contents).
-#[derive(Clone, Default)]
-pub struct SessionConfig {
-    /// The session's route (`None` when it matched none).
-    pub route: Option<Arc<ResolvedRoute>>,
-    pub plugin_metadata: Arc<BTreeMap<String, Value>>,
-}
-
-impl SessionConfig {
-    /// The route `route_id` (if any) and the plugin metadata of `snapshot`.
-    pub fn of(snapshot: &Snapshot, route_id: Option<&str>) -> SessionConfig {
-        SessionConfig {
-            route: route_id.and_then(|id| snapshot.route_map.get(id).cloned()),
-            plugin_metadata: snapshot.plugin_metadata.clone(),
-        }
-    }
-}
-
-impl PartialEq for SessionConfig {
-    fn eq(&self, other: &Self) -> bool {
-        let same_route = match (&self.route, &other.route) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        same_route && Arc::ptr_eq(&self.plugin_metadata, &other.plugin_metadata)
-    }
-}
-
-impl std::fmt::Debug for SessionConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionConfig")
-            .field(
-                "route",
-                &self.route.as_ref().map(|r| (&r.id, r.mod_revision)),
-            )
-            .finish_non_exhaustive()
-    }
-}
 
 /// One immutable view of the configuration.
 #[derive(Debug, Default)]
@@ -109,6 +45,9 @@ pub struct Snapshot {
     pub ssls: BTreeMap<String, model::types::Ssl>,
     /// Plugin metadata by plugin name.
     pub plugin_metadata: Arc<BTreeMap<String, Value>>,
+    /// What stream plugins keep across snapshots (limit-conn counters, syslog senders),
+    /// carried from one snapshot to the next.
+    pub plugin_state: Arc<PluginState>,
 }
 
 impl Snapshot {

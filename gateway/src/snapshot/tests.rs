@@ -10,7 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::*;
 use crate::balancer::PickState;
-use crate::router::{ConnInfo, Transport};
+use crate::conn::{ConnInfo, Transport};
+use crate::route::MISSING_UPSTREAM;
 use crate::store::{KeyValue, PutOutcome, Store, StoreError, StoreResult, WatchEvent};
 
 fn kv(key: &str, value: Value, create: i64, modified: i64) -> KeyValue {

@@ -12,9 +12,9 @@ use super::sni::{normalize, preread_sni};
 use super::stream::ClientStream;
 use super::TlsContext;
 use crate::config::TcpListen;
-use crate::proxy::stats::RejectReason;
+use crate::conn::ConnInfo;
 use crate::proxy_protocol;
-use crate::router::ConnInfo;
+use crate::session::RejectReason;
 use crate::snapshot::Snapshot;
 
 /// How long a TLS client has to complete its handshake.

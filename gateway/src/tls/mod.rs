@@ -6,7 +6,7 @@
 //! the SSL object from the [`certs::CertIndex`] and that object's own `ServerConfig` finishes
 //! the handshake (so `client.ca` and `ssl_protocols` apply per SNI); on `sni_preread` ports the
 //! ClientHello is only peeked ([`sni`]) and the bytes pass through untouched → the
-//! [`ConnInfo`](crate::router::ConnInfo) carries the SNI and the client address into routing.
+//! [`ConnInfo`](crate::conn::ConnInfo) carries the SNI and the client address into routing.
 //!
 //! Towards the upstream ([`upstream`]): PROXY header (`proxy_protocol_to_upstream`), then TLS
 //! for `scheme: tls` upstreams. [`stream`] holds the plain-or-TLS stream types and the relay

@@ -22,8 +22,8 @@ use super::certs::{certified_key, roots_from_pem};
 use super::stream::UpstreamStream;
 use super::{accept_any_certificate, provider, TlsContext, TlsSettings};
 use crate::config::ProxyProtocolVersion;
+use crate::conn::ConnInfo;
 use crate::proxy_protocol;
-use crate::router::ConnInfo;
 use crate::snapshot::Snapshot;
 
 /// The upstream leg could not be set up after connecting.

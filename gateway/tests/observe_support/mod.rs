@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apisix_gateway::config::{AdminKey, Config, ProxyMode, TcpListen};
-use apisix_gateway::control::{self, ObserveServices};
 use apisix_gateway::proxy::listener::ListenerSet;
 use apisix_gateway::proxy::source::SnapshotRoutes;
 use apisix_gateway::proxy::ProxyContext;
+use apisix_gateway::server::observability::{self, ObserveServices};
 use apisix_gateway::snapshot::{self, SharedSnapshot};
 use apisix_gateway::store::embedded::EmbeddedStore;
 use apisix_gateway::store::Store;
@@ -117,9 +117,9 @@ impl Harness {
             .await
             .expect("watcher sends the first snapshot");
 
-        let (observer, mut services) = control::observer(&config).await.expect("observer");
+        let (sessions, mut services) = observability::observer(&config).await.expect("observer");
         let proxy = Arc::new(ProxyContext {
-            observe: observer,
+            sessions,
             ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
         });
         let mut listeners = ListenerSet::new(proxy.clone());
@@ -212,7 +212,7 @@ impl Harness {
 
     /// Waits until no session is live and every finished one has been reported.
     pub async fn settle(&self, sessions: u64) {
-        let observe = self.proxy.observe.clone();
+        let observe = self.proxy.sessions.clone();
         let registry = self.proxy.registry.clone();
         eventually("sessions reported", || {
             let done = registry.is_empty() && observe.sessions_finished() >= sessions;

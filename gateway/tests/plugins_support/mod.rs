@@ -9,8 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use apisix_gateway::config::TcpListen;
-use apisix_gateway::observe::Observer;
-use apisix_gateway::plugins::PluginRuntime;
+use apisix_gateway::plugins::PluginState;
 use apisix_gateway::proxy::listener::ListenerSet;
 use apisix_gateway::proxy::source::SnapshotRoutes;
 use apisix_gateway::proxy::ProxyContext;
@@ -56,7 +55,8 @@ pub fn compile(objects: &[(&str, Value)]) -> snapshot::Snapshot {
 /// A proxy serving a compiled snapshot with every plugin enabled.
 pub struct Gateway {
     pub snapshot: SharedSnapshot,
-    pub plugins: Arc<PluginRuntime>,
+    /// The stream plugins' state of the compiled snapshot (limit-conn counters, syslog).
+    pub plugins: Arc<PluginState>,
     pub proxy: Arc<ProxyContext>,
     pub addrs: Vec<SocketAddr>,
     /// The UDP listener (127.0.0.1).
@@ -68,15 +68,12 @@ impl Gateway {
     /// Listens on 127.0.0.1:0 (and `[::1]:0` when `v6`).
     pub async fn start(objects: &[(&str, Value)], v6: bool) -> Gateway {
         let snapshot = snapshot::shared_empty();
-        snapshot.store(Arc::new(compile(objects)));
-        let plugins = Arc::new(PluginRuntime::new(all_plugins()));
-        // The session sink reads each session's pinned snapshot, as in the server.
-        let observe = Arc::new(Observer::new());
-        let proxy = Arc::new(ProxyContext {
-            plugins: plugins.clone(),
-            observe,
-            ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
-        });
+        let compiled = compile(objects);
+        let plugins = compiled.plugin_state.clone();
+        snapshot.store(Arc::new(compiled));
+        let proxy = Arc::new(ProxyContext::new(Arc::new(SnapshotRoutes::new(
+            snapshot.clone(),
+        ))));
         let mut listens = vec![entry("127.0.0.1:0")];
         if v6 {
             listens.push(entry("[::1]:0"));

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use apisix_gateway::balancer::{ConnectFailure, NodeAddr, PickState};
 use apisix_gateway::config::TcpListen;
+use apisix_gateway::conn::ConnInfo;
 use apisix_gateway::proxy::listener::ListenerSet;
 use apisix_gateway::proxy::source::{RouteSource, Routed, UpstreamNodes};
-use apisix_gateway::proxy::stats::RejectReason;
 use apisix_gateway::proxy::ProxyContext;
-use apisix_gateway::router::ConnInfo;
+use apisix_gateway::session::RejectReason;
 use apisix_gateway::snapshot::Snapshot;
 use async_trait::async_trait;
 use tokio::io::AsyncReadExt;
@@ -83,6 +83,7 @@ pub fn context_to(nodes: Vec<SocketAddr>, idle: Duration) -> Arc<ProxyContext> {
     let routed = Routed {
         route_id: "1".into(),
         route: None,
+        chain: Arc::default(),
         upstream: Arc::new(FixedUpstream { nodes, idle }),
     };
     Arc::new(ProxyContext::new(Arc::new(FixedRoutes(Ok(routed)))))

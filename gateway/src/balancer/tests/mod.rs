@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::health::{HealthCounter, HealthStatus, Report};
 use super::*;
-use crate::router::{ConnInfo, Transport};
+use crate::conn::{ConnInfo, Transport};
 
 mod policies;
 

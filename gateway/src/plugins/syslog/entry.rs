@@ -7,8 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use crate::accesslog::format::{rfc3339_millis, variable};
-use crate::observe::SessionRecord;
-use crate::snapshot::ResolvedRoute;
+use crate::session::SessionRecord;
 
 /// APISIX's `MAX_LOG_FORMAT_DEPTH`: deeper objects are replaced by `{}`.
 pub const MAX_FORMAT_DEPTH: usize = 5;
@@ -21,16 +20,23 @@ pub const PRI: u32 = 46;
 pub fn custom_entry(
     format: &Map<String, Value>,
     record: &SessionRecord,
-    route: &ResolvedRoute,
+    route: &RouteIds,
 ) -> Value {
     let mut entry = render(format, record, 1);
     if let Value::Object(map) = &mut entry {
-        if let Some(service) = &route.route.service_id {
+        if let Some(service) = &route.service_id {
             map.insert("service_id".into(), json!(service));
         }
-        map.insert("route_id".into(), json!(route.id));
+        map.insert("route_id".into(), json!(route.route_id));
     }
     entry
+}
+
+/// The ids an entry names: the session's route and its service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteIds {
+    pub route_id: String,
+    pub service_id: Option<String>,
 }
 
 fn render(format: &Map<String, Value>, record: &SessionRecord, depth: usize) -> Value {
@@ -52,14 +58,14 @@ fn render(format: &Map<String, Value>, record: &SessionRecord, depth: usize) -> 
 
 /// The entry sent when neither the conf nor the metadata has a `log_format` (APISIX sends
 /// nothing then): the session's addresses, status, byte counts and timings.
-pub fn default_entry(record: &SessionRecord, route: &ResolvedRoute) -> Value {
+pub fn default_entry(record: &SessionRecord, route: &RouteIds) -> Value {
     let var = |name: &str| variable(name, record).map_or(Value::Null, Value::String);
     let start_ms = record
         .started_at
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let mut entry = json!({
-        "route_id": route.id,
+        "route_id": route.route_id,
         "client_ip": var("remote_addr"),
         "remote_port": var("remote_port"),
         "server_addr": var("server_addr"),
@@ -73,7 +79,7 @@ pub fn default_entry(record: &SessionRecord, route: &ResolvedRoute) -> Value {
         "start_time": start_ms,
         "latency": record.duration.as_secs_f64() * 1000.0,
     });
-    if let (Some(service), Value::Object(map)) = (&route.route.service_id, &mut entry) {
+    if let (Some(service), Value::Object(map)) = (&route.service_id, &mut entry) {
         map.insert("service_id".into(), json!(service));
     }
     if let Value::Object(map) = &mut entry {

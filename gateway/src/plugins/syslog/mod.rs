@@ -2,12 +2,12 @@
 //! session on a route that configures it, batched and sent to `host:port` over TCP (optionally
 //! TLS) or UDP, never on the data path.
 //!
-//! Flow: the session sink ([`crate::observe::Observer::finish`]) calls
-//! [`SyslogLogger::log`] with the session's record → the route's `syslog` conf is read from
-//! the current snapshot (skipped when the plugin is not in `stream_plugins` or has
-//! `_meta.disable`) → the entry is built ([`entry`]) and handed with `try_send` to the batch
-//! worker of that conf ([`sender`]). A full queue drops the entry (counted, logged); nothing
-//! here ever waits on the network.
+//! Flow: the route's conf (and the plugin metadata's `log_format` and
+//! `max_pending_entries`) is compiled with the snapshot into a [`SyslogPlugin`] (not when the
+//! plugin is missing from `stream_plugins` or has `_meta.disable`) → its log phase builds the
+//! session's entry ([`entry`]) and hands it with `try_send` to the batch worker of that conf
+//! ([`sender`]), kept in the [`SyslogLogger`] across snapshots. A full queue drops the entry
+//! (counted, logged); nothing here ever waits on the network.
 //!
 //! Entry: `log_format` from the conf, else from the plugin metadata (`$var` values are stream
 //! variables, other values literal, nested objects allowed), plus `route_id` and `service_id`.
@@ -17,7 +17,10 @@
 //! `apisix/utils/rfc5424.lua`; `$host` does not exist in stream, hence `-`).
 
 pub mod entry;
+mod plugin;
 pub mod sender;
+
+pub use plugin::{build, SyslogPlugin};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +29,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
-
-use crate::observe::SessionRecord;
 
 /// Queue length of one batch worker when the metadata sets no `max_pending_entries`
 /// (APISIX's default).
@@ -116,25 +117,15 @@ struct Worker {
     tx: mpsc::Sender<String>,
 }
 
-/// The log-phase side of the plugin, held by the session sink.
-#[derive(Debug)]
+/// The plugin's batch workers (one per distinct conf) and counters, shared by every
+/// snapshot.
+#[derive(Debug, Default)]
 pub struct SyslogLogger {
-    enabled: bool,
     workers: Mutex<HashMap<String, Worker>>,
     stats: Arc<SyslogStats>,
 }
 
 impl SyslogLogger {
-    /// Logs sessions whose route has `syslog`, as each session's pinned configuration holds
-    /// it; `enabled`: `syslog` is in `stream_plugins`.
-    pub fn new(enabled: bool) -> SyslogLogger {
-        SyslogLogger {
-            enabled,
-            workers: Mutex::new(HashMap::new()),
-            stats: Arc::default(),
-        }
-    }
-
     /// The plugin's counters.
     pub fn stats(&self) -> &Arc<SyslogStats> {
         &self.stats
@@ -150,50 +141,9 @@ impl SyslogLogger {
         self.stats.sent.load(Ordering::Relaxed)
     }
 
-    /// The log phase of one finished session: queues its entry when its route has `syslog`.
-    /// Never waits.
-    pub fn log(&self, record: &SessionRecord) {
-        if !self.enabled {
-            return;
-        }
-        let (Some(route_id), Some(config)) = (record.route_id.as_deref(), record.config.as_ref())
-        else {
-            return;
-        };
-        let Some(route) = config.route.as_ref().filter(|r| r.id == route_id) else {
-            return;
-        };
-        let Some(raw) = route.plugins.get("syslog") else {
-            return;
-        };
-        if raw.pointer("/_meta/disable") == Some(&Value::Bool(true)) {
-            return;
-        }
-        let Some(conf) = SyslogConf::parse(raw) else {
-            return;
-        };
-        let metadata = config.plugin_metadata.get("syslog");
-        let meta_format = metadata
-            .and_then(|m| m.get("log_format"))
-            .and_then(Value::as_object)
-            .filter(|f| !f.is_empty());
-        let max_pending = metadata
-            .and_then(|m| m.get("max_pending_entries"))
-            .and_then(Value::as_u64)
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(DEFAULT_MAX_PENDING);
-        let format = conf.log_format.as_ref().or(meta_format);
-        let body = match format {
-            Some(format) => entry::custom_entry(format, record, route),
-            None => entry::default_entry(record, route),
-        };
-        let message = entry::rfc5424(&body, record.started_at + record.duration);
-        let key = format!("{route_id}\n{raw}\n{max_pending}");
-        self.queue(key, conf, max_pending, message);
-    }
-
-    fn queue(&self, key: String, conf: SyslogConf, max_pending: usize, message: String) {
+    /// Hands `message` to the worker of `key` (started with `conf` when there is none), or
+    /// drops it when that worker's queue is full. Never waits.
+    pub fn queue(&self, key: String, conf: SyslogConf, max_pending: usize, message: String) {
         let mut workers = self.workers.lock().unwrap_or_else(PoisonError::into_inner);
         let mut message = message;
         if !workers.contains_key(&key) {

@@ -1,14 +1,12 @@
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::json;
 
-use super::entry::{custom_entry, default_entry, rfc5424};
+use super::entry::{custom_entry, default_entry, rfc5424, RouteIds};
 use super::*;
-use crate::observe::SessionRecord;
-use crate::router::Transport;
-use crate::snapshot::ResolvedRoute;
+use crate::conn::Transport;
+use crate::session::SessionRecord;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("literal address")
@@ -27,23 +25,16 @@ fn record() -> SessionRecord {
         started_at: UNIX_EPOCH + Duration::from_millis(1_764_322_632_345),
         duration: Duration::from_millis(1500),
         transport: Transport::Tcp,
-        config: None,
+        route_label: String::new(),
+        routed: true,
+        rejection: None,
     }
 }
 
-fn route(service: Option<&str>) -> ResolvedRoute {
-    ResolvedRoute {
-        id: "r1".into(),
-        name: None,
-        route: model::types::StreamRoute {
-            service_id: service.map(str::to_owned),
-            ..Default::default()
-        },
-        upstream: None,
-        upstream_error: None,
-        plugins: BTreeMap::new(),
-        create_revision: 1,
-        mod_revision: 1,
+fn route(service: Option<&str>) -> RouteIds {
+    RouteIds {
+        route_id: "r1".into(),
+        service_id: service.map(str::to_owned),
     }
 }
 

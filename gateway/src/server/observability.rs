@@ -1,6 +1,7 @@
-//! Starting and stopping the observability side of a server: the session sink (with the
-//! access log writer and the 1 s stats ticker), the Control API and the Prometheus export
-//! server. The server module makes one call here at start, reload of logs and stop.
+//! The composition root of observability: the session pipeline and its sinks (route stats,
+//! the Prometheus counters, the access log writer), the 1 s stats ticker, the stream plugins'
+//! shared state, the Control API and the Prometheus export server. The server module makes
+//! one call here at start, reload of logs and stop.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,13 +11,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::ControlContext;
 use crate::accesslog::{self, AccessLogSender};
 use crate::config::Config;
-use crate::metrics::MetricsContext;
-use crate::observe::Observer;
-use crate::plugins::syslog::SyslogLogger;
+use crate::control::ControlContext;
+use crate::metrics::{MetricsContext, StreamMetrics};
+use crate::plugins::PluginState;
 use crate::proxy::ProxyContext;
+use crate::session::SessionPipeline;
 use crate::snapshot::SharedSnapshot;
 use crate::store::Store;
 
@@ -40,34 +41,37 @@ pub struct ObserveServices {
     log_task: Option<JoinHandle<()>>,
     control_addr: Option<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
+    /// The Prometheus counters fed by finished sessions.
+    stream_metrics: Arc<StreamMetrics>,
+    /// The stream plugins' state shared by every snapshot (handed to the snapshot compile).
+    plugin_state: Arc<PluginState>,
 }
 
-/// Builds the session sink for `config` (opening the access log when enabled) and starts
-/// its stats ticker.
-pub async fn observer(config: &Config) -> Result<(Arc<Observer>, ObserveServices), String> {
+/// Builds the session pipeline for `config` with its sinks registered (opening the access
+/// log when enabled) and starts its stats ticker.
+pub async fn observer(config: &Config) -> Result<(Arc<SessionPipeline>, ObserveServices), String> {
     let mut services = ObserveServices::default();
-    let syslog_on = config.stream_plugins.iter().any(|p| p == "syslog");
-    let mut observer = Observer::new().with_syslog(SyslogLogger::new(syslog_on));
+    let mut pipeline = SessionPipeline::new().with_sink(services.stream_metrics.clone());
     if let Some((sender, task)) = accesslog::start(&config.stream_log)
         .await
         .map_err(|e| format!("failed to open the access log: {e}"))?
     {
         services.access_log = Some(sender.clone());
         services.log_task = Some(task);
-        observer = observer.with_access_log(sender);
+        pipeline = pipeline.with_sink(Arc::new(sender));
     }
     if !config.data_plane.live_stats {
         tracing::warn!(
             "apisix.data_plane.live_stats is off: route stats, metrics, the access log and \
              syslog are off (benchmarking only)"
         );
-        observer = observer.without_live_stats();
+        pipeline = pipeline.without_live_stats();
     }
-    let observer = Arc::new(observer);
+    let pipeline = Arc::new(pipeline);
     services
         .tasks
-        .push(observer.spawn_ticker(services.stop.clone()));
-    Ok((observer, services))
+        .push(pipeline.spawn_ticker(services.stop.clone()));
+    Ok((pipeline, services))
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
@@ -96,8 +100,11 @@ impl ObserveServices {
                 store: store.clone(),
                 started: Instant::now(),
             });
-            self.tasks
-                .push(tokio::spawn(super::serve(listener, ctx, self.stop.clone())));
+            self.tasks.push(tokio::spawn(crate::control::serve(
+                listener,
+                ctx,
+                self.stop.clone(),
+            )));
         }
         if config.prometheus.enable_export_server {
             let listener = bind(config.prometheus.export_addr, "prometheus export").await?;
@@ -105,6 +112,8 @@ impl ObserveServices {
             let trimmed = config.etcd.prefix.trim_matches('/');
             let ctx = Arc::new(MetricsContext {
                 proxy,
+                stream: self.stream_metrics.clone(),
+                access_log: self.access_log.clone(),
                 snapshot,
                 store,
                 metric_prefix: config.prometheus.metric_prefix.clone(),
@@ -131,6 +140,16 @@ impl ObserveServices {
     /// The export server's bound address, when it runs.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The Prometheus counters fed by finished sessions.
+    pub fn stream_metrics(&self) -> &Arc<StreamMetrics> {
+        &self.stream_metrics
+    }
+
+    /// The stream plugins' shared state (limit-conn counters, syslog senders).
+    pub fn plugin_state(&self) -> &Arc<PluginState> {
+        &self.plugin_state
     }
 
     /// The access log writer, when enabled.

@@ -14,29 +14,10 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use model::control::{Rejected, RouteStats as RouteStatsView, Throughput};
 
+use super::record::{RouteRejection, SessionRecord};
+
 /// Samples kept in the throughput ring (one per second).
 pub const RING_LEN: usize = 60;
-
-/// Why a routed connection was turned away (the `rejected` object of `/v1/stream_routes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteRejection {
-    /// The route has no usable upstream.
-    NoUpstream,
-    /// No node of the upstream could be connected.
-    ConnectFailed,
-    /// A stream plugin refused the connection.
-    Plugin,
-}
-
-impl RouteRejection {
-    fn index(self) -> usize {
-        match self {
-            RouteRejection::NoUpstream => 0,
-            RouteRejection::ConnectFailed => 1,
-            RouteRejection::Plugin => 2,
-        }
-    }
-}
 
 /// The cumulative counters the ring samples: bytes in, bytes out, connections.
 type Totals = [u64; 3];
@@ -188,6 +169,24 @@ impl RouteStatsMap {
         next.insert(id.to_owned(), stats.clone());
         self.map.store(Arc::new(next));
         stats
+    }
+
+    /// The end of one session: a routed one stops being active on its route, a turned-away
+    /// one counts in its route's `rejected` (the stats' part as a session sink).
+    pub fn finish(&self, record: &SessionRecord) {
+        let Some(id) = record.route_id.as_deref() else {
+            return;
+        };
+        if !record.routed && record.rejection.is_none() {
+            return;
+        }
+        let stats = self.get_or_create(id);
+        if let Some(why) = record.rejection {
+            stats.rejected(why);
+        }
+        if record.routed {
+            stats.closed();
+        }
     }
 
     /// Advances every route's ring by one sample.
