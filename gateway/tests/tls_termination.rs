@@ -7,6 +7,7 @@ mod tls_support;
 use std::sync::Arc;
 
 use apisix_gateway::session::RejectReason;
+use apisix_gateway::tls::certs::CertIndex;
 use apisix_gateway::tls::keyring::encrypt_key;
 use apisix_gateway::tls::TlsSettings;
 use serde_json::json;
@@ -286,6 +287,8 @@ async fn keys_encrypted_with_the_keyring_are_decrypted() {
     }))
     .expect("ssl object");
     snapshot.ssls.insert("1".into(), stored);
+    // The cert index is built with the snapshot, with the configured keyring.
+    snapshot.cert_index = Arc::new(CertIndex::build(&snapshot.ssls, &keyring));
     let settings = TlsSettings {
         keyring,
         ..TlsSettings::default()

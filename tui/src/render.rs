@@ -1,7 +1,7 @@
 //! `render(frame, &App)`: the frame layout (header, body, status line, key footer) and the
 //! overlays (help, confirmation). Each view draws its own body (see [`crate::views`]).
 
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
@@ -140,20 +140,9 @@ fn key_line(app: &App, width: u16) -> Paragraph<'static> {
     Paragraph::new(Line::from(spans))
 }
 
-/// A centred rectangle of at most `width` x `height` inside `area`.
-pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
-        .flex(Flex::Center)
-        .areas(area);
-    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
-        .flex(Flex::Center)
-        .areas(row);
-    cell
-}
-
 fn confirm(frame: &mut Frame, area: Rect, question: &str) {
     let width = (question.chars().count() as u16 + 6).max(30);
-    let popup = centered(area, width, 5);
+    let popup = views::centered(area, width, 5);
     frame.render_widget(Clear, popup);
     let text = vec![
         Line::from(question.to_owned()).bold(),

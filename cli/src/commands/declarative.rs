@@ -10,7 +10,7 @@ use anyhow::bail;
 use model::ResourceKind;
 use serde_json::{json, Map, Value};
 
-use super::resource::{print_write, upsert};
+use super::upsert::{print_write, upsert};
 use crate::args::{DumpArgs, FilesArgs, OutputFormat, SyncArgs};
 use crate::compare::{comparable, desired_view, diff_fields, DiffLine, Selector};
 use crate::context::Ctx;

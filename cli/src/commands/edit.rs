@@ -10,7 +10,7 @@ use model::validate::{check_write, references_of, CheckContext, WriteMethod};
 use model::ResourceKind;
 use serde_json::Value;
 
-use super::resource::{print_write, upsert, write_body};
+use super::upsert::{print_write, upsert, write_body};
 use crate::context::Ctx;
 use crate::files::parse_document;
 

@@ -1,13 +1,77 @@
 //! Printing `stream-route test` attempts: the block per attempt (or one line each with
 //! `--count`), the `route` line naming the confirmed or other route, and the JSON objects.
+//! The attempt's result types live here too; `route_test` fills them in.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::route_test::{Attempt, Confirmation, Routed};
+use model::control::Connection;
+
+use super::route_tls::Negotiated;
 use crate::context::Ctx;
 use crate::output::{paint, Tone};
+
+/// One attempt's result.
+#[derive(Debug, Default)]
+pub(super) struct Attempt {
+    pub(super) connect: Option<Duration>,
+    /// TLS handshake time and result with `--tls`.
+    pub(super) tls: Option<(Duration, Negotiated)>,
+    pub(super) first_byte: Option<Duration>,
+    pub(super) reply: Vec<u8>,
+    pub(super) closed: bool,
+    pub(super) route: Confirmation,
+    /// Why the connection was closed without data, per `/v1/match`.
+    pub(super) why_closed: Option<String>,
+    pub(super) failure: Option<String>,
+}
+
+/// What the Control API says about the test connection.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(super) enum Confirmation {
+    /// No Control API call was made (the connection failed first).
+    #[default]
+    NotAsked,
+    /// Listed under the tested route.
+    Confirmed(Routed),
+    /// Listed under another route.
+    Elsewhere(Routed),
+    /// The Control API answered but does not list the connection (already closed).
+    NotListed,
+    /// The Control API did not answer.
+    Unavailable(String),
+}
+
+/// One `/v1/connections` entry, the fields `stream-route test` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Routed {
+    pub(super) route: String,
+    pub(super) node: Option<String>,
+    pub(super) connection: Option<String>,
+}
+
+impl Routed {
+    pub(super) fn from_entry(c: &Connection) -> Option<Routed> {
+        let route = Some(c.route_id.clone()).filter(|r| !r.is_empty())?;
+        Some(Routed {
+            route,
+            node: c.upstream.clone(),
+            connection: Some(c.id.clone()).filter(|id| !id.is_empty()),
+        })
+    }
+
+    pub(super) fn describe(&self) -> String {
+        let mut out = self.route.clone();
+        if let Some(node) = &self.node {
+            out.push_str(&format!(" via {node}"));
+        }
+        if let Some(id) = &self.connection {
+            out.push_str(&format!(" (connection {id})"));
+        }
+        out
+    }
+}
 
 /// Prints one attempt (one line each when `compact`, for `--count`), or collects its JSON.
 pub(super) fn report(

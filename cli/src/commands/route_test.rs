@@ -7,7 +7,7 @@
 //! through `/v1/match` (`route_explain`). `--tls` does a TLS handshake first (`route_tls`);
 //! `--count N` repeats the attempt and summarises connect and round-trip times.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use model::client::{ConnectionFilter, ControlClient};
@@ -18,73 +18,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::route_tls::{self, Negotiated};
+use super::route_tls;
 
-use super::route_report::report;
+use super::route_report::{report, Attempt, Confirmation, Routed};
 use crate::args::TestArgs;
 use crate::context::Ctx;
 use crate::output::print_machine;
-
-/// One attempt's result.
-#[derive(Debug, Default)]
-pub(super) struct Attempt {
-    pub(super) connect: Option<Duration>,
-    /// TLS handshake time and result with `--tls`.
-    pub(super) tls: Option<(Duration, Negotiated)>,
-    pub(super) first_byte: Option<Duration>,
-    pub(super) reply: Vec<u8>,
-    pub(super) closed: bool,
-    pub(super) route: Confirmation,
-    /// Why the connection was closed without data, per `/v1/match`.
-    pub(super) why_closed: Option<String>,
-    pub(super) failure: Option<String>,
-}
-
-/// What the Control API says about the test connection.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub(super) enum Confirmation {
-    /// No Control API call was made (the connection failed first).
-    #[default]
-    NotAsked,
-    /// Listed under the tested route.
-    Confirmed(Routed),
-    /// Listed under another route.
-    Elsewhere(Routed),
-    /// The Control API answered but does not list the connection (already closed).
-    NotListed,
-    /// The Control API did not answer.
-    Unavailable(String),
-}
-
-/// One `/v1/connections` entry, the fields `stream-route test` reports.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Routed {
-    pub(super) route: String,
-    pub(super) node: Option<String>,
-    pub(super) connection: Option<String>,
-}
-
-impl Routed {
-    fn from_entry(c: &Connection) -> Option<Routed> {
-        let route = Some(c.route_id.clone()).filter(|r| !r.is_empty())?;
-        Some(Routed {
-            route,
-            node: c.upstream.clone(),
-            connection: Some(c.id.clone()).filter(|id| !id.is_empty()),
-        })
-    }
-
-    pub(super) fn describe(&self) -> String {
-        let mut out = self.route.clone();
-        if let Some(node) = &self.node {
-            out.push_str(&format!(" via {node}"));
-        }
-        if let Some(id) = &self.connection {
-            out.push_str(&format!(" (connection {id})"));
-        }
-        out
-    }
-}
 
 /// A byte stream to the gateway: plain TCP or TLS over it.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -377,6 +316,8 @@ fn judge(args: &TestArgs, a: &Attempt) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -17,9 +17,9 @@ use crate::admin::request::QueryArgs;
 use crate::config::{ConfigProvider, Role};
 use crate::conn::{ConnInfo, Transport};
 use crate::http_reply::{error, json};
+use crate::proxy::tls::routes::sni_warnings_for_port;
 use crate::route::ResolvedRoute;
 use crate::session::routestats::RouteStats;
-use crate::tls::routes::sni_warnings_for_port;
 
 type Reply = Response<Full<Bytes>>;
 

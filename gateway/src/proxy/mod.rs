@@ -16,6 +16,7 @@ pub mod relay;
 pub mod source;
 pub mod stats;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod workers;
 
@@ -37,7 +38,7 @@ pub struct ProxyContext {
     /// Where finished sessions are reported (route stats, metrics, access log).
     pub sessions: Arc<SessionPipeline>,
     /// SSL objects, TLS and PROXY protocol settings (see [`crate::tls`]).
-    pub tls: Arc<crate::tls::TlsContext>,
+    pub tls: Arc<crate::proxy::tls::TlsContext>,
     /// The engine that relays plain TCP (`apisix.data_plane.relay`).
     pub relay: relay::RelayEngine,
 }
@@ -50,13 +51,13 @@ impl ProxyContext {
             registry: Arc::new(ConnectionRegistry::new()),
             stats: Arc::new(ProxyStats::default()),
             sessions: Arc::new(SessionPipeline::new()),
-            tls: Arc::new(crate::tls::TlsContext::default()),
+            tls: Arc::new(crate::proxy::tls::TlsContext::default()),
             relay: relay::RelayEngine::default(),
         }
     }
 
     /// Uses `tls` for certificates and the connection front settings.
-    pub fn with_tls(mut self, tls: Arc<crate::tls::TlsContext>) -> Self {
+    pub fn with_tls(mut self, tls: Arc<crate::proxy::tls::TlsContext>) -> Self {
         self.tls = tls;
         self
     }

@@ -28,13 +28,13 @@ use crate::proxy::connect::{connect_tcp, connect_with_retries};
 use crate::proxy::recorder::SessionRecorder;
 use crate::proxy::registry::{FrontInfo, NewConnection};
 use crate::proxy::source::UpstreamNodes;
+use crate::proxy::tls::front::accept_front;
+use crate::proxy::tls::stream::relay_streams;
+use crate::proxy::tls::upstream::{prepare_upstream, UpstreamLeg};
 use crate::proxy::ProxyContext;
 use crate::session::relay_status;
 use crate::session::RejectReason;
 use crate::session::RelayEnd;
-use crate::tls::front::accept_front;
-use crate::tls::stream::relay_streams;
-use crate::tls::upstream::{prepare_upstream, UpstreamLeg};
 
 /// Accepts on `listener` until `stop` is cancelled, spawning one task per connection.
 /// Stopping closes the listening socket only; accepted connections carry on.
@@ -170,13 +170,13 @@ pub async fn serve_connection(
     });
     let handle = registration.handle();
     handle.set_front(FrontInfo {
-        tls: matches!(client, crate::tls::stream::ClientStream::Tls(_)),
+        tls: matches!(client, crate::proxy::tls::stream::ClientStream::Tls(_)),
         sni: conn.sni.clone(),
     });
     session.routed(&routed.route_id, routed.route.as_ref(), handle);
     let plain = match &client {
-        crate::tls::stream::ClientStream::Plain(tcp) => Some(tcp),
-        crate::tls::stream::ClientStream::Tls(_) => None,
+        crate::proxy::tls::stream::ClientStream::Plain(tcp) => Some(tcp),
+        crate::proxy::tls::stream::ClientStream::Tls(_) => None,
     };
     let plugins = tokio::select! {
         _ = handle.killed() => return,

@@ -23,10 +23,11 @@ use crate::config::Config;
 use crate::proxy::listener::{ListenError, ListenerSet, ReconcileReport};
 use crate::proxy::registry::ConnectionRegistry;
 use crate::proxy::source::SnapshotRoutes;
+use crate::proxy::tls::TlsContext;
 use crate::proxy::ProxyContext;
 use crate::runtime::Workers;
 use crate::snapshot::{SharedSnapshot, Snapshot};
-use crate::tls::{TlsContext, TlsSettings};
+use crate::tls::TlsSettings;
 
 pub use observability::ObserveServices;
 pub use pidfile::PidFile;
@@ -132,7 +133,7 @@ impl Server {
             Some(snapshot.clone()),
             TlsSettings::from_config(&config),
         ));
-        crate::tls::routes::spawn_sni_route_check(&tls);
+        crate::proxy::tls::routes::spawn_sni_route_check(&tls);
         let proxy = Arc::new(
             ProxyContext {
                 sessions,

@@ -18,6 +18,7 @@ use crate::plugins::{Chain, ChainContext, PluginState};
 use crate::route::{ResolvedRoute, MISSING_UPSTREAM};
 use crate::router::RouteTable;
 use crate::store::KeyValue;
+use crate::tls::certs::CertIndex;
 
 /// One accepted object: its id and store entry.
 struct Item<'a> {
@@ -34,6 +35,9 @@ pub struct CompileOptions {
     pub health_checks: bool,
     /// The stream plugins' shared state; `None`: the previous snapshot's, or a new one.
     pub plugin_state: Option<Arc<PluginState>>,
+    /// `apisix.data_encryption.keyring` (empty when `enable_encrypt_fields` is off), which
+    /// decrypts the SSL objects' keys.
+    pub keyring: Vec<String>,
 }
 
 impl CompileOptions {
@@ -43,6 +47,7 @@ impl CompileOptions {
             dns_ttl: config.dns_resolver_valid.unwrap_or(DEFAULT_DNS_TTL),
             health_checks: !config.disable_upstream_healthcheck,
             plugin_state: None,
+            keyring: config.data_encryption_keyring.clone(),
         }
     }
 }
@@ -53,6 +58,7 @@ impl Default for CompileOptions {
             dns_ttl: DEFAULT_DNS_TTL,
             health_checks: true,
             plugin_state: None,
+            keyring: Vec::new(),
         }
     }
 }
@@ -126,6 +132,16 @@ pub fn compile_with(
     };
     let routes = compile_routes(take(ResourceKind::StreamRoutes), &lookup, &mut runtimes);
 
+    let ssls: BTreeMap<String, Ssl> = take(ResourceKind::Ssls)
+        .iter()
+        .filter_map(|item| Some((item.id.to_owned(), parse::<Ssl>(item)?)))
+        .collect();
+    let cert_index = match previous {
+        Some(p) if p.ssls == ssls && p.cert_index.keyring() == options.keyring.as_slice() => {
+            p.cert_index.clone()
+        }
+        _ => Arc::new(CertIndex::build(&ssls, &options.keyring)),
+    };
     Snapshot {
         revision: items.iter().map(|kv| kv.mod_revision).max().unwrap_or(0),
         route_map: routes.iter().map(|r| (r.id.clone(), r.clone())).collect(),
@@ -133,10 +149,8 @@ pub fn compile_with(
         upstreams,
         runtimes: runtimes.built,
         services,
-        ssls: take(ResourceKind::Ssls)
-            .iter()
-            .filter_map(|item| Some((item.id.to_owned(), parse::<Ssl>(item)?)))
-            .collect(),
+        ssls,
+        cert_index,
         plugin_metadata,
         plugin_state,
     }

@@ -22,6 +22,7 @@ use crate::balancer::UpstreamRuntime;
 use crate::plugins::PluginState;
 use crate::route::ResolvedRoute;
 use crate::router::RouteTable;
+use crate::tls::certs::CertIndex;
 
 pub use compile::{compile, compile_with, CompileOptions};
 pub use watcher::{run_watcher, run_watcher_with, SnapshotWatcher};
@@ -43,6 +44,9 @@ pub struct Snapshot {
     pub services: BTreeMap<String, model::types::Service>,
     /// SSL objects by id.
     pub ssls: BTreeMap<String, model::types::Ssl>,
+    /// The SSL objects' certificates by SNI, built with the snapshot (reused from the previous
+    /// one while its SSL objects are unchanged), so no handshake ever builds one.
+    pub cert_index: Arc<CertIndex>,
     /// Plugin metadata by plugin name.
     pub plugin_metadata: Arc<BTreeMap<String, Value>>,
     /// What stream plugins keep across snapshots (limit-conn counters, syslog senders),

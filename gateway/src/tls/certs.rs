@@ -43,12 +43,17 @@ pub struct CertIndex {
     wildcard: HashMap<String, usize>,
     any: Option<usize>,
     clients: HashMap<String, Arc<CertifiedKey>>,
+    /// The keyring the keys were decrypted with.
+    keyring: Vec<String>,
 }
 
 impl CertIndex {
     /// Builds the index from `ssls` (by id), decrypting keys with `keyring`.
     pub fn build(ssls: &BTreeMap<String, Ssl>, keyring: &[String]) -> CertIndex {
-        let mut index = CertIndex::default();
+        let mut index = CertIndex {
+            keyring: keyring.to_vec(),
+            ..CertIndex::default()
+        };
         for (id, ssl) in ssls {
             if ssl.status == Some(0) {
                 continue;
@@ -110,7 +115,12 @@ impl CertIndex {
         self.clients.get(id).cloned()
     }
 
-    /// How many server SSL objects are usable.
+    /// The keyring the index decrypted its keys with.
+    pub fn keyring(&self) -> &[String] {
+        &self.keyring
+    }
+
+    /// How many server SSL objects are indexed.
     pub fn len(&self) -> usize {
         self.servers.len()
     }

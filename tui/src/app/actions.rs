@@ -6,7 +6,6 @@ use crossterm::event::{KeyCode, KeyEvent};
 use super::rows::{
     self, conn_rows, detail_conn_rows, route_rows, row_count, CONN_SORTS, ROUTE_SORTS,
 };
-use super::update::quit;
 use super::{App, Mode, Pending, TesterState, View};
 use crate::editor::EditorState;
 use crate::event::Effect;
@@ -270,4 +269,10 @@ pub fn type_text(app: &mut App, key: KeyEvent) {
         }
         _ => {}
     }
+}
+
+/// Ends the dashboard.
+pub(crate) fn quit(app: &mut App) -> Vec<Effect> {
+    app.quit = true;
+    vec![Effect::Quit]
 }

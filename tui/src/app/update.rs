@@ -4,7 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::actions;
+use super::actions::{self, quit};
 use super::rows::row_count;
 use super::{App, Link, Mode, Pending, View};
 use crate::editor::EditorError;
@@ -77,11 +77,6 @@ fn on_saved(app: &mut App, id: String, result: Result<(), String>) -> Vec<Effect
             Vec::new()
         }
     }
-}
-
-pub(crate) fn quit(app: &mut App) -> Vec<Effect> {
-    app.quit = true;
-    vec![Effect::Quit]
 }
 
 pub(crate) fn go_back(app: &mut App) {

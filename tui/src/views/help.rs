@@ -6,10 +6,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Block, Clear, Row, Table};
 use ratatui::Frame;
 
+use super::centered;
 use super::header_style;
 use crate::app::App;
 use crate::keymap;
-use crate::render::centered;
 
 /// Draws the help overlay over `area`.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {

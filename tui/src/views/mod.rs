@@ -17,6 +17,7 @@ pub mod routes;
 pub mod tester;
 pub mod upstreams;
 
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::TableState;
 
@@ -51,4 +52,15 @@ pub fn list_title(name: &str, count: usize, list: &ListState, sorts: &[&str]) ->
 /// A table state selecting `list.selected` (none when the list is empty).
 pub fn table_state(list: &ListState, rows: usize) -> TableState {
     TableState::default().with_selected((rows > 0).then(|| list.selected.min(rows - 1)))
+}
+
+/// A centred rectangle of at most `width` x `height` inside `area`.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
 }

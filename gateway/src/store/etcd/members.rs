@@ -35,11 +35,6 @@ const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 /// forwarded to a leader that just died waits in etcd for seconds before it fails).
 const MAX_ATTEMPT: Duration = Duration::from_secs(5);
 
-/// HTTP/2 keep-alive on every member channel: a member that vanished (link down, host gone)
-/// is noticed within about interval + timeout, even by an idle watch.
-pub(super) const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(3);
-pub(super) const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// One etcd member.
 struct Member {
     /// The `deployment.etcd.host` entry.

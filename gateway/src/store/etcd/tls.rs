@@ -25,10 +25,14 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::members::{KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT};
 use crate::config::EtcdConfig;
 use crate::store::StoreError;
 use crate::tls::{accept_any_certificate, certs, provider};
+
+/// HTTP/2 keep-alive on every member channel: a member that vanished (link down, host gone)
+/// is noticed within about interval + timeout, even by an idle watch.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(3);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// One `https://` host.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! an SNI, i.e. on `tls: true` or `sni_preread: true` listeners (or with `fallback_sni`).
 //! APISIX users hit this silently (issue #6006); we warn once per snapshot that has such routes
 //! while no listener can give them an SNI, and `/v1/match` warns per port
-//! ([`sni_warnings_for_port`]). The same watcher pre-builds the cert index.
+//! ([`sni_warnings_for_port`]).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -78,8 +78,7 @@ pub fn sni_warnings_for_port(
     warnings
 }
 
-/// Watches the snapshot of `tls`: logs [`unreachable_sni_warning`] once per new snapshot and,
-/// when a listener terminates TLS, builds the new cert index ahead of the next handshake.
+/// Watches the snapshot of `tls`: logs [`unreachable_sni_warning`] once per new snapshot.
 /// The task ends when the context is dropped.
 pub fn spawn_sni_route_check(tls: &Arc<TlsContext>) {
     let weak: Weak<TlsContext> = Arc::downgrade(tls);
@@ -93,10 +92,6 @@ pub fn spawn_sni_route_check(tls: &Arc<TlsContext>) {
                     if changed {
                         if let Some(warning) = unreachable_sni_warning(&tls, &snapshot) {
                             tracing::warn!(revision = snapshot.revision, "{warning}");
-                        }
-                        if tls.settings().sni_listener {
-                            // Warm the cert index so the next handshake does not parse PEMs.
-                            let _ = tls.cert_index();
                         }
                         last = Some(snapshot);
                     }

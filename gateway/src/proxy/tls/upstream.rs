@@ -18,13 +18,14 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::certs::{certified_key, roots_from_pem};
 use super::stream::UpstreamStream;
-use super::{accept_any_certificate, provider, TlsContext, TlsSettings};
+use super::TlsContext;
 use crate::config::ProxyProtocolVersion;
 use crate::conn::ConnInfo;
 use crate::proxy_protocol;
 use crate::snapshot::Snapshot;
+use crate::tls::certs::{certified_key, roots_from_pem};
+use crate::tls::{accept_any_certificate, provider, TlsSettings};
 
 /// The upstream leg could not be set up after connecting.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +111,7 @@ fn client_config(
 ) -> Result<Arc<ClientConfig>, String> {
     let settings = tls.settings();
     let verify = spec.verify.unwrap_or(false);
-    let (identity, client_key) = client_identity(spec, tls, snapshot, &settings)?;
+    let (identity, client_key) = client_identity(spec, snapshot, &settings)?;
     let cache_key = format!("{verify}|{identity}");
     tls.client_config(cache_key, || {
         let builder = ClientConfig::builder_with_provider(Arc::new(provider()))
@@ -133,7 +134,6 @@ fn client_config(
 /// A cache identity for the client certificate, and the certificate itself.
 fn client_identity(
     spec: &UpstreamTls,
-    tls: &TlsContext,
     snapshot: &Arc<Snapshot>,
     settings: &TlsSettings,
 ) -> Result<(String, Option<Arc<CertifiedKey>>), String> {
@@ -143,8 +143,8 @@ fn client_identity(
             .get(id)
             .cloned()
             .ok_or_else(|| format!("failed to fetch ssl info by ssl id [{id}]"))?;
-        let key = tls
-            .cert_index_of(snapshot)
+        let key = snapshot
+            .cert_index
             .client_cert(id)
             .ok_or_else(|| format!("ssl {id} is not a usable client certificate"))?;
         let identity = format!("id:{id}|{:?}|{:?}", ssl.cert, ssl.key);

@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_rustls::LazyConfigAcceptor;
 
-use super::sni::{normalize, preread_sni};
 use super::stream::ClientStream;
 use super::TlsContext;
 use crate::config::TcpListen;
@@ -16,6 +15,7 @@ use crate::conn::ConnInfo;
 use crate::proxy_protocol;
 use crate::session::RejectReason;
 use crate::snapshot::Snapshot;
+use crate::tls::sni::{normalize, preread_sni};
 
 /// How long a TLS client has to complete its handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,7 +76,7 @@ pub async fn accept_front(
     }
     if listen.tls {
         let (tls_stream, sni) =
-            terminate(stream, tls, snapshot, settings.fallback_sni.as_deref()).await?;
+            terminate(stream, snapshot, settings.fallback_sni.as_deref()).await?;
         conn.sni = Some(sni);
         return Ok((ClientStream::Tls(Box::new(tls_stream)), conn));
     }
@@ -102,7 +102,6 @@ async fn starts_with_tls_record(stream: &TcpStream) -> bool {
 /// Reads the ClientHello, picks the SSL object by SNI and completes the handshake with it.
 async fn terminate(
     stream: TcpStream,
-    tls: &TlsContext,
     snapshot: &Arc<Snapshot>,
     fallback: Option<&str>,
 ) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, String), FrontError> {
@@ -113,8 +112,8 @@ async fn terminate(
         let sni = sent
             .or_else(|| fallback.map(str::to_owned))
             .ok_or(FrontError::NoSni)?;
-        let index = tls.cert_index_of(snapshot);
-        let ssl = index
+        let ssl = snapshot
+            .cert_index
             .find(&sni)
             .ok_or_else(|| FrontError::NoCertificate(sni.clone()))?;
         tracing::trace!(sni = %sni, ssl = %ssl.id, mtls = ssl.mtls, "tls certificate selected");
