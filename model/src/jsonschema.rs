@@ -19,7 +19,9 @@ mod keywords;
 mod lua;
 mod pattern;
 
-use keywords::{check_array, check_contains, check_number, check_string};
+use keywords::{
+    check_array, check_contains, check_count, check_number, check_string, COUNTED_PROPERTIES,
+};
 
 pub use lua::{cjson_encode, deep_eq, lua_number, lua_quote, lua_tostring, lua_type};
 pub use pattern::matches as pattern_matches;
@@ -70,6 +72,17 @@ fn type_matches(t: &str, v: &Value) -> bool {
     }
 }
 
+/// A boolean `items` or `propertyNames` ends the check as jsonschema does: `true` passes
+/// anything, `false` only an empty table. `None` when the keyword is absent or a schema.
+fn boolean_keyword(keyword: Option<&Value>, v: &Value) -> Option<Result<(), String>> {
+    match keyword {
+        Some(Value::Bool(true)) => Some(Ok(())),
+        Some(Value::Bool(false)) if table_kind(v) == Some(1) => Some(Ok(())),
+        Some(Value::Bool(false)) => Some(Err("expect false always".to_owned())),
+        _ => None,
+    }
+}
+
 fn check(schema: &Value, v: &Value) -> Result<(), String> {
     let s = match schema {
         Value::Bool(true) => return Ok(()),
@@ -88,17 +101,10 @@ fn check(schema: &Value, v: &Value) -> Result<(), String> {
         .iter()
         .any(|k| s.contains_key(*k))
     {
-        match s.get("items") {
-            Some(Value::Bool(true)) => return Ok(()),
-            Some(Value::Bool(false)) => {
-                return if table_kind(v) == Some(1) {
-                    Ok(())
-                } else {
-                    Err("expect false always".to_owned())
-                };
-            }
-            _ => check_array(s, v)?,
+        if let Some(verdict) = boolean_keyword(s.get("items"), v) {
+            return verdict;
         }
+        check_array(s, v)?;
     }
     if let Value::String(text) = v {
         check_string(s, text)?;
@@ -107,16 +113,8 @@ fn check(schema: &Value, v: &Value) -> Result<(), String> {
         check_number(s, n)?;
     }
     check_combinators(s, v)?;
-    match s.get("propertyNames") {
-        Some(Value::Bool(true)) => return Ok(()),
-        Some(Value::Bool(false)) => {
-            return if table_kind(v) == Some(1) {
-                Ok(())
-            } else {
-                Err("expect false always".to_owned())
-            };
-        }
-        _ => {}
+    if let Some(verdict) = boolean_keyword(s.get("propertyNames"), v) {
+        return verdict;
     }
     if let (Some(Value::String(format)), Value::String(text)) = (s.get("format"), v) {
         if pattern::format_ok(format, text) == Some(false) {
@@ -225,24 +223,7 @@ fn check_object_fields(
         }
     }
     check_additional(s, obj, &in_properties)?;
-    let count = obj.len() as f64;
-    if let Some(min) = s.get("minProperties").and_then(Value::as_f64) {
-        if count < min {
-            return Err(format!(
-                "expect object to have at least {} properties",
-                lua_number(min)
-            ));
-        }
-    }
-    if let Some(max) = s.get("maxProperties").and_then(Value::as_f64) {
-        if count > max {
-            return Err(format!(
-                "expect object to have at most {} properties",
-                lua_number(max)
-            ));
-        }
-    }
-    Ok(())
+    check_count(s, COUNTED_PROPERTIES, obj.len())
 }
 
 fn check_dependency(

@@ -92,6 +92,23 @@ pub(crate) fn timeout_def() -> Value {
     })
 }
 
+/// The `properties` of a stored object: APISIX's `id`, `name`, `desc`, `labels`,
+/// `create_time` and `update_time` first (in that order, as served), then `own`'s.
+pub(crate) fn object_properties(own: Value) -> Value {
+    let mut properties = json!({
+        "id": id_schema(),
+        "name": rule_name_def(),
+        "desc": desc_def(),
+        "labels": labels_def(),
+        "create_time": timestamp_def(),
+        "update_time": timestamp_def()
+    });
+    if let (Some(all), Value::Object(own)) = (properties.as_object_mut(), own) {
+        all.extend(own);
+    }
+    properties
+}
+
 fn remote_addr_def(description: &str) -> Value {
     json!({"description": description, "type": "string", "anyOf": ip_def()})
 }
@@ -123,13 +140,7 @@ fn xrpc_protocol_schema() -> Value {
 fn stream_route() -> Value {
     json!({
         "type": "object",
-        "properties": {
-            "id": id_schema(),
-            "name": rule_name_def(),
-            "desc": desc_def(),
-            "labels": labels_def(),
-            "create_time": timestamp_def(),
-            "update_time": timestamp_def(),
+        "properties": object_properties(json!({
             "remote_addr": remote_addr_def("client IP"),
             "server_addr": remote_addr_def("server IP"),
             "server_port": {"description": "server port", "type": "integer", "minimum": 1, "maximum": 65535},
@@ -145,7 +156,7 @@ fn stream_route() -> Value {
             "service_id": id_schema(),
             "plugins": {"type": "object"},
             "protocol": xrpc_protocol_schema()
-        },
+        })),
         "not": {"required": ["sni", "snis"]},
         "additionalProperties": false
     })
@@ -154,20 +165,14 @@ fn stream_route() -> Value {
 fn service() -> Value {
     json!({
         "type": "object",
-        "properties": {
-            "id": id_schema(),
-            "name": rule_name_def(),
-            "desc": desc_def(),
-            "labels": labels_def(),
-            "create_time": timestamp_def(),
-            "update_time": timestamp_def(),
+        "properties": object_properties(json!({
             "plugins": {"type": "object"},
             "upstream": upstream::upstream(),
             "upstream_id": id_schema(),
             "script": {"type": "string", "minLength": 10, "maxLength": 102400},
             "enable_websocket": {"description": "enable websocket for request", "type": "boolean"},
             "hosts": {"type": "array", "items": host_def(), "minItems": 1, "uniqueItems": true}
-        },
+        })),
         "additionalProperties": false
     })
 }

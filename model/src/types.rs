@@ -46,87 +46,62 @@ fn integral_floats_to_ints(value: &mut Value) {
 
 /// A stream route (REFERENCE.md §3).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct StreamRoute {
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(deserialize_with = "opt_id")]
     pub id: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub desc: Option<String>,
-    #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
     pub remote_addr: Option<String>,
-    #[serde(default)]
     pub server_addr: Option<String>,
-    #[serde(default)]
     pub server_port: Option<u16>,
-    #[serde(default)]
     pub sni: Option<String>,
-    #[serde(default)]
     pub snis: Option<Vec<String>>,
-    #[serde(default)]
     pub upstream: Option<Upstream>,
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(deserialize_with = "opt_id")]
     pub upstream_id: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(deserialize_with = "opt_id")]
     pub service_id: Option<String>,
-    #[serde(default)]
     pub plugins: BTreeMap<String, Value>,
-    #[serde(default)]
     pub protocol: Option<Value>,
-    #[serde(default)]
     pub create_time: Option<i64>,
-    #[serde(default)]
     pub update_time: Option<i64>,
 }
 
 /// A service: the parts a stream route inherits.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Service {
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(deserialize_with = "opt_id")]
     pub id: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub upstream: Option<Upstream>,
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(deserialize_with = "opt_id")]
     pub upstream_id: Option<String>,
-    #[serde(default)]
     pub plugins: BTreeMap<String, Value>,
-    #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
 
 /// An upstream (REFERENCE.md §4).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Upstream {
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(deserialize_with = "opt_id")]
     pub id: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub nodes: Nodes,
     /// `roundrobin` (default), `chash`, `least_conn`, `ewma`.
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub balancer: Option<String>,
-    #[serde(default)]
     pub hash_on: Option<String>,
-    #[serde(default)]
     pub key: Option<String>,
-    #[serde(default)]
     pub retries: Option<u32>,
-    #[serde(default)]
     pub retry_timeout: Option<f64>,
-    #[serde(default)]
     pub timeout: Option<Timeout>,
-    #[serde(default)]
     pub scheme: Option<String>,
-    #[serde(default)]
     pub tls: Option<UpstreamTls>,
-    #[serde(default)]
     pub checks: Option<Value>,
-    #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -140,14 +115,12 @@ pub struct Timeout {
 
 /// `upstream.tls`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct UpstreamTls {
-    #[serde(default)]
     pub client_cert: Option<String>,
-    #[serde(default)]
     pub client_key: Option<String>,
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(deserialize_with = "opt_id")]
     pub client_cert_id: Option<String>,
-    #[serde(default)]
     pub verify: Option<bool>,
 }
 
@@ -217,32 +190,23 @@ pub fn split_host_port(addr: &str) -> (String, Option<u16>) {
 
 /// An SSL object (certificates for TLS termination, or a client cert).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Ssl {
-    #[serde(default, deserialize_with = "opt_id")]
+    #[serde(deserialize_with = "opt_id")]
     pub id: Option<String>,
-    #[serde(default)]
     pub cert: Option<String>,
-    #[serde(default)]
     pub key: Option<String>,
-    #[serde(default)]
     pub certs: Vec<String>,
-    #[serde(default)]
     pub keys: Vec<String>,
-    #[serde(default)]
     pub snis: Vec<String>,
-    #[serde(default)]
     pub sni: Option<String>,
     /// `server` (default) or `client`.
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub ssl_type: Option<String>,
     /// 1 enabled (default), 0 disabled.
-    #[serde(default)]
     pub status: Option<i64>,
-    #[serde(default)]
     pub ssl_protocols: Vec<String>,
-    #[serde(default)]
     pub client: Option<Value>,
-    #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
 

@@ -7,29 +7,64 @@ use serde_json::{Map, Value};
 use super::lua::{deep_eq, lua_number, lua_quote};
 use super::{check, pattern, table_kind};
 
+/// The keywords that bound a count, and the words of their messages.
+pub(super) struct CountedKeywords {
+    min: &'static str,
+    max: &'static str,
+    /// `array` or `object`.
+    container: &'static str,
+    /// `items` or `properties`.
+    unit: &'static str,
+}
+
+/// `minItems` / `maxItems`.
+pub(super) const COUNTED_ITEMS: CountedKeywords = CountedKeywords {
+    min: "minItems",
+    max: "maxItems",
+    container: "array",
+    unit: "items",
+};
+
+/// `minProperties` / `maxProperties`.
+pub(super) const COUNTED_PROPERTIES: CountedKeywords = CountedKeywords {
+    min: "minProperties",
+    max: "maxProperties",
+    container: "object",
+    unit: "properties",
+};
+
+/// `count` against the bounds `keywords` names: `expect array to have at least 1 items`.
+pub(super) fn check_count(
+    s: &Map<String, Value>,
+    keywords: CountedKeywords,
+    count: usize,
+) -> Result<(), String> {
+    let CountedKeywords {
+        min,
+        max,
+        container,
+        unit,
+    } = keywords;
+    let count = count as f64;
+    let limit = |key: &str| s.get(key).and_then(Value::as_f64);
+    if let Some(min) = limit(min).filter(|min| count < *min) {
+        let min = lua_number(min);
+        return Err(format!("expect {container} to have at least {min} {unit}"));
+    }
+    if let Some(max) = limit(max).filter(|max| count > *max) {
+        let max = lua_number(max);
+        return Err(format!("expect {container} to have at most {max} {unit}"));
+    }
+    Ok(())
+}
+
 pub(super) fn check_array(s: &Map<String, Value>, v: &Value) -> Result<(), String> {
     let items: &[Value] = match v {
         Value::Array(a) => a,
         Value::Object(m) if m.is_empty() => &[],
         _ => return Ok(()),
     };
-    let count = items.len() as f64;
-    if let Some(min) = s.get("minItems").and_then(Value::as_f64) {
-        if count < min {
-            return Err(format!(
-                "expect array to have at least {} items",
-                lua_number(min)
-            ));
-        }
-    }
-    if let Some(max) = s.get("maxItems").and_then(Value::as_f64) {
-        if count > max {
-            return Err(format!(
-                "expect array to have at most {} items",
-                lua_number(max)
-            ));
-        }
-    }
+    check_count(s, COUNTED_ITEMS, items.len())?;
     match s.get("items") {
         Some(Value::Array(tuple)) if !tuple.is_empty() => {
             for (i, ischema) in tuple.iter().enumerate() {

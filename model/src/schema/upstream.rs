@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{desc_def, host_def, id_schema, labels_def, rule_name_def, timeout_def, timestamp_def};
+use super::{host_def, id_schema, object_properties, timeout_def};
 
 const HTTP_METHODS: [&str; 10] = [
     "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "PURGE",
@@ -139,13 +139,7 @@ fn nodes_schema() -> Value {
 pub fn upstream() -> Value {
     json!({
         "type": "object",
-        "properties": {
-            "id": id_schema(),
-            "name": rule_name_def(),
-            "desc": desc_def(),
-            "labels": labels_def(),
-            "create_time": timestamp_def(),
-            "update_time": timestamp_def(),
+        "properties": object_properties(json!({
             "nodes": nodes_schema(),
             "retries": {"type": "integer", "minimum": 0},
             "retry_timeout": {"type": "number", "minimum": 0},
@@ -209,7 +203,7 @@ pub fn upstream() -> Value {
             },
             "upstream_host": host_def(),
             "service_name": {"type": "string", "maxLength": 256, "minLength": 1}
-        },
+        })),
         "oneOf": [
             {"required": ["nodes"]},
             {"required": ["service_name", "discovery_type"]}
