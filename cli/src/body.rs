@@ -170,7 +170,7 @@ fn non_empty(body: Object) -> anyhow::Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::{Cli, Command, StreamRouteAction, UpstreamAction};
+    use crate::args::{Cli, Command, StreamRouteAction, UpstreamAction, WriteAction};
     use clap::Parser;
 
     fn route_body(args: &[&str]) -> anyhow::Result<Value> {
@@ -179,7 +179,7 @@ mod tests {
         let cli = Cli::try_parse_from(argv).expect("parses");
         match cli.command {
             Command::StreamRoute {
-                action: StreamRouteAction::Put { body, .. },
+                action: StreamRouteAction::Write(WriteAction::Put { body, .. }),
             } => stream_route(&body),
             other => panic!("unexpected {other:?}"),
         }

@@ -22,17 +22,50 @@ use tokio_util::sync::CancellationToken;
 /// How long a client may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What answers each request: an async function of the request and the client address.
+pub trait Handler: Clone + Send + Sync + 'static {
+    /// The future of one answer.
+    type Answer: Future<Output = Response<Full<Bytes>>> + Send + 'static;
+
+    /// Answers `req` from `peer`.
+    fn answer(&self, req: Request<Incoming>, peer: SocketAddr) -> Self::Answer;
+}
+
+impl<H, F> Handler for H
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    type Answer = F;
+
+    fn answer(&self, req: Request<Incoming>, peer: SocketAddr) -> F {
+        self(req, peer)
+    }
+}
+
+/// [`serve`] for the Control API and the metrics export server: logs `"<title> listening"`,
+/// serves until `shutdown` is cancelled, then drains for [`crate::http_reply::DRAIN_TIMEOUT`].
+pub async fn serve_until_cancelled(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    (name, title): (&'static str, &'static str),
+    handler: impl Handler,
+) {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(address = %addr, "{title} listening");
+    }
+    let drain = crate::http_reply::DRAIN_TIMEOUT;
+    serve(listener, shutdown.cancelled_owned(), name, drain, handler).await;
+}
+
 /// Serves `listener` as `name` (for logs) until `shutdown` resolves, then drains for `drain`.
-pub async fn serve<H, F>(
+pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
     name: &'static str,
     drain: Duration,
-    handler: H,
-) where
-    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
-{
+    handler: impl Handler,
+) {
     let local = listener.local_addr().ok();
     let stop = CancellationToken::new();
     let mut connections = JoinSet::new();
@@ -74,20 +107,17 @@ pub async fn serve<H, F>(
 }
 
 /// Serves one connection; once `stop` is cancelled, finishes the current request and closes.
-async fn serve_connection<H, F>(
+async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     name: &'static str,
-    handler: H,
+    handler: impl Handler,
     stop: CancellationToken,
-) where
-    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
-{
+) {
     let _ = stream.set_nodelay(true);
     let service = service_fn(move |req| {
         let handler = handler.clone();
-        async move { Ok::<_, Infallible>(handler(req, peer).await) }
+        async move { Ok::<_, Infallible>(handler.answer(req, peer).await) }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

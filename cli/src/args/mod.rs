@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use resource::{
     BodyFile, CommonAction, MetaFlags, MetadataAction, NodeFlags, PluginsAction, ServiceAction,
     ServiceFlags, SslAction, SslFlags, StreamRouteAction, StreamRouteFlags, TestArgs,
-    UpstreamAction, UpstreamFlags,
+    UpstreamAction, UpstreamFlags, WriteAction,
 };
 
 /// Default Admin API URL.

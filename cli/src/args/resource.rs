@@ -218,22 +218,30 @@ pub struct SslFlags {
     pub labels: Vec<(String, String)>,
 }
 
+/// The actions of a resource written from flags (`upstream`, `service`, `ssl`, and most of
+/// `stream-route`): the common ones, and put/create with the resource's body flags `B`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum WriteAction<B: Args> {
+    #[command(flatten)]
+    Common(CommonAction),
+    /// Create or replace an object (reports created, updated or unchanged)
+    Put {
+        id: String,
+        #[command(flatten)]
+        body: B,
+    },
+    /// Create an object with a server-generated id
+    Create {
+        #[command(flatten)]
+        body: B,
+    },
+}
+
 /// `stream-route ...`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum StreamRouteAction {
     #[command(flatten)]
-    Common(CommonAction),
-    /// Create or replace a stream route (reports created, updated or unchanged)
-    Put {
-        id: String,
-        #[command(flatten)]
-        body: StreamRouteFlags,
-    },
-    /// Create a stream route with a server-generated id
-    Create {
-        #[command(flatten)]
-        body: StreamRouteFlags,
-    },
+    Write(WriteAction<StreamRouteFlags>),
     /// Connect through the gateway to a route and time it
     Test(TestArgs),
     /// Live statistics of loaded routes from the Control API
@@ -244,58 +252,13 @@ pub enum StreamRouteAction {
 }
 
 /// `upstream ...`.
-#[derive(Debug, Clone, Subcommand)]
-pub enum UpstreamAction {
-    #[command(flatten)]
-    Common(CommonAction),
-    /// Create or replace an upstream (reports created, updated or unchanged)
-    Put {
-        id: String,
-        #[command(flatten)]
-        body: UpstreamFlags,
-    },
-    /// Create an upstream with a server-generated id
-    Create {
-        #[command(flatten)]
-        body: UpstreamFlags,
-    },
-}
+pub type UpstreamAction = WriteAction<UpstreamFlags>;
 
 /// `service ...`.
-#[derive(Debug, Clone, Subcommand)]
-pub enum ServiceAction {
-    #[command(flatten)]
-    Common(CommonAction),
-    /// Create or replace a service (reports created, updated or unchanged)
-    Put {
-        id: String,
-        #[command(flatten)]
-        body: ServiceFlags,
-    },
-    /// Create a service with a server-generated id
-    Create {
-        #[command(flatten)]
-        body: ServiceFlags,
-    },
-}
+pub type ServiceAction = WriteAction<ServiceFlags>;
 
 /// `ssl ...`.
-#[derive(Debug, Clone, Subcommand)]
-pub enum SslAction {
-    #[command(flatten)]
-    Common(CommonAction),
-    /// Create or replace an SSL object (reports created, updated or unchanged)
-    Put {
-        id: String,
-        #[command(flatten)]
-        body: SslFlags,
-    },
-    /// Create an SSL object with a server-generated id
-    Create {
-        #[command(flatten)]
-        body: SslFlags,
-    },
-}
+pub type SslAction = WriteAction<SslFlags>;
 
 /// `plugin-metadata ...`: ids are plugin names.
 #[derive(Debug, Clone, Subcommand)]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use model::client::{ConnectionFilter, ControlGet};
+use model::client::{ConnectionFilter, ControlClient, ControlGet};
 use model::control::{Checker, Connection, RouteInfo};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -68,6 +68,20 @@ fn print_generic(v: &Value) {
     }
 }
 
+/// With `-o json|yaml`, prints the gateway's answer to `get` as it came and returns true;
+/// otherwise asks nothing and returns false (the caller prints the typed answer).
+async fn printed_as_answered(
+    ctx: &Ctx,
+    control: &ControlClient,
+    get: ControlGet<'_>,
+) -> anyhow::Result<bool> {
+    if !ctx.machine() {
+        return Ok(false);
+    }
+    print_machine(&control.body(get).await?, ctx.output)?;
+    Ok(true)
+}
+
 /// Prints a typed answer for people: its fields in the gateway's order, lists as tables.
 fn print_typed<T: Serialize>(value: &T) -> anyhow::Result<u8> {
     print_generic(&serde_json::to_value(value)?);
@@ -77,8 +91,7 @@ fn print_typed<T: Serialize>(value: &T) -> anyhow::Result<u8> {
 /// `status`.
 pub async fn status(ctx: &Ctx) -> anyhow::Result<u8> {
     let control = ctx.control()?;
-    if ctx.machine() {
-        print_machine(&control.body(ControlGet::Status).await?, ctx.output)?;
+    if printed_as_answered(ctx, &control, ControlGet::Status).await? {
         return Ok(0);
     }
     print_typed(&control.status().await?)
@@ -91,8 +104,7 @@ pub async fn route_stats(ctx: &Ctx, id: Option<&str>) -> anyhow::Result<u8> {
         Some(id) => ControlGet::StreamRoute(id),
         None => ControlGet::StreamRoutes,
     };
-    if ctx.machine() {
-        print_machine(&control.body(what).await?, ctx.output)?;
+    if printed_as_answered(ctx, &control, what).await? {
         return Ok(0);
     }
     if let Some(id) = id {
@@ -183,10 +195,7 @@ pub async fn connections(ctx: &Ctx, action: ConnectionsAction) -> anyhow::Result
                 client,
             };
             loop {
-                if ctx.machine() {
-                    let answer = control.body(ControlGet::Connections(&filter)).await?;
-                    print_machine(&answer, ctx.output)?;
-                } else {
+                if !printed_as_answered(ctx, &control, ControlGet::Connections(&filter)).await? {
                     let conns = control.connections(&filter).await?.list;
                     if watch {
                         print!("\x1b[2J\x1b[H");
@@ -232,8 +241,7 @@ pub async fn connections(ctx: &Ctx, action: ConnectionsAction) -> anyhow::Result
 /// `health`: one row per checked node.
 pub async fn health(ctx: &Ctx) -> anyhow::Result<u8> {
     let control = ctx.control()?;
-    if ctx.machine() {
-        print_machine(&control.body(ControlGet::Healthcheck).await?, ctx.output)?;
+    if printed_as_answered(ctx, &control, ControlGet::Healthcheck).await? {
         return Ok(0);
     }
     let t = health_table(&control.healthcheck().await?, ctx.color);

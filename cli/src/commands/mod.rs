@@ -19,9 +19,9 @@ mod validate;
 
 use model::ResourceKind;
 
-use crate::args::{
-    Cli, Command, MetadataAction, ServiceAction, SslAction, StreamRouteAction, UpstreamAction,
-};
+use serde_json::Value;
+
+use crate::args::{Cli, Command, MetadataAction, StreamRouteAction, WriteAction};
 use crate::body;
 use crate::context::Ctx;
 
@@ -41,33 +41,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let ctx = Ctx::resolve(&cli.global)?;
     match cli.command {
         Command::StreamRoute { action } => stream_route(&ctx, action).await,
-        Command::Upstream { action } => match action {
-            UpstreamAction::Common(a) => resource::common(&ctx, ResourceKind::Upstreams, a).await,
-            UpstreamAction::Put { id, body } => {
-                resource::put(&ctx, ResourceKind::Upstreams, &id, body::upstream(&body)?).await
-            }
-            UpstreamAction::Create { body } => {
-                resource::create(&ctx, ResourceKind::Upstreams, body::upstream(&body)?).await
-            }
-        },
-        Command::Service { action } => match action {
-            ServiceAction::Common(a) => resource::common(&ctx, ResourceKind::Services, a).await,
-            ServiceAction::Put { id, body } => {
-                resource::put(&ctx, ResourceKind::Services, &id, body::service(&body)?).await
-            }
-            ServiceAction::Create { body } => {
-                resource::create(&ctx, ResourceKind::Services, body::service(&body)?).await
-            }
-        },
-        Command::Ssl { action } => match action {
-            SslAction::Common(a) => resource::common(&ctx, ResourceKind::Ssls, a).await,
-            SslAction::Put { id, body } => {
-                resource::put(&ctx, ResourceKind::Ssls, &id, body::ssl(&body)?).await
-            }
-            SslAction::Create { body } => {
-                resource::create(&ctx, ResourceKind::Ssls, body::ssl(&body)?).await
-            }
-        },
+        Command::Upstream { action } => {
+            write(&ctx, ResourceKind::Upstreams, action, body::upstream).await
+        }
+        Command::Service { action } => {
+            write(&ctx, ResourceKind::Services, action, body::service).await
+        }
+        Command::Ssl { action } => write(&ctx, ResourceKind::Ssls, action, body::ssl).await,
         Command::PluginMetadata { action } => match action {
             MetadataAction::Common(a) => {
                 resource::common(&ctx, ResourceKind::PluginMetadata, a).await
@@ -100,16 +80,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 async fn stream_route(ctx: &Ctx, action: StreamRouteAction) -> anyhow::Result<u8> {
-    let kind = ResourceKind::StreamRoutes;
     match action {
-        StreamRouteAction::Common(a) => resource::common(ctx, kind, a).await,
-        StreamRouteAction::Put { id, body } => {
-            resource::put(ctx, kind, &id, body::stream_route(&body)?).await
-        }
-        StreamRouteAction::Create { body } => {
-            resource::create(ctx, kind, body::stream_route(&body)?).await
+        StreamRouteAction::Write(action) => {
+            write(ctx, ResourceKind::StreamRoutes, action, body::stream_route).await
         }
         StreamRouteAction::Test(args) => route_test::run(ctx, &args).await,
         StreamRouteAction::Stats { id } => control::route_stats(ctx, id.as_deref()).await,
+    }
+}
+
+/// A resource's common, put or create action; `body` builds the request body from its flags.
+async fn write<B: clap::Args>(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    action: WriteAction<B>,
+    body: fn(&B) -> anyhow::Result<Value>,
+) -> anyhow::Result<u8> {
+    match action {
+        WriteAction::Common(a) => resource::common(ctx, kind, a).await,
+        WriteAction::Put { id, body: flags } => resource::put(ctx, kind, &id, body(&flags)?).await,
+        WriteAction::Create { body: flags } => resource::create(ctx, kind, body(&flags)?).await,
     }
 }

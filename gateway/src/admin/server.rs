@@ -2,9 +2,12 @@
 //! after shutdown, in-flight requests get up to [`DRAIN_TIMEOUT`] to finish.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::body::Incoming;
+use hyper::Request;
 use tokio::net::TcpListener;
 
 use super::dispatch;
@@ -27,7 +30,7 @@ pub async fn serve(
         shutdown,
         "admin API",
         DRAIN_TIMEOUT,
-        move |req, peer| {
+        move |req: Request<Incoming>, peer: SocketAddr| {
             let ctx = ctx.clone();
             async move {
                 let method = req.method().clone();

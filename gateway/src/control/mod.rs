@@ -70,19 +70,11 @@ pub(crate) struct Call {
 
 /// Serves the Control API on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, ctx: Arc<ControlContext>, shutdown: CancellationToken) {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(address = %addr, "control API listening");
-    }
-    crate::http_server::serve(
-        listener,
-        shutdown.cancelled_owned(),
-        "control api",
-        http::DRAIN_TIMEOUT,
-        move |req, peer| {
-            let ctx = ctx.clone();
-            async move { handle(&ctx, req, peer).await }
-        },
-    )
+    let names = ("control api", "control API");
+    crate::http_server::serve_until_cancelled(listener, shutdown, names, move |req, peer| {
+        let ctx = ctx.clone();
+        async move { handle(&ctx, req, peer).await }
+    })
     .await
 }
 

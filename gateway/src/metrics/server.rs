@@ -15,18 +15,10 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 /// Serves metrics on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, ctx: Arc<MetricsContext>, shutdown: CancellationToken) {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(address = %addr, "prometheus export server listening");
-    }
-    crate::http_server::serve(
-        listener,
-        shutdown.cancelled_owned(),
-        "prometheus export",
-        http::DRAIN_TIMEOUT,
-        move |_req, _peer| {
-            let ctx = ctx.clone();
-            async move { http::reply(StatusCode::OK, CONTENT_TYPE, ctx.render().await) }
-        },
-    )
+    let names = ("prometheus export", "prometheus export server");
+    crate::http_server::serve_until_cancelled(listener, shutdown, names, move |_req, _peer| {
+        let ctx = ctx.clone();
+        async move { http::reply(StatusCode::OK, CONTENT_TYPE, ctx.render().await) }
+    })
     .await
 }

@@ -16,18 +16,7 @@ use crate::admin::response::{HandlerResult, Reply};
 
 /// PUT: create or replace.
 pub(crate) async fn put(call: &Call<'_>) -> HandlerResult {
-    let body = plain_body(call);
-    let check = call.check_context(body.as_ref()).await?;
-    let checked_id = validate::check_write(
-        call.kind,
-        WriteMethod::Put,
-        call.id.as_deref(),
-        body.as_ref(),
-        &check,
-    )?;
-    let Some(mut value) = body else {
-        return Err(Reply::bad_request("missing configurations"));
-    };
+    let (checked_id, mut value) = checked_body(call, WriteMethod::Put).await?;
     let body_id = value.get("id").and_then(model::types::id_string);
     let Some(id) = checked_id.or_else(|| call.id.clone()).or(body_id) else {
         return Err(missing_put_id(call));
@@ -39,11 +28,7 @@ pub(crate) async fn put(call: &Call<'_>) -> HandlerResult {
         }
     }
 
-    private_keys::encrypt(
-        call.kind,
-        &mut value,
-        &call.ctx.config.data_encryption_keyring,
-    );
+    encrypt_private_keys(call, &mut value);
     let key = call.key(&id);
     if call.kind != ResourceKind::PluginMetadata {
         let previous = call.ctx.store.get(&key).await?;
@@ -67,18 +52,7 @@ pub(crate) async fn post(call: &Call<'_>) -> HandlerResult {
     if call.kind == ResourceKind::PluginMetadata {
         return Err(not_supported(call.kind, "POST"));
     }
-    let body = plain_body(call);
-    let check = call.check_context(body.as_ref()).await?;
-    validate::check_write(
-        call.kind,
-        WriteMethod::Post,
-        call.id.as_deref(),
-        body.as_ref(),
-        &check,
-    )?;
-    let Some(mut value) = body else {
-        return Err(Reply::bad_request("missing configurations"));
-    };
+    let (_, mut value) = checked_body(call, WriteMethod::Post).await?;
     let lease = call.lease().await?;
     let number = call.ctx.store.next_id(&call.ctx.key_prefix).await?;
     let id = format!("{number:020}");
@@ -86,11 +60,7 @@ pub(crate) async fn post(call: &Call<'_>) -> HandlerResult {
         object.insert("id".to_owned(), Value::String(id.clone()));
     }
     stamp_times(&mut value, None, false);
-    private_keys::encrypt(
-        call.kind,
-        &mut value,
-        &call.ctx.config.data_encryption_keyring,
-    );
+    encrypt_private_keys(call, &mut value);
     let key = call.key(&id);
     let outcome = call.ctx.store.put(&key, &value, lease).await?;
     Ok(Reply::json(
@@ -99,16 +69,30 @@ pub(crate) async fn post(call: &Call<'_>) -> HandlerResult {
     ))
 }
 
-/// The request body with any already-encrypted private key decrypted, as APISIX's
+/// The request body once `model::validate::check_write` passed for `method`, with the id the
+/// check settled on (PUT). Any already-encrypted private key is decrypted first, as APISIX's
 /// `ssl.validate` does before it checks the key: a key copied from another store validates.
-fn plain_body(call: &Call<'_>) -> Option<Value> {
-    let mut body = call.body.clone()?;
-    private_keys::decrypt(
-        call.kind,
-        &mut body,
-        &call.ctx.config.data_encryption_keyring,
-    );
-    Some(body)
+async fn checked_body(
+    call: &Call<'_>,
+    method: WriteMethod,
+) -> Result<(Option<String>, Value), Reply> {
+    let keyring = &call.ctx.config.data_encryption_keyring;
+    let body = call.body.clone().map(|mut body| {
+        private_keys::decrypt(call.kind, &mut body, keyring);
+        body
+    });
+    let check = call.check_context(body.as_ref()).await?;
+    let checked_id =
+        validate::check_write(call.kind, method, call.id.as_deref(), body.as_ref(), &check)?;
+    let Some(value) = body else {
+        return Err(Reply::bad_request("missing configurations"));
+    };
+    Ok((checked_id, value))
+}
+
+/// Encrypts the private keys of `value` before it is stored (`data_encryption` keyring).
+fn encrypt_private_keys(call: &Call<'_>, value: &mut Value) {
+    private_keys::encrypt(call.kind, value, &call.ctx.config.data_encryption_keyring);
 }
 
 /// 405 `not supported `<METHOD>` method for <kind>`.
