@@ -16,6 +16,7 @@
 //! - [`observe`]: the sink of finished sessions, feeding [`routestats`], [`metrics`] and
 //!   [`accesslog`]; [`control`] serves the Control API.
 //! - [`http_server`]: the HTTP/1 server loop of the Admin API, the Control API and metrics.
+//! - [`var_template`]: `$var` / `${var}` templates (access log format, chash keys).
 
 pub mod accesslog;
 pub mod admin;
@@ -38,3 +39,4 @@ pub mod session;
 pub mod snapshot;
 pub mod store;
 pub mod tls;
+pub mod var_template;

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::conn::Transport;
 use crate::session::SessionRecord;
+use crate::var_template::{compile, Piece};
 
 /// How variable values are escaped (`access_log_format_escape`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,11 +69,7 @@ impl Var {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Text(String),
-    Var(Var),
-}
+type Part = Piece<Var>;
 
 /// A compiled `access_log_format`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,43 +82,14 @@ impl LogFormat {
     /// Compiles `template`; unknown variables render as missing values. Returns the names of
     /// the unknown variables too, for a warning.
     pub fn parse(template: &str, escape: Escape) -> (LogFormat, Vec<String>) {
-        let mut parts = Vec::new();
         let mut unknown = Vec::new();
-        let mut text = String::new();
-        let mut rest = template;
-        while let Some(pos) = rest.find('$') {
-            text.push_str(&rest[..pos]);
-            let after = &rest[pos + 1..];
-            let (name, used) = if let Some(braced) = after.strip_prefix('{') {
-                match braced.find('}') {
-                    Some(end) => (&braced[..end], end + 2),
-                    None => ("", 0),
-                }
-            } else {
-                let end = after
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .unwrap_or(after.len());
-                (&after[..end], end)
-            };
-            if name.is_empty() {
-                text.push('$');
-                rest = after;
-                continue;
-            }
-            if !text.is_empty() {
-                parts.push(Part::Text(std::mem::take(&mut text)));
-            }
+        let parts = compile(template, "${}", |name| {
             let var = Var::of(name);
             if var == Var::Unknown {
                 unknown.push(name.to_owned());
             }
-            parts.push(Part::Var(var));
-            rest = &after[used..];
-        }
-        text.push_str(rest);
-        if !text.is_empty() {
-            parts.push(Part::Text(text));
-        }
+            var
+        });
         (LogFormat { parts, escape }, unknown)
     }
 
@@ -254,11 +222,12 @@ pub fn time_iso8601(t: SystemTime) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn record() -> SessionRecord {
+    /// A finished TCP session of route `r"1` (the quote tests escaping).
+    pub(in crate::accesslog) fn record() -> SessionRecord {
         SessionRecord {
             route_id: Some("r\"1".into()),
             listener: "0.0.0.0:9100".parse().expect("addr"),

@@ -191,8 +191,6 @@ async fn write_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conn::Transport;
-    use std::time::{Duration, SystemTime};
 
     #[test]
     fn a_full_queue_drops_and_counts_instead_of_waiting() {
@@ -202,22 +200,7 @@ mod tests {
             dropped: Arc::new(AtomicU64::new(0)),
             path: Arc::new(PathBuf::from("unused.log")),
         };
-        let record = SessionRecord {
-            route_id: None,
-            listener: "127.0.0.1:1".parse().expect("addr"),
-            server: "127.0.0.1:1".parse().expect("addr"),
-            client: "127.0.0.1:2".parse().expect("addr"),
-            node: None,
-            status: 503,
-            bytes_in: 0,
-            bytes_out: 0,
-            started_at: SystemTime::now(),
-            duration: Duration::ZERO,
-            transport: Transport::Tcp,
-            route_label: String::new(),
-            routed: true,
-            rejection: None,
-        };
+        let record = format::tests::record();
         for _ in 0..3 {
             sender.send(&record);
         }

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use super::node::NodeState;
 use super::select::Group;
 use crate::conn::ConnInfo;
+use crate::var_template::{compile, Piece};
 
 /// Ring points per weight unit.
 pub const POINTS_PER_WEIGHT: u64 = 160;
@@ -24,12 +25,8 @@ pub(super) enum HashKey {
     Combination(Vec<Part>),
 }
 
-/// A piece of a `vars_combinations` template.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Part {
-    Lit(String),
-    Var(String),
-}
+/// A piece of a `vars_combinations` template: literal text or a variable name.
+pub(super) type Part = Piece<String>;
 
 impl HashKey {
     /// From the upstream's `hash_on` and `key`; anything unusable in L4 hashes `remote_addr`.
@@ -37,46 +34,12 @@ impl HashKey {
         let key = key.unwrap_or("").trim();
         match hash_on.unwrap_or("vars") {
             "vars" if !key.is_empty() => HashKey::Var(key.trim_start_matches('$').to_owned()),
-            "vars_combinations" if !key.is_empty() => HashKey::Combination(parse_template(key)),
+            "vars_combinations" if !key.is_empty() => {
+                HashKey::Combination(compile(key, "$", str::to_owned))
+            }
             _ => HashKey::Var("remote_addr".to_owned()),
         }
     }
-}
-
-/// Splits `a-$x-${y}` into literals and variable names.
-fn parse_template(text: &str) -> Vec<Part> {
-    let mut parts = Vec::new();
-    let mut lit = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        lit.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        let (name, tail) = if let Some(braced) = after.strip_prefix('{') {
-            match braced.find('}') {
-                Some(end) => (&braced[..end], &braced[end + 1..]),
-                None => ("", after),
-            }
-        } else {
-            let end = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            (&after[..end], &after[end..])
-        };
-        if name.is_empty() {
-            lit.push('$');
-        } else {
-            if !lit.is_empty() {
-                parts.push(Part::Lit(std::mem::take(&mut lit)));
-            }
-            parts.push(Part::Var(name.to_owned()));
-        }
-        rest = tail;
-    }
-    lit.push_str(rest);
-    if !lit.is_empty() {
-        parts.push(Part::Lit(lit));
-    }
-    parts
 }
 
 /// A variable's value, without allocating. Connection variables come from [`ConnInfo`]
@@ -130,14 +93,14 @@ pub(super) fn hash_key(key: &HashKey, conn: &ConnInfo, vars: &[(String, String)]
         HashKey::Combination(parts) => {
             let resolved = parts.iter().any(|p| match p {
                 Part::Var(name) => lookup(name, conn, vars).is_some(),
-                Part::Lit(_) => false,
+                Part::Text(_) => false,
             });
             if !resolved {
                 feed(&mut h, remote());
             } else {
                 for part in parts {
                     match part {
-                        Part::Lit(lit) => h.bytes(lit.as_bytes()),
+                        Part::Text(lit) => h.bytes(lit.as_bytes()),
                         Part::Var(name) => {
                             if let Some(value) = lookup(name, conn, vars) {
                                 feed(&mut h, value);

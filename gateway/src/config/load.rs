@@ -300,13 +300,8 @@ fn admin(r: &mut Reader<'_>) -> AdminConfig {
 }
 
 fn admin_keys(r: &mut Reader<'_>) -> Vec<AdminKey> {
-    let path = "deployment.admin.admin_key";
-    let Some(items) = r.list(path) else {
-        return Vec::new();
-    };
     let mut keys = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let item_path = format!("{path}[{i}]");
+    for (item_path, item) in r.list_items("deployment.admin.admin_key") {
         let Value::Object(obj) = item else {
             r.error(format!(
                 "{item_path}: expected a mapping with name, key and role, got {}",
@@ -385,22 +380,11 @@ fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: Option<&str>) -> EtcdConfig 
             hosts
         }
     };
-    let prefix_key = r
-        .string("deployment.etcd.prefix")
-        .unwrap_or_else(|| "/apisix".into());
-    if !prefix_key.starts_with('/') {
-        r.error(format!(
-            "deployment.etcd.prefix: {prefix_key:?} must start with /"
-        ));
-    }
+    let prefix_key = r.absolute_path("deployment.etcd.prefix", "/apisix");
     EtcdConfig {
         hosts,
         prefix: prefix_key,
-        timeout: Duration::from_secs(
-            r.integer("deployment.etcd.timeout", 1)
-                .unwrap_or(30)
-                .unsigned_abs(),
-        ),
+        timeout: r.whole_seconds("deployment.etcd.timeout", 1, 30),
         user: r.string("deployment.etcd.user"),
         password: r.string("deployment.etcd.password"),
         tls_cert: r
@@ -413,25 +397,13 @@ fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: Option<&str>) -> EtcdConfig 
         tls_sni: r.string("deployment.etcd.tls.sni"),
         tls_trusted_certificates,
         tls_system_roots,
-        watch_timeout: Duration::from_secs(
-            r.integer("deployment.etcd.watch_timeout", 1)
-                .unwrap_or(50)
-                .unsigned_abs(),
-        ),
+        watch_timeout: r.whole_seconds("deployment.etcd.watch_timeout", 1, 50),
         startup_retry: r
             .integer("deployment.etcd.startup_retry", 1)
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(2),
-        resync_delay: Duration::from_secs(
-            r.integer("deployment.etcd.resync_delay", 0)
-                .unwrap_or(5)
-                .unsigned_abs(),
-        ),
-        health_check_timeout: Duration::from_secs(
-            r.integer("deployment.etcd.health_check_timeout", 1)
-                .unwrap_or(10)
-                .unsigned_abs(),
-        ),
+        resync_delay: r.whole_seconds("deployment.etcd.resync_delay", 0, 5),
+        health_check_timeout: r.whole_seconds("deployment.etcd.health_check_timeout", 1, 10),
     }
 }
 
@@ -454,14 +426,10 @@ fn trusted_certificates(prefix: &Path, trusted: Option<&str>) -> (Vec<PathBuf>, 
 }
 
 fn prometheus(r: &mut Reader<'_>) -> PrometheusConfig {
-    let export_uri = r
-        .string("plugin_attr.prometheus.export_uri")
-        .unwrap_or_else(|| "/apisix/prometheus/metrics".into());
-    if !export_uri.starts_with('/') {
-        r.error(format!(
-            "plugin_attr.prometheus.export_uri: {export_uri:?} must start with /"
-        ));
-    }
+    let export_uri = r.absolute_path(
+        "plugin_attr.prometheus.export_uri",
+        "/apisix/prometheus/metrics",
+    );
     PrometheusConfig {
         enable_export_server: r.bool("plugin_attr.prometheus.enable_export_server", true),
         export_addr: SocketAddr::new(
@@ -493,13 +461,8 @@ fn stream_plugins(r: &mut Reader<'_>) -> Vec<String> {
 }
 
 fn xrpc_protocols(r: &mut Reader<'_>) -> Vec<String> {
-    let path = "xrpc.protocols";
-    let Some(items) = r.list(path) else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let item_path = format!("{path}[{i}]");
+    for (item_path, item) in r.list_items("xrpc.protocols") {
         r.mark(&format!("{item_path}.name"));
         match item.get("name") {
             Some(Value::String(name)) => out.push(name.clone()),

@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -182,6 +183,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A string that must start with `/` (a key prefix, a URI path), or `default`.
+    pub fn absolute_path(&mut self, path: &str, default: &str) -> String {
+        let value = self.string(path).unwrap_or_else(|| default.to_owned());
+        if !value.starts_with('/') {
+            self.error(format!("{path}: {value:?} must start with /"));
+        }
+        value
+    }
+
     /// A string that must be one of `allowed`.
     pub fn one_of(&mut self, path: &str, allowed: &[&str], default: &str) -> String {
         let Some(value) = self.string(path) else {
@@ -211,6 +221,12 @@ impl<'a> Reader<'a> {
                 None
             }
         }
+    }
+
+    /// A whole number of seconds at least `min`, or `default` seconds when absent (or wrong,
+    /// with an error).
+    pub fn whole_seconds(&mut self, path: &str, min: i64, default: u64) -> Duration {
+        Duration::from_secs(self.integer(path, min).map_or(default, i64::unsigned_abs))
     }
 
     /// A TCP/UDP port (1-65535), or `default`.
@@ -251,6 +267,17 @@ impl<'a> Reader<'a> {
                 default
             }
         }
+    }
+
+    /// The items of the list at `path`, each with its own path (`path[i]`); none when absent
+    /// (or not a list, with an error).
+    pub fn list_items(&mut self, path: &str) -> Vec<(String, &'a Value)> {
+        let items = self.list(path).map(Vec::as_slice).unwrap_or_default();
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (format!("{path}[{i}]"), item))
+            .collect()
     }
 
     /// A list, `None` when absent (or not a list, with an error).

@@ -456,30 +456,24 @@ mod tests {
     #[test]
     fn cluster_and_transport_reasons_fail_over() {
         use tonic::Code;
-        assert_eq!(
-            failover_reason(Code::Unavailable, "etcdserver: no leader"),
-            Some(false)
-        );
-        assert_eq!(
-            failover_reason(Code::ResourceExhausted, "etcdserver: too many requests"),
-            Some(false)
-        );
-        assert_eq!(
-            failover_reason(Code::Unavailable, "etcdserver: leader changed"),
-            Some(true)
-        );
-        assert_eq!(
-            failover_reason(Code::Unavailable, "etcdserver: request timed out"),
-            Some(true)
-        );
-        assert_eq!(
-            failover_reason(Code::Unavailable, "tcp connect error"),
-            Some(false)
-        );
-        assert_eq!(
-            failover_reason(Code::Unknown, "connection reset by peer"),
-            Some(true)
-        );
+        for (code, message, may_have_applied) in [
+            (Code::Unavailable, "etcdserver: no leader", false),
+            (
+                Code::ResourceExhausted,
+                "etcdserver: too many requests",
+                false,
+            ),
+            (Code::Unavailable, "etcdserver: leader changed", true),
+            (Code::Unavailable, "etcdserver: request timed out", true),
+            (Code::Unavailable, "tcp connect error", false),
+            (Code::Unknown, "connection reset by peer", true),
+        ] {
+            assert_eq!(
+                failover_reason(code, message),
+                Some(may_have_applied),
+                "{message}"
+            );
+        }
     }
 
     #[test]
