@@ -9,9 +9,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use model::admin_key::{find_admin_key, KeyLookup};
-use model::client::{AdminClient, ControlClient};
+use model::client::{AdminClient, ControlClient, DEFAULT_ADMIN_URL, DEFAULT_CONTROL_URL};
 
-use crate::args::{GlobalArgs, OutputFormat, DEFAULT_CONTROL, DEFAULT_SERVER};
+use crate::args::{GlobalArgs, OutputFormat};
 use crate::config::{ConfigFile, NamedContext};
 
 /// The resolved global options.
@@ -65,13 +65,13 @@ impl Ctx {
             .or_else(|| env_nonempty("APISIX_ADMIN_URL"))
             .or_else(|| env_nonempty("ADC_SERVER"))
             .or_else(|| from_context(|c| &c.server))
-            .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+            .unwrap_or_else(|| DEFAULT_ADMIN_URL.to_owned());
         let control = global
             .control
             .clone()
             .or_else(|| env_nonempty("APISIX_CONTROL_URL"))
             .or_else(|| from_context(|c| &c.control))
-            .unwrap_or_else(|| DEFAULT_CONTROL.to_owned());
+            .unwrap_or_else(|| DEFAULT_CONTROL_URL.to_owned());
         let (admin_key, key_source) = resolve_key(global, &env_nonempty, context, cwd);
         let color = !global.no_color
             && env("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -151,7 +151,7 @@ mod tests {
         let ctx = Ctx::resolve_with(&global(&[]), &env, None, dir.path());
         assert_eq!(ctx.server, "http://adc:9180");
         assert_eq!(ctx.admin_key.as_deref(), Some("adc-token"));
-        assert_eq!(ctx.control, DEFAULT_CONTROL);
+        assert_eq!(ctx.control, DEFAULT_CONTROL_URL);
         let ctx = Ctx::resolve_with(
             &global(&["--server", "http://x:1", "--admin-key", "k"]),
             &env,

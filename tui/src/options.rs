@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::Parser;
 use model::admin_key::{find_admin_key, KeyLookup};
+use model::client::{DEFAULT_ADMIN_URL, DEFAULT_CONTROL_URL};
 
 /// `apisix-tui` options.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
@@ -15,22 +16,14 @@ use model::admin_key::{find_admin_key, KeyLookup};
 )]
 pub struct Options {
     /// Admin API base URL.
-    #[arg(
-        long,
-        env = "APISIX_ADMIN_URL",
-        default_value = "http://127.0.0.1:9180"
-    )]
+    #[arg(long, env = "APISIX_ADMIN_URL", default_value = DEFAULT_ADMIN_URL)]
     pub server: String,
     /// Admin API key (X-API-KEY); else $APISIX_ADMIN_KEY, $ADC_TOKEN, ./conf/admin_key,
     /// $APISIX_PREFIX/conf/admin_key.
     #[arg(long)]
     pub admin_key: Option<String>,
     /// Control API base URL.
-    #[arg(
-        long,
-        env = "APISIX_CONTROL_URL",
-        default_value = "http://127.0.0.1:9090"
-    )]
+    #[arg(long, env = "APISIX_CONTROL_URL", default_value = DEFAULT_CONTROL_URL)]
     pub control: String,
     /// Hide and refuse every write action (edit, delete, kill).
     #[arg(long)]

@@ -15,11 +15,6 @@ pub use resource::{
     UpstreamAction, UpstreamFlags, WriteAction,
 };
 
-/// Default Admin API URL.
-pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9180";
-/// Default Control API URL.
-pub const DEFAULT_CONTROL: &str = "http://127.0.0.1:9090";
-
 const AFTER_HELP: &str = "\
 Admin key lookup (first found wins): --admin-key, $APISIX_ADMIN_KEY, $ADC_TOKEN, the file
 ./conf/admin_key, then $APISIX_PREFIX/conf/admin_key (the key the gateway generates at first

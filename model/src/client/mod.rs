@@ -16,6 +16,11 @@ use serde_json::Value;
 pub use admin::{AdminClient, PutOutcome, PutResult};
 pub use control::{ConnectionFilter, ControlClient, ControlGet, MatchQuery};
 
+/// The Admin API URL `apisixctl` and `apisix-tui` use when none is given.
+pub const DEFAULT_ADMIN_URL: &str = "http://127.0.0.1:9180";
+/// The Control API URL `apisixctl` and `apisix-tui` use when none is given.
+pub const DEFAULT_CONTROL_URL: &str = "http://127.0.0.1:9090";
+
 /// A failed Admin or Control API call.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -3,10 +3,10 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Text;
-use ratatui::widgets::{Block, Cell, Row, Table};
+use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
-use super::{header_style, list_title, selected_style, table_state};
+use super::{list_title, render_list};
 use crate::app::rows::{conn_rows, CONN_SORTS};
 use crate::app::App;
 use crate::units;
@@ -37,35 +37,22 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Row::new(cells)
         })
         .collect();
-    let mut header = Vec::new();
-    let mut widths = Vec::new();
+    let mut columns = Vec::new();
     if wide {
-        header.push("ID");
-        widths.push(Constraint::Length(19));
+        columns.push(("ID", Constraint::Length(19)));
     }
-    header.extend(["CLIENT", "ROUTE", "NODE", "PROTO", "AGE", "IN", "OUT"]);
-    widths.extend([
-        Constraint::Min(16),
-        Constraint::Length(6),
-        Constraint::Min(16),
-        Constraint::Length(5),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
+    columns.extend([
+        ("CLIENT", Constraint::Min(16)),
+        ("ROUTE", Constraint::Length(6)),
+        ("NODE", Constraint::Min(16)),
+        ("PROTO", Constraint::Length(5)),
+        ("AGE", Constraint::Length(6)),
+        ("IN", Constraint::Length(6)),
+        ("OUT", Constraint::Length(6)),
     ]);
     if wide {
-        header.push("IDLE");
-        widths.push(Constraint::Length(6));
+        columns.push(("IDLE", Constraint::Length(6)));
     }
-    let table = Table::new(body, widths)
-        .header(Row::new(header).style(header_style()))
-        .block(Block::bordered().title(list_title(
-            "Connections",
-            rows.len(),
-            &app.conns,
-            &CONN_SORTS,
-        )))
-        .row_highlight_style(selected_style());
-    let mut state = table_state(&app.conns, rows.len());
-    frame.render_stateful_widget(table, area, &mut state);
+    let title = list_title("Connections", rows.len(), &app.conns, &CONN_SORTS);
+    render_list(frame, area, title, columns, body, &app.conns);
 }

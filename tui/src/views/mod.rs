@@ -1,5 +1,6 @@
 //! One file per view; each draws the body area from `&App`. This module holds the pieces
-//! every list view shares: the block title (count, filter, sort) and the selection style.
+//! every list view shares: the block title (count, filter, sort), the selection style and
+//! [`render_list`], which draws a list's table.
 //!
 //! - [`routes`]: routes table with rates and sparklines.
 //! - [`route_detail`]: one route: throughput chart, its connections, its nodes.
@@ -19,7 +20,8 @@ pub mod upstreams;
 
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::widgets::TableState;
+use ratatui::widgets::{Block, Row, Table, TableState};
+use ratatui::Frame;
 
 use crate::app::ListState;
 
@@ -52,6 +54,25 @@ pub fn list_title(name: &str, count: usize, list: &ListState, sorts: &[&str]) ->
 /// A table state selecting `list.selected` (none when the list is empty).
 pub fn table_state(list: &ListState, rows: usize) -> TableState {
     TableState::default().with_selected((rows > 0).then(|| list.selected.min(rows - 1)))
+}
+
+/// Draws a list view's table: `columns` as (header, width), one row per item of `list`, and
+/// `list`'s selection.
+pub fn render_list(
+    frame: &mut Frame,
+    area: Rect,
+    title: String,
+    columns: Vec<(&str, Constraint)>,
+    rows: Vec<Row>,
+    list: &ListState,
+) {
+    let (header, widths): (Vec<&str>, Vec<Constraint>) = columns.into_iter().unzip();
+    let mut state = table_state(list, rows.len());
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(header_style()))
+        .block(Block::bordered().title(title))
+        .row_highlight_style(selected_style());
+    frame.render_stateful_widget(table, area, &mut state);
 }
 
 /// A centred rectangle of at most `width` x `height` inside `area`.

@@ -9,7 +9,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::{header_style, list_title, selected_style, table_state};
+use super::{header_style, list_title, render_list};
 use crate::app::rows::{detail_conn_rows, match_text, route, upstream_text};
 use crate::app::App;
 use crate::units;
@@ -104,19 +104,17 @@ fn render_chart(frame: &mut Frame, area: Rect, t: &Throughput) {
         .fold(0.0, f64::max)
         .max(1.0);
     let span = (inbound.len().max(outbound.len()).max(2) - 1) as f64;
+    let line = |name, color, data| {
+        Dataset::default()
+            .name(name)
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(color))
+            .data(data)
+    };
     let datasets = vec![
-        Dataset::default()
-            .name("in")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Cyan))
-            .data(&inbound),
-        Dataset::default()
-            .name("out")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Magenta))
-            .data(&outbound),
+        line("in", Color::Cyan, &inbound),
+        line("out", Color::Magenta, &outbound),
     ];
     let seconds = (span * interval) as u64;
     let chart = Chart::new(datasets)
@@ -153,24 +151,17 @@ fn render_conns(frame: &mut Frame, area: Rect, app: &App, route_id: &str) {
             Row::new(cells)
         })
         .collect();
-    let mut header = vec!["CLIENT"];
-    let mut widths = vec![Constraint::Min(15)];
+    let mut columns = vec![("CLIENT", Constraint::Min(15))];
     if with_node {
-        header.push("NODE");
-        widths.push(Constraint::Min(15));
+        columns.push(("NODE", Constraint::Min(15)));
     }
-    header.extend(["AGE", "IN", "OUT"]);
-    widths.extend([
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
+    columns.extend([
+        ("AGE", Constraint::Length(6)),
+        ("IN", Constraint::Length(6)),
+        ("OUT", Constraint::Length(6)),
     ]);
-    let table = Table::new(body, widths)
-        .header(Row::new(header).style(header_style()))
-        .block(Block::bordered().title(list_title("Connections", rows.len(), &app.detail, &[])))
-        .row_highlight_style(selected_style());
-    let mut state = table_state(&app.detail, rows.len());
-    frame.render_stateful_widget(table, area, &mut state);
+    let title = list_title("Connections", rows.len(), &app.detail, &[]);
+    render_list(frame, area, title, columns, body, &app.detail);
 }
 
 fn render_nodes(frame: &mut Frame, area: Rect, route: &RouteInfo) {

@@ -5,10 +5,10 @@
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::Text;
-use ratatui::widgets::{Block, Cell, Row, Table};
+use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
-use super::{header_style, list_title, selected_style, table_state};
+use super::{list_title, render_list};
 use crate::app::rows::{match_text, route_rows, upstream_text, ROUTE_SORTS};
 use crate::app::App;
 use crate::units;
@@ -23,10 +23,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let act_w: u16 = if wide { 5 } else { 4 };
     let fixed = id_w + match_w + up_w + act_w + 6 + 7 + 7 + 2;
     let spark_w = area.width.saturating_sub(fixed + 8).clamp(4, 60) as usize;
-
-    let header = [
-        "ID/NAME", "MATCH", "UPSTREAM", "ACT", "TOTAL", "IN/s", "OUT/s", "LAST 60s",
-    ];
 
     let body: Vec<Row> = rows
         .iter()
@@ -50,21 +46,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         })
         .collect();
 
-    let widths = [
-        Constraint::Length(id_w),
-        Constraint::Length(match_w),
-        Constraint::Length(up_w),
-        Constraint::Length(act_w),
-        Constraint::Length(6),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Min(spark_w as u16),
+    let columns = vec![
+        ("ID/NAME", Constraint::Length(id_w)),
+        ("MATCH", Constraint::Length(match_w)),
+        ("UPSTREAM", Constraint::Length(up_w)),
+        ("ACT", Constraint::Length(act_w)),
+        ("TOTAL", Constraint::Length(6)),
+        ("IN/s", Constraint::Length(7)),
+        ("OUT/s", Constraint::Length(7)),
+        ("LAST 60s", Constraint::Min(spark_w as u16)),
     ];
     let title = list_title("Routes", rows.len(), &app.routes, &ROUTE_SORTS);
-    let table = Table::new(body, widths)
-        .header(Row::new(header).style(header_style()))
-        .block(Block::bordered().title(title))
-        .row_highlight_style(selected_style());
-    let mut state = table_state(&app.routes, rows.len());
-    frame.render_stateful_widget(table, area, &mut state);
+    render_list(frame, area, title, columns, body, &app.routes);
 }

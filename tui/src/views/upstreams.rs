@@ -3,10 +3,10 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
-use ratatui::widgets::{Block, Cell, Row, Table};
+use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
-use super::{header_style, list_title, selected_style, table_state};
+use super::{list_title, render_list};
 use crate::app::rows::upstream_rows;
 use crate::app::App;
 use crate::units;
@@ -44,27 +44,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Row::new(cells)
         })
         .collect();
-    let mut header = vec!["UPSTREAM", "NAME"];
-    let mut widths = vec![
-        Constraint::Length(10),
-        Constraint::Length(if wide { 16 } else { 10 }),
+    let mut columns = vec![
+        ("UPSTREAM", Constraint::Length(10)),
+        ("NAME", Constraint::Length(if wide { 16 } else { 10 })),
     ];
     if wide {
-        header.push("TYPE");
-        widths.push(Constraint::Length(10));
+        columns.push(("TYPE", Constraint::Length(10)));
     }
-    header.extend(["NODE", "WEIGHT", "HEALTH", "ACTIVE", "ROUTES"]);
-    widths.extend([
-        Constraint::Length(21),
-        Constraint::Length(6),
-        Constraint::Length(9),
-        Constraint::Length(6),
-        Constraint::Min(6),
+    columns.extend([
+        ("NODE", Constraint::Length(21)),
+        ("WEIGHT", Constraint::Length(6)),
+        ("HEALTH", Constraint::Length(9)),
+        ("ACTIVE", Constraint::Length(6)),
+        ("ROUTES", Constraint::Min(6)),
     ]);
-    let table = Table::new(body, widths)
-        .header(Row::new(header).style(header_style()))
-        .block(Block::bordered().title(list_title("Upstreams", rows.len(), &app.upstreams, &[])))
-        .row_highlight_style(selected_style());
-    let mut state = table_state(&app.upstreams, rows.len());
-    frame.render_stateful_widget(table, area, &mut state);
+    let title = list_title("Upstreams", rows.len(), &app.upstreams, &[]);
+    render_list(frame, area, title, columns, body, &app.upstreams);
 }
