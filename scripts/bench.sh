@@ -35,13 +35,12 @@ SECS=${BENCH_SECONDS:-4}
 IDLE_N=${BENCH_IDLE:-5000}
 ROUTES=${BENCH_ROUTES:-10000}
 BASE=${BENCH_PORT_BASE:-27000}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 LOAD_CPU=0
 PROXY_CPU=1
 
-log() { echo "bench: $*" >&2; }
-die() { log "$*"; exit 1; }
+LOG_NAME=bench
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # ---------------------------------------------------------------- tools
 install_tools() {
@@ -67,15 +66,8 @@ export PATH="$PATH:/usr/sbin"
 NPROC=$(nproc)
 [[ $NPROC -ge 2 ]] || die "needs at least 2 CPUs for pinned mode (have $NPROC)"
 
-log "building the gateway and gwbench (release)"
-(cd "$ROOT" && cargo build --release -q -p apisix-gateway -p gateway-bench)
-GW="$TARGET_DIR/release/apisix-gateway"
-GWB="$TARGET_DIR/release/gwbench"
-
-TMP=$(mktemp -d /tmp/gw-bench.XXXXXX)
-RESULTS="$TMP/results.tsv"
-: >"$RESULTS"
-PIDS=()
+build_release
+make_tmp gw-bench
 cleanup() {
     local pid
     # A process paused by the live-stats measurement needs SIGCONT to act on SIGTERM.
@@ -96,30 +88,19 @@ ADMIN_PORT=$((BASE + 190))
 up() { echo $((BASE + $1)); }
 port() { echo $((${BLOCK[$1]} + $2)); }
 
-bg() { # bg NAME CPU CMD...: start a pinned background process, remember its pid
+pinned() { # pinned NAME CPU CMD...: bg NAME CMD... (lib.sh) on CPU
     local name=$1 cpu=$2
     shift 2
-    taskset -c "$cpu" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    PIDS+=($!)
-    eval "PID_$name=$!"
-}
-
-wait_port() { # wait_port PORT: until something listens on 127.0.0.1:PORT (tcp)
-    local i
-    for i in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    die "nothing listens on 127.0.0.1:$1 (see $TMP)"
+    bg "$name" taskset -c "$cpu" "$@"
 }
 
 # ---------------------------------------------------------------- upstreams (CPU 0)
 log "starting upstreams on CPU $LOAD_CPU"
-bg iperf3 $LOAD_CPU iperf3 -s -B 127.0.0.1 -p "$(up 1)"
-bg sockperf_tcp $LOAD_CPU sockperf server --tcp -i 127.0.0.1 -p "$(up 2)"
-bg sockperf_udp $LOAD_CPU sockperf server -i 127.0.0.1 -p "$(up 3)"
-bg echo $LOAD_CPU "$GWB" echo --tcp "127.0.0.1:$(up 5)" --udp "127.0.0.1:$(up 6)"
-bg echo_once $LOAD_CPU "$GWB" echo --once --tcp "127.0.0.1:$(up 7)"
+pinned iperf3 $LOAD_CPU iperf3 -s -B 127.0.0.1 -p "$(up 1)"
+pinned sockperf_tcp $LOAD_CPU sockperf server --tcp -i 127.0.0.1 -p "$(up 2)"
+pinned sockperf_udp $LOAD_CPU sockperf server -i 127.0.0.1 -p "$(up 3)"
+pinned echo $LOAD_CPU "$GWB" echo --tcp "127.0.0.1:$(up 5)" --udp "127.0.0.1:$(up 6)"
+pinned echo_once $LOAD_CPU "$GWB" echo --once --tcp "127.0.0.1:$(up 7)"
 mkdir -p "$TMP/nginx-up/logs"
 cat >"$TMP/nginx-up/nginx.conf" <<EOF
 worker_processes 1;
@@ -142,7 +123,7 @@ http {
     }
 }
 EOF
-bg nginx_up $LOAD_CPU nginx -p "$TMP/nginx-up" -c "$TMP/nginx-up/nginx.conf"
+pinned nginx_up $LOAD_CPU nginx -p "$TMP/nginx-up" -c "$TMP/nginx-up/nginx.conf"
 for o in 1 2 4 5 7; do wait_port "$(up $o)"; done
 
 # ---------------------------------------------------------------- proxies (CPU 1)
@@ -163,7 +144,7 @@ mkdir -p "$TMP/nginx/logs"
     done
     echo "}"
 } >"$TMP/nginx/nginx.conf"
-bg nginx 0 nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf"
+pinned nginx 0 nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf"
 
 HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-6000}
 {
@@ -184,9 +165,9 @@ HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-6000}
     done
 } >"$TMP/haproxy.cfg"
 haproxy -c -q -f "$TMP/haproxy.cfg" || die "haproxy rejects $TMP/haproxy.cfg"
-bg haproxy $PROXY_CPU haproxy -db -f "$TMP/haproxy.cfg"
+pinned haproxy $PROXY_CPU haproxy -db -f "$TMP/haproxy.cfg"
 
-ADMIN_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+new_admin_key
 gw_config() { # gw_config SYSTEM ADMIN_PORT "TCP_OFFSETS" "UDP_OFFSETS": our gateway's config.yaml
     local sys=$1 admin=$2 o
     mkdir -p "$TMP/gw-$sys/conf"
@@ -208,17 +189,9 @@ deployment:
   role: traditional
   role_traditional:
     config_provider: embedded
-  admin:
-    admin_key_required: true
-    admin_key:
-      - name: admin
-        key: "$ADMIN_KEY"
-        role: admin
-    allow_admin:
-      - 127.0.0.0/24
-    admin_listen:
-      ip: 127.0.0.1
-      port: $admin
+EOF
+        admin_yaml "$admin"
+        cat <<EOF
 plugin_attr:
   prometheus:
     enable_export_server: false
@@ -228,7 +201,7 @@ EOF
 start_gw() { # start_gw SYSTEM ADMIN_PORT [ENV=VALUE...]: start our gateway as SYSTEM on the proxy CPU
     local sys=$1 admin=$2
     shift 2
-    bg "$sys" $PROXY_CPU env "$@" "${GW_ENV[@]}" "$GW" start -c "$TMP/gw-$sys/conf/config.yaml" \
+    pinned "$sys" $PROXY_CPU env "$@" "${GW_ENV[@]}" "$GW" start -c "$TMP/gw-$sys/conf/config.yaml" \
         -p "$TMP/gw-$sys" --log-level warn
     wait_port "$admin"
 }

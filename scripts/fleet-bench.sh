@@ -25,28 +25,20 @@ WRITES=${FLEET_WRITES:-1000}
 TIMEOUT_MS=${FLEET_TIMEOUT_MS:-5000}
 BUDGET=${FLEET_BUDGET:-75}
 KILL=${FLEET_KILL:-leader}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-
-log() { echo "fleet: $*" >&2; }
-die() { log "$*"; exit 1; }
+LOG_NAME=fleet
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 [[ "$KILL" =~ ^(leader|follower|watched)$ ]] || die "FLEET_KILL must be leader, follower or watched, not $KILL"
 command -v etcd >/dev/null 2>&1 || die "etcd is missing (apt-get install etcd-server, or make deps)"
 command -v curl >/dev/null 2>&1 || die "curl is missing"
 
 if [[ "${FLEET_SKIP_BUILD:-0}" != 1 ]]; then
-    log "building the gateway and gwbench (release)"
-    (cd "$ROOT" && cargo build --release -q -p apisix-gateway -p gateway-bench)
+    build_release
 fi
-GW="$TARGET_DIR/release/apisix-gateway"
-GWB="$TARGET_DIR/release/gwbench"
 [[ -x "$GW" && -x "$GWB" ]] || die "missing $GW or $GWB (cargo build --release)"
 
-TMP=$(mktemp -d /tmp/gw-fleet.XXXXXX)
-RESULTS="$TMP/results.tsv"
-: >"$RESULTS"
-PIDS=()
+make_tmp gw-fleet
 ETCD_PID=()
 alive() { # alive: true while any started process runs
     local pid
@@ -71,23 +63,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM
-
-bg() { # bg NAME CMD...: start a background process, remember its pid as PID_NAME
-    local name=$1
-    shift
-    "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    PIDS+=($!)
-    eval "PID_$name=$!"
-}
-
-wait_port() { # wait_port PORT NAME: until something listens on 127.0.0.1:PORT (tcp), 10 s
-    local i
-    for i in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    die "$2 does not listen on 127.0.0.1:$1 (see $TMP/$2.err)"
-}
 
 # ---------------------------------------------------------------- ports
 # 3 × (etcd client, etcd peer), 2 × (stream listener, admin, control, prometheus), echo.
@@ -126,7 +101,7 @@ done
 # ---------------------------------------------------------------- echo and the gateways
 bg echo "$GWB" echo --tcp "127.0.0.1:$ECHO_PORT"
 wait_port "$ECHO_PORT" echo
-ADMIN_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+new_admin_key
 gw_config() { # gw_config a|b: the gateway's config.yaml (etcd provider, all three members)
     local g=$1 url
     mkdir -p "$TMP/gw-$g/conf"
@@ -154,17 +129,9 @@ EOF
         cat <<EOF
     prefix: /apisix
     timeout: 5
-  admin:
-    admin_key_required: true
-    admin_key:
-      - name: admin
-        key: "$ADMIN_KEY"
-        role: admin
-    allow_admin:
-      - 127.0.0.0/24
-    admin_listen:
-      ip: 127.0.0.1
-      port: ${GW_ADMIN[$g]}
+EOF
+        admin_yaml "${GW_ADMIN[$g]}"
+        cat <<EOF
 plugin_attr:
   prometheus:
     enable_export_server: true
