@@ -328,28 +328,26 @@ mod tests {
 
     #[test]
     fn first_tcp_listener_port_is_found_in_status() {
-        let listener = |protocol: &str, addr: &str, tls: bool| Listener {
-            protocol: protocol.into(),
-            addr: addr.into(),
-            tls,
-            ..Listener::default()
-        };
-        let status = Status {
-            listeners: vec![
-                listener("udp", "0.0.0.0:9200", false),
-                listener("tcp", "[::]:9100", false),
-            ],
+        // (protocol, address, tls) of each listener.
+        let status = |listeners: &[(&str, &str, bool)]| Status {
+            listeners: listeners
+                .iter()
+                .map(|&(protocol, addr, tls)| Listener {
+                    protocol: protocol.into(),
+                    addr: addr.into(),
+                    tls,
+                    ..Listener::default()
+                })
+                .collect(),
             ..Status::default()
         };
-        assert_eq!(first_tcp_port(&status, false), Some(9100));
+        let plain = status(&[("udp", "0.0.0.0:9200", false), ("tcp", "[::]:9100", false)]);
+        assert_eq!(first_tcp_port(&plain, false), Some(9100));
         assert_eq!(first_tcp_port(&Status::default(), false), None);
-        let with_tls = Status {
-            listeners: vec![
-                listener("tcp", "0.0.0.0:9100", false),
-                listener("tcp", "0.0.0.0:9443", true),
-            ],
-            ..Status::default()
-        };
+        let with_tls = status(&[
+            ("tcp", "0.0.0.0:9100", false),
+            ("tcp", "0.0.0.0:9443", true),
+        ]);
         assert_eq!(first_tcp_port(&with_tls, true), Some(9443));
     }
 

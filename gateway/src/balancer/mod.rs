@@ -28,6 +28,8 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use model::control::NodeInfo;
+
 use crate::conn::ConnInfo;
 use chash::HashKey;
 use dns::DnsCache;
@@ -65,12 +67,8 @@ impl std::fmt::Display for NodeAddr {
 /// A node as shown by the Control API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeView {
-    pub host: String,
-    pub port: u16,
-    pub weight: u32,
-    pub priority: i64,
-    pub healthy: bool,
-    pub active_sessions: u64,
+    /// Address, weight, priority, health and live sessions (`/v1/stream_routes`).
+    pub info: NodeInfo,
     /// The health state (`healthy`, `mostly_healthy`, `mostly_unhealthy`, `unhealthy`).
     pub status: HealthStatus,
     /// The consecutive health counters.
@@ -438,12 +436,14 @@ impl UpstreamRuntime {
             .map(|n| {
                 let health = n.health();
                 NodeView {
-                    host: n.addr.host.clone(),
-                    port: n.addr.port,
-                    weight: n.weight,
-                    priority: n.priority,
-                    healthy: n.is_healthy(),
-                    active_sessions: n.active(),
+                    info: NodeInfo {
+                        host: n.addr.host.clone(),
+                        port: n.addr.port,
+                        weight: n.weight,
+                        priority: n.priority,
+                        healthy: n.is_healthy(),
+                        active_sessions: n.active(),
+                    },
                     status: health.status,
                     counter: health.counter,
                 }

@@ -48,8 +48,8 @@ fn checker_report(name: String, runtime: &UpstreamRuntime) -> Checker {
         .nodes()
         .into_iter()
         .map(|n| CheckedNode {
-            hostname: check_host.unwrap_or(&n.host).to_owned(),
-            port: check_port.unwrap_or(n.port),
+            hostname: check_host.unwrap_or(&n.info.host).to_owned(),
+            port: check_port.unwrap_or(n.info.port),
             status: n.status.as_str().to_owned(),
             counter: HealthCounter {
                 success: n.counter.success,
@@ -57,7 +57,7 @@ fn checker_report(name: String, runtime: &UpstreamRuntime) -> Checker {
                 tcp_failure: n.counter.tcp_failure,
                 timeout_failure: n.counter.timeout_failure,
             },
-            ip: n.host,
+            ip: n.info.host,
         })
         .collect();
     Checker {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use model::control::{
-    ControlList, Listener, MatchInput, MatchReport, NodeInfo, RouteInfo, RouteMatch, RouteUpstream,
+    ControlList, Listener, MatchInput, MatchReport, RouteInfo, RouteMatch, RouteUpstream,
     RouteVerdict, Status,
 };
 
@@ -78,18 +78,7 @@ fn route_view(ctx: &ControlContext, route: &ResolvedRoute) -> RouteInfo {
             .balancer
             .clone()
             .unwrap_or_else(|| "roundrobin".to_owned()),
-        nodes: up
-            .nodes()
-            .into_iter()
-            .map(|n| NodeInfo {
-                host: n.host,
-                port: n.port,
-                weight: n.weight,
-                priority: n.priority,
-                healthy: n.healthy,
-                active_sessions: n.active_sessions,
-            })
-            .collect(),
+        nodes: up.nodes().into_iter().map(|n| n.info).collect(),
     });
     let stats = ctx
         .proxy

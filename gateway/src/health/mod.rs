@@ -219,8 +219,8 @@ async fn check_loop(
         .nodes()
         .into_iter()
         .map(|n| NodeAddr {
-            host: n.host,
-            port: n.port,
+            host: n.info.host,
+            port: n.info.port,
         })
         .collect();
     let mut next_healthy = Instant::now();

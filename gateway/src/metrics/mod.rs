@@ -276,10 +276,10 @@ impl MetricsContext {
                 upstreams.push((
                     vec![
                         ("name", format!("{}/{}", self.key_prefix, key)),
-                        ("ip", node.host.clone()),
-                        ("port", node.port.to_string()),
+                        ("ip", node.info.host.clone()),
+                        ("port", node.info.port.to_string()),
                     ],
-                    u64::from(node.healthy),
+                    u64::from(node.info.healthy),
                 ));
             }
         }

@@ -74,6 +74,17 @@ impl AdminClient {
         send(req, &url).await
     }
 
+    /// [`AdminClient::call`] with the answer decoded as `T`.
+    async fn call_for<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        url: url::Url,
+        body: Option<&Value>,
+    ) -> Result<T, ClientError> {
+        let (_, answer) = self.call(method, url.clone(), body).await?;
+        decode(&url, answer)
+    }
+
     /// `GET /apisix/admin/<kind>`: every object of `kind`.
     pub async fn list(&self, kind: ResourceKind) -> Result<List, ClientError> {
         let url = self.url(&[kind.dir()]);
@@ -83,9 +94,8 @@ impl AdminClient {
 
     /// `GET /apisix/admin/<kind>/<id>`.
     pub async fn get(&self, kind: ResourceKind, id: &str) -> Result<Item, ClientError> {
-        let url = self.url(&[kind.dir(), id]);
-        let (_, body) = self.call(Method::GET, url.clone(), None).await?;
-        decode(&url, body)
+        self.call_for(Method::GET, self.url(&[kind.dir(), id]), None)
+            .await
     }
 
     /// Like [`AdminClient::get`], with a missing object as `None`.
@@ -119,9 +129,8 @@ impl AdminClient {
 
     /// `POST /apisix/admin/<kind>`: create with a server-generated id.
     pub async fn post(&self, kind: ResourceKind, body: &Value) -> Result<Item, ClientError> {
-        let url = self.url(&[kind.dir()]);
-        let (_, resp) = self.call(Method::POST, url.clone(), Some(body)).await?;
-        decode(&url, resp)
+        self.call_for(Method::POST, self.url(&[kind.dir()]), Some(body))
+            .await
     }
 
     /// `PATCH /apisix/admin/<kind>/<id>`: merge `body` into the stored object.
@@ -131,9 +140,8 @@ impl AdminClient {
         id: &str,
         body: &Value,
     ) -> Result<Item, ClientError> {
-        let url = self.url(&[kind.dir(), id]);
-        let (_, resp) = self.call(Method::PATCH, url.clone(), Some(body)).await?;
-        decode(&url, resp)
+        self.call_for(Method::PATCH, self.url(&[kind.dir(), id]), Some(body))
+            .await
     }
 
     /// `DELETE /apisix/admin/<kind>/<id>[?force=true]`.
@@ -147,16 +155,14 @@ impl AdminClient {
         if force {
             url.query_pairs_mut().append_pair("force", "true");
         }
-        let (_, resp) = self.call(Method::DELETE, url.clone(), None).await?;
-        decode(&url, resp)
+        self.call_for(Method::DELETE, url, None).await
     }
 
     /// `GET /apisix/admin/plugins/list?subsystem=stream`: the enabled stream plugins.
     pub async fn plugins_list(&self) -> Result<Vec<String>, ClientError> {
         let mut url = self.url(&["plugins", "list"]);
         url.query_pairs_mut().append_pair("subsystem", "stream");
-        let (_, resp) = self.call(Method::GET, url.clone(), None).await?;
-        decode(&url, resp)
+        self.call_for(Method::GET, url, None).await
     }
 
     /// `GET /apisix/admin/plugins/<name>?subsystem=stream`: a stream plugin's schema.

@@ -306,17 +306,19 @@ fn nodes_view_shows_live_state() {
     assert_eq!(
         view[0],
         NodeView {
-            host: "a".into(),
-            port: 1,
-            weight: 2,
-            priority: 1,
-            healthy: true,
-            active_sessions: 1,
+            info: NodeInfo {
+                host: "a".into(),
+                port: 1,
+                weight: 2,
+                priority: 1,
+                healthy: true,
+                active_sessions: 1,
+            },
             status: HealthStatus::Healthy,
             counter: HealthCounter::default(),
         }
     );
-    assert!(!view[1].healthy);
+    assert!(!view[1].info.healthy);
     assert_eq!(view[1].status, HealthStatus::Unhealthy);
 }
 
