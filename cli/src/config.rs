@@ -162,14 +162,11 @@ impl ConfigFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::fake_env;
 
     #[test]
     fn path_prefers_flag_then_xdg_then_home() {
-        let env = |n: &str| match n {
-            "XDG_CONFIG_HOME" => Some("/xdg".to_owned()),
-            "HOME" => Some("/home/u".to_owned()),
-            _ => None,
-        };
+        let env = fake_env(&[("XDG_CONFIG_HOME", "/xdg"), ("HOME", "/home/u")]);
         assert_eq!(
             path(Some(Path::new("/f.yaml")), &env),
             Some(PathBuf::from("/f.yaml"))
@@ -178,7 +175,7 @@ mod tests {
             path(None, &env),
             Some(PathBuf::from("/xdg/apisixctl/config.yaml"))
         );
-        let home = |n: &str| (n == "HOME").then(|| "/home/u".to_owned());
+        let home = fake_env(&[("HOME", "/home/u")]);
         assert_eq!(
             path(None, &home),
             Some(PathBuf::from("/home/u/.config/apisixctl/config.yaml"))

@@ -127,6 +127,16 @@ fn resolve_key(
     }
 }
 
+/// An environment holding only `vars`, for tests of the environment lookups.
+#[cfg(test)]
+pub(crate) fn fake_env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        vars.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,11 +152,10 @@ mod tests {
 
     #[test]
     fn flags_win_over_environment_and_adc_names_are_fallbacks() {
-        let env = |n: &str| match n {
-            "ADC_SERVER" => Some("http://adc:9180".to_owned()),
-            "ADC_TOKEN" => Some("adc-token".to_owned()),
-            _ => None,
-        };
+        let env = fake_env(&[
+            ("ADC_SERVER", "http://adc:9180"),
+            ("ADC_TOKEN", "adc-token"),
+        ]);
         let dir = tempfile::tempdir().expect("tempdir");
         let ctx = Ctx::resolve_with(&global(&[]), &env, None, dir.path());
         assert_eq!(ctx.server, "http://adc:9180");
@@ -188,7 +197,7 @@ mod tests {
             control: Some("http://ctx:9090".into()),
         };
         let dir = tempfile::tempdir().expect("tempdir");
-        let env = |n: &str| (n == "APISIX_ADMIN_URL").then(|| "http://env:9180".to_owned());
+        let env = fake_env(&[("APISIX_ADMIN_URL", "http://env:9180")]);
         let ctx = Ctx::resolve_with(
             &global(&["--control", "http://flag:9090"]),
             &env,

@@ -148,9 +148,12 @@ async fn killing_a_connection_from_the_registry_closes_both_legs() {
     let live = ctx.registry.list();
     assert_eq!(live.len(), 1);
     let conn = &live[0];
-    assert_eq!(conn.route_id, "1");
+    assert_eq!(conn.routed.route_id, "1");
     assert_eq!(conn.node(), Some(backend));
-    assert_eq!(conn.client, stream.local_addr().expect("client addr"));
+    assert_eq!(
+        conn.routed.client,
+        stream.local_addr().expect("client addr")
+    );
     assert_eq!((conn.bytes_up(), conn.bytes_down()), (5, 5));
 
     assert!(ctx.registry.kill(conn.id));

@@ -41,12 +41,12 @@ fn view(h: &ConnectionHandle) -> Connection {
         .unwrap_or(0.0);
     Connection {
         id: connection_id(h.id),
-        route_id: h.route_id.clone(),
-        listener: h.local.to_string(),
-        server: h.server.to_string(),
-        client: h.client.to_string(),
+        route_id: h.routed.route_id.clone(),
+        listener: h.routed.local.to_string(),
+        server: h.routed.server.to_string(),
+        client: h.routed.client.to_string(),
         upstream: h.node().map(|n| n.to_string()),
-        upstream_key: h.upstream.clone(),
+        upstream_key: h.routed.upstream.clone(),
         protocol: protocol(h).to_owned(),
         sni: h.front().and_then(|f| f.sni.clone()),
         started_at,
@@ -59,7 +59,7 @@ fn view(h: &ConnectionHandle) -> Connection {
 
 /// `udp`, `tls` (terminated by the gateway) or `tcp` (plain, or TLS passed through).
 fn protocol(h: &ConnectionHandle) -> &'static str {
-    match (h.transport, h.front().is_some_and(|f| f.tls)) {
+    match (h.routed.transport, h.front().is_some_and(|f| f.tls)) {
         (Transport::Udp, _) => "udp",
         (Transport::Tcp, true) => "tls",
         (Transport::Tcp, false) => "tcp",
@@ -70,18 +70,18 @@ fn protocol(h: &ConnectionHandle) -> &'static str {
 /// (IP or IP:port) filters.
 fn wanted(h: &ConnectionHandle, args: &QueryArgs) -> bool {
     if let Some(route) = args.get("route_id") {
-        if h.route_id != route {
+        if h.routed.route_id != route {
             return false;
         }
     }
     if let Some(upstream) = args.get("upstream") {
         let node = h.node().map(|n| n.to_string());
-        if h.upstream != upstream && node.as_deref() != Some(upstream) {
+        if h.routed.upstream != upstream && node.as_deref() != Some(upstream) {
             return false;
         }
     }
     if let Some(client) = args.get("client") {
-        if h.client.to_string() != client && h.client.ip().to_string() != client {
+        if h.routed.client.to_string() != client && h.routed.client.ip().to_string() != client {
             return false;
         }
     }

@@ -198,9 +198,9 @@ impl MetricsContext {
         let mut active: BTreeMap<SocketAddr, u64> = BTreeMap::new();
         let mut live: BTreeMap<SocketAddr, Bandwidth> = BTreeMap::new();
         for handle in self.proxy.registry.list() {
-            *active.entry(handle.local).or_default() += 1;
+            *active.entry(handle.routed.local).or_default() += 1;
             let add = bandwidth_of(handle.bytes_up(), handle.bytes_down());
-            let bw = live.entry(handle.local).or_default();
+            let bw = live.entry(handle.routed.local).or_default();
             for (total, n) in bw.iter_mut().zip(add) {
                 *total += n;
             }

@@ -186,7 +186,7 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::proxy::registry::{ConnectionRegistry, NewConnection, Registration};
+    use crate::proxy::registry::{ConnectionRegistry, Registration, RoutedConnection};
     use crate::session::SessionSink;
 
     fn addr(s: &str) -> SocketAddr {
@@ -208,7 +208,7 @@ mod tests {
         pipeline: &Arc<SessionPipeline>,
     ) -> (Arc<ConnectionRegistry>, Registration, SessionRecorder) {
         let registry = Arc::new(ConnectionRegistry::new());
-        let registration = registry.insert(NewConnection {
+        let registration = registry.insert(RoutedConnection {
             route_id: "1".into(),
             upstream: "upstreams/1".into(),
             transport: Transport::Tcp,

@@ -35,18 +35,8 @@ pub struct FrontInfo {
 pub struct ConnectionHandle {
     /// Unique within the process, increasing.
     pub id: u64,
-    /// The stream route that took it.
-    pub route_id: String,
-    /// The upstream key (`upstreams/<id>` or `stream_routes/<id>`).
-    pub upstream: String,
-    pub transport: Transport,
-    /// The client address.
-    pub client: SocketAddr,
-    /// The local (listening) address.
-    pub local: SocketAddr,
-    /// The address the client reached (`$server_addr:$server_port`): `local`, or on a wildcard
-    /// listener the connection's local address / the UDP datagrams' destination.
-    pub server: SocketAddr,
+    /// Its route, upstream, transport and addresses.
+    pub routed: RoutedConnection,
     /// Wall-clock start, for display.
     pub started_at: SystemTime,
     started: Instant,
@@ -149,15 +139,20 @@ impl ConnectionHandle {
     }
 }
 
-/// What a new registration needs.
+/// A connection the router placed: what a registration needs and the handle keeps.
 #[derive(Debug, Clone)]
-pub struct NewConnection {
+pub struct RoutedConnection {
+    /// The stream route that took it.
     pub route_id: String,
+    /// The upstream key (`upstreams/<id>` or `stream_routes/<id>`).
     pub upstream: String,
     pub transport: Transport,
+    /// The client address.
     pub client: SocketAddr,
+    /// The local (listening) address.
     pub local: SocketAddr,
-    /// See [`ConnectionHandle::server`].
+    /// The address the client reached (`$server_addr:$server_port`): `local`, or on a wildcard
+    /// listener the connection's local address / the UDP datagrams' destination.
     pub server: SocketAddr,
 }
 
@@ -192,16 +187,11 @@ impl ConnectionRegistry {
     }
 
     /// Registers a connection; it stays listed until the returned guard is dropped.
-    pub fn insert(self: &Arc<Self>, new: NewConnection) -> Registration {
+    pub fn insert(self: &Arc<Self>, routed: RoutedConnection) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let handle = Arc::new(ConnectionHandle {
             id,
-            route_id: new.route_id,
-            upstream: new.upstream,
-            transport: new.transport,
-            client: new.client,
-            local: new.local,
-            server: new.server,
+            routed,
             started_at: SystemTime::now(),
             started: Instant::now(),
             node: OnceLock::new(),
@@ -330,9 +320,9 @@ impl Drop for Registration {
 mod tests {
     use super::*;
 
-    fn new_conn() -> NewConnection {
+    fn new_conn() -> RoutedConnection {
         let addr: SocketAddr = "127.0.0.1:1".parse().expect("literal address");
-        NewConnection {
+        RoutedConnection {
             route_id: "1".into(),
             upstream: "stream_routes/1".into(),
             transport: Transport::Tcp,

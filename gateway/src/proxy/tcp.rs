@@ -26,7 +26,7 @@ use crate::conn::{ConnInfo, Transport};
 pub use crate::proxy::connect::format_node;
 use crate::proxy::connect::{connect_tcp, connect_with_retries};
 use crate::proxy::recorder::SessionRecorder;
-use crate::proxy::registry::{FrontInfo, NewConnection};
+use crate::proxy::registry::{FrontInfo, RoutedConnection};
 use crate::proxy::source::UpstreamNodes;
 use crate::proxy::tls::front::accept_front;
 use crate::proxy::tls::stream::relay_streams;
@@ -160,7 +160,7 @@ pub async fn serve_connection(
             return;
         }
     };
-    let registration = ctx.registry.insert(NewConnection {
+    let registration = ctx.registry.insert(RoutedConnection {
         route_id: routed.route_id.clone(),
         upstream: routed.upstream.key().to_string(),
         transport: Transport::Tcp,

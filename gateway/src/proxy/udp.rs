@@ -27,7 +27,7 @@ use crate::proxy::datagram::{
     recv_connected, send_connected, Destination, ListenSocket, RecvBatch, BATCH,
 };
 use crate::proxy::recorder::SessionRecorder;
-use crate::proxy::registry::{NewConnection, Registration};
+use crate::proxy::registry::{Registration, RoutedConnection};
 use crate::proxy::source::{Routed, UpstreamNodes};
 use crate::proxy::ProxyContext;
 use crate::session::RejectReason;
@@ -176,7 +176,7 @@ impl Listener {
                 return;
             }
         };
-        let registration = ctx.registry.insert(NewConnection {
+        let registration = ctx.registry.insert(RoutedConnection {
             route_id: routed.route_id.clone(),
             upstream: routed.upstream.key().to_string(),
             transport: Transport::Udp,
