@@ -82,6 +82,18 @@ fn inline_upstream(body: &mut Object, flags: &NodeFlags) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The last steps of a route or service body: the inline upstream flags, `--plugin`, then
+/// [`non_empty`].
+fn finish_with_upstream_and_plugins(
+    mut body: Object,
+    nodes: &NodeFlags,
+    plugins: &[(String, Value)],
+) -> anyhow::Result<Value> {
+    inline_upstream(&mut body, nodes)?;
+    merge_map(&mut body, "plugins", plugins.iter().cloned());
+    non_empty(body)
+}
+
 fn id_value(id: &Option<String>) -> Option<Value> {
     id.as_ref().map(|s| Value::String(s.clone()))
 }
@@ -96,9 +108,7 @@ pub fn stream_route(flags: &StreamRouteFlags) -> anyhow::Result<Value> {
     set_opt(&mut body, "sni", &flags.sni);
     set_opt(&mut body, "upstream_id", &id_value(&flags.upstream_id));
     set_opt(&mut body, "service_id", &id_value(&flags.service_id));
-    inline_upstream(&mut body, &flags.upstream)?;
-    merge_map(&mut body, "plugins", flags.plugins.iter().cloned());
-    non_empty(body)
+    finish_with_upstream_and_plugins(body, &flags.upstream, &flags.plugins)
 }
 
 /// The body of `upstream put|create`.
@@ -119,9 +129,7 @@ pub fn service(flags: &ServiceFlags) -> anyhow::Result<Value> {
     let mut body = start(&flags.file)?;
     meta(&mut body, &flags.meta);
     set_opt(&mut body, "upstream_id", &id_value(&flags.upstream_id));
-    inline_upstream(&mut body, &flags.upstream)?;
-    merge_map(&mut body, "plugins", flags.plugins.iter().cloned());
-    non_empty(body)
+    finish_with_upstream_and_plugins(body, &flags.upstream, &flags.plugins)
 }
 
 /// The body of `ssl put|create`: `--cert`/`--key` are PEM files read here.
