@@ -5,7 +5,9 @@
 use anyhow::{bail, Context};
 use serde_json::{json, Map, Value};
 
-use crate::args::{BodyFile, NodeFlags, ServiceFlags, SslFlags, StreamRouteFlags, UpstreamFlags};
+use crate::args::{
+    BodyFile, NodeFlags, ObjectFlags, ServiceFlags, SslFlags, StreamRouteFlags, UpstreamFlags,
+};
 use crate::files::read_body;
 
 type Object = Map<String, Value>;
@@ -37,6 +39,13 @@ fn merge_map(body: &mut Object, key: &str, entries: impl IntoIterator<Item = (St
     if let Value::Object(map) = slot {
         map.extend(entries);
     }
+}
+
+/// `-f`, then the name, description and labels on top.
+fn start_object(flags: &ObjectFlags) -> anyhow::Result<Object> {
+    let mut body = start(&flags.file)?;
+    meta(&mut body, &flags.meta);
+    Ok(body)
 }
 
 fn meta(body: &mut Object, m: &crate::args::MetaFlags) {
@@ -100,22 +109,20 @@ fn id_value(id: &Option<String>) -> Option<Value> {
 
 /// The body of `stream-route put|create`.
 pub fn stream_route(flags: &StreamRouteFlags) -> anyhow::Result<Value> {
-    let mut body = start(&flags.file)?;
-    meta(&mut body, &flags.meta);
+    let mut body = start_object(&flags.object)?;
     set_opt(&mut body, "remote_addr", &flags.remote_addr);
     set_opt(&mut body, "server_addr", &flags.server_addr);
     set_opt(&mut body, "server_port", &flags.server_port);
     set_opt(&mut body, "sni", &flags.sni);
     set_opt(&mut body, "upstream_id", &id_value(&flags.upstream_id));
     set_opt(&mut body, "service_id", &id_value(&flags.service_id));
-    finish_with_upstream_and_plugins(body, &flags.upstream, &flags.plugins)
+    finish_with_upstream_and_plugins(body, &flags.object.upstream, &flags.plugins)
 }
 
 /// The body of `upstream put|create`.
 pub fn upstream(flags: &UpstreamFlags) -> anyhow::Result<Value> {
-    let mut body = start(&flags.file)?;
-    meta(&mut body, &flags.meta);
-    nodes_into(&mut body, &flags.upstream);
+    let mut body = start_object(&flags.object)?;
+    nodes_into(&mut body, &flags.object.upstream);
     set_opt(&mut body, "retries", &flags.retries);
     set_opt(&mut body, "retry_timeout", &flags.retry_timeout);
     set_opt(&mut body, "hash_on", &flags.hash_on);
@@ -126,10 +133,9 @@ pub fn upstream(flags: &UpstreamFlags) -> anyhow::Result<Value> {
 
 /// The body of `service put|create`.
 pub fn service(flags: &ServiceFlags) -> anyhow::Result<Value> {
-    let mut body = start(&flags.file)?;
-    meta(&mut body, &flags.meta);
+    let mut body = start_object(&flags.object)?;
     set_opt(&mut body, "upstream_id", &id_value(&flags.upstream_id));
-    finish_with_upstream_and_plugins(body, &flags.upstream, &flags.plugins)
+    finish_with_upstream_and_plugins(body, &flags.object.upstream, &flags.plugins)
 }
 
 /// The body of `ssl put|create`: `--cert`/`--key` are PEM files read here.

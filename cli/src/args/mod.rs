@@ -10,9 +10,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use resource::{
-    BodyFile, CommonAction, MetaFlags, MetadataAction, NodeFlags, PluginsAction, ServiceAction,
-    ServiceFlags, SslAction, SslFlags, StreamRouteAction, StreamRouteFlags, TestArgs,
-    UpstreamAction, UpstreamFlags, WriteAction,
+    BodyFile, CommonAction, MetaFlags, MetadataAction, NodeFlags, ObjectFlags, PluginsAction,
+    ServiceAction, ServiceFlags, SslAction, SslFlags, StreamRouteAction, StreamRouteFlags,
+    TestArgs, UpstreamAction, UpstreamFlags, WriteAction,
 };
 
 const AFTER_HELP: &str = "\

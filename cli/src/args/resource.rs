@@ -121,15 +121,23 @@ pub struct NodeFlags {
     pub lb_type: Option<String>,
 }
 
-/// Body flags of `stream-route put|create`.
+/// The flags every route, service and upstream body takes: `-f`, name, description, labels and
+/// the nodes (of the inline upstream, or of the upstream itself).
 #[derive(Debug, Clone, Default, Args)]
-pub struct StreamRouteFlags {
+pub struct ObjectFlags {
     #[command(flatten)]
     pub file: BodyFile,
     #[command(flatten)]
     pub meta: MetaFlags,
     #[command(flatten)]
     pub upstream: NodeFlags,
+}
+
+/// Body flags of `stream-route put|create`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StreamRouteFlags {
+    #[command(flatten)]
+    pub object: ObjectFlags,
     /// Use the upstream with this id
     #[arg(long, value_name = "ID")]
     pub upstream_id: Option<String>,
@@ -157,11 +165,7 @@ pub struct StreamRouteFlags {
 #[derive(Debug, Clone, Default, Args)]
 pub struct UpstreamFlags {
     #[command(flatten)]
-    pub file: BodyFile,
-    #[command(flatten)]
-    pub meta: MetaFlags,
-    #[command(flatten)]
-    pub upstream: NodeFlags,
+    pub object: ObjectFlags,
     /// Retries on connect failure (0 disables)
     #[arg(long)]
     pub retries: Option<u32>,
@@ -183,11 +187,7 @@ pub struct UpstreamFlags {
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServiceFlags {
     #[command(flatten)]
-    pub file: BodyFile,
-    #[command(flatten)]
-    pub meta: MetaFlags,
-    #[command(flatten)]
-    pub upstream: NodeFlags,
+    pub object: ObjectFlags,
     /// Use the upstream with this id
     #[arg(long, value_name = "ID")]
     pub upstream_id: Option<String>,
