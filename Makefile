@@ -16,9 +16,11 @@ run:
 	$(CARGO) build --release --workspace
 	"$${CARGO_TARGET_DIR:-target}/release/apisix-gateway" start -c $(CONFIG) -p $(PREFIX)
 
-## test: install missing system packages, then fmt check, clippy, build the binaries and run every test
+## test: install missing system packages, then fmt check, import cycles, clippy, build the binaries
+## and run every test
 test: deps
 	$(CARGO) fmt --all --check
+	python3 scripts/module_cycles.py
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
@@ -35,10 +37,12 @@ deps:
 fmt:
 	$(CARGO) fmt --all
 
-## lint: the fmt and clippy checks of `make test`, then cargo-deny's bans, licenses and sources
+## lint: the fmt, import-cycle (scripts/module_cycles.py) and clippy checks of `make test`, then
+## cargo-deny's bans, licenses and sources
 ## (deny.toml; advisories need the network: `cargo deny check advisories` where there is one)
 lint:
 	$(CARGO) fmt --all --check
+	python3 scripts/module_cycles.py
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@command -v cargo-deny >/dev/null 2>&1 || { echo "lint: cargo-deny is missing: cargo install cargo-deny --locked" >&2; exit 1; }
 	$(CARGO) deny check bans licenses sources
