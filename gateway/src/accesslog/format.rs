@@ -271,7 +271,7 @@ mod tests {
             started_at: UNIX_EPOCH + Duration::from_secs(1_764_309_432),
             duration: Duration::from_millis(1500),
             transport: Transport::Tcp,
-            route_label: String::new(),
+            route_label: None,
             routed: true,
             rejection: None,
         }

@@ -214,7 +214,7 @@ mod tests {
             started_at: SystemTime::now(),
             duration: Duration::ZERO,
             transport: Transport::Tcp,
-            route_label: String::new(),
+            route_label: None,
             routed: true,
             rejection: None,
         };

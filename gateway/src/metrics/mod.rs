@@ -55,7 +55,7 @@ impl StreamMetrics {
     /// Counts one finished session (its `route` label is `""` when it had no route).
     /// Allocates only for a label, code, listener or node seen for the first time.
     pub fn record(&self, record: &SessionRecord) {
-        let route_label = record.route_label.as_str();
+        let route_label = record.route_label.as_deref().unwrap_or("");
         let mut c = self
             .counters
             .lock()

@@ -150,9 +150,9 @@ impl Drop for SessionRecorder {
         };
         let route_id = self.route_id.take();
         let route_label = match (&self.route, &route_id) {
-            (Some(route), _) => route.metric_label.clone(),
-            (None, Some(id)) => id.clone(),
-            (None, None) => String::new(),
+            (Some(route), _) => Some(route.metric_label.clone()),
+            (None, Some(id)) => Some(Arc::from(id.as_str())),
+            (None, None) => None,
         };
         let record = SessionRecord {
             route_id,
@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(record.route_id.as_deref(), Some("1"));
         assert_eq!((record.status, record.routed), (403, true));
         assert_eq!(record.rejection, Some(RouteRejection::Plugin));
-        assert_eq!(record.route_label, "1");
+        assert_eq!(record.route_label.as_deref(), Some("1"));
     }
 
     #[tokio::test(start_paused = true)]

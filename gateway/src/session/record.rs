@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::conn::Transport;
@@ -46,8 +47,8 @@ pub struct SessionRecord {
     pub duration: Duration,
     pub transport: Transport,
     /// The `route` label of the metrics: the route's name when its `prometheus` plugin sets
-    /// `prefer_name: true`, otherwise its id; empty when no route matched.
-    pub route_label: String,
+    /// `prefer_name: true`, otherwise its id; `None` when no route matched.
+    pub route_label: Option<Arc<str>>,
     /// Whether the session was routed and registered (counted active on its route).
     pub routed: bool,
     /// Why a routed session was turned away, for the route's `rejected` counters.
