@@ -7,7 +7,7 @@ CARGO ?= cargo
 CONFIG ?= conf/config.yaml
 PREFIX ?= .
 
-.PHONY: all run test build deps fmt lint check bench fleet-bench clean
+.PHONY: all run test build deps fmt lint check bench bench-compare fleet-bench clean
 
 all: build
 
@@ -51,6 +51,11 @@ lint:
 ## installs nginx, haproxy, iperf3, sockperf, wrk when missing; BENCH_RUNS, BENCH_SECONDS)
 bench:
 	./scripts/bench.sh
+
+## bench-compare: `make bench` with an older build (BASE_REV, default HEAD~1) beside ours in the
+## same run, and a second table: ours ÷ that build, figure by figure
+bench-compare:
+	./scripts/bench-compare.sh
 
 ## fleet-bench: route convergence across two gateways on a 3-member etcd cluster, all members up
 ## and one killed (docs/bench.md; FLEET_WRITES, FLEET_KILL, FLEET_STRICT=1 fails on a missed target)
