@@ -274,6 +274,7 @@ mod tests {
             route_label: None,
             routed: true,
             rejection: None,
+            upstream: None,
         }
     }
 

@@ -217,6 +217,7 @@ mod tests {
             route_label: None,
             routed: true,
             rejection: None,
+            upstream: None,
         };
         for _ in 0..3 {
             sender.send(&record);

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use crate::balancer::UpstreamRuntime;
 use crate::conn::{ConnInfo, Transport};
 use crate::proxy::registry::ConnectionHandle;
 use crate::route::ResolvedRoute;
@@ -39,6 +40,7 @@ pub struct SessionRecorder {
     handle: Option<Arc<ConnectionHandle>>,
     status: Option<u16>,
     rejection: Option<RouteRejection>,
+    upstream: Option<Arc<UpstreamRuntime>>,
 }
 
 impl SessionRecorder {
@@ -65,6 +67,7 @@ impl SessionRecorder {
             handle: None,
             status: None,
             rejection: None,
+            upstream: None,
         }
     }
 
@@ -131,6 +134,11 @@ impl SessionRecorder {
         }
     }
 
+    /// The session was relayed through `upstream` (for passive health checks).
+    pub fn relayed_through(&mut self, upstream: Option<Arc<UpstreamRuntime>>) {
+        self.upstream = upstream;
+    }
+
     /// The relay ended this way.
     pub fn relay_ended(&mut self, end: &RelayEnd) {
         self.status = Some(relay_status(end, self.transport));
@@ -170,6 +178,7 @@ impl Drop for SessionRecorder {
             route_label,
             routed: self.handle.is_some(),
             rejection: self.rejection,
+            upstream: self.upstream.take(),
         };
         self.pipeline.finish(&record);
         if let (Some(route), false) = (&self.route, self.pipeline.live_stats_off()) {

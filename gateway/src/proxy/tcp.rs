@@ -32,7 +32,6 @@ use crate::proxy::tls::front::accept_front;
 use crate::proxy::tls::stream::relay_streams;
 use crate::proxy::tls::upstream::{prepare_upstream, UpstreamLeg};
 use crate::proxy::ProxyContext;
-use crate::session::relay_status;
 use crate::session::RejectReason;
 use crate::session::RelayEnd;
 
@@ -235,7 +234,12 @@ pub async fn serve_connection(
     )
     .await;
     upstream.session_ended(&node);
-    upstream.report_session_end(addr, relay_status(&outcome.end, Transport::Tcp));
+    session.relayed_through(
+        plugins
+            .upstream
+            .clone()
+            .or_else(|| routed.route.as_ref().and_then(|r| r.upstream.clone())),
+    );
     session.relay_ended(&outcome.end);
     let end = match &outcome.end {
         RelayEnd::Closed => "closed".to_string(),

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::accesslog::{self, AccessLogSender};
 use crate::config::Config;
 use crate::control::ControlContext;
+use crate::health::passive::PassiveHealth;
 use crate::metrics::{MetricsContext, StreamMetrics};
 use crate::plugins::PluginState;
 use crate::proxy::ProxyContext;
@@ -51,7 +52,9 @@ pub struct ObserveServices {
 /// log when enabled) and starts its stats ticker.
 pub async fn observer(config: &Config) -> Result<(Arc<SessionPipeline>, ObserveServices), String> {
     let mut services = ObserveServices::default();
-    let mut pipeline = SessionPipeline::new().with_sink(services.stream_metrics.clone());
+    let mut pipeline = SessionPipeline::new()
+        .with_sink(Arc::new(PassiveHealth))
+        .with_sink(services.stream_metrics.clone());
     if let Some((sender, task)) = accesslog::start(&config.stream_log)
         .await
         .map_err(|e| format!("failed to open the access log: {e}"))?

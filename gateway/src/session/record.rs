@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::balancer::UpstreamRuntime;
 use crate::conn::Transport;
 
 /// nginx stream `$status` values used here.
@@ -26,7 +27,7 @@ pub mod status {
 }
 
 /// One finished session.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct SessionRecord {
     /// The stream route, `None` when none matched.
     pub route_id: Option<String>,
@@ -53,6 +54,9 @@ pub struct SessionRecord {
     pub routed: bool,
     /// Why a routed session was turned away, for the route's `rejected` counters.
     pub rejection: Option<RouteRejection>,
+    /// The upstream a relayed TCP session used (the route's, or the one traffic-split chose),
+    /// for passive health checks; `None` when none was connected.
+    pub upstream: Option<Arc<UpstreamRuntime>>,
 }
 
 /// The status a rejection reason stands for.

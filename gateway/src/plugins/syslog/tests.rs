@@ -28,6 +28,7 @@ fn record() -> SessionRecord {
         route_label: None,
         routed: true,
         rejection: None,
+        upstream: None,
     }
 }
 
