@@ -196,6 +196,12 @@ pub struct Config {
     pub graceful_shutdown_timeout: Duration,
     /// `apisix.worker_processes` resolved: data-plane worker threads (`auto` = cores).
     pub worker_processes: usize,
+    /// `nginx_config.worker_rlimit_nofile`: the soft open-file limit raised at start (capped
+    /// at the hard limit; default 20480).
+    pub worker_rlimit_nofile: u64,
+    /// `nginx_config.event.worker_connections`: concurrent client sessions per worker (an
+    /// accepted TCP connection or a UDP session; default 10620).
+    pub worker_connections: usize,
     pub dns_resolver: Vec<String>,
     pub dns_resolver_valid: Option<Duration>,
     /// `apisix.disable_upstream_healthcheck`: no active probes and no passive counting, every

@@ -283,6 +283,8 @@ impl MetricsContext {
                 ));
             }
         }
+        let at_cap_ms =
+            u64::try_from(self.proxy.admission.time_at_cap().as_millis()).unwrap_or(u64::MAX);
         let dropped = self
             .access_log
             .as_ref()
@@ -343,6 +345,12 @@ impl MetricsContext {
                 names::ACCESS_LOG_DROPPED_HELP,
                 Kind::Counter,
                 vec![(vec![], dropped)],
+            ),
+            family(
+                names::CONNECTION_LIMIT,
+                names::CONNECTION_LIMIT_HELP,
+                Kind::Counter,
+                vec![(vec![], at_cap_ms)],
             ),
         ]
     }

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::proxy::admission::Admission;
 use crate::proxy::listener::{ListenError, ListenerSet, ReconcileReport};
 use crate::proxy::registry::ConnectionRegistry;
 use crate::proxy::source::SnapshotRoutes;
@@ -103,6 +104,7 @@ impl Server {
     /// [`Server::start`] with the stream listeners on the per-core `workers`.
     pub async fn start_on(mut config: Config, workers: Workers) -> Result<Server, ServerError> {
         let pid_file = PidFile::create(&config.prefix)?;
+        wiring::raise_open_file_limit(config.worker_rlimit_nofile);
         wiring::ensure_admin_key(&mut config).map_err(ServerError::AdminKey)?;
         let store = wiring::open_store(&config).map_err(ServerError::Store)?;
 
@@ -138,6 +140,7 @@ impl Server {
             ProxyContext {
                 sessions,
                 relay: config.data_plane.relay,
+                admission: Arc::new(admission_for(&config, &workers)),
                 ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
             }
             .with_tls(tls),
@@ -266,6 +269,15 @@ pub async fn drain(
     DrainReport { killed }
 }
 
+/// The session slots `nginx_config.event.worker_connections` allows: a pool per per-core worker,
+/// or one pool for the multi-thread runtime's `worker_processes` threads.
+fn admission_for(config: &Config, workers: &Workers) -> Admission {
+    match workers.handles() {
+        Some(handles) => Admission::per_worker(handles.len(), config.worker_connections),
+        None => Admission::shared(config.worker_processes, config.worker_connections),
+    }
+}
+
 /// Re-reads the config file and applies what can change at run time (the stream listeners).
 /// An invalid new config, or a listener that cannot be opened, is logged and ignored.
 async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
@@ -297,6 +309,13 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
     if observability::restart_needed(config, &new) {
         tracing::warn!(
             "control api, metrics or access log settings changed: they take effect after a restart"
+        );
+    }
+    if new.worker_connections != config.worker_connections
+        || new.worker_rlimit_nofile != config.worker_rlimit_nofile
+    {
+        tracing::warn!(
+            "worker_connections or worker_rlimit_nofile changed: they take effect after a restart"
         );
     }
     if new.data_dir != config.data_dir || new.config_provider != config.config_provider {

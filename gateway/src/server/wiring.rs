@@ -132,3 +132,35 @@ pub async fn start_admin(
         }
     })))
 }
+
+/// Raises the soft `RLIMIT_NOFILE` to `wanted` (`nginx_config.worker_rlimit_nofile`), capped at
+/// the hard limit, and logs the limit in force. Never lowers it.
+pub fn raise_open_file_limit(wanted: u64) -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (mut soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(limits) => limits,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the open-file limit");
+            return 0;
+        }
+    };
+    let target = wanted.min(hard);
+    if target > soft {
+        match setrlimit(Resource::RLIMIT_NOFILE, target, hard) {
+            Ok(()) => soft = target,
+            Err(error) => tracing::warn!(%error, wanted, "cannot raise the open-file limit"),
+        }
+    }
+    if wanted > hard {
+        tracing::warn!(
+            wanted,
+            hard,
+            "worker_rlimit_nofile is above the hard limit: capped"
+        );
+    }
+    tracing::info!(
+        open_files = soft,
+        "open-file limit in force (worker_rlimit_nofile)"
+    );
+    soft
+}

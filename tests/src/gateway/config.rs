@@ -46,6 +46,8 @@ pub struct GatewayConfig {
     pub viewer_key: Option<String>,
     /// `apisix.graceful_shutdown_timeout` (seconds), if set.
     pub graceful_shutdown_timeout: Option<u64>,
+    /// `apisix.worker_processes`, if set (`auto` otherwise).
+    pub worker_processes: Option<usize>,
     /// `apisix.proxy_mode` (`http&stream` by default).
     pub proxy_mode: String,
     /// `deployment.admin.allow_admin` CIDRs (`127.0.0.0/24` by default).
@@ -93,6 +95,7 @@ impl GatewayConfig {
             admin_key: Some(TEST_ADMIN_KEY.to_string()),
             viewer_key: Some(TEST_VIEWER_KEY.to_string()),
             graceful_shutdown_timeout: None,
+            worker_processes: None,
             proxy_mode: "http&stream".to_string(),
             allow_admin: vec!["127.0.0.0/24".to_string()],
             etcd_endpoint: None,
@@ -129,6 +132,9 @@ impl GatewayConfig {
         );
         if let Some(secs) = self.graceful_shutdown_timeout {
             let _ = writeln!(y, "  graceful_shutdown_timeout: {secs}");
+        }
+        if let Some(n) = self.worker_processes {
+            let _ = writeln!(y, "  worker_processes: {n}");
         }
         let any_tcp = !self.tcp_ports.is_empty() || !self.tcp_tls_ports.is_empty();
         if any_tcp || !self.udp_ports.is_empty() {
