@@ -40,6 +40,8 @@ pub struct ObserveServices {
     log_task: Option<JoinHandle<()>>,
     control_addr: Option<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
+    /// The Control API's TLS and the audit trail of its connection kills.
+    remote: crate::admin::RemoteAccess,
 }
 
 /// Builds the session sink for `config` (opening the access log when enabled) and starts
@@ -77,6 +79,11 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
 }
 
 impl ObserveServices {
+    /// TLS and audit for the Control API started by [`ObserveServices::start_servers`].
+    pub fn set_remote_access(&mut self, remote: crate::admin::RemoteAccess) {
+        self.remote = remote;
+    }
+
     /// Starts the Control API (`enable_control`) and the export server
     /// (`plugin_attr.prometheus.enable_export_server`).
     pub async fn start_servers(
@@ -95,9 +102,15 @@ impl ObserveServices {
                 snapshot: snapshot.clone(),
                 store: store.clone(),
                 started: Instant::now(),
+                audit: self.remote.audit.clone(),
             });
-            self.tasks
-                .push(tokio::spawn(super::serve(listener, ctx, self.stop.clone())));
+            let tls = self.remote.tls.control.clone();
+            self.tasks.push(tokio::spawn(super::serve_remote(
+                listener,
+                ctx,
+                tls,
+                self.stop.clone(),
+            )));
         }
         if config.prometheus.enable_export_server {
             let listener = bind(config.prometheus.export_addr, "prometheus export").await?;

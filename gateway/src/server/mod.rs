@@ -86,6 +86,8 @@ pub struct Server {
     admin_shutdown: CancellationToken,
     admin_task: Option<JoinHandle<()>>,
     observe: ObserveServices,
+    /// TLS and audit of the Admin and Control APIs.
+    remote: crate::admin::RemoteAccess,
     /// Active health checkers (stopped when the server is dropped).
     /// Active health probes; none with `apisix.disable_upstream_healthcheck`.
     _health: Option<crate::health::HealthManager>,
@@ -102,6 +104,7 @@ impl Server {
     pub async fn start_on(mut config: Config, workers: Workers) -> Result<Server, ServerError> {
         let pid_file = PidFile::create(&config.prefix)?;
         wiring::ensure_admin_key(&mut config).map_err(ServerError::AdminKey)?;
+        let remote = crate::admin::RemoteAccess::start(&config).map_err(ServerError::Admin)?;
         let store = wiring::open_store(&config).map_err(ServerError::Store)?;
 
         let snapshot: SharedSnapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
@@ -144,17 +147,13 @@ impl Server {
 
         let admin_shutdown = CancellationToken::new();
         let admin_task = if admin_enabled(&config) {
-            wiring::start_admin(
-                &config,
-                store.clone(),
-                proxy.clone(),
-                admin_shutdown.clone(),
-            )
-            .await
-            .map_err(ServerError::Admin)?
+            wiring::start_admin(&config, store.clone(), &remote, admin_shutdown.clone())
+                .await
+                .map_err(ServerError::Admin)?
         } else {
             None
         };
+        observe.set_remote_access(remote.clone());
         observe
             .start_servers(&config, proxy.clone(), snapshot.clone(), store)
             .await
@@ -170,6 +169,7 @@ impl Server {
             admin_shutdown,
             admin_task,
             observe,
+            remote,
             _pid_file: pid_file,
         })
     }
@@ -207,13 +207,18 @@ impl Server {
         while let Some(event) = events.recv().await {
             match event {
                 LifecycleEvent::Reload => {
+                    let old = self.config.clone();
                     reload(&mut self.config, &mut self.listeners).await;
+                    self.remote.reload(&old, &self.config);
                     self.proxy
                         .tls
                         .set_settings(TlsSettings::from_config(&self.config));
                 }
                 LifecycleEvent::Shutdown => break,
-                LifecycleEvent::ReopenLogs => self.observe.reopen_logs().await,
+                LifecycleEvent::ReopenLogs => {
+                    self.observe.reopen_logs().await;
+                    self.remote.reopen_logs();
+                }
             }
         }
 
