@@ -178,13 +178,14 @@ pub fn handshake_problem(err: &(dyn std::error::Error + 'static)) -> Option<Stri
     None
 }
 
-/// `e` as a rustls error, also when wrapped in an `io::Error` (whose `source()` skips it).
+/// `e` as a rustls error, also when wrapped in (layers of) `io::Error`, whose `source()`
+/// skips the error it wraps.
 fn as_rustls<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     if let Some(tls) = e.downcast_ref::<rustls::Error>() {
         return Some(tls);
     }
-    let io = e.downcast_ref::<std::io::Error>()?;
-    io.get_ref()?.downcast_ref::<rustls::Error>()
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    as_rustls(inner)
 }
 
 fn describe(err: &rustls::Error) -> String {
@@ -251,6 +252,9 @@ mod tests {
             rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
         );
         let reason = handshake_problem(&io).expect("found");
+        assert!(reason.contains("unknown issuer"), "{reason}");
+        let twice = std::io::Error::other(io);
+        let reason = handshake_problem(&twice).expect("found under two layers");
         assert!(reason.contains("unknown issuer"), "{reason}");
         let plain = std::io::Error::other("connection refused");
         assert_eq!(handshake_problem(&plain), None);

@@ -1,0 +1,604 @@
+//! Remote administration over TLS against the real binaries, with certificates made here
+//! (rcgen): `apisixctl` over HTTPS with `--ca-cert-file`, a stored context, `--tls-skip-verify`
+//! and `ADC_TLS_SKIP_VERIFY`; one-line reasons for an unknown issuer, a name mismatch and a
+//! missing client certificate; mutual TLS on the Admin and Control APIs; the generated
+//! self-signed certificate (0600, reused, trusted on the same host without flags); start-up
+//! errors naming the config key of a bad file; SIGHUP rotation that keeps an established Admin
+//! connection; plain HTTP on the HTTPS port gets no answer; the audit trail (accepted and
+//! refused writes, connection kills, never the key, reopened on SIGUSR1).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use e2e::gateway::{ApiTls, CtlRun, Gateway, GatewayConfig, TEST_ADMIN_KEY, TEST_VIEWER_KEY};
+use serde_json::Value;
+use testkit::certs::{accept_any_client_config, client_config, Ca, Leaf};
+use testkit::ctl::{run_ctl, run_ctl_env};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// How long a reload or an audit line may take to show.
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// A CA and the files of a server leaf it signed, in their own directory.
+struct Pki {
+    dir: tempfile::TempDir,
+    ca: Ca,
+    ca_file: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl Pki {
+    /// A CA named `name` and a server leaf for `names`.
+    fn new(name: &str, names: &[&str]) -> Pki {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = Ca::new(name);
+        let ca_file = ca.write(dir.path(), "ca");
+        let (cert, key) = ca.leaf(names).write(dir.path(), "server");
+        Pki {
+            dir,
+            ca,
+            ca_file,
+            cert,
+            key,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A client certificate signed by this CA, written as `<name>.pem` / `<name>.key`.
+    fn client(&self, name: &str) -> (Leaf, PathBuf, PathBuf) {
+        let leaf = self.ca.server_and_client_leaf(name);
+        let (cert, key) = leaf.write(self.dir.path(), name);
+        (leaf, cert, key)
+    }
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+fn assert_ok(run: &CtlRun) {
+    assert_eq!(run.code, 0, "apisixctl failed\n{run}");
+}
+
+/// Exit 1 and one line on stderr containing `reason`.
+fn assert_one_line_failure(run: &CtlRun, reason: &str) {
+    assert_eq!(run.code, 1, "expected exit 1\n{run}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr\n{run}");
+    assert!(lines[0].starts_with("error: "), "{run}");
+    assert!(lines[0].contains(reason), "expected {reason:?}\n{run}");
+}
+
+/// `apisixctl --server <server> --admin-key <test key> args...` in the gateway's prefix.
+async fn ctl_at(gw: &Gateway, server: &str, args: &[&str]) -> CtlRun {
+    ctl_with_key(gw, server, TEST_ADMIN_KEY, args).await
+}
+
+/// [`ctl_at`] with another key.
+async fn ctl_with_key(gw: &Gateway, server: &str, key: &str, args: &[&str]) -> CtlRun {
+    let mut all = vec!["--server", server, "--admin-key", key, "--timeout", "5s"];
+    all.extend_from_slice(args);
+    run_ctl(gw.prefix(), &all, None).await
+}
+
+/// The audit log's lines as JSON.
+fn audit_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each audit line is JSON"))
+        .collect()
+}
+
+async fn wait_for_audit(path: &Path, what: &str, found: impl Fn(&Value) -> bool) -> Value {
+    e2e::wait::until(what, SETTLE, || {
+        let line = audit_lines(path).into_iter().find(|l| found(l));
+        async move { line }
+    })
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\n--- audit log ---\n{}",
+            std::fs::read_to_string(path).unwrap_or_default()
+        )
+    })
+}
+
+#[tokio::test]
+async fn apisixctl_over_https_with_ca_context_skip_verify_and_audit_trail() {
+    let pki = Pki::new("admin ca", &["127.0.0.1"]);
+    let wrong = Pki::new("wrong ca", &["127.0.0.1"]);
+    let mut config = GatewayConfig::with_listeners(0, 0);
+    config.api_tls = Some(ApiTls {
+        cert_and_key: Some((pki.cert.clone(), pki.key.clone())),
+        ca_cert: None,
+        control: true,
+        client: client_config(pki.ca.roots(), None, true),
+    });
+    let gw = Gateway::start(config).await.expect("start https gateway");
+    assert!(gw.admin_base().starts_with("https://"));
+    let ca = ["--ca-cert-file", s(&pki.ca_file)];
+
+    // CRUD with --ca-cert-file, Admin and Control API alike.
+    let put = gw
+        .ctl(
+            &[
+                &ca[..],
+                &["upstream", "put", "u1", "--node", "127.0.0.1:1980"],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_ok(&put);
+    assert!(put.stdout.contains("created"), "{put}");
+    let list = gw
+        .ctl(&[&ca[..], &["-o", "json", "upstream", "list"]].concat())
+        .await;
+    assert_ok(&list);
+    assert!(list.stdout.contains("\"u1\""), "{list}");
+    let status = gw.ctl(&[&ca[..], &["status"]].concat()).await;
+    assert_ok(&status);
+    let deleted = gw
+        .ctl(&[&ca[..], &["upstream", "delete", "u1"]].concat())
+        .await;
+    assert_ok(&deleted);
+
+    // Certificate problems: one line, exit 1.
+    let wrong_ca = gw
+        .ctl(&["--ca-cert-file", s(&wrong.ca_file), "upstream", "list"])
+        .await;
+    assert_one_line_failure(&wrong_ca, "unknown issuer");
+    let no_ca = gw.ctl(&["upstream", "list"]).await;
+    assert_one_line_failure(&no_ca, "unknown issuer");
+    let by_name = format!("https://localhost:{}", gw.config.admin_port);
+    let mismatch = ctl_at(&gw, &by_name, &[&ca[..], &["upstream", "list"]].concat()).await;
+    assert_one_line_failure(&mismatch, "name mismatch");
+
+    // --tls-skip-verify and ADC_TLS_SKIP_VERIFY accept the certificate.
+    assert_ok(&gw.ctl(&["--tls-skip-verify", "upstream", "list"]).await);
+    let globals = gw.ctl_globals();
+    let mut args: Vec<&str> = globals.iter().map(String::as_str).collect();
+    args.extend(["upstream", "list"]);
+    let env_skip = run_ctl_env(gw.prefix(), &args, None, &[("ADC_TLS_SKIP_VERIFY", "true")]).await;
+    assert_ok(&env_skip);
+
+    // Plain HTTP on the HTTPS port gets no Admin answer.
+    let plain = format!("http://127.0.0.1:{}", gw.config.admin_port);
+    let refused = ctl_at(&gw, &plain, &["upstream", "list"]).await;
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(refused.stderr.contains("try https://"), "{refused}");
+    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", gw.config.admin_port))
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET /apisix/admin/upstreams HTTP/1.1\r\nHost: x\r\nX-API-KEY: {TEST_ADMIN_KEY}\r\n\r\n"
+    );
+    raw.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(SETTLE, raw.read_to_end(&mut answer)).await;
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("HTTP/1."),
+        "no HTTP answer on the TLS port: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // A stored context carries the URLs, the key and the CA.
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let set = run_ctl(
+        cwd.path(),
+        &[
+            "--server",
+            &gw.admin_base(),
+            "--control",
+            &gw.control_base(),
+            "--admin-key",
+            TEST_ADMIN_KEY,
+            "--ca-cert-file",
+            s(&pki.ca_file),
+            "config",
+            "set-context",
+            "prod",
+        ],
+        None,
+    )
+    .await;
+    assert_ok(&set);
+    assert_ok(&run_ctl(cwd.path(), &["config", "use-context", "prod"], None).await);
+    let via_context = run_ctl(
+        cwd.path(),
+        &["upstream", "put", "u2", "--node", "127.0.0.1:1981"],
+        None,
+    )
+    .await;
+    assert_ok(&via_context);
+    assert_ok(&run_ctl(cwd.path(), &["status"], None).await);
+    let contexts = run_ctl(cwd.path(), &["config", "get-contexts"], None).await;
+    assert!(contexts.stdout.contains("ca"), "{contexts}");
+
+    // Audit: accepted writes with their revision, refused ones with error_msg, never a key.
+    let upstream_delete = [&ca[..], &["upstream", "delete", "u2"]].concat();
+    let viewer = ctl_with_key(&gw, &gw.admin_base(), TEST_VIEWER_KEY, &upstream_delete).await;
+    assert_eq!(viewer.code, 1, "{viewer}");
+    let kill = gw
+        .ctl(&[&ca[..], &["connections", "kill", "c-00000000000000ff"]].concat())
+        .await;
+    assert_eq!(kill.code, 1, "{kill}");
+    let audit = gw.prefix().join("logs/admin_audit.log");
+    let created = wait_for_audit(&audit, "the PUT of u1", |l| {
+        l["method"] == "PUT" && l["path"] == "/apisix/admin/upstreams/u1"
+    })
+    .await;
+    assert_eq!(created["status"], 201);
+    assert_eq!(created["key_name"], "admin");
+    assert_eq!(created["role"], "admin");
+    assert_eq!(created["api"], "admin");
+    assert!(
+        created["revision"].as_i64().is_some_and(|r| r > 0),
+        "{created}"
+    );
+    assert!(created["client"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("127.0.0.1:")));
+    assert!(
+        created["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{created}"
+    );
+    assert!(created.get("error_msg").is_none(), "{created}");
+    let refused = wait_for_audit(&audit, "the viewer's DELETE", |l| {
+        l["method"] == "DELETE" && l["status"] == 401
+    })
+    .await;
+    assert_eq!(refused["key_name"], "viewer");
+    assert!(
+        refused["error_msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid method for role viewer")),
+        "{refused}"
+    );
+    assert!(refused.get("revision").is_none(), "{refused}");
+    let killed = wait_for_audit(&audit, "the connection kill", |l| l["api"] == "control").await;
+    assert_eq!(killed["status"], 404);
+    assert_eq!(killed["path"], "/v1/connections/c-00000000000000ff");
+    let text = std::fs::read_to_string(&audit).expect("audit log");
+    assert!(
+        !text.contains(TEST_ADMIN_KEY) && !text.contains(TEST_VIEWER_KEY),
+        "{text}"
+    );
+
+    // SIGUSR1 reopens the audit log after a rotation.
+    let rotated = gw.prefix().join("logs/admin_audit.log.1");
+    std::fs::rename(&audit, &rotated).expect("rotate");
+    gw.sigusr1().expect("sigusr1");
+    let after = gw
+        .ctl(&[&ca[..], &["upstream", "delete", "u2"]].concat())
+        .await;
+    assert_ok(&after);
+    let line = wait_for_audit(&audit, "a line in the new file", |l| {
+        l["path"] == "/apisix/admin/upstreams/u2" && l["status"] == 200
+    })
+    .await;
+    assert_eq!(line["method"], "DELETE");
+    assert!(!audit_lines(&rotated).is_empty());
+}
+
+#[tokio::test]
+async fn mutual_tls_refuses_clients_without_a_signed_certificate_on_admin_and_control() {
+    let pki = Pki::new("mtls ca", &["127.0.0.1", "localhost"]);
+    let (leaf, client_cert, client_key) = pki.client("ci");
+    let other = Pki::new("other ca", &["127.0.0.1"]);
+    let (_, other_cert, other_key) = other.client("stranger");
+    let mut config = GatewayConfig::with_listeners(0, 0);
+    config.api_tls = Some(ApiTls {
+        cert_and_key: Some((pki.cert.clone(), pki.key.clone())),
+        ca_cert: Some(pki.ca_file.clone()),
+        control: true,
+        client: client_config(pki.ca.roots(), Some(&leaf), true),
+    });
+    let gw = Gateway::start(config).await.expect("start mtls gateway");
+    let ca = ["--ca-cert-file", s(&pki.ca_file)];
+
+    let without = gw.ctl(&[&ca[..], &["upstream", "list"]].concat()).await;
+    assert_one_line_failure(&without, "client certificate required");
+    let control_without = gw.ctl(&[&ca[..], &["status"]].concat()).await;
+    assert_one_line_failure(&control_without, "client certificate required");
+    let stranger = gw
+        .ctl(
+            &[
+                &ca[..],
+                &[
+                    "--tls-client-cert-file",
+                    s(&other_cert),
+                    "--tls-client-key-file",
+                    s(&other_key),
+                ],
+                &["upstream", "list"],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_one_line_failure(&stranger, "client certificate refused");
+
+    let with = [
+        "--tls-client-cert-file",
+        s(&client_cert),
+        "--tls-client-key-file",
+        s(&client_key),
+    ];
+    let put = gw
+        .ctl(
+            &[
+                &ca[..],
+                &with[..],
+                &["upstream", "put", "m1", "--node", "127.0.0.1:1980"],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_ok(&put);
+    assert_ok(&gw.ctl(&[&ca[..], &with[..], &["status"]].concat()).await);
+    let env = [
+        ("ADC_CA_CERT_FILE", s(&pki.ca_file)),
+        ("ADC_TLS_CLIENT_CERT_FILE", s(&client_cert)),
+        ("ADC_TLS_CLIENT_KEY_FILE", s(&client_key)),
+    ];
+    let globals = gw.ctl_globals();
+    let mut args: Vec<&str> = globals.iter().map(String::as_str).collect();
+    args.extend(["upstream", "get", "m1"]);
+    assert_ok(&run_ctl_env(gw.prefix(), &args, None, &env).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_connects_over_mutual_tls_and_shows_it_in_the_header() {
+    use e2e::tmux::{shell_quote, Tmux};
+    e2e::tools::require(&["tmux"], "tmux").expect("tmux is needed for this test");
+    let pki = Pki::new("tui ca", &["127.0.0.1"]);
+    let (leaf, client_cert, client_key) = pki.client("tui");
+    let mut config = GatewayConfig::with_listeners(0, 0);
+    config.api_tls = Some(ApiTls {
+        cert_and_key: Some((pki.cert.clone(), pki.key.clone())),
+        ca_cert: Some(pki.ca_file.clone()),
+        control: true,
+        client: client_config(pki.ca.roots(), Some(&leaf), true),
+    });
+    let gw = Gateway::start(config).await.expect("start gateway");
+    let tui = e2e::tools::target_bin("apisix-tui", "APISIX_TUI_BIN").expect("apisix-tui binary");
+    let command = format!(
+        "{} --server {} --control {} --admin-key {} --ca-cert-file {} --tls-client-cert-file {} \
+         --tls-client-key-file {} --refresh 200",
+        shell_quote(&tui.to_string_lossy()),
+        shell_quote(&gw.admin_base()),
+        shell_quote(&gw.control_base()),
+        shell_quote(TEST_ADMIN_KEY),
+        shell_quote(s(&pki.ca_file)),
+        shell_quote(s(&client_cert)),
+        shell_quote(s(&client_key)),
+    );
+    let tmux = Tmux::start(&command, gw.prefix(), 120, 40).expect("start tmux");
+    let screen = tmux
+        .wait_for("connected over mTLS", Duration::from_secs(15), |s| {
+            s.contains("● connected") && s.contains("│ mTLS")
+        })
+        .await
+        .expect("the dashboard connects over mutual TLS");
+    assert!(!screen.contains("disconnected"), "{screen}");
+    tmux.send_keys(&["q"]).expect("quit");
+}
+
+#[tokio::test]
+async fn generated_certificate_is_private_reused_and_trusted_on_the_same_host() {
+    let mut config = GatewayConfig::with_listeners(0, 0);
+    config.api_tls = Some(ApiTls {
+        cert_and_key: None,
+        ca_cert: None,
+        control: false,
+        client: accept_any_client_config(),
+    });
+    let mut gw = Gateway::start(config).await.expect("start gateway");
+    let cert = gw.prefix().join("conf/admin_ssl.crt");
+    let key = gw.prefix().join("conf/admin_ssl.key");
+    for path in [&cert, &key] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .expect("generated file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
+    assert!(gw.log().contains("sha256"), "the fingerprint is logged");
+    let first = std::fs::read(&cert).expect("cert");
+
+    // On the gateway's host (its prefix as working directory, or $APISIX_PREFIX): no flags.
+    let server = ["--server", &gw.admin_base(), "--admin-key", TEST_ADMIN_KEY];
+    assert_ok(
+        &run_ctl(
+            gw.prefix(),
+            &[&server[..], &["upstream", "list"]].concat(),
+            None,
+        )
+        .await,
+    );
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let args = [&server[..], &["upstream", "list"]].concat();
+    assert_one_line_failure(
+        &run_ctl(elsewhere.path(), &args, None).await,
+        "unknown issuer",
+    );
+    let prefix = s(gw.prefix()).to_owned();
+    let with_prefix =
+        run_ctl_env(elsewhere.path(), &args, None, &[("APISIX_PREFIX", &prefix)]).await;
+    assert_ok(&with_prefix);
+
+    gw.restart().await.expect("restart");
+    assert_eq!(
+        std::fs::read(&cert).expect("cert"),
+        first,
+        "reused, not regenerated"
+    );
+}
+
+/// Runs the gateway on `config` (with `extra` appended) and returns its error line.
+async fn start_up_error(mut config: GatewayConfig, extra: &str) -> String {
+    config.extra_yaml.push_str(extra);
+    let prefix = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(prefix.path().join("conf")).expect("conf");
+    let path = prefix.path().join("conf/config.yaml");
+    std::fs::write(&path, config.render()).expect("config");
+    let bin = e2e::gateway::gateway_bin().expect("gateway binary");
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.args(["start", "-c", s(&path), "-p", s(prefix.path())])
+        .env("NO_COLOR", "1")
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .expect("the gateway stops at once")
+        .expect("run gateway");
+    assert_eq!(out.status.code(), Some(1), "start-up must fail");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line\n{stderr}");
+    errors[0].to_owned()
+}
+
+#[tokio::test]
+async fn unusable_certificate_files_stop_start_up_naming_the_key() {
+    let pki = Pki::new("start ca", &["127.0.0.1"]);
+    let other = Pki::new("other ca", &["127.0.0.1"]);
+    let tls = |cert: PathBuf, key: PathBuf, ca: Option<PathBuf>, control: bool| {
+        let mut config = GatewayConfig::with_listeners(0, 0);
+        config.api_tls = Some(ApiTls {
+            cert_and_key: Some((cert, key)),
+            ca_cert: ca,
+            control,
+            client: accept_any_client_config(),
+        });
+        config
+    };
+    let missing = pki.path("missing.pem");
+    let line = start_up_error(tls(missing.clone(), pki.key.clone(), None, false), "").await;
+    assert!(
+        line.contains("deployment.admin.admin_api_mtls.admin_ssl_cert: "),
+        "{line}"
+    );
+    assert!(line.contains(s(&missing)), "{line}");
+
+    let line = start_up_error(tls(pki.cert.clone(), other.key.clone(), None, false), "").await;
+    assert!(
+        line.contains("deployment.admin.admin_api_mtls.admin_ssl_cert_key: "),
+        "{line}"
+    );
+    assert!(line.contains("does not match"), "{line}");
+
+    let no_ca = pki.path("no-ca.pem");
+    let line = start_up_error(
+        tls(pki.cert.clone(), pki.key.clone(), Some(no_ca), false),
+        "",
+    )
+    .await;
+    assert!(
+        line.contains("deployment.admin.admin_api_mtls.admin_ssl_ca_cert: "),
+        "{line}"
+    );
+
+    let unreadable = pki.path("unreadable.key");
+    std::fs::write(&unreadable, "not a key").expect("write");
+    let line = start_up_error(tls(pki.cert.clone(), unreadable, None, true), "").await;
+    assert!(line.contains("admin_ssl_cert_key: "), "{line}");
+    assert!(line.contains("no private key"), "{line}");
+}
+
+/// Sends one keep-alive request on `stream` and returns the status line.
+async fn request_status<S>(stream: &mut S) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let request = format!(
+        "GET /apisix/admin/upstreams HTTP/1.1\r\nHost: gw\r\nX-API-KEY: {TEST_ADMIN_KEY}\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(SETTLE, stream.read(&mut byte))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert!(
+            n > 0,
+            "connection closed: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .expect("content-length");
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.expect("body");
+    head.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn sighup_rotates_the_certificate_and_keeps_established_admin_connections() {
+    let old = Pki::new("old ca", &["127.0.0.1"]);
+    let new = Pki::new("new ca", &["127.0.0.1"]);
+    // The gateway reads the files at fixed paths; rotation overwrites them.
+    let files = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (
+        files.path().join("admin.crt"),
+        files.path().join("admin.key"),
+    );
+    std::fs::copy(&old.cert, &cert).expect("cert");
+    std::fs::copy(&old.key, &key).expect("key");
+    let mut config = GatewayConfig::with_listeners(0, 0);
+    config.api_tls = Some(ApiTls {
+        cert_and_key: Some((cert.clone(), key.clone())),
+        ca_cert: None,
+        control: false,
+        client: accept_any_client_config(),
+    });
+    let gw = Gateway::start(config).await.expect("start gateway");
+    let addr = ("127.0.0.1", gw.config.admin_port);
+    let connect = |roots: rustls::RootCertStore| async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let connector = tokio_rustls::TlsConnector::from(client_config(roots, None, true));
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+        connector.connect(name, tcp).await.ok()
+    };
+    let mut established = connect(old.ca.roots())
+        .await
+        .expect("handshake with the old cert");
+    assert_eq!(request_status(&mut established).await, "HTTP/1.1 200 OK");
+
+    std::fs::copy(&new.cert, &cert).expect("rotate cert");
+    std::fs::copy(&new.key, &key).expect("rotate key");
+    gw.sighup().expect("sighup");
+    let new_roots = Arc::new(new.ca.roots());
+    let mut fresh = e2e::wait::until("handshakes with the new certificate", SETTLE, || {
+        let roots = (*new_roots).clone();
+        connect(roots)
+    })
+    .await
+    .expect("the new certificate is served after SIGHUP");
+    assert_eq!(request_status(&mut fresh).await, "HTTP/1.1 200 OK");
+    assert!(
+        connect(old.ca.roots()).await.is_none(),
+        "the old certificate is gone"
+    );
+    // The connection made before the reload still answers.
+    assert_eq!(request_status(&mut established).await, "HTTP/1.1 200 OK");
+}
