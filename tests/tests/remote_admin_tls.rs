@@ -395,7 +395,7 @@ async fn generated_certificate_is_private_reused_and_trusted_on_the_same_host() 
     config.api_tls = Some(ApiTls {
         cert_and_key: None,
         ca_cert: None,
-        control: false,
+        control: true,
         client: accept_any_client_config(),
     });
     let mut gw = Gateway::start(config).await.expect("start gateway");
@@ -601,4 +601,32 @@ async fn sighup_rotates_the_certificate_and_keeps_established_admin_connections(
     );
     // The connection made before the reload still answers.
     assert_eq!(request_status(&mut established).await, "HTTP/1.1 200 OK");
+}
+
+#[tokio::test]
+async fn an_expired_server_certificate_is_named_as_expired() {
+    let pki = Pki::new("expired ca", &["127.0.0.1"]);
+    let mut params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("leaf params");
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params
+        .signed_by(&key, &pki.ca.cert, &pki.ca.key)
+        .expect("signed");
+    let (cert_path, key_path) = (pki.path("old.crt"), pki.path("old.key"));
+    std::fs::write(&cert_path, cert.pem()).expect("write cert");
+    std::fs::write(&key_path, key.serialize_pem()).expect("write key");
+    let mut config = GatewayConfig::with_listeners(0, 0);
+    config.api_tls = Some(ApiTls {
+        cert_and_key: Some((cert_path, key_path)),
+        ca_cert: None,
+        control: false,
+        client: accept_any_client_config(),
+    });
+    let gw = Gateway::start(config).await.expect("start gateway");
+    let run = gw
+        .ctl(&["--ca-cert-file", s(&pki.ca_file), "upstream", "list"])
+        .await;
+    assert_one_line_failure(&run, "certificate problem: expired");
 }

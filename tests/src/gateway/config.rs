@@ -156,7 +156,8 @@ impl GatewayConfig {
             self.control_port
         );
         if let Some(tls) = self.api_tls.as_ref().filter(|t| t.control) {
-            y.push_str("    tls:\n");
+            let empty = tls.cert_and_key.is_none() && tls.ca_cert.is_none();
+            y.push_str(if empty { "    tls: {}\n" } else { "    tls:\n" });
             if let Some((cert, key)) = &tls.cert_and_key {
                 let _ = writeln!(
                     y,
