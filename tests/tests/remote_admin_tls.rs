@@ -461,6 +461,19 @@ async fn start_up_error(mut config: GatewayConfig, extra: &str) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "one error line\n{stderr}");
+    // `apisix-gateway test` finds the same problem without starting.
+    let checked = std::process::Command::new(e2e::gateway::gateway_bin().expect("binary"))
+        .args(["test", "-c", s(&path), "-p", s(prefix.path())])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run test");
+    assert_eq!(checked.status.code(), Some(1), "test must fail too");
+    let problem = String::from_utf8_lossy(&checked.stderr).trim().to_owned();
+    assert!(
+        errors[0].ends_with(&problem),
+        "{problem:?} vs {:?}",
+        errors[0]
+    );
     errors[0].to_owned()
 }
 
