@@ -360,6 +360,31 @@ mod tests {
         assert_eq!(lines(&rotated), 1);
     }
 
+    #[test]
+    fn an_unwritable_log_drops_lines_without_failing_or_blocking_the_caller() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blocker = dir.path().join("not-a-dir");
+        std::fs::write(&blocker, "").expect("write");
+        // `<file>/audit.log` can never be opened: every line is dropped with an error log.
+        let log = AuditLog::start(&blocker.join("audit.log"));
+        let entry = AuditEntry::new(
+            "admin",
+            Caller::default(),
+            "127.0.0.1:1".parse().expect("addr"),
+            &hyper::Method::PUT,
+            "/apisix/admin/upstreams/1",
+            200,
+            b"{}",
+        );
+        let started = std::time::Instant::now();
+        for _ in 0..(QUEUE * 2) {
+            log.record(&entry);
+        }
+        log.reopen();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(!blocker.join("audit.log").exists());
+    }
+
     fn wait_for(cond: impl Fn() -> bool) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while !cond() {
