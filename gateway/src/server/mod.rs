@@ -1,9 +1,11 @@
 //! Wires the gateway together and runs it until shutdown.
 //!
-//! Start-up: pid file → admin key → store → snapshot watcher (bounded wait for the first
+//! Start-up: pid file → admin key → the APIs' certificates and audit trail
+//! ([`crate::admin::RemoteAccess`]) → store → snapshot watcher (bounded wait for the first
 //! snapshot) → stream listeners → Admin API. Then it waits for [`LifecycleEvent`]s:
 //! `Reload` re-reads the config file and reconciles the listeners (an invalid new config is
-//! logged and ignored); `Shutdown` (or the event channel closing) stops accepting, drains live
+//! logged and ignored) and re-reads the APIs' certificate files; `ReopenLogs` reopens the
+//! access and audit logs; `Shutdown` (or the event channel closing) stops accepting, drains live
 //! connections for `graceful_shutdown_timeout`, kills the rest and returns.
 
 pub mod pidfile;
