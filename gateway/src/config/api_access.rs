@@ -68,6 +68,17 @@ pub fn admin_tls(r: &mut Reader<'_>, prefix: &Path) -> Option<ApiTls> {
     Some(tls)
 }
 
+/// Warns when the Admin API is reachable from other hosts over plain HTTP: the admin key
+/// would travel in clear text.
+pub fn warn_clear_text_admin(r: &mut Reader<'_>, listen: std::net::IpAddr, tls: Option<&ApiTls>) {
+    if tls.is_none() && !listen.is_loopback() {
+        r.warn(format!(
+            "deployment.admin.admin_listen: {listen} is reachable from other hosts over plain \
+             HTTP and the admin key travels in clear text; set deployment.admin.https_admin: true"
+        ));
+    }
+}
+
 /// Reads `apisix.control.tls` (absent: plain HTTP).
 pub fn control_tls(r: &mut Reader<'_>, prefix: &Path) -> Option<ApiTls> {
     match r.value("apisix.control.tls")? {
@@ -195,6 +206,15 @@ mod tests {
         );
         let (_, r) = read("apisix:\n  control:\n    tls: true\n", control_tls);
         assert!(r.errors[0].starts_with("apisix.control.tls: expected a mapping"));
+    }
+
+    #[test]
+    fn a_plain_http_admin_api_off_loopback_is_warned_about() {
+        let (_, mut r) = read("{}", |_, _| ());
+        warn_clear_text_admin(&mut r, "127.0.0.1".parse().expect("ip"), None);
+        assert!(r.warnings.is_empty());
+        warn_clear_text_admin(&mut r, "0.0.0.0".parse().expect("ip"), None);
+        assert!(r.warnings[0].contains("clear text"), "{:?}", r.warnings);
     }
 
     #[test]
