@@ -141,6 +141,7 @@ pub fn ensure_generated(
             "https admin: no certificate configured; generated a self-signed one"
         );
     }
+    tighten(&key_path);
     match fingerprint(&cert_path) {
         Some(sha256) => {
             tracing::info!(cert = %cert_path.display(), sha256, "https admin: self-signed certificate in use")
@@ -150,6 +151,19 @@ pub fn ensure_generated(
         }
     }
     Ok((cert_path, key_path))
+}
+
+/// Sets mode 0600 on a generated key that others may read (copied or unpacked loosely).
+fn tighten(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(meta) = fs::metadata(path) else { return };
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "generated admin TLS key is readable by others; setting mode 0600");
+        if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(0o600)) {
+            tracing::error!(path = %path.display(), error = %e, "cannot set mode 0600");
+        }
+    }
 }
 
 /// `localhost`, `127.0.0.1`, each specific listen IP, and the host name when a listener
@@ -252,8 +266,11 @@ mod tests {
         }
         let first = fingerprint(&cert).expect("fingerprint");
         assert_eq!(first.len(), 32 * 3 - 1);
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).expect("loosen");
         ensure_generated(dir.path(), &ips).expect("reused");
         assert_eq!(fingerprint(&cert), Some(first));
+        let mode = fs::metadata(&key).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a loose key is tightened on reuse");
         let names = subject_names(&ips);
         assert_eq!(names, ["localhost", "127.0.0.1", "10.1.2.3"]);
     }
