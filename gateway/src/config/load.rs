@@ -137,6 +137,16 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
     let data_dir = r
         .string("deployment.embedded.data_dir")
         .unwrap_or_else(|| "data".into());
+    let admin = admin(r);
+    let admin_tls = api_access::admin_tls(r, prefix);
+    let serves_admin = match role {
+        Role::DataPlane => false,
+        Role::ControlPlane => true,
+        Role::Traditional => enable_admin,
+    };
+    if serves_admin {
+        api_access::warn_clear_text_admin(r, admin.listen.ip(), admin_tls.as_ref());
+    }
     Config {
         prefix: prefix.to_path_buf(),
         path: path.to_path_buf(),
@@ -149,7 +159,10 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         role,
         config_provider,
         data_dir: resolve(prefix, &data_dir),
-        admin: admin(r),
+        admin,
+        admin_tls,
+        control_tls: api_access::control_tls(r, prefix),
+        admin_audit_log: api_access::audit_log(r, prefix),
         etcd: etcd(r, prefix, ssl_trusted_certificate.as_deref()),
         prometheus: prometheus(r),
         stream_plugins: stream_plugins(r),

@@ -8,6 +8,7 @@
 //! the readers; `conf/config-default.yaml` ([`default_config_yaml`]) documents them and a test
 //! keeps the two equal.
 
+pub mod api_access;
 mod checks;
 pub mod env;
 mod listen;
@@ -177,6 +178,12 @@ pub struct Config {
     pub enable_control: bool,
     pub control_addr: SocketAddr,
     pub admin: AdminConfig,
+    /// HTTPS on the Admin API (`deployment.admin.https_admin`), see [`api_access`].
+    pub admin_tls: Option<api_access::ApiTls>,
+    /// TLS on the Control API (`apisix.control.tls`, ours).
+    pub control_tls: Option<api_access::ApiTls>,
+    /// The Admin API's audit trail (`deployment.admin.audit_log`, ours); `None` = off.
+    pub admin_audit_log: Option<PathBuf>,
     pub role: Role,
     pub config_provider: ConfigProvider,
     /// `deployment.embedded.data_dir`, resolved against the prefix.

@@ -1,9 +1,11 @@
 //! Wires the gateway together and runs it until shutdown.
 //!
-//! Start-up: pid file → admin key → store → snapshot watcher (bounded wait for the first
+//! Start-up: pid file → admin key → the APIs' certificates and audit trail
+//! ([`crate::admin::RemoteAccess`]) → store → snapshot watcher (bounded wait for the first
 //! snapshot) → stream listeners → Admin API. Then it waits for [`LifecycleEvent`]s:
 //! `Reload` re-reads the config file and reconciles the listeners (an invalid new config is
-//! logged and ignored); `Shutdown` (or the event channel closing) stops accepting, drains live
+//! logged and ignored) and re-reads the APIs' certificate files; `ReopenLogs` reopens the
+//! access and audit logs; `Shutdown` (or the event channel closing) stops accepting, drains live
 //! connections for `graceful_shutdown_timeout`, kills the rest and returns.
 
 pub mod observability;
@@ -89,6 +91,8 @@ pub struct Server {
     admin_shutdown: CancellationToken,
     admin_task: Option<JoinHandle<()>>,
     observe: ObserveServices,
+    /// TLS and audit of the Admin and Control APIs.
+    remote: crate::admin::RemoteAccess,
     /// Active health checkers (stopped when the server is dropped).
     /// Active health probes; none with `apisix.disable_upstream_healthcheck`.
     _health: Option<crate::health::HealthManager>,
@@ -106,6 +110,7 @@ impl Server {
         let pid_file = PidFile::create(&config.prefix)?;
         wiring::raise_open_file_limit(config.worker_rlimit_nofile);
         wiring::ensure_admin_key(&mut config).map_err(ServerError::AdminKey)?;
+        let remote = crate::admin::RemoteAccess::start(&config).map_err(ServerError::Admin)?;
         let store = wiring::open_store(&config).map_err(ServerError::Store)?;
 
         let (sessions, mut observe) = observability::observer(&config)
@@ -151,17 +156,13 @@ impl Server {
 
         let admin_shutdown = CancellationToken::new();
         let admin_task = if config.admin_enabled() {
-            wiring::start_admin(
-                &config,
-                store.clone(),
-                proxy.clone(),
-                admin_shutdown.clone(),
-            )
-            .await
-            .map_err(ServerError::Admin)?
+            wiring::start_admin(&config, store.clone(), &remote, admin_shutdown.clone())
+                .await
+                .map_err(ServerError::Admin)?
         } else {
             None
         };
+        observe.set_remote_access(remote.clone());
         observe
             .start_servers(&config, proxy.clone(), snapshot.clone(), store)
             .await
@@ -177,6 +178,7 @@ impl Server {
             admin_shutdown,
             admin_task,
             observe,
+            remote,
             _pid_file: pid_file,
         })
     }
@@ -214,13 +216,18 @@ impl Server {
         while let Some(event) = events.recv().await {
             match event {
                 LifecycleEvent::Reload => {
+                    let old = self.config.clone();
                     reload(&mut self.config, &mut self.listeners).await;
+                    self.remote.reload(&old, &self.config);
                     self.proxy
                         .tls
                         .set_settings(TlsSettings::from_config(&self.config));
                 }
                 LifecycleEvent::Shutdown => break,
-                LifecycleEvent::ReopenLogs => self.observe.reopen_logs().await,
+                LifecycleEvent::ReopenLogs => {
+                    self.observe.reopen_logs().await;
+                    self.remote.reopen_logs();
+                }
             }
         }
 

@@ -46,6 +46,8 @@ pub struct ObserveServices {
     stream_metrics: Arc<StreamMetrics>,
     /// The stream plugins' state shared by every snapshot (handed to the snapshot compile).
     plugin_state: Arc<PluginState>,
+    /// The Control API's TLS and the audit trail of its connection kills.
+    remote: crate::admin::RemoteAccess,
 }
 
 /// Builds the session pipeline for `config` with its sinks registered (opening the access
@@ -84,6 +86,11 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
 }
 
 impl ObserveServices {
+    /// TLS and audit for the Control API started by [`ObserveServices::start_servers`].
+    pub fn set_remote_access(&mut self, remote: crate::admin::RemoteAccess) {
+        self.remote = remote;
+    }
+
     /// Starts the Control API (`enable_control`) and the export server
     /// (`plugin_attr.prometheus.enable_export_server`).
     pub async fn start_servers(
@@ -102,10 +109,13 @@ impl ObserveServices {
                 snapshot: snapshot.clone(),
                 store: store.clone(),
                 started: Instant::now(),
+                audit: self.remote.audit.clone(),
             });
-            self.tasks.push(tokio::spawn(crate::control::serve(
+            let tls = self.remote.tls.control.clone();
+            self.tasks.push(tokio::spawn(crate::control::serve_remote(
                 listener,
                 ctx,
+                tls,
                 self.stop.clone(),
             )));
         }
