@@ -7,7 +7,7 @@ CARGO ?= cargo
 CONFIG ?= conf/config.yaml
 PREFIX ?= .
 
-.PHONY: all run test build deps fmt lint check bench fleet-bench clean
+.PHONY: all run test build deps fmt lint check bench bench-compare fleet-bench clean
 
 all: build
 
@@ -16,9 +16,11 @@ run:
 	$(CARGO) build --release --workspace
 	"$${CARGO_TARGET_DIR:-target}/release/apisix-gateway" start -c $(CONFIG) -p $(PREFIX)
 
-## test: install missing system packages, then fmt check, clippy, build the binaries and run every test
+## test: install missing system packages, then fmt check, import cycles, clippy, build the binaries
+## and run every test
 test: deps
 	$(CARGO) fmt --all --check
+	python3 scripts/module_cycles.py
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
@@ -35,10 +37,12 @@ deps:
 fmt:
 	$(CARGO) fmt --all
 
-## lint: the fmt and clippy checks of `make test`, then cargo-deny's bans, licenses and sources
+## lint: the fmt, import-cycle (scripts/module_cycles.py) and clippy checks of `make test`, then
+## cargo-deny's bans, licenses and sources
 ## (deny.toml; advisories need the network: `cargo deny check advisories` where there is one)
 lint:
 	$(CARGO) fmt --all --check
+	python3 scripts/module_cycles.py
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@command -v cargo-deny >/dev/null 2>&1 || { echo "lint: cargo-deny is missing: cargo install cargo-deny --locked" >&2; exit 1; }
 	$(CARGO) deny check bans licenses sources
@@ -47,6 +51,11 @@ lint:
 ## installs nginx, haproxy, iperf3, sockperf, wrk when missing; BENCH_RUNS, BENCH_SECONDS)
 bench:
 	./scripts/bench.sh
+
+## bench-compare: `make bench` with an older build (BASE_REV, default HEAD~1) beside ours in the
+## same run, and a second table: ours ÷ that build, figure by figure
+bench-compare:
+	./scripts/bench-compare.sh
 
 ## fleet-bench: route convergence across two gateways on a 3-member etcd cluster, all members up
 ## and one killed (docs/bench.md; FLEET_WRITES, FLEET_KILL, FLEET_STRICT=1 fails on a missed target)

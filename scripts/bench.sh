@@ -13,7 +13,7 @@
 #   BENCH_ROUTES=10000   filler routes for the route-scale figure (0 skips it)
 #   BENCH_STATS_COST=1   measure what live stats cost: connection rate of our gateway against a
 #                        second one started with APISIX_GATEWAY_NO_LIVE_STATS=1 (0 skips it)
-#   BENCH_PORT_BASE=27000  first port used (about 400 ports above it)
+#   BENCH_PORT_BASE=27000  first port used (about 600 ports above it)
 #   BENCH_KEEP=1         keep the temp directory (configs, logs, raw results)
 #   BENCH_RELAY=copy     run our gateway with the copy relay instead of splice
 #   BENCH_RUNTIME=percore  run our gateway on one current_thread runtime per worker with
@@ -23,6 +23,9 @@
 #                        fleet); fleet is scripts/fleet-bench.sh, its own table at the end
 #                        (FLEET_* variables there)
 #   BENCH_QUICK=1        smoke run: 1 run, 1 s per test, 1000 idle connections, 1000 routes
+#   BENCH_BASELINE=PATH  also run this older apisix-gateway binary as the system `baseline`,
+#                        beside the others in every run; a second table compares ours with it
+#                        (`make bench-compare BASE_REV=<git rev>` builds one and sets this)
 #   SKIP_INSTALL=1       do not apt-get install missing tools
 set -euo pipefail
 shopt -s lastpipe
@@ -83,7 +86,7 @@ ulimit -n 20000 2>/dev/null || true
 # Offsets inside each block: 1 iperf3, 2 sockperf tcp, 3 sockperf udp, 4 http (wrk),
 # 5 echo tcp (idle), 6 echo udp, 7 echo tcp once (connection rate).
 # Blocks: upstreams BASE+0 (the "direct" system), ours +100, nginx +200, haproxy +300.
-declare -A BLOCK=([direct]=$BASE [ours]=$((BASE + 100)) [nginx]=$((BASE + 200)) [haproxy]=$((BASE + 300)) [nostats]=$((BASE + 400)))
+declare -A BLOCK=([direct]=$BASE [ours]=$((BASE + 100)) [nginx]=$((BASE + 200)) [haproxy]=$((BASE + 300)) [nostats]=$((BASE + 400)) [baseline]=$((BASE + 500)))
 ADMIN_PORT=$((BASE + 190))
 up() { echo $((BASE + $1)); }
 port() { echo $((${BLOCK[$1]} + $2)); }
@@ -199,9 +202,10 @@ EOF
     } >"$TMP/gw-$sys/conf/config.yaml"
 }
 start_gw() { # start_gw SYSTEM ADMIN_PORT [ENV=VALUE...]: start our gateway as SYSTEM on the proxy CPU
-    local sys=$1 admin=$2
+    local sys=$1 admin=$2 bin=$GW
     shift 2
-    pinned "$sys" $PROXY_CPU env "$@" "${GW_ENV[@]}" "$GW" start -c "$TMP/gw-$sys/conf/config.yaml" \
+    [[ "$sys" == baseline ]] && bin=$BENCH_BASELINE
+    pinned "$sys" $PROXY_CPU env "$@" "${GW_ENV[@]}" "$bin" start -c "$TMP/gw-$sys/conf/config.yaml" \
         -p "$TMP/gw-$sys" --log-level warn
     wait_port "$admin"
 }
@@ -225,15 +229,25 @@ conn_rate() { # conn_rate SYSTEM: connections/s through its offset 7 (connect, 3
 
 GW_ENV=(APISIX_GATEWAY_RUNTIME="${BENCH_RUNTIME:-multi}")
 [[ -n "${BENCH_RELAY:-}" ]] && GW_ENV+=(APISIX_GATEWAY_RELAY="$BENCH_RELAY")
-gw_config ours "$ADMIN_PORT" "1 2 4 5 7" "3 6"
-start_gw ours "$ADMIN_PORT"
-for o in 1 2 3 4 5 6 7; do
-    admin_put "$ADMIN_PORT" "stream_routes/bench-$o" \
-        "{\"server_port\":$(port ours $o),\"upstream\":{\"type\":\"roundrobin\",\"nodes\":{\"127.0.0.1:$(up $o)\":1}}}"
+GATEWAYS=(ours)
+BASELINE_ADMIN=$((BASE + 590))
+if [[ -n "${BENCH_BASELINE:-}" ]]; then
+    [[ -x "$BENCH_BASELINE" ]] || die "BENCH_BASELINE=$BENCH_BASELINE is not an executable"
+    GATEWAYS+=(baseline)
+fi
+for sys in "${GATEWAYS[@]}"; do
+    admin=$ADMIN_PORT
+    [[ "$sys" == baseline ]] && admin=$BASELINE_ADMIN
+    gw_config "$sys" "$admin" "1 2 4 5 7" "3 6"
+    start_gw "$sys" "$admin"
+    for o in 1 2 3 4 5 6 7; do
+        admin_put "$admin" "stream_routes/bench-$o" \
+            "{\"server_port\":$(port "$sys" $o),\"upstream\":{\"type\":\"roundrobin\",\"nodes\":{\"127.0.0.1:$(up $o)\":1}}}"
+    done
 done
-for sys in ours nginx haproxy; do for o in 1 2 4 5 7; do wait_port "$(port $sys $o)"; done; done
-# The route is applied asynchronously: wait until a connection is relayed.
-wait_relays ours
+for sys in "${GATEWAYS[@]}" nginx haproxy; do for o in 1 2 4 5 7; do wait_port "$(port $sys $o)"; done; done
+# The routes are applied asynchronously: wait until a connection is relayed.
+for sys in "${GATEWAYS[@]}"; do wait_relays "$sys"; done
 
 # pid whose CPU and memory count for each proxy (nginx: its worker)
 NGINX_WORKER=""
@@ -244,6 +258,7 @@ for i in $(seq 1 50); do
 done
 [[ -n "$NGINX_WORKER" ]] || die "no nginx worker process"
 declare -A PPID_OF=([ours]=$PID_ours [nginx]=$NGINX_WORKER [haproxy]=$PID_haproxy)
+[[ -n "${BENCH_BASELINE:-}" ]] && PPID_OF[baseline]=$PID_baseline
 CLK_TCK=$(getconf CLK_TCK)
 
 cpu_ms() { # cpu_ms SYSTEM: utime+stime of the proxy in ms (0 for direct)
@@ -336,14 +351,15 @@ measure_udp() {
 
 ONLY=" ${BENCH_ONLY:-idle bulk latency conns udp stats routes fleet} "
 wanted() { [[ "$ONLY" == *" $1 "* ]]; }
-SYSTEMS=(direct ours nginx haproxy)
+SYSTEMS=(direct "${GATEWAYS[@]}" nginx haproxy)
 if wanted idle; then
     log "idle connections ($IDLE_N through each proxy)"
-    for sys in ours nginx haproxy; do measure_idle "$sys"; done
+    for sys in "${GATEWAYS[@]}" nginx haproxy; do measure_idle "$sys"; done
 fi
 for run in $(seq 1 "$RUNS"); do
     order=()
-    for i in 0 1 2 3; do order+=("${SYSTEMS[$(((i + run - 1) % 4))]}"); done
+    n=${#SYSTEMS[@]}
+    for i in $(seq 0 $((n - 1))); do order+=("${SYSTEMS[$(((i + run - 1) % n))]}"); done
     log "run $run/$RUNS: ${order[*]}"
     for sys in "${order[@]}"; do
         if wanted bulk; then measure_bulk "$sys"; fi
@@ -377,17 +393,21 @@ if [[ "${BENCH_STATS_COST:-1}" == 1 ]] && wanted stats; then
 fi
 
 if [[ "$ROUTES" -gt 0 ]] && wanted routes; then
-    log "route scale: connection rate with 1 route, then with $ROUTES more"
-    one=()
-    for run in $(seq 1 "$RUNS"); do one+=("$(conn_rate ours)"); done
-    load "$GWB" routes --admin "127.0.0.1:$ADMIN_PORT" --key "$ADMIN_KEY" --count "$ROUTES" \
-        --port "$(port ours 7)" --upstream "127.0.0.1:$(up 7)" >/dev/null
     record meta routes "$ROUTES"
-    sleep 2 # the snapshot is rebuilt asynchronously
-    for run in $(seq 1 "$RUNS"); do
-        many=$(conn_rate ours)
-        record ours route_scale "$(echo "scale=4; $many / ${one[$((run - 1))]}" | bc)"
-        log "route scale run $run: ${one[$((run - 1))]} conn/s with 1 route, $many with $((ROUTES + 1))"
+    for sys in "${GATEWAYS[@]}"; do
+        admin=$ADMIN_PORT
+        [[ "$sys" == baseline ]] && admin=$BASELINE_ADMIN
+        log "route scale ($sys): connection rate with 1 route, then with $ROUTES more"
+        one=()
+        for run in $(seq 1 "$RUNS"); do one+=("$(conn_rate "$sys")"); done
+        load "$GWB" routes --admin "127.0.0.1:$admin" --key "$ADMIN_KEY" --count "$ROUTES" \
+            --port "$(port "$sys" 7)" --upstream "127.0.0.1:$(up 7)" >/dev/null
+        sleep 2 # the snapshot is rebuilt asynchronously
+        for run in $(seq 1 "$RUNS"); do
+            many=$(conn_rate "$sys")
+            record "$sys" route_scale "$(echo "scale=4; $many / ${one[$((run - 1))]}" | bc)"
+            log "route scale ($sys) run $run: ${one[$((run - 1))]} conn/s with 1 route, $many with $((ROUTES + 1))"
+        done
     done
 fi
 

@@ -2,12 +2,20 @@
 //!
 //! Input: lines `system<TAB>figure<TAB>value`, one per measurement (runs repeat lines).
 //! Systems: `direct`, `ours`, `nginx`, `haproxy`; and `meta<TAB>routes<TAB>N`, the number of
-//! filler routes of the route-scale figure (named in its label).
+//! filler routes of the route-scale figure (named in its label). With `baseline` (an older
+//! build of ours, `BENCH_BASELINE`), a second table compares ours with it, figure by figure.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 const SYSTEMS: [&str; 4] = ["direct", "ours", "nginx", "haproxy"];
+
+/// An older build of ours, run beside the others (`BENCH_BASELINE`).
+const BASELINE: &str = "baseline";
+
+/// How far ours may fall behind the baseline and still count as no worse: the run-to-run
+/// spread of one figure on the 2-core rig.
+const NOISE: f64 = 0.05;
 
 /// Which way is better for a figure.
 #[derive(Clone, Copy, PartialEq)]
@@ -222,7 +230,7 @@ pub fn render(input: &str) -> String {
             .get(&("direct".to_string(), fig.to_string()))
             .map(|v| stats(v).0);
         if let Some(direct) = direct {
-            for system in &SYSTEMS[1..] {
+            for system in SYSTEMS[1..].iter().chain(&[BASELINE]) {
                 if let Some(v) = data.get(&(system.to_string(), fig.to_string())) {
                     let added_values: Vec<f64> = v.iter().map(|x| x - direct).collect();
                     data.insert((system.to_string(), added.to_string()), added_values);
@@ -293,11 +301,58 @@ pub fn render(input: &str) -> String {
         out.push_str(&row);
         out.push('\n');
     }
+    if FIGURES.iter().any(|f| median(BASELINE, f.key).is_some()) {
+        out.push('\n');
+        out.push_str(&baseline_table(&|system, fig| median(system, fig), &routes));
+    }
+    out
+}
+
+/// Ours against the older build, per figure: no worse when within [`NOISE`] of it in the
+/// figure's better direction.
+fn baseline_table(median: &dyn Fn(&str, &str) -> Option<f64>, routes: &str) -> String {
+    let mut out = String::from(
+        "| figure | ours | baseline (older build) | ours÷baseline | no worse (5 % noise) |\n|---|---|---|---|---|\n",
+    );
+    for fig in FIGURES {
+        let (Some(ours), Some(base)) = (median("ours", fig.key), median(BASELINE, fig.key)) else {
+            continue;
+        };
+        let ratio = if base != 0.0 { ours / base } else { f64::NAN };
+        let no_worse = match fig.better {
+            Better::Higher => ours >= base * (1.0 - NOISE),
+            Better::Lower => ours <= base * (1.0 + NOISE),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} | {} |",
+            fig.label.replace("{routes}", routes),
+            num(ours),
+            num(base),
+            ratio,
+            if no_worse { "yes" } else { "**no**" }
+        );
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_baseline_gets_its_own_table_with_the_figure_direction() {
+        let input = "ours\ttput1\t10\nbaseline\ttput1\t10.2\nours\tlat_p50\t30\nbaseline\tlat_p50\t20\ndirect\tlat_p50\t10\n";
+        let table = render(input);
+        assert!(
+            table.contains("| bulk, 1 stream (Gbit/s) | 10.0 | 10.2 | 0.98 | yes |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| added p50 vs direct (µs) | 20.0 | 10.0 | 2.00 | **no** |"),
+            "{table}"
+        );
+        assert!(!render("ours\ttput1\t10\n").contains("baseline"));
+    }
     use super::*;
 
     #[test]

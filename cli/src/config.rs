@@ -1,7 +1,8 @@
 //! The config file with named contexts (kubectl style): where it lives
 //! (`--config`, else `$XDG_CONFIG_HOME/apisixctl/config.yaml`, else
 //! `~/.config/apisixctl/config.yaml`), its YAML shape, loading and saving. A context holds a
-//! server URL, an admin key and a Control API URL; flags and environment variables win over it.
+//! server URL, an admin key, a Control API URL and the TLS settings (CA, client certificate and
+//! key as absolute paths, skip-verify); flags and environment variables win over it.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,27 @@ pub struct NamedContext {
     /// Control API URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control: Option<String>,
+    /// `--ca-cert-file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert_file: Option<PathBuf>,
+    /// `--tls-client-cert-file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_cert_file: Option<PathBuf>,
+    /// `--tls-client-key-file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_key_file: Option<PathBuf>,
+    /// `--tls-skip-verify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_skip_verify: Option<bool>,
+}
+
+/// The TLS values `config set-context` stores (only those given).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsValues {
+    pub ca_cert_file: Option<PathBuf>,
+    pub tls_client_cert_file: Option<PathBuf>,
+    pub tls_client_key_file: Option<PathBuf>,
+    pub tls_skip_verify: Option<bool>,
 }
 
 /// Errors reading or writing the config file.
@@ -108,6 +130,23 @@ impl ConfigFile {
             .open(path)
             .map_err(err)?;
         file.write_all(text.as_bytes()).map_err(err)
+    }
+
+    /// Sets the TLS values given on context `name` (which must exist).
+    pub fn set_tls(&mut self, name: &str, tls: &TlsValues) {
+        if let Some(c) = self.contexts.iter_mut().find(|c| c.name == name) {
+            let put = |slot: &mut Option<PathBuf>, v: &Option<PathBuf>| {
+                if v.is_some() {
+                    slot.clone_from(v);
+                }
+            };
+            put(&mut c.ca_cert_file, &tls.ca_cert_file);
+            put(&mut c.tls_client_cert_file, &tls.tls_client_cert_file);
+            put(&mut c.tls_client_key_file, &tls.tls_client_key_file);
+            if tls.tls_skip_verify.is_some() {
+                c.tls_skip_verify = tls.tls_skip_verify;
+            }
+        }
     }
 
     /// The context named `name`.

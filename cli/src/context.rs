@@ -1,14 +1,16 @@
 //! Resolves the global options into a [`Ctx`]: server URLs with their environment
 //! fallbacks, the admin key (flag, env, the config file's context, then the gateway's
-//! generated key file: `model::admin_key`, shared with `apisix-tui`), output format, colour;
-//! and builds the API clients from it.
-//! Precedence for server, key and control URL: flag > environment > context > default.
+//! generated key file: `model::admin_key`, shared with `apisix-tui`), the TLS settings
+//! (`model::client::tls`, also shared), output format, colour; and builds the API clients.
+//! Precedence for server, key, control URL and each TLS setting: flag > environment >
+//! context > default.
 
 use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
 use model::admin_key::{find_admin_key, KeyLookup};
+use model::client::tls::{self as client_tls, ClientTls};
 use model::client::{AdminClient, ControlClient, DEFAULT_ADMIN_URL, DEFAULT_CONTROL_URL};
 
 use crate::args::{GlobalArgs, OutputFormat};
@@ -25,6 +27,8 @@ pub struct Ctx {
     pub output: OutputFormat,
     pub timeout: Duration,
     pub color: bool,
+    /// TLS for `https://` URLs.
+    pub tls: ClientTls,
 }
 
 impl Ctx {
@@ -73,6 +77,7 @@ impl Ctx {
             .or_else(|| from_context(|c| &c.control))
             .unwrap_or_else(|| DEFAULT_CONTROL_URL.to_owned());
         let (admin_key, key_source) = resolve_key(global, &env_nonempty, context, cwd);
+        let tls = resolve_tls(global, &env_nonempty, context, cwd);
         let color = !global.no_color
             && env("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stdout().is_terminal();
@@ -84,21 +89,27 @@ impl Ctx {
             output: global.output,
             timeout: global.timeout,
             color,
+            tls,
         }
     }
 
     /// An Admin API client.
     pub fn admin(&self) -> anyhow::Result<AdminClient> {
-        Ok(AdminClient::new(
+        Ok(AdminClient::with_tls(
             &self.server,
             self.admin_key.clone(),
             self.timeout,
+            &self.tls,
         )?)
     }
 
     /// A Control API client.
     pub fn control(&self) -> anyhow::Result<ControlClient> {
-        Ok(ControlClient::new(&self.control, self.timeout)?)
+        Ok(ControlClient::with_tls(
+            &self.control,
+            self.timeout,
+            &self.tls,
+        )?)
     }
 
     /// Whether output is for scripts (json/yaml).
@@ -134,6 +145,43 @@ pub(crate) fn fake_env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<
         vars.iter()
             .find(|(key, _)| *key == name)
             .map(|(_, value)| (*value).to_owned())
+    }
+}
+
+/// The TLS settings: each flag, else its ADC environment variable, else the context; the
+/// gateway's generated certificate on this host is trusted when no CA file is set.
+fn resolve_tls(
+    global: &GlobalArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    context: Option<&NamedContext>,
+    cwd: &Path,
+) -> ClientTls {
+    let file = |flag: &Option<std::path::PathBuf>,
+                var: &str,
+                field: fn(&NamedContext) -> &Option<std::path::PathBuf>| {
+        flag.clone()
+            .or_else(|| env(var).map(Into::into))
+            .or_else(|| context.and_then(|c| field(c).clone()))
+    };
+    let skip_verify = global.tls_skip_verify
+        || client_tls::env_flag(env(client_tls::SKIP_VERIFY_ENV))
+        || context.and_then(|c| c.tls_skip_verify).unwrap_or(false);
+    ClientTls {
+        ca_cert_file: file(&global.ca_cert_file, client_tls::CA_CERT_ENV, |c| {
+            &c.ca_cert_file
+        }),
+        client_cert_file: file(
+            &global.tls_client_cert_file,
+            client_tls::CLIENT_CERT_ENV,
+            |c| &c.tls_client_cert_file,
+        ),
+        client_key_file: file(
+            &global.tls_client_key_file,
+            client_tls::CLIENT_KEY_ENV,
+            |c| &c.tls_client_key_file,
+        ),
+        skip_verify,
+        generated_cert: client_tls::find_generated_cert(env, cwd),
     }
 }
 
@@ -195,6 +243,9 @@ mod tests {
             server: Some("http://ctx:9180".into()),
             admin_key: Some("ctx-key".into()),
             control: Some("http://ctx:9090".into()),
+            ca_cert_file: Some("/ctx/ca.pem".into()),
+            tls_skip_verify: Some(true),
+            ..NamedContext::default()
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let env = fake_env(&[("APISIX_ADMIN_URL", "http://env:9180")]);
@@ -208,5 +259,36 @@ mod tests {
         assert_eq!(ctx.control, "http://flag:9090");
         assert_eq!(ctx.admin_key.as_deref(), Some("ctx-key"));
         assert_eq!(ctx.key_source, "context prod");
+        assert_eq!(ctx.tls.ca_cert_file, Some("/ctx/ca.pem".into()));
+        assert!(ctx.tls.skip_verify);
+    }
+
+    #[test]
+    fn tls_flags_win_over_adc_variables_and_the_generated_cert_is_found() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = |n: &str| match n {
+            "ADC_CA_CERT_FILE" => Some("/env/ca.pem".to_owned()),
+            "ADC_TLS_CLIENT_CERT_FILE" => Some("/env/c.pem".to_owned()),
+            "ADC_TLS_SKIP_VERIFY" => Some("true".to_owned()),
+            _ => None,
+        };
+        let ctx = Ctx::resolve_with(
+            &global(&["--ca-cert-file", "/flag/ca.pem"]),
+            &env,
+            None,
+            dir.path(),
+        );
+        assert_eq!(ctx.tls.ca_cert_file, Some("/flag/ca.pem".into()));
+        assert_eq!(ctx.tls.client_cert_file, Some("/env/c.pem".into()));
+        assert!(ctx.tls.skip_verify);
+        assert_eq!(ctx.tls.generated_cert, None);
+        std::fs::create_dir_all(dir.path().join("conf")).expect("mkdir");
+        std::fs::write(dir.path().join("conf/admin_ssl.crt"), "x").expect("write");
+        let ctx = Ctx::resolve_with(&global(&[]), &|_| None, None, dir.path());
+        assert_eq!(
+            ctx.tls.generated_cert,
+            Some(dir.path().join("conf/admin_ssl.crt"))
+        );
+        assert!(!ctx.tls.skip_verify);
     }
 }

@@ -1,21 +1,26 @@
 //! `apisix-gateway`: an Apache APISIX-compatible L4 (TCP/UDP) gateway.
 //!
-//! Layout (the flow of configuration, then of a connection):
+//! Layout (the flow of configuration, then of a connection). Modules depend only downwards:
+//! `scripts/module_cycles.py` (in `make lint` and `make test`) fails on an import cycle.
 //! - [`config`]: `conf/config.yaml` → a validated [`config::Config`].
-//! - [`store`]: the configuration store trait and its backends (embedded redb, ...).
+//! - [`store`]: the configuration store trait and its backends (embedded redb, etcd, yaml).
 //! - [`admin`]: the Admin API (`/apisix/admin/...`): validates writes with `model`, writes the store.
-//! - [`snapshot`]: store watch → compiled immutable [`snapshot::Snapshot`] swapped in with `ArcSwap`.
+//! - [`snapshot`]: store watch → compiled immutable [`snapshot::Snapshot`] swapped in with
+//!   `ArcSwap`; routes, their plugin chains and the TLS cert index are compiled with it.
+//! - [`conn`], [`route`], [`session`]: the leaf types the stages share (a connection's
+//!   addresses, a compiled route, a finished session and its sinks).
 //! - [`router`]: stream route matching (SNI, `remote_addr`, `server_addr`, `server_port`).
 //! - [`balancer`]: node selection (roundrobin, chash, least_conn, ewma) and retries.
-//! - [`proxy`]: listeners, the TCP relay and UDP sessions.
-//! - [`proxy_protocol`]: PROXY protocol v1/v2 headers, in from load balancers and out to upstreams.
-//! - [`tls`]: TLS termination (cert by SNI, mTLS), SNI preread, TLS to upstreams.
-//! - [`plugins`]: stream plugins (ip-restriction, limit-conn, mqtt-proxy, traffic-split) in preread.
+//! - [`plugins`]: stream plugins behind the [`plugins::StreamPlugin`] trait (preread and log).
+//! - [`tls`], [`proxy_protocol`]: certificates, keyring and SNI reading; PROXY headers.
+//! - [`proxy`]: listeners, the connection front (TLS, SNI preread), the TCP relay and UDP
+//!   sessions, the session recorder.
+//! - [`health`]: active health probes.
+//! - [`accesslog`], [`metrics`]: session sinks; [`control`] serves the Control API.
 //! - [`runtime`]: the runtime layout (per-core `current_thread` workers or multi-thread).
-//! - [`server`]: wires everything together and runs until shutdown.
-//! - [`observe`]: the sink of finished sessions, feeding [`routestats`], [`metrics`] and
-//!   [`accesslog`]; [`control`] serves the Control API.
-//! - [`http_server`]: the HTTP/1 server loop of the Admin API, the Control API and metrics.
+//! - [`server`]: the composition root: wires everything together and runs until shutdown.
+//! - [`http_server`], [`http_reply`]: the HTTP/1 server loop of the Admin API, the Control API
+//!   and metrics, and its response helpers.
 //! - [`var_template`]: `$var` / `${var}` templates (access log format, chash keys).
 
 pub mod accesslog;

@@ -112,6 +112,17 @@ fn start(common: &Common) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Prints the problem with the Admin/Control API certificate files, if any.
+fn tls_files_unusable(config: &apisix_gateway::config::Config) -> bool {
+    match apisix_gateway::admin::tls::ApiTlsSet::check(config) {
+        Ok(()) => false,
+        Err(problem) => {
+            eprintln!("{problem}");
+            true
+        }
+    }
+}
+
 fn signal(common: &Common, signal: Signal) -> anyhow::Result<ExitCode> {
     let path = pidfile::pid_file_path(&common.prefix());
     let pid = pidfile::signal_running(&path, signal)?;
@@ -125,6 +136,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Start) {
         Command::Start => start(&cli.common),
         Command::Test => Ok(match load(&cli.common) {
+            Some(config) if tls_files_unusable(&config) => ExitCode::FAILURE,
             Some(_) => {
                 eprintln!(
                     "configuration file {} test is successful",

@@ -34,7 +34,7 @@ pub struct ResolvedRoute {
     pub mod_revision: i64,
     /// The `route` label of its metrics: its name when its `prometheus` plugin sets
     /// `prefer_name: true` and it has one, otherwise its id.
-    pub metric_label: String,
+    pub metric_label: Arc<str>,
     /// Its stream plugins, compiled with the snapshot (enabled ones, highest priority first).
     pub chain: Arc<Chain>,
 }
@@ -45,15 +45,15 @@ impl ResolvedRoute {
         id: &str,
         name: Option<&str>,
         plugins: &BTreeMap<String, Value>,
-    ) -> String {
+    ) -> Arc<str> {
         let prefer_name = plugins
             .get("prometheus")
             .and_then(|conf| conf.get("prefer_name"))
             .and_then(Value::as_bool)
             .unwrap_or(false);
         match name {
-            Some(name) if prefer_name && !name.is_empty() => name.to_owned(),
-            _ => id.to_owned(),
+            Some(name) if prefer_name && !name.is_empty() => Arc::from(name),
+            _ => Arc::from(id),
         }
     }
 }

@@ -18,7 +18,9 @@
 //!   `/v1/connections`, `/v1/match`, `/v1/healthcheck`), written by the gateway, read by the
 //!   client, the CLI and the dashboard.
 //! - [`admin_key`]: where the CLI and the dashboard find the Admin API key (one precedence).
-//! - `client` (feature `client`): a typed reqwest client of the Admin and Control APIs.
+//! - `client` (feature `client`): a typed reqwest client of the Admin and Control APIs, and
+//!   `client::tls`: the TLS settings of `apisixctl` and `apisix-tui` (ADC's flag names), the
+//!   rustls configuration built from them and the one-line reason of a failed handshake.
 //! - `tls` (feature `tls`): the rustls verifier that accepts any server certificate.
 
 pub mod admin_key;

@@ -150,6 +150,19 @@ impl Leaf {
     }
 }
 
+/// A TLS client config that accepts any server certificate (for servers whose certificate
+/// the test cannot know in advance, e.g. one the gateway generates).
+pub fn accept_any_client_config() -> Arc<rustls::ClientConfig> {
+    let verifier = model::tls::AcceptAnyCertificate::new(provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
 /// A TLS client config trusting `roots`, with an optional client certificate and SNI on or off.
 pub fn client_config(
     roots: rustls::RootCertStore,

@@ -15,13 +15,17 @@ use crate::programs::apisixctl_bin;
 pub const CTL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The environment variables `apisixctl` reads; removed so the tests control every input.
-pub const CTL_ENV: [&str; 6] = [
+pub const CTL_ENV: [&str; 10] = [
     "APISIX_ADMIN_URL",
     "ADC_SERVER",
     "APISIX_ADMIN_KEY",
     "ADC_TOKEN",
     "APISIX_CONTROL_URL",
     "APISIX_PREFIX",
+    "ADC_CA_CERT_FILE",
+    "ADC_TLS_CLIENT_CERT_FILE",
+    "ADC_TLS_CLIENT_KEY_FILE",
+    "ADC_TLS_SKIP_VERIFY",
 ];
 
 /// The result of one `apisixctl` run.

@@ -97,9 +97,14 @@ async fn contexts_are_saved_listed_switched_and_used_after_flags_and_environment
         .collect();
     assert_eq!(marked.len(), 1, "{listed}");
     assert!(
-        marked[0]
-            .split_whitespace()
-            .eq(["*", "local", admin.as_str(), control.as_str(), "set"]),
+        marked[0].split_whitespace().eq([
+            "*",
+            "local",
+            admin.as_str(),
+            control.as_str(),
+            "set",
+            "-"
+        ]),
         "{listed}"
     );
 
@@ -144,7 +149,9 @@ async fn contexts_are_saved_listed_switched_and_used_after_flags_and_environment
     assert_eq!(
         json,
         serde_json::json!([{"name": "local", "current": true, "server": admin,
-                            "control": control, "admin_key_set": true}])
+                            "control": control, "admin_key_set": true,
+                            "ca_cert_file": null, "tls_client_cert_file": null,
+                            "tls_client_key_file": null, "tls_skip_verify": false}])
     );
 }
 

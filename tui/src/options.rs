@@ -1,10 +1,12 @@
 //! Command-line options of `apisix-tui` (also used by `apisixctl dashboard`), with the same
-//! defaults and environment variables as `apisixctl`, and the same admin key lookup.
+//! defaults and environment variables as `apisixctl`, the same admin key lookup and the same
+//! TLS settings (ADC's flag and variable names, `model::client::tls`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use model::admin_key::{find_admin_key, KeyLookup};
+use model::client::tls::{self as client_tls, ClientTls};
 use model::client::{DEFAULT_ADMIN_URL, DEFAULT_CONTROL_URL};
 
 /// `apisix-tui` options.
@@ -31,6 +33,19 @@ pub struct Options {
     /// Refresh period in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..))]
     pub refresh: u64,
+    /// Trust only this CA (PEM) for https:// URLs; else the system CAs and the gateway's
+    /// generated ./conf/admin_ssl.crt.
+    #[arg(long, env = "ADC_CA_CERT_FILE", value_name = "FILE")]
+    pub ca_cert_file: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, env = "ADC_TLS_CLIENT_CERT_FILE", value_name = "FILE")]
+    pub tls_client_cert_file: Option<PathBuf>,
+    /// Key of the client certificate (PEM).
+    #[arg(long, env = "ADC_TLS_CLIENT_KEY_FILE", value_name = "FILE")]
+    pub tls_client_key_file: Option<PathBuf>,
+    /// Do not verify the server's certificate (testing only).
+    #[arg(long, env = "ADC_TLS_SKIP_VERIFY")]
+    pub tls_skip_verify: bool,
 }
 
 impl Options {
@@ -52,6 +67,41 @@ impl Options {
     }
 }
 
+impl Options {
+    /// The TLS settings; the gateway's generated certificate under `dir` or `$APISIX_PREFIX`
+    /// is trusted when no CA file is given.
+    pub fn client_tls(&self, env: &dyn Fn(&str) -> Option<String>, dir: &Path) -> ClientTls {
+        ClientTls {
+            ca_cert_file: self.ca_cert_file.clone(),
+            client_cert_file: self.tls_client_cert_file.clone(),
+            client_key_file: self.tls_client_key_file.clone(),
+            skip_verify: self.tls_skip_verify,
+            generated_cert: client_tls::find_generated_cert(env, dir),
+        }
+    }
+
+    /// The header's TLS badge: `mTLS` with a client certificate, `https` for https:// URLs
+    /// (` unverified` added with `--tls-skip-verify`), none for plain HTTP.
+    pub fn tls_label(&self) -> Option<String> {
+        let https = [&self.server, &self.control]
+            .iter()
+            .any(|url| url.starts_with("https://"));
+        if !https {
+            return None;
+        }
+        let base = if self.tls_client_cert_file.is_some() {
+            "mTLS"
+        } else {
+            "https"
+        };
+        Some(if self.tls_skip_verify {
+            format!("{base} unverified")
+        } else {
+            base.to_owned()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +118,27 @@ mod tests {
         let o = Options::try_parse_from(["apisix-tui", "--refresh", "250", "--readonly"])
             .expect("valid flags");
         assert_eq!((o.refresh, o.readonly), (250, true));
+    }
+
+    #[test]
+    fn tls_label_says_https_or_mtls_for_https_urls_only() {
+        let plain = Options::try_parse_from(["apisix-tui"]).expect("defaults");
+        assert_eq!(plain.tls_label(), None);
+        let https =
+            Options::try_parse_from(["apisix-tui", "--server", "https://gw:9180"]).expect("https");
+        assert_eq!(https.tls_label().as_deref(), Some("https"));
+        let mtls = Options::try_parse_from([
+            "apisix-tui",
+            "--control",
+            "https://gw:9090",
+            "--tls-client-cert-file",
+            "c.pem",
+            "--tls-client-key-file",
+            "c.key",
+            "--tls-skip-verify",
+        ])
+        .expect("mtls");
+        assert_eq!(mtls.tls_label().as_deref(), Some("mTLS unverified"));
     }
 
     #[test]

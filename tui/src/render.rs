@@ -71,6 +71,12 @@ fn header_line(app: &App) -> Paragraph<'static> {
             Style::new().fg(Color::Cyan).bold(),
         ));
     }
+    if let Some(label) = &app.config.tls_label {
+        spans.push(Span::styled(
+            format!(" │ {label}"),
+            Style::new().fg(Color::Green),
+        ));
+    }
     if app.config.readonly {
         spans.push(Span::styled(
             " │ read-only",

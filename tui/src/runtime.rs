@@ -40,10 +40,12 @@ pub fn run(options: Options) -> Result<(), TuiError> {
     let env = |name: &str| std::env::var(name).ok();
     let admin_key = options.resolve_admin_key(&env, &dir);
     let timeout = Duration::from_millis(options.refresh.max(3000));
-    let source = HttpSource::new(&options.server, &options.control, admin_key, timeout)?;
+    let tls = options.client_tls(&env, &dir);
+    let source = HttpSource::with_tls(&options.server, &options.control, admin_key, timeout, &tls)?;
     let config = AppConfig {
         readonly: options.readonly,
         refresh_ms: options.refresh,
+        tls_label: options.tls_label(),
         admin_url: options.server,
         control_url: options.control,
     };

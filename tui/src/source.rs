@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use model::client::{AdminClient, ClientError, ConnectionFilter, ControlClient};
+use model::client::{AdminClient, ClientError, ClientTls, ConnectionFilter, ControlClient};
 use model::control::{Connection, RouteInfo, Status};
 use model::ResourceKind;
 use serde_json::Value;
@@ -70,6 +70,14 @@ impl From<ClientError> for SourceError {
             ClientError::Url { url, reason } => SourceError::Transport {
                 url,
                 message: reason,
+            },
+            ClientError::Tls { url, reason } => SourceError::Transport {
+                url,
+                message: format!("tls: {reason}"),
+            },
+            ClientError::TlsSetup { reason } => SourceError::Transport {
+                url: String::new(),
+                message: format!("tls settings: {reason}"),
             },
         }
     }
@@ -136,9 +144,26 @@ impl HttpSource {
         admin_key: Option<String>,
         timeout: Duration,
     ) -> Result<Self, SourceError> {
+        Self::with_tls(
+            admin_url,
+            control_url,
+            admin_key,
+            timeout,
+            &ClientTls::default(),
+        )
+    }
+
+    /// [`HttpSource::new`] with `tls` for `https://` URLs.
+    pub fn with_tls(
+        admin_url: &str,
+        control_url: &str,
+        admin_key: Option<String>,
+        timeout: Duration,
+        tls: &ClientTls,
+    ) -> Result<Self, SourceError> {
         Ok(Self {
-            admin: AdminClient::new(admin_url, admin_key.clone(), timeout)?,
-            control: ControlClient::new(control_url, timeout)?,
+            admin: AdminClient::with_tls(admin_url, admin_key.clone(), timeout, tls)?,
+            control: ControlClient::with_tls(control_url, timeout, tls)?,
             admin_key,
             timeout,
         })

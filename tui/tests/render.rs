@@ -196,3 +196,33 @@ fn every_view_survives_tiny_and_huge_terminals() {
         }
     }
 }
+
+#[test]
+fn header_shows_the_tls_state_and_a_tls_failure_shows_its_reason() {
+    let mut app = App::new(apisix_tui::app::AppConfig {
+        tls_label: Some("mTLS".into()),
+        ..apisix_tui::app::AppConfig::default()
+    });
+    handle_event(
+        &mut app,
+        Event::Data(std::sync::Arc::new(common::snapshot())),
+    );
+    let screen = text(&app, 120, 40);
+    let header = screen.lines().next().unwrap_or_default().to_owned();
+    assert!(
+        header.contains("● connected") && header.contains("│ mTLS"),
+        "{header}"
+    );
+    handle_event(
+        &mut app,
+        Event::FetchFailed(
+            "https://gw:9090/v1/status: tls: certificate problem: unknown issuer".into(),
+        ),
+    );
+    let screen = text(&app, 120, 40);
+    assert!(
+        screen.contains("certificate problem: unknown issuer"),
+        "{screen}"
+    );
+    assert!(!text(&common::app(), 120, 40).contains("mTLS"));
+}

@@ -22,6 +22,13 @@ start when config.yaml sets none). Server: --server, $APISIX_ADMIN_URL, $ADC_SER
 http://127.0.0.1:9180. A context of the config file (`apisixctl config use-context NAME`) comes
 after flags and environment variables, before the key file and the defaults.
 
+TLS (https:// URLs, Admin and Control alike): --ca-cert-file ($ADC_CA_CERT_FILE) trusts only
+that CA; without it the system CAs and the gateway's generated ./conf/admin_ssl.crt (then
+$APISIX_PREFIX/conf/admin_ssl.crt) are trusted. --tls-client-cert-file and
+--tls-client-key-file ($ADC_TLS_CLIENT_CERT_FILE, $ADC_TLS_CLIENT_KEY_FILE) for mutual TLS;
+--tls-skip-verify ($ADC_TLS_SKIP_VERIFY=true) accepts any certificate. A certificate problem
+exits 1 with one line: unknown issuer, name mismatch, expired, client certificate required.
+
 Exit codes:
   0  success (diff: in sync)
   1  error: server error (printed as `error: <status> <error_msg>`), server unreachable,
@@ -67,6 +74,18 @@ pub struct GlobalArgs {
     /// Context of the config file to use instead of its current-context
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
+    /// Trust only this CA (PEM) for https:// Admin and Control URLs [env: ADC_CA_CERT_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert_file: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS [env: ADC_TLS_CLIENT_CERT_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tls_client_cert_file: Option<PathBuf>,
+    /// Key of the client certificate (PEM) [env: ADC_TLS_CLIENT_KEY_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tls_client_key_file: Option<PathBuf>,
+    /// Do not verify the server's certificate (testing only) [env: ADC_TLS_SKIP_VERIFY=true]
+    #[arg(long, global = true)]
+    pub tls_skip_verify: bool,
 }
 
 /// `-o`.

@@ -1,13 +1,14 @@
 //! `config get-contexts|use-context|set-context|current-context|delete-context`: edits the
 //! config file's named contexts. `set-context` takes its values from the global `--server`,
-//! `--admin-key` and `--control` flags as typed (never from the environment). Keys are not
-//! printed: `get-contexts` shows whether one is set.
+//! `--admin-key`, `--control` and TLS flags as typed (never from the environment); file paths
+//! are stored absolute, after checking they exist. Keys are not printed: `get-contexts` shows
+//! whether one is set.
 
 use anyhow::{anyhow, bail};
 use serde_json::json;
 
 use crate::args::{ConfigAction, GlobalArgs, OutputFormat};
-use crate::config::{self, ConfigFile};
+use crate::config::{self, ConfigFile, NamedContext, TlsValues};
 use crate::output::{print_machine, Table};
 
 /// Runs a `config` subcommand.
@@ -28,7 +29,11 @@ pub fn run(global: &GlobalArgs, action: &ConfigAction) -> anyhow::Result<u8> {
                     .map(|c| {
                         json!({"name": c.name, "current": Some(c.name.as_str()) == current,
                                "server": c.server, "control": c.control,
-                               "admin_key_set": c.admin_key.is_some()})
+                               "admin_key_set": c.admin_key.is_some(),
+                               "ca_cert_file": c.ca_cert_file,
+                               "tls_client_cert_file": c.tls_client_cert_file,
+                               "tls_client_key_file": c.tls_client_key_file,
+                               "tls_skip_verify": c.tls_skip_verify.unwrap_or(false)})
                     })
                     .collect();
                 print_machine(&json!(list), global.output)?;
@@ -38,7 +43,8 @@ pub fn run(global: &GlobalArgs, action: &ConfigAction) -> anyhow::Result<u8> {
                 println!("no contexts in {}", path.display());
                 return Ok(0);
             }
-            let mut table = Table::new(&["CURRENT", "NAME", "SERVER", "CONTROL", "ADMIN-KEY"]);
+            let mut table =
+                Table::new(&["CURRENT", "NAME", "SERVER", "CONTROL", "ADMIN-KEY", "TLS"]);
             for c in &file.contexts {
                 let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
                 table.rows.push(vec![
@@ -52,6 +58,7 @@ pub fn run(global: &GlobalArgs, action: &ConfigAction) -> anyhow::Result<u8> {
                     dash(&c.server),
                     dash(&c.control),
                     if c.admin_key.is_some() { "set" } else { "-" }.into(),
+                    tls_summary(c),
                 ]);
             }
             print!("{}", table.render());
@@ -68,12 +75,14 @@ pub fn run(global: &GlobalArgs, action: &ConfigAction) -> anyhow::Result<u8> {
             println!("switched to context {name:?}");
         }
         ConfigAction::SetContext { name } => {
+            let tls = tls_values(global)?;
             let created = file.set(
                 name,
                 global.server.as_deref(),
                 global.admin_key.as_deref(),
                 global.control.as_deref(),
             );
+            file.set_tls(name, &tls);
             file.save(&path)?;
             let verb = if created { "created" } else { "updated" };
             println!("context {name:?} {verb} in {}", path.display());
@@ -101,4 +110,38 @@ pub fn run(global: &GlobalArgs, action: &ConfigAction) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// The TLS flags given to `set-context`, with file paths made absolute (each must exist).
+fn tls_values(global: &GlobalArgs) -> anyhow::Result<TlsValues> {
+    let absolute = |flag: &str, path: &Option<std::path::PathBuf>| -> anyhow::Result<_> {
+        path.as_ref()
+            .map(|p| std::fs::canonicalize(p).map_err(|e| anyhow!("{flag} {}: {e}", p.display())))
+            .transpose()
+    };
+    Ok(TlsValues {
+        ca_cert_file: absolute("--ca-cert-file", &global.ca_cert_file)?,
+        tls_client_cert_file: absolute("--tls-client-cert-file", &global.tls_client_cert_file)?,
+        tls_client_key_file: absolute("--tls-client-key-file", &global.tls_client_key_file)?,
+        tls_skip_verify: global.tls_skip_verify.then_some(true),
+    })
+}
+
+/// The TLS column of `get-contexts`: `skip-verify`, `ca`, `mtls`, joined, or `-`.
+fn tls_summary(c: &NamedContext) -> String {
+    let mut parts = Vec::new();
+    if c.tls_skip_verify == Some(true) {
+        parts.push("skip-verify");
+    }
+    if c.ca_cert_file.is_some() {
+        parts.push("ca");
+    }
+    if c.tls_client_cert_file.is_some() {
+        parts.push("mtls");
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(",")
+    }
 }

@@ -37,6 +37,19 @@ pub fn dashboard(ctx: &Ctx, extra: &[String]) -> anyhow::Result<u8> {
         .arg(&ctx.server)
         .arg("--control")
         .arg(&ctx.control);
+    let tls = &ctx.tls;
+    for (flag, path) in [
+        ("--ca-cert-file", &tls.ca_cert_file),
+        ("--tls-client-cert-file", &tls.client_cert_file),
+        ("--tls-client-key-file", &tls.client_key_file),
+    ] {
+        if let Some(path) = path {
+            cmd.arg(flag).arg(path);
+        }
+    }
+    if tls.skip_verify {
+        cmd.arg("--tls-skip-verify");
+    }
     cmd.args(extra);
     if let Some(key) = &ctx.admin_key {
         cmd.env("APISIX_ADMIN_KEY", key);

@@ -240,9 +240,10 @@ pub(super) mod tests {
             started_at: UNIX_EPOCH + Duration::from_secs(1_764_309_432),
             duration: Duration::from_millis(1500),
             transport: Transport::Tcp,
-            route_label: String::new(),
+            route_label: None,
             routed: true,
             rejection: None,
+            upstream: None,
         }
     }
 

@@ -8,7 +8,7 @@ use hyper::{HeaderMap, Method};
 use subtle::ConstantTimeEq;
 
 use super::request::{api_key_cookie, QueryArgs};
-use crate::config::AdminConfig;
+use crate::config::{AdminConfig, AdminKey};
 
 /// Why a request's key was refused (the 401 `description`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +50,18 @@ pub(crate) fn check_key(
     if !admin.key_required {
         return Ok(());
     }
-    let token = args
-        .get("api_key")
+    let token = presented_key(headers, args).ok_or(KeyRefusal::Missing)?;
+    let role = matching_key(admin, &token).map(|key| key.role.as_str());
+    match role {
+        None => Err(KeyRefusal::Wrong),
+        Some("viewer") if method != Method::GET => Err(KeyRefusal::ViewerMethod),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The key a request presents: `api_key` query arg, then `X-API-KEY`, then cookie `x_api_key`.
+pub(crate) fn presented_key(headers: &HeaderMap, args: &QueryArgs) -> Option<String> {
+    args.get("api_key")
         .map(str::to_owned)
         .or_else(|| {
             headers
@@ -60,28 +70,25 @@ pub(crate) fn check_key(
                 .map(str::to_owned)
         })
         .or_else(|| api_key_cookie(headers))
-        .ok_or(KeyRefusal::Missing)?;
+}
 
-    // Look at every key so the time taken does not depend on which one matched. An empty
-    // configured key never matches (it is a key not generated yet, not "no key").
-    let mut role = None;
+/// The configured key equal to `token`. Every key is compared, so the time taken does not
+/// depend on which one matched; an empty configured key never matches (it is a key not
+/// generated yet, not "no key").
+pub(crate) fn matching_key<'a>(admin: &'a AdminConfig, token: &str) -> Option<&'a AdminKey> {
+    let mut found = None;
     for key in &admin.keys {
         let equal: bool = key.key.as_bytes().ct_eq(token.as_bytes()).into();
-        if equal && !key.key.is_empty() && role.is_none() {
-            role = Some(key.role.as_str());
+        if equal && !key.key.is_empty() && found.is_none() {
+            found = Some(key);
         }
     }
-    match role {
-        None => Err(KeyRefusal::Wrong),
-        Some("viewer") if method != Method::GET => Err(KeyRefusal::ViewerMethod),
-        Some(_) => Ok(()),
-    }
+    found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AdminKey;
 
     fn admin(keys: &[(&str, &str)]) -> AdminConfig {
         AdminConfig {

@@ -16,11 +16,14 @@
 //! → stream-mode gate → resource lookup (404) → [`request`] body size (413) and JSON (400) →
 //! `ttl` (400) → a handler in [`handlers`] (validation by `model::validate`, then the [`Store`]).
 //! Every reply is built by [`response`]. [`keyfile`] generates the admin key at first start.
+//! [`tls`] provides the certificates of HTTPS (and of the Control API's TLS); [`audit`] appends
+//! one line per write to the audit trail once the reply is known.
 //!
 //! API-driven standalone (`role: traditional` + `config_provider: yaml`): only
 //! `GET|PUT|HEAD /apisix/admin/configs` and `POST /apisix/admin/configs/validate`, in
 //! [`standalone`] (the validate endpoint is [`config_validate`] in both modes).
 
+pub mod audit;
 pub(crate) mod auth;
 mod config_validate;
 mod dispatch;
@@ -28,10 +31,12 @@ mod handlers;
 mod keyfile;
 mod listing;
 mod private_keys;
+pub mod remote;
 pub(crate) mod request;
 mod response;
 mod server;
 mod standalone;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -39,7 +44,8 @@ use crate::config::Config;
 use crate::store::Store;
 
 pub use keyfile::{ensure_admin_key, AdminKeyError, ADMIN_KEY_FILE};
-pub use server::serve;
+pub use remote::RemoteAccess;
+pub use server::{serve, serve_remote};
 
 /// The largest request body accepted (APISIX: 1.5 MiB); larger bodies get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024 * 3 / 2;
@@ -57,6 +63,8 @@ pub struct AdminContext {
     pub cors: bool,
     /// API-driven standalone mode's state (`None` in the normal mode).
     pub(crate) standalone: Option<standalone::Standalone>,
+    /// The audit trail of writes (`deployment.admin.audit_log`), when on.
+    pub audit: Option<audit::AuditLog>,
 }
 
 impl AdminContext {
@@ -70,7 +78,14 @@ impl AdminContext {
             key_prefix,
             cors: true,
             standalone,
+            audit: None,
         }
+    }
+
+    /// The same context, recording writes in `audit`.
+    pub fn with_audit(mut self, audit: Option<audit::AuditLog>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// The store key of one object: `<prefix>/<dir>/<id>`.

@@ -30,6 +30,12 @@ pub const KNOWN_STREAM_PLUGINS: &[&str] = &[
     "traffic-split",
     "prometheus",
 ];
+/// APISIX's default `nginx_config.worker_rlimit_nofile`.
+pub const DEFAULT_RLIMIT_NOFILE: u64 = 20480;
+
+/// APISIX's default `nginx_config.event.worker_connections`.
+pub const DEFAULT_WORKER_CONNECTIONS: usize = 10620;
+
 /// APISIX's default `nginx_config.stream.access_log_format`.
 pub const DEFAULT_ACCESS_LOG_FORMAT: &str =
     "$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time";
@@ -119,11 +125,28 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
     let graceful_shutdown_timeout =
         seconds(r, "apisix.graceful_shutdown_timeout").unwrap_or(Duration::from_secs(30));
     let worker_processes = worker_processes(r);
+    let worker_rlimit_nofile = r
+        .integer("nginx_config.worker_rlimit_nofile", 1)
+        .map_or(DEFAULT_RLIMIT_NOFILE, |n| n.unsigned_abs());
+    let worker_connections = r
+        .integer("nginx_config.event.worker_connections", 1)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(DEFAULT_WORKER_CONNECTIONS);
     let data_plane = data_plane(r);
     let (role, config_provider) = role(r);
     let data_dir = r
         .string("deployment.embedded.data_dir")
         .unwrap_or_else(|| "data".into());
+    let admin = admin(r);
+    let admin_tls = api_access::admin_tls(r, prefix);
+    let serves_admin = match role {
+        Role::DataPlane => false,
+        Role::ControlPlane => true,
+        Role::Traditional => enable_admin,
+    };
+    if serves_admin {
+        api_access::warn_clear_text_admin(r, admin.listen.ip(), admin_tls.as_ref());
+    }
     Config {
         prefix: prefix.to_path_buf(),
         path: path.to_path_buf(),
@@ -136,7 +159,10 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         role,
         config_provider,
         data_dir: resolve(prefix, &data_dir),
-        admin: admin(r),
+        admin,
+        admin_tls,
+        control_tls: api_access::control_tls(r, prefix),
+        admin_audit_log: api_access::audit_log(r, prefix),
         etcd: etcd(r, prefix, ssl_trusted_certificate.as_deref()),
         prometheus: prometheus(r),
         stream_plugins: stream_plugins(r),
@@ -147,6 +173,8 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         data_encryption_keyring,
         graceful_shutdown_timeout,
         worker_processes,
+        worker_rlimit_nofile,
+        worker_connections,
         dns_resolver,
         dns_resolver_valid,
         disable_upstream_healthcheck,

@@ -8,6 +8,7 @@
 //! the readers; `conf/config-default.yaml` ([`default_config_yaml`]) documents them and a test
 //! keeps the two equal.
 
+pub mod api_access;
 mod checks;
 pub mod env;
 mod listen;
@@ -177,6 +178,12 @@ pub struct Config {
     pub enable_control: bool,
     pub control_addr: SocketAddr,
     pub admin: AdminConfig,
+    /// HTTPS on the Admin API (`deployment.admin.https_admin`), see [`api_access`].
+    pub admin_tls: Option<api_access::ApiTls>,
+    /// TLS on the Control API (`apisix.control.tls`, ours).
+    pub control_tls: Option<api_access::ApiTls>,
+    /// The Admin API's audit trail (`deployment.admin.audit_log`, ours); `None` = off.
+    pub admin_audit_log: Option<PathBuf>,
     pub role: Role,
     pub config_provider: ConfigProvider,
     /// `deployment.embedded.data_dir`, resolved against the prefix.
@@ -196,6 +203,12 @@ pub struct Config {
     pub graceful_shutdown_timeout: Duration,
     /// `apisix.worker_processes` resolved: data-plane worker threads (`auto` = cores).
     pub worker_processes: usize,
+    /// `nginx_config.worker_rlimit_nofile`: the soft open-file limit raised at start (capped
+    /// at the hard limit; default 20480).
+    pub worker_rlimit_nofile: u64,
+    /// `nginx_config.event.worker_connections`: concurrent client sessions per worker (an
+    /// accepted TCP connection or a UDP session; default 10620).
+    pub worker_connections: usize,
     pub dns_resolver: Vec<String>,
     pub dns_resolver_valid: Option<Duration>,
     /// `apisix.disable_upstream_healthcheck`: no active probes and no passive counting, every

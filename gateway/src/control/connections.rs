@@ -12,6 +12,7 @@ use model::control::{Connection, ControlList, Killed};
 use serde_json::json;
 
 use super::{Call, ControlContext};
+use crate::admin::audit::{AuditEntry, Caller};
 use crate::admin::auth::check_key;
 use crate::admin::request::QueryArgs;
 use crate::conn::Transport;
@@ -102,26 +103,50 @@ pub(super) fn list(ctx: &ControlContext, args: &QueryArgs) -> Reply {
     json(StatusCode::OK, &ControlList::new(list))
 }
 
-/// `DELETE /v1/connections/{id}`.
+/// `DELETE /v1/connections/{id}`, recorded in the audit trail.
 pub(super) fn kill(ctx: &ControlContext, call: &Call, id: &str) -> Reply {
+    let (status, error_msg, reply) = kill_reply(ctx, call, id);
+    if let Some(log) = &ctx.audit {
+        let caller = Caller::identify(&ctx.config.admin, &call.headers, &call.args);
+        let path = format!("/v1/connections/{id}");
+        let mut entry = AuditEntry::new(
+            "control",
+            caller,
+            call.peer,
+            &call.method,
+            &path,
+            status,
+            b"",
+        );
+        entry.error_msg = error_msg;
+        log.record(&entry);
+    }
+    reply
+}
+
+/// The answer to a kill: status, the refusal's message, the reply.
+fn kill_reply(ctx: &ControlContext, call: &Call, id: &str) -> (u16, Option<String>, Reply) {
     if let Err(refusal) = check_key(&ctx.config.admin, &call.method, &call.headers, &call.args) {
-        return json(
+        let reply = json(
             StatusCode::UNAUTHORIZED,
             &json!({"error_msg": "failed to check token", "description": refusal.description()}),
         );
+        let msg = format!("failed to check token: {}", refusal.description());
+        return (401, Some(msg), reply);
     }
-    let not_found = || error(StatusCode::NOT_FOUND, format!("connection[{id}] not found"));
+    let not_found = || {
+        let msg = format!("connection[{id}] not found");
+        (404, Some(msg.clone()), error(StatusCode::NOT_FOUND, msg))
+    };
     let Some(n) = parse_id(id) else {
         return not_found();
     };
     if ctx.proxy.registry.kill(n) {
         tracing::info!(id, "connection closed through the control API");
-        json(
-            StatusCode::OK,
-            &Killed {
-                killed: connection_id(n),
-            },
-        )
+        let killed = Killed {
+            killed: connection_id(n),
+        };
+        (200, None, json(StatusCode::OK, &killed))
     } else {
         not_found()
     }

@@ -7,6 +7,9 @@
 //! `GET /v1/connections`, `DELETE /v1/connections/{id}` ([`connections`]; the delete needs an
 //! admin key when `admin_key_required`, checked by the Admin API's own key check).
 //! Anything else is 404 `{"error_msg":"not found"}`.
+//!
+//! With `apisix.control.tls` the API is served over TLS ([`serve_remote`]); connection kills
+//! are recorded in the Admin API's audit trail ([`crate::admin::audit`]).
 
 mod apisix;
 mod connections;
@@ -39,6 +42,8 @@ pub struct ControlContext {
     pub store: Option<Arc<dyn Store>>,
     /// When the gateway started (for `uptime_secs`).
     pub started: Instant,
+    /// The Admin API's audit trail, where connection kills are recorded.
+    pub audit: Option<crate::admin::audit::AuditLog>,
 }
 
 impl std::fmt::Debug for ControlContext {
@@ -66,12 +71,24 @@ pub(crate) struct Call {
     pub segments: Vec<String>,
     pub args: QueryArgs,
     pub headers: hyper::HeaderMap,
+    /// The client's address.
+    pub peer: SocketAddr,
 }
 
 /// Serves the Control API on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, ctx: Arc<ControlContext>, shutdown: CancellationToken) {
+    serve_remote(listener, ctx, None, shutdown).await;
+}
+
+/// [`serve`], over TLS when `tls` is set.
+pub async fn serve_remote(
+    listener: TcpListener,
+    ctx: Arc<ControlContext>,
+    tls: Option<Arc<crate::http_server::tls::ReloadableTls>>,
+    shutdown: CancellationToken,
+) {
     let names = ("control api", "control API");
-    crate::http_server::serve_until_cancelled(listener, shutdown, names, move |req, peer| {
+    crate::http_server::serve_until_cancelled(listener, shutdown, names, tls, move |req, peer| {
         let ctx = ctx.clone();
         async move { handle(&ctx, req, peer).await }
     })
@@ -98,6 +115,7 @@ pub async fn handle(
         segments: rest.split('/').map(str::to_owned).collect(),
         args: QueryArgs::parse(req.uri().query()),
         headers: req.headers().clone(),
+        peer,
     };
     let response = dispatch(ctx, &call).await;
     tracing::debug!(%peer, method = %call.method, path, status = response.status().as_u16(), "control API request");

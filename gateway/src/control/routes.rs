@@ -9,7 +9,7 @@ use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use model::control::{
     ControlList, Listener, MatchInput, MatchReport, RouteInfo, RouteMatch, RouteUpstream,
-    RouteVerdict, Status,
+    RouteVerdict, SessionLimit, Status,
 };
 
 use super::ControlContext;
@@ -64,6 +64,11 @@ pub(super) async fn status(ctx: &ControlContext) -> Reply {
         store_reachable: reachable,
         config_revision: ctx.snapshot.load().revision,
         listeners,
+        sessions: SessionLimit {
+            capacity: ctx.proxy.admission.capacity() as u64,
+            in_use: ctx.proxy.admission.in_use() as u64,
+            at_cap_secs: ctx.proxy.admission.time_at_cap().as_secs_f64(),
+        },
     };
     json(StatusCode::OK, &status)
 }

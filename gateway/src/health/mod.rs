@@ -12,10 +12,10 @@
 //! totals are kept in [`HealthManager::counters`].
 //!
 //! Layout: [`settings`] parses `checks.active`, [`probe`] runs one probe. Passive reports come
-//! from the data path at the end of each session
-//! ([`crate::proxy::source::UpstreamNodes::report_session_end`]), on the upstream that session
-//! actually used (traffic-split's choice included).
+//! from the session sink [`passive::PassiveHealth`] at the end of each session, on the upstream
+//! that session actually used (traffic-split's choice included).
 
+pub mod passive;
 pub mod probe;
 pub mod settings;
 

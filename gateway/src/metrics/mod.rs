@@ -55,7 +55,7 @@ impl StreamMetrics {
     /// Counts one finished session (its `route` label is `""` when it had no route).
     /// Allocates only for a label, code, listener or node seen for the first time.
     pub fn record(&self, record: &SessionRecord) {
-        let route_label = record.route_label.as_str();
+        let route_label = record.route_label.as_deref().unwrap_or("");
         let mut c = self
             .counters
             .lock()
@@ -283,6 +283,8 @@ impl MetricsContext {
                 ));
             }
         }
+        let at_cap_ms =
+            u64::try_from(self.proxy.admission.time_at_cap().as_millis()).unwrap_or(u64::MAX);
         let dropped = self
             .access_log
             .as_ref()
@@ -343,6 +345,12 @@ impl MetricsContext {
                 names::ACCESS_LOG_DROPPED_HELP,
                 Kind::Counter,
                 vec![(vec![], dropped)],
+            ),
+            family(
+                names::CONNECTION_LIMIT,
+                names::CONNECTION_LIMIT_HELP,
+                Kind::Counter,
+                vec![(vec![], at_cap_ms)],
             ),
         ]
     }

@@ -52,6 +52,13 @@ pub const ACCESS_LOG_DROPPED: &str = "access_log_dropped";
 pub const ACCESS_LOG_DROPPED_HELP: &str =
     "Stream access log records dropped because the writer fell behind";
 
+/// `<prefix>stream_connection_limit_milliseconds`: time spent with every
+/// `worker_connections` slot of a worker taken (ours; exported as `..._total`).
+pub const CONNECTION_LIMIT: &str = "stream_connection_limit_milliseconds";
+/// Help text of [`CONNECTION_LIMIT`].
+pub const CONNECTION_LIMIT_HELP: &str =
+    "Time spent at the worker_connections cap, new clients waiting in the kernel backlog";
+
 /// Label values of `type` and `side` in [`STREAM_BANDWIDTH`], in the order of
 /// [`Bandwidth`](super::Bandwidth)'s fields.
 pub const BANDWIDTH_LABELS: [(&str, &str); 4] = [

@@ -16,9 +16,15 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// Serves metrics on `listener` until `shutdown` is cancelled.
 pub async fn serve(listener: TcpListener, ctx: Arc<MetricsContext>, shutdown: CancellationToken) {
     let names = ("prometheus export", "prometheus export server");
-    crate::http_server::serve_until_cancelled(listener, shutdown, names, move |_req, _peer| {
-        let ctx = ctx.clone();
-        async move { http::reply(StatusCode::OK, CONTENT_TYPE, ctx.render().await) }
-    })
+    crate::http_server::serve_until_cancelled(
+        listener,
+        shutdown,
+        names,
+        None,
+        move |_req, _peer| {
+            let ctx = ctx.clone();
+            async move { http::reply(StatusCode::OK, CONTENT_TYPE, ctx.render().await) }
+        },
+    )
     .await
 }

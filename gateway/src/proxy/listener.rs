@@ -228,7 +228,16 @@ impl ListenerSet {
                 stop.clone(),
                 listen,
             )),
-            None => tokio::spawn(tcp::accept_loop_on(listener, ctx, stop.clone(), listen)),
+            None => {
+                let slots = ctx.admission.worker(0);
+                tokio::spawn(tcp::accept_loop_on(
+                    listener,
+                    ctx,
+                    stop.clone(),
+                    listen,
+                    slots,
+                ))
+            }
         };
         tracing::info!(
             listen = %local, tls = entry.tls, sni_preread = entry.sni_preread,

@@ -7,6 +7,7 @@
 //! rejections are counted in [`stats`]; [`recorder`] follows each session and emits its
 //! record to the [`SessionPipeline`] when it ends.
 
+pub mod admission;
 pub mod connect;
 pub mod datagram;
 pub mod listener;
@@ -41,6 +42,8 @@ pub struct ProxyContext {
     pub tls: Arc<crate::proxy::tls::TlsContext>,
     /// The engine that relays plain TCP (`apisix.data_plane.relay`).
     pub relay: relay::RelayEngine,
+    /// Session slots per worker (`nginx_config.event.worker_connections`).
+    pub admission: Arc<admission::Admission>,
 }
 
 impl ProxyContext {
@@ -53,6 +56,7 @@ impl ProxyContext {
             sessions: Arc::new(SessionPipeline::new()),
             tls: Arc::new(crate::proxy::tls::TlsContext::default()),
             relay: relay::RelayEngine::default(),
+            admission: Arc::default(),
         }
     }
 

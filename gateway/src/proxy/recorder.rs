@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use crate::balancer::UpstreamRuntime;
 use crate::conn::{ConnInfo, Transport};
 use crate::proxy::registry::ConnectionHandle;
 use crate::route::ResolvedRoute;
@@ -39,6 +40,7 @@ pub struct SessionRecorder {
     handle: Option<Arc<ConnectionHandle>>,
     status: Option<u16>,
     rejection: Option<RouteRejection>,
+    upstream: Option<Arc<UpstreamRuntime>>,
 }
 
 impl SessionRecorder {
@@ -65,6 +67,7 @@ impl SessionRecorder {
             handle: None,
             status: None,
             rejection: None,
+            upstream: None,
         }
     }
 
@@ -131,6 +134,11 @@ impl SessionRecorder {
         }
     }
 
+    /// The session was relayed through `upstream` (for passive health checks).
+    pub fn relayed_through(&mut self, upstream: Option<Arc<UpstreamRuntime>>) {
+        self.upstream = upstream;
+    }
+
     /// The relay ended this way.
     pub fn relay_ended(&mut self, end: &RelayEnd) {
         self.status = Some(relay_status(end, self.transport));
@@ -150,9 +158,9 @@ impl Drop for SessionRecorder {
         };
         let route_id = self.route_id.take();
         let route_label = match (&self.route, &route_id) {
-            (Some(route), _) => route.metric_label.clone(),
-            (None, Some(id)) => id.clone(),
-            (None, None) => String::new(),
+            (Some(route), _) => Some(route.metric_label.clone()),
+            (None, Some(id)) => Some(Arc::from(id.as_str())),
+            (None, None) => None,
         };
         let record = SessionRecord {
             route_id,
@@ -170,6 +178,7 @@ impl Drop for SessionRecorder {
             route_label,
             routed: self.handle.is_some(),
             rejection: self.rejection,
+            upstream: self.upstream.take(),
         };
         self.pipeline.finish(&record);
         if let (Some(route), false) = (&self.route, self.pipeline.live_stats_off()) {
@@ -271,7 +280,7 @@ mod tests {
         assert_eq!(record.route_id.as_deref(), Some("1"));
         assert_eq!((record.status, record.routed), (403, true));
         assert_eq!(record.rejection, Some(RouteRejection::Plugin));
-        assert_eq!(record.route_label, "1");
+        assert_eq!(record.route_label.as_deref(), Some("1"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -37,11 +37,6 @@ pub trait UpstreamNodes: Send + Sync + 'static {
     fn session_started(&self, node: &NodeAddr);
     /// A session on `node` ended.
     fn session_ended(&self, node: &NodeAddr);
-    /// The log phase's passive health check: a session relayed through `addr` ended with
-    /// nginx stream `status` (any but 200 is a passive failure when the upstream has
-    /// `checks.passive`). Reported by the data path, where the upstream actually used (the
-    /// route's, or the one traffic-split chose) and the node are in hand.
-    fn report_session_end(&self, _addr: SocketAddr, _status: u16) {}
     /// Connect timeout per attempt.
     fn connect_timeout(&self) -> Duration;
     /// Idle timeout of an established session.
@@ -78,9 +73,6 @@ impl UpstreamNodes for UpstreamRuntime {
     }
     fn session_ended(&self, node: &NodeAddr) {
         UpstreamRuntime::session_ended(self, node)
-    }
-    fn report_session_end(&self, addr: SocketAddr, status: u16) {
-        UpstreamRuntime::report_session_end(self, addr, status);
     }
     fn connect_timeout(&self) -> Duration {
         UpstreamRuntime::connect_timeout(self)

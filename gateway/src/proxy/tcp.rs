@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::balancer::{NodeAddr, PickState};
 use crate::config::TcpListen;
 use crate::conn::{ConnInfo, Transport};
+use crate::proxy::admission::SessionSlots;
 pub use crate::proxy::connect::format_node;
 use crate::proxy::connect::{connect_tcp, connect_with_retries};
 use crate::proxy::recorder::SessionRecorder;
@@ -32,14 +33,14 @@ use crate::proxy::tls::front::accept_front;
 use crate::proxy::tls::stream::relay_streams;
 use crate::proxy::tls::upstream::{prepare_upstream, UpstreamLeg};
 use crate::proxy::ProxyContext;
-use crate::session::relay_status;
 use crate::session::RejectReason;
 use crate::session::RelayEnd;
 
 /// Accepts on `listener` until `stop` is cancelled, spawning one task per connection.
 /// Stopping closes the listening socket only; accepted connections carry on.
 pub async fn accept_loop(listener: TcpListener, ctx: Arc<ProxyContext>, stop: CancellationToken) {
-    accept_loop_on(listener, ctx, stop, Arc::new(plain_listen())).await
+    let slots = ctx.admission.worker(0);
+    accept_loop_on(listener, ctx, stop, Arc::new(plain_listen()), slots).await
 }
 
 /// A plain TCP listener's options (no TLS, no PROXY protocol).
@@ -53,12 +54,15 @@ fn plain_listen() -> TcpListen {
     }
 }
 
-/// [`accept_loop`] for a listener configured as `listen` (TLS, SNI preread, PROXY protocol).
+/// [`accept_loop`] for a listener configured as `listen` (TLS, SNI preread, PROXY protocol),
+/// taking a session slot from `slots` before each accept (at the cap it waits, and clients
+/// wait in the kernel backlog).
 pub async fn accept_loop_on(
     listener: TcpListener,
     ctx: Arc<ProxyContext>,
     stop: CancellationToken,
     listen: Arc<TcpListen>,
+    slots: Arc<SessionSlots>,
 ) {
     let local = match listener.local_addr() {
         Ok(addr) => addr,
@@ -68,6 +72,10 @@ pub async fn accept_loop_on(
         }
     };
     loop {
+        let slot = tokio::select! {
+            _ = stop.cancelled() => break,
+            slot = slots.acquire() => slot,
+        };
         let accepted = tokio::select! {
             _ = stop.cancelled() => break,
             accepted = listener.accept() => accepted,
@@ -77,9 +85,10 @@ pub async fn accept_loop_on(
                 ctx.stats.tcp_accepted();
                 let ctx = ctx.clone();
                 let listen = listen.clone();
-                tokio::spawn(
-                    async move { serve_connection(stream, remote, local, ctx, &listen).await },
-                );
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    serve_connection(stream, remote, local, ctx, &listen).await
+                });
             }
             Err(e) => {
                 // EMFILE/ENFILE and friends: back off a little instead of spinning.
@@ -235,7 +244,12 @@ pub async fn serve_connection(
     )
     .await;
     upstream.session_ended(&node);
-    upstream.report_session_end(addr, relay_status(&outcome.end, Transport::Tcp));
+    session.relayed_through(
+        plugins
+            .upstream
+            .clone()
+            .or_else(|| routed.route.as_ref().and_then(|r| r.upstream.clone())),
+    );
     session.relay_ended(&outcome.end);
     let end = match &outcome.end {
         RelayEnd::Closed => "closed".to_string(),

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::balancer::{NodeAddr, PickState};
 use crate::conn::{ConnInfo, Transport};
+use crate::proxy::admission::SessionSlot;
 use crate::proxy::connect::connect_with_retries;
 use crate::proxy::datagram::{
     recv_connected, send_connected, Destination, ListenSocket, RecvBatch, BATCH,
@@ -131,7 +132,12 @@ impl Listener {
             sessions.remove(&key);
         }
         let max_sessions = self.max_sessions;
-        if sessions.len() >= max_sessions {
+        // A new session needs room in this listener's table and a slot of the worker's
+        // `worker_connections`.
+        let slot = (sessions.len() < max_sessions)
+            .then(|| ctx.admission.worker(0).try_acquire())
+            .flatten();
+        let Some(slot) = slot else {
             let total = ctx.stats.rejected(RejectReason::SessionTableFull);
             // The recorder is dropped at the end of this block: one record for this client.
             let mut record = SessionRecorder::start(
@@ -147,10 +153,10 @@ impl Listener {
             ));
             // Warn on the first and then every 1000th, not once per datagram.
             if total == 1 || total.is_multiple_of(1000) {
-                tracing::warn!(listen = %local, client = %client, max_sessions, dropped_total = total, "udp session table full, dropping new session");
+                tracing::warn!(listen = %local, client = %client, max_sessions, dropped_total = total, "udp session table full or worker_connections reached, dropping new session");
             }
             return;
-        }
+        };
         let conn = ConnInfo {
             remote: client,
             local,
@@ -203,6 +209,7 @@ impl Listener {
             routed,
             registration,
             recorder,
+            _slot: slot,
             dest,
             listen: self.socket.clone(),
             stop: self.stop.clone(),
@@ -223,6 +230,8 @@ struct Session {
     registration: Registration,
     /// Declared after `registration`: dropped after it, it emits the session's record.
     recorder: SessionRecorder,
+    /// The session's `worker_connections` slot, released with it.
+    _slot: SessionSlot,
     /// Where the client sent to: replies leave from there.
     dest: Destination,
     listen: Arc<ListenSocket>,

@@ -42,9 +42,10 @@ pub async fn accept_on_workers(
             },
         };
         let (ctx, stop, listen) = (ctx.clone(), stop.clone(), listen.clone());
+        let slots = ctx.admission.worker(i);
         tasks.push(on_worker(handle, async move {
             match tokio::net::TcpListener::from_std(socket) {
-                Ok(listener) => tcp::accept_loop_on(listener, ctx, stop, listen).await,
+                Ok(listener) => tcp::accept_loop_on(listener, ctx, stop, listen, slots).await,
                 Err(e) => tracing::error!(worker = i, error = %e, "worker listener not registered"),
             }
         }));

@@ -21,7 +21,7 @@ fn route(id: &str, body: Value) -> Arc<ResolvedRoute> {
         plugins: BTreeMap::new(),
         create_revision: 0,
         mod_revision: 0,
-        metric_label: id.to_owned(),
+        metric_label: Arc::from(id),
         chain: Arc::default(),
     })
 }

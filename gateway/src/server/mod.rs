@@ -1,9 +1,11 @@
 //! Wires the gateway together and runs it until shutdown.
 //!
-//! Start-up: pid file → admin key → store → snapshot watcher (bounded wait for the first
+//! Start-up: pid file → admin key → the APIs' certificates and audit trail
+//! ([`crate::admin::RemoteAccess`]) → store → snapshot watcher (bounded wait for the first
 //! snapshot) → stream listeners → Admin API. Then it waits for [`LifecycleEvent`]s:
 //! `Reload` re-reads the config file and reconciles the listeners (an invalid new config is
-//! logged and ignored); `Shutdown` (or the event channel closing) stops accepting, drains live
+//! logged and ignored) and re-reads the APIs' certificate files; `ReopenLogs` reopens the
+//! access and audit logs; `Shutdown` (or the event channel closing) stops accepting, drains live
 //! connections for `graceful_shutdown_timeout`, kills the rest and returns.
 
 pub mod observability;
@@ -20,6 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::proxy::admission::Admission;
 use crate::proxy::listener::{ListenError, ListenerSet, ReconcileReport};
 use crate::proxy::registry::ConnectionRegistry;
 use crate::proxy::source::SnapshotRoutes;
@@ -88,6 +91,8 @@ pub struct Server {
     admin_shutdown: CancellationToken,
     admin_task: Option<JoinHandle<()>>,
     observe: ObserveServices,
+    /// TLS and audit of the Admin and Control APIs.
+    remote: crate::admin::RemoteAccess,
     /// Active health checkers (stopped when the server is dropped).
     /// Active health probes; none with `apisix.disable_upstream_healthcheck`.
     _health: Option<crate::health::HealthManager>,
@@ -103,7 +108,9 @@ impl Server {
     /// [`Server::start`] with the stream listeners on the per-core `workers`.
     pub async fn start_on(mut config: Config, workers: Workers) -> Result<Server, ServerError> {
         let pid_file = PidFile::create(&config.prefix)?;
+        wiring::raise_open_file_limit(config.worker_rlimit_nofile);
         wiring::ensure_admin_key(&mut config).map_err(ServerError::AdminKey)?;
+        let remote = crate::admin::RemoteAccess::start(&config).map_err(ServerError::Admin)?;
         let store = wiring::open_store(&config).map_err(ServerError::Store)?;
 
         let (sessions, mut observe) = observability::observer(&config)
@@ -138,6 +145,7 @@ impl Server {
             ProxyContext {
                 sessions,
                 relay: config.data_plane.relay,
+                admission: Arc::new(admission_for(&config, &workers)),
                 ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
             }
             .with_tls(tls),
@@ -148,17 +156,13 @@ impl Server {
 
         let admin_shutdown = CancellationToken::new();
         let admin_task = if config.admin_enabled() {
-            wiring::start_admin(
-                &config,
-                store.clone(),
-                proxy.clone(),
-                admin_shutdown.clone(),
-            )
-            .await
-            .map_err(ServerError::Admin)?
+            wiring::start_admin(&config, store.clone(), &remote, admin_shutdown.clone())
+                .await
+                .map_err(ServerError::Admin)?
         } else {
             None
         };
+        observe.set_remote_access(remote.clone());
         observe
             .start_servers(&config, proxy.clone(), snapshot.clone(), store)
             .await
@@ -174,6 +178,7 @@ impl Server {
             admin_shutdown,
             admin_task,
             observe,
+            remote,
             _pid_file: pid_file,
         })
     }
@@ -211,13 +216,18 @@ impl Server {
         while let Some(event) = events.recv().await {
             match event {
                 LifecycleEvent::Reload => {
+                    let old = self.config.clone();
                     reload(&mut self.config, &mut self.listeners).await;
+                    self.remote.reload(&old, &self.config);
                     self.proxy
                         .tls
                         .set_settings(TlsSettings::from_config(&self.config));
                 }
                 LifecycleEvent::Shutdown => break,
-                LifecycleEvent::ReopenLogs => self.observe.reopen_logs().await,
+                LifecycleEvent::ReopenLogs => {
+                    self.observe.reopen_logs().await;
+                    self.remote.reopen_logs();
+                }
             }
         }
 
@@ -266,6 +276,15 @@ pub async fn drain(
     DrainReport { killed }
 }
 
+/// The session slots `nginx_config.event.worker_connections` allows: a pool per per-core worker,
+/// or one pool for the multi-thread runtime's `worker_processes` threads.
+fn admission_for(config: &Config, workers: &Workers) -> Admission {
+    match workers.handles() {
+        Some(handles) => Admission::per_worker(handles.len(), config.worker_connections),
+        None => Admission::shared(config.worker_processes, config.worker_connections),
+    }
+}
+
 /// Re-reads the config file and applies what can change at run time (the stream listeners).
 /// An invalid new config, or a listener that cannot be opened, is logged and ignored.
 async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
@@ -297,6 +316,13 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
     if observability::restart_needed(config, &new) {
         tracing::warn!(
             "control api, metrics or access log settings changed: they take effect after a restart"
+        );
+    }
+    if new.worker_connections != config.worker_connections
+        || new.worker_rlimit_nofile != config.worker_rlimit_nofile
+    {
+        tracing::warn!(
+            "worker_connections or worker_rlimit_nofile changed: they take effect after a restart"
         );
     }
     if new.data_dir != config.data_dir || new.config_provider != config.config_provider {

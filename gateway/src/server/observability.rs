@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::accesslog::{self, AccessLogSender};
 use crate::config::Config;
 use crate::control::ControlContext;
+use crate::health::passive::PassiveHealth;
 use crate::metrics::{MetricsContext, StreamMetrics};
 use crate::plugins::PluginState;
 use crate::proxy::ProxyContext;
@@ -45,13 +46,17 @@ pub struct ObserveServices {
     stream_metrics: Arc<StreamMetrics>,
     /// The stream plugins' state shared by every snapshot (handed to the snapshot compile).
     plugin_state: Arc<PluginState>,
+    /// The Control API's TLS and the audit trail of its connection kills.
+    remote: crate::admin::RemoteAccess,
 }
 
 /// Builds the session pipeline for `config` with its sinks registered (opening the access
 /// log when enabled) and starts its stats ticker.
 pub async fn observer(config: &Config) -> Result<(Arc<SessionPipeline>, ObserveServices), String> {
     let mut services = ObserveServices::default();
-    let mut pipeline = SessionPipeline::new().with_sink(services.stream_metrics.clone());
+    let mut pipeline = SessionPipeline::new()
+        .with_sink(Arc::new(PassiveHealth))
+        .with_sink(services.stream_metrics.clone());
     if let Some((sender, task)) = accesslog::start(&config.stream_log)
         .await
         .map_err(|e| format!("failed to open the access log: {e}"))?
@@ -81,6 +86,11 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
 }
 
 impl ObserveServices {
+    /// TLS and audit for the Control API started by [`ObserveServices::start_servers`].
+    pub fn set_remote_access(&mut self, remote: crate::admin::RemoteAccess) {
+        self.remote = remote;
+    }
+
     /// Starts the Control API (`enable_control`) and the export server
     /// (`plugin_attr.prometheus.enable_export_server`).
     pub async fn start_servers(
@@ -99,10 +109,13 @@ impl ObserveServices {
                 snapshot: snapshot.clone(),
                 store: store.clone(),
                 started: Instant::now(),
+                audit: self.remote.audit.clone(),
             });
-            self.tasks.push(tokio::spawn(crate::control::serve(
+            let tls = self.remote.tls.control.clone();
+            self.tasks.push(tokio::spawn(crate::control::serve_remote(
                 listener,
                 ctx,
+                tls,
                 self.stop.clone(),
             )));
         }

@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigProvider, Role};
 use crate::plugins::PluginState;
-use crate::proxy::ProxyContext;
 use crate::snapshot::SharedSnapshot;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::etcd::EtcdStore;
@@ -115,20 +114,55 @@ pub fn start_snapshot_watcher(
 pub async fn start_admin(
     config: &Config,
     store: Option<Arc<dyn Store>>,
-    proxy: Arc<ProxyContext>,
+    remote: &admin::RemoteAccess,
     shutdown: CancellationToken,
 ) -> Result<Option<JoinHandle<()>>, String> {
-    let _ = proxy;
     let Some(store) = store else {
         return Err("the admin api needs a store".to_owned());
     };
     let listener = tokio::net::TcpListener::bind(config.admin.listen)
         .await
         .map_err(|err| format!("failed to listen on tcp {}: {err}", config.admin.listen))?;
-    let ctx = Arc::new(admin::AdminContext::new(Arc::new(config.clone()), store));
+    let ctx = Arc::new(
+        admin::AdminContext::new(Arc::new(config.clone()), store).with_audit(remote.audit.clone()),
+    );
+    let tls = remote.tls.admin.clone();
     Ok(Some(tokio::spawn(async move {
-        if let Err(err) = admin::serve(listener, ctx, shutdown.cancelled_owned()).await {
+        if let Err(err) = admin::serve_remote(listener, ctx, tls, shutdown.cancelled_owned()).await
+        {
             tracing::error!("admin api stopped: {err}");
         }
     })))
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to `wanted` (`nginx_config.worker_rlimit_nofile`), capped at
+/// the hard limit, and logs the limit in force. Never lowers it.
+pub fn raise_open_file_limit(wanted: u64) -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (mut soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(limits) => limits,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the open-file limit");
+            return 0;
+        }
+    };
+    let target = wanted.min(hard);
+    if target > soft {
+        match setrlimit(Resource::RLIMIT_NOFILE, target, hard) {
+            Ok(()) => soft = target,
+            Err(error) => tracing::warn!(%error, wanted, "cannot raise the open-file limit"),
+        }
+    }
+    if wanted > hard {
+        tracing::warn!(
+            wanted,
+            hard,
+            "worker_rlimit_nofile is above the hard limit: capped"
+        );
+    }
+    tracing::info!(
+        open_files = soft,
+        "open-file limit in force (worker_rlimit_nofile)"
+    );
+    soft
 }

@@ -35,7 +35,8 @@ impl SessionPipeline {
         self
     }
 
-    /// Feeds nothing: no route stats and no sink; sessions are only counted. For
+    /// Feeds only essential sinks (passive health): no route stats, metrics or access log;
+    /// sessions are counted. For
     /// `make bench`'s measurement of what live stats cost (`apisix.data_plane.live_stats:
     /// false`); the connection registry stays on, since kill and graceful drain depend on it.
     pub fn without_live_stats(mut self) -> Self {
@@ -52,7 +53,9 @@ impl SessionPipeline {
     pub fn finish(&self, record: &SessionRecord) {
         if !self.stats_off {
             self.routes.finish(record);
-            for sink in &self.sinks {
+        }
+        for sink in &self.sinks {
+            if !self.stats_off || sink.essential() {
                 sink.finish(record);
             }
         }

@@ -4,8 +4,10 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::balancer::UpstreamRuntime;
 use crate::conn::Transport;
 
 /// nginx stream `$status` values used here.
@@ -25,7 +27,7 @@ pub mod status {
 }
 
 /// One finished session.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct SessionRecord {
     /// The stream route, `None` when none matched.
     pub route_id: Option<String>,
@@ -46,12 +48,15 @@ pub struct SessionRecord {
     pub duration: Duration,
     pub transport: Transport,
     /// The `route` label of the metrics: the route's name when its `prometheus` plugin sets
-    /// `prefer_name: true`, otherwise its id; empty when no route matched.
-    pub route_label: String,
+    /// `prefer_name: true`, otherwise its id; `None` when no route matched.
+    pub route_label: Option<Arc<str>>,
     /// Whether the session was routed and registered (counted active on its route).
     pub routed: bool,
     /// Why a routed session was turned away, for the route's `rejected` counters.
     pub rejection: Option<RouteRejection>,
+    /// The upstream a relayed TCP session used (the route's, or the one traffic-split chose),
+    /// for passive health checks; `None` when none was connected.
+    pub upstream: Option<Arc<UpstreamRuntime>>,
 }
 
 /// The status a rejection reason stands for.

@@ -9,10 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use apisix_gateway::config::TcpListen;
+use apisix_gateway::health::passive::PassiveHealth;
 use apisix_gateway::plugins::PluginState;
 use apisix_gateway::proxy::listener::ListenerSet;
 use apisix_gateway::proxy::source::SnapshotRoutes;
 use apisix_gateway::proxy::ProxyContext;
+use apisix_gateway::session::SessionPipeline;
 use apisix_gateway::snapshot::{self, SharedSnapshot};
 use apisix_gateway::store::KeyValue;
 use serde_json::Value;
@@ -71,9 +73,11 @@ impl Gateway {
         let compiled = compile(objects);
         let plugins = compiled.plugin_state.clone();
         snapshot.store(Arc::new(compiled));
-        let proxy = Arc::new(ProxyContext::new(Arc::new(SnapshotRoutes::new(
-            snapshot.clone(),
-        ))));
+        // Passive health checks are a session sink, registered as the server does.
+        let proxy = Arc::new(ProxyContext {
+            sessions: Arc::new(SessionPipeline::new().with_sink(Arc::new(PassiveHealth))),
+            ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
+        });
         let mut listens = vec![entry("127.0.0.1:0")];
         if v6 {
             listens.push(entry("[::1]:0"));

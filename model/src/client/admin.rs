@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::Value;
 
-use super::{decode, http_client, join, parse_base, send, ClientError};
+use super::{decode, http_client, join, parse_base, send, ClientError, ClientTls};
 use crate::envelope::{Deleted, Item, List};
 use crate::ResourceKind;
 
@@ -40,9 +40,20 @@ impl AdminClient {
         api_key: Option<String>,
         timeout: Duration,
     ) -> Result<Self, ClientError> {
+        Self::with_tls(base_url, api_key, timeout, &ClientTls::default())
+    }
+
+    /// [`AdminClient::new`] with `tls` for `https://` URLs.
+    pub fn with_tls(
+        base_url: &str,
+        api_key: Option<String>,
+        timeout: Duration,
+        tls: &ClientTls,
+    ) -> Result<Self, ClientError> {
+        let base = parse_base(base_url)?;
         Ok(AdminClient {
-            http: http_client(timeout)?,
-            base: parse_base(base_url)?,
+            http: http_client(timeout, &base, tls)?,
+            base,
             api_key,
         })
     }

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{decode, http_client, join, parse_base, send, ClientError};
+use super::{decode, http_client, join, parse_base, send, ClientError, ClientTls};
 use crate::control::{Checker, Connection, ControlList, Killed, MatchReport, RouteInfo, Status};
 
 /// Filters of `GET /v1/connections`.
@@ -100,9 +100,19 @@ pub struct ControlClient {
 impl ControlClient {
     /// A client for `base_url`; `timeout` bounds each request.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, ClientError> {
+        Self::with_tls(base_url, timeout, &ClientTls::default())
+    }
+
+    /// [`ControlClient::new`] with `tls` for `https://` URLs.
+    pub fn with_tls(
+        base_url: &str,
+        timeout: Duration,
+        tls: &ClientTls,
+    ) -> Result<Self, ClientError> {
+        let base = parse_base(base_url)?;
         Ok(ControlClient {
-            http: http_client(timeout)?,
-            base: parse_base(base_url)?,
+            http: http_client(timeout, &base, tls)?,
+            base,
         })
     }
 

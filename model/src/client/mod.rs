@@ -1,13 +1,17 @@
 //! Typed HTTP client of the gateway's Admin API ([`AdminClient`]) and Control API
 //! ([`ControlClient`]), used by `apisixctl` and `apisix-tui`.
 //!
-//! Both wrap one `reqwest::Client` (plain HTTP, no TLS) with a per-request timeout. Every call
+//! Both wrap one `reqwest::Client` with a per-request timeout; `https://` URLs use the TLS
+//! settings of [`tls::ClientTls`] (rustls), and a failed handshake is one
+//! [`ClientError::Tls`] with its reason (unknown issuer, name mismatch, expired, client
+//! certificate required). Every call
 //! maps a non-2xx answer to [`ClientError::Status`], carrying the HTTP status and the server's
 //! `error_msg` (or `message` for APISIX's `{"message":"Key not found"}`), so callers can print
 //! `error: <status> <error_msg>` without parsing bodies themselves.
 
 mod admin;
 mod control;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -15,6 +19,7 @@ use serde_json::Value;
 
 pub use admin::{AdminClient, PutOutcome, PutResult};
 pub use control::{ConnectionFilter, ControlClient, ControlGet, MatchQuery};
+pub use tls::ClientTls;
 
 /// The Admin API URL `apisixctl` and `apisix-tui` use when none is given.
 pub const DEFAULT_ADMIN_URL: &str = "http://127.0.0.1:9180";
@@ -42,6 +47,12 @@ pub enum ClientError {
     /// The configured base URL is not a usable http URL.
     #[error("invalid url {url}: {reason}")]
     Url { url: String, reason: String },
+    /// The TLS handshake failed: `reason` says why in one line.
+    #[error("tls handshake with {url} failed: {reason}")]
+    Tls { url: String, reason: String },
+    /// The TLS settings cannot be used (a file missing, half a client certificate...).
+    #[error("tls settings: {reason}")]
+    TlsSetup { reason: String },
 }
 
 impl ClientError {
@@ -58,23 +69,32 @@ impl ClientError {
         self.status() == Some(404)
     }
 
-    /// Whether the server could not be reached at all.
+    /// Whether the server could not be reached at all (a failed TLS handshake included).
     pub fn is_transport(&self) -> bool {
-        matches!(self, ClientError::Transport { .. })
+        matches!(
+            self,
+            ClientError::Transport { .. } | ClientError::Tls { .. }
+        )
     }
 }
 
-/// Builds the shared reqwest client.
-fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
+/// Builds the shared reqwest client; `tls` applies when `base` is `https://`.
+fn http_client(
+    timeout: Duration,
+    base: &url::Url,
+    tls: &ClientTls,
+) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
-        .user_agent(concat!("apisixctl/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ClientError::Url {
-            url: String::new(),
-            reason: chain(&e),
-        })
+        .user_agent(concat!("apisixctl/", env!("CARGO_PKG_VERSION")));
+    if base.scheme() == "https" {
+        builder = builder.use_preconfigured_tls(tls.rustls_config()?);
+    }
+    builder.build().map_err(|e| ClientError::Url {
+        url: String::new(),
+        reason: chain(&e),
+    })
 }
 
 /// Parses a base URL (`http://host:port[/prefix]`), accepting a bare `host:port`.
@@ -88,10 +108,10 @@ fn parse_base(base: &str) -> Result<url::Url, ClientError> {
         url: base.to_owned(),
         reason: e.to_string(),
     })?;
-    if url.scheme() != "http" {
+    if url.scheme() != "http" && url.scheme() != "https" {
         return Err(ClientError::Url {
             url: base.to_owned(),
-            reason: "only http:// is supported".to_owned(),
+            reason: "only http:// and https:// are supported".to_owned(),
         });
     }
     if url.host_str().is_none() {
@@ -137,10 +157,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 /// Sends a request and returns the status and the body parsed as JSON (`Null` when empty,
 /// `Value::String` when not JSON), mapping non-2xx to [`ClientError::Status`].
 async fn send(req: reqwest::RequestBuilder, url: &url::Url) -> Result<(u16, Value), ClientError> {
-    let resp = req.send().await.map_err(|e| ClientError::Transport {
-        url: url.to_string(),
-        reason: chain(&e),
-    })?;
+    let resp = req.send().await.map_err(|e| transport_error(&e, url))?;
     let status = resp.status().as_u16();
     let bytes = resp.bytes().await.map_err(|e| ClientError::Transport {
         url: url.to_string(),
@@ -155,6 +172,25 @@ async fn send(req: reqwest::RequestBuilder, url: &url::Url) -> Result<(u16, Valu
             message: error_message(&body),
             body,
         })
+    }
+}
+
+/// A request that got no answer: [`ClientError::Tls`] when TLS failed, else `Transport`
+/// (with a hint when an `http://` URL reached a TLS port).
+fn transport_error(err: &reqwest::Error, url: &url::Url) -> ClientError {
+    if let Some(reason) = tls::handshake_problem(err) {
+        return ClientError::Tls {
+            url: url.to_string(),
+            reason,
+        };
+    }
+    let mut reason = chain(err);
+    if url.scheme() == "http" && reason.contains("invalid HTTP version") {
+        reason.push_str(" (the server may serve HTTPS here: try https://)");
+    }
+    ClientError::Transport {
+        url: url.to_string(),
+        reason,
     }
 }
 
@@ -233,7 +269,8 @@ mod tests {
             join(&prefixed, &["v1", "status"]).path(),
             "/prefix/v1/status"
         );
-        assert!(parse_base("https://x").is_err());
+        assert!(parse_base("https://x").is_ok());
+        assert!(parse_base("ftp://x").is_err());
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use connection::{Connection, Killed};
 pub use health::{CheckedNode, Checker, HealthCounter};
 pub use matching::{MatchInput, MatchReport, RouteVerdict};
 pub use route::{NodeInfo, Rejected, RouteInfo, RouteMatch, RouteStats, RouteUpstream, Throughput};
-pub use status::{Listener, Status};
+pub use status::{Listener, SessionLimit, Status};
 
 /// `{"list": [...], "total": N}`: the answer of `/v1/stream_routes` and `/v1/connections`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,21 @@ pub struct Status {
     pub config_revision: i64,
     /// The configured stream listeners, TCP first (none unless `proxy_mode` enables stream).
     pub listeners: Vec<Listener>,
+    /// Client sessions against `nginx_config.event.worker_connections`.
+    pub sessions: SessionLimit,
+}
+
+/// The session cap of [`Status`]: every worker's slots together.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionLimit {
+    /// `worker_connections` × workers.
+    pub capacity: u64,
+    /// Slots taken by live sessions (an accepted TCP connection or a UDP session).
+    pub in_use: u64,
+    /// Seconds spent with every slot of a worker taken (new clients waited in the kernel
+    /// backlog meanwhile), summed over workers.
+    pub at_cap_secs: f64,
 }
 
 /// One stream listener of [`Status`].

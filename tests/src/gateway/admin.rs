@@ -176,6 +176,17 @@ pub fn http_client() -> reqwest::Client {
         .expect("building a reqwest client with static settings")
 }
 
+/// Like [`http_client`], over TLS with `tls` (trust and client certificate).
+pub fn https_client(tls: std::sync::Arc<rustls::ClientConfig>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(STEP_TIMEOUT)
+        .connect_timeout(STEP_TIMEOUT)
+        .use_preconfigured_tls((*tls).clone())
+        .build()
+        .expect("building a reqwest client with static settings")
+}
+
 /// What a reply must look like (see [`check_reply`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expect {

@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::ports::free_port;
 
@@ -46,6 +48,8 @@ pub struct GatewayConfig {
     pub viewer_key: Option<String>,
     /// `apisix.graceful_shutdown_timeout` (seconds), if set.
     pub graceful_shutdown_timeout: Option<u64>,
+    /// `apisix.worker_processes`, if set (`auto` otherwise).
+    pub worker_processes: Option<usize>,
     /// `apisix.proxy_mode` (`http&stream` by default).
     pub proxy_mode: String,
     /// `deployment.admin.allow_admin` CIDRs (`127.0.0.0/24` by default).
@@ -68,6 +72,31 @@ pub struct GatewayConfig {
     /// Environment variables for the gateway process (not part of config.yaml), e.g.
     /// `APISIX_GATEWAY_RELAY=copy`.
     pub env: Vec<(String, String)>,
+    /// HTTPS on the Admin API (and on the Control API with [`ApiTls::control`]); `None`:
+    /// plain HTTP.
+    pub api_tls: Option<ApiTls>,
+}
+
+/// The TLS of a test gateway's Admin (and Control) API, and how the harness reaches it.
+#[derive(Debug, Clone)]
+pub struct ApiTls {
+    /// `admin_ssl_cert` / `admin_ssl_cert_key` (absolute paths); `None`: the gateway generates
+    /// `conf/admin_ssl.crt`.
+    pub cert_and_key: Option<(PathBuf, PathBuf)>,
+    /// `admin_ssl_ca_cert`: mutual TLS.
+    pub ca_cert: Option<PathBuf>,
+    /// The Control API gets `apisix.control.tls` with the same files.
+    pub control: bool,
+    /// The TLS client config of the harness's own requests (readiness, `put_ok`, ...).
+    pub client: Arc<rustls::ClientConfig>,
+}
+
+impl PartialEq for ApiTls {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.cert_and_key, &self.ca_cert, self.control)
+            == (&other.cert_and_key, &other.ca_cert, other.control)
+            && Arc::ptr_eq(&self.client, &other.client)
+    }
 }
 
 impl GatewayConfig {
@@ -93,6 +122,7 @@ impl GatewayConfig {
             admin_key: Some(TEST_ADMIN_KEY.to_string()),
             viewer_key: Some(TEST_VIEWER_KEY.to_string()),
             graceful_shutdown_timeout: None,
+            worker_processes: None,
             proxy_mode: "http&stream".to_string(),
             allow_admin: vec!["127.0.0.0/24".to_string()],
             etcd_endpoint: None,
@@ -102,6 +132,7 @@ impl GatewayConfig {
             api_standalone: false,
             extra_yaml: String::new(),
             env: Vec::new(),
+            api_tls: None,
         }
     }
 
@@ -127,8 +158,26 @@ impl GatewayConfig {
             "  control:\n    ip: {ip}\n    port: {}",
             self.control_port
         );
+        if let Some(tls) = self.api_tls.as_ref().filter(|t| t.control) {
+            let empty = tls.cert_and_key.is_none() && tls.ca_cert.is_none();
+            y.push_str(if empty { "    tls: {}\n" } else { "    tls:\n" });
+            if let Some((cert, key)) = &tls.cert_and_key {
+                let _ = writeln!(
+                    y,
+                    "      cert: \"{}\"\n      key: \"{}\"",
+                    cert.display(),
+                    key.display()
+                );
+            }
+            if let Some(ca) = &tls.ca_cert {
+                let _ = writeln!(y, "      ca_cert: \"{}\"", ca.display());
+            }
+        }
         if let Some(secs) = self.graceful_shutdown_timeout {
             let _ = writeln!(y, "  graceful_shutdown_timeout: {secs}");
+        }
+        if let Some(n) = self.worker_processes {
+            let _ = writeln!(y, "  worker_processes: {n}");
         }
         let any_tcp = !self.tcp_ports.is_empty() || !self.tcp_tls_ports.is_empty();
         if any_tcp || !self.udp_ports.is_empty() {
@@ -197,6 +246,20 @@ impl GatewayConfig {
             "    admin_listen:\n      ip: {ip}\n      port: {}",
             self.admin_port
         );
+        if let Some(tls) = &self.api_tls {
+            y.push_str("    https_admin: true\n    admin_api_mtls:\n");
+            if let Some((cert, key)) = &tls.cert_and_key {
+                let _ = writeln!(
+                    y,
+                    "      admin_ssl_cert: \"{}\"\n      admin_ssl_cert_key: \"{}\"",
+                    cert.display(),
+                    key.display()
+                );
+            }
+            if let Some(ca) = &tls.ca_cert {
+                let _ = writeln!(y, "      admin_ssl_ca_cert: \"{}\"", ca.display());
+            }
+        }
         let _ = writeln!(
             y,
             "plugin_attr:\n  prometheus:\n    enable_export_server: true\n    export_addr:\n      ip: {ip}\n      port: {}",

@@ -31,7 +31,7 @@ use reqwest::Method;
 use tokio::io::AsyncWriteExt as _;
 
 pub use admin::{check_reply, http_client, AdminHandle, AdminRequest, Expect, KeyAuth, Reply};
-pub use config::{GatewayConfig, TEST_ADMIN_KEY, TEST_VIEWER_KEY};
+pub use config::{ApiTls, GatewayConfig, TEST_ADMIN_KEY, TEST_VIEWER_KEY};
 pub use testkit::ctl::{run_ctl, run_ctl_env, CtlRun};
 pub use testkit::programs::{apisixctl_bin, gateway_bin};
 
@@ -62,11 +62,15 @@ impl Gateway {
         let prefix = tempfile::Builder::new().prefix("e2e-gateway-").tempdir()?;
         std::fs::create_dir_all(prefix.path().join("conf"))?;
         std::fs::create_dir_all(prefix.path().join("logs"))?;
+        let client = match &config.api_tls {
+            None => http_client(),
+            Some(tls) => admin::https_client(tls.client.clone()),
+        };
         let mut gw = Gateway {
             prefix,
             config,
             child: None,
-            client: http_client(),
+            client,
         };
         gw.write_config()?;
         gw.spawn_and_wait().await?;
@@ -103,18 +107,25 @@ impl Gateway {
         }
     }
 
-    /// `http://<listen ip>:<admin port>`.
+    /// `http://<listen ip>:<admin port>` (`https://` with [`GatewayConfig::api_tls`]).
     pub fn admin_base(&self) -> String {
+        let scheme = if self.config.api_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!(
-            "http://{}:{}",
+            "{scheme}://{}:{}",
             self.config.listen_ip, self.config.admin_port
         )
     }
 
-    /// `http://<listen ip>:<control port>`.
+    /// `http://<listen ip>:<control port>` (`https://` when the Control API has TLS).
     pub fn control_base(&self) -> String {
+        let tls = self.config.api_tls.as_ref().is_some_and(|t| t.control);
+        let scheme = if tls { "https" } else { "http" };
         format!(
-            "http://{}:{}",
+            "{scheme}://{}:{}",
             self.config.listen_ip, self.config.control_port
         )
     }
@@ -234,6 +245,11 @@ impl Gateway {
     /// Sends SIGHUP (reload config.yaml).
     pub fn sighup(&self) -> anyhow::Result<()> {
         self.signal(Signal::SIGHUP)
+    }
+
+    /// Sends SIGUSR1 (reopen the log files).
+    pub fn sigusr1(&self) -> anyhow::Result<()> {
+        self.signal(Signal::SIGUSR1)
     }
 
     /// Runs `apisix-gateway reload -p <prefix> -c <config>`; returns its exit status and output.

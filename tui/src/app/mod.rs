@@ -26,6 +26,8 @@ pub struct AppConfig {
     pub admin_url: String,
     /// Control API base URL (its host is where the tester connects).
     pub control_url: String,
+    /// The header's TLS badge (`https`, `mTLS`); `None` for plain HTTP.
+    pub tls_label: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -35,6 +37,7 @@ impl Default for AppConfig {
             refresh_ms: 1000,
             admin_url: "http://127.0.0.1:9180".into(),
             control_url: "http://127.0.0.1:9090".into(),
+            tls_label: None,
         }
     }
 }

@@ -25,9 +25,10 @@ fn record() -> SessionRecord {
         started_at: UNIX_EPOCH + Duration::from_millis(1_764_322_632_345),
         duration: Duration::from_millis(1500),
         transport: Transport::Tcp,
-        route_label: String::new(),
+        route_label: None,
         routed: true,
         rejection: None,
+        upstream: None,
     }
 }
 
