@@ -96,12 +96,17 @@ fn read_key(path: &Path) -> Result<Option<String>, AdminKeyError> {
 
 /// Writes `key` to `path` with mode 0600, atomically (temporary file, then rename).
 fn write_key(path: &Path, key: &str) -> Result<(), AdminKeyError> {
-    let io_err = |source| AdminKeyError::Io {
+    write_private(path, &format!("{key}\n")).map_err(|source| AdminKeyError::Io {
         path: path.to_owned(),
         source,
-    };
+    })
+}
+
+/// Writes `text` to `path` with mode 0600, atomically (temporary file, synced, then renamed),
+/// creating the directory when missing. For secrets: the admin key, the generated TLS key.
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(io_err)?;
+        fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
@@ -109,10 +114,8 @@ fn write_key(path: &Path, key: &str) -> Result<(), AdminKeyError> {
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&tmp)
-        .map_err(io_err)?;
-    file.write_all(format!("{key}\n").as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io_err)?;
-    fs::rename(&tmp, path).map_err(io_err)
+        .open(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
 }

@@ -5,10 +5,8 @@
 //! on later starts. Its SHA-256 fingerprint is logged, so a remote client can compare it.
 //! `apisixctl` and `apisix-tui` on the same host trust the generated file without flags.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write as _;
+use std::fs;
 use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -215,24 +213,9 @@ fn current_year() -> i32 {
     1970 + i32::try_from(secs / 31_556_952).unwrap_or(0)
 }
 
-/// Writes `text` to `path` with mode 0600 (temporary file, then rename).
+/// Writes `text` to `path` with mode 0600 (see [`super::keyfile::write_private`]).
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    let err = |e: std::io::Error| format!("{}: {e}", path.display());
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(err)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(err)?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(err)?;
-    fs::rename(&tmp, path).map_err(err)
+    super::keyfile::write_private(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The SHA-256 fingerprint of the first certificate in `path`, as `AB:CD:...`.

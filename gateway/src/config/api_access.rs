@@ -101,7 +101,7 @@ fn files(r: &mut Reader<'_>, prefix: &Path, keys: TlsKeyNames) -> ApiTls {
             r.error(format!("{key}: must not be empty"));
             return None;
         }
-        Some(resolve(prefix, &value))
+        Some(super::resolve_path(prefix, &value))
     };
     let (cert, key, ca_cert) = (path(keys.cert), path(keys.key), path(keys.ca_cert));
     let cert = match (cert, key) {
@@ -127,9 +127,11 @@ fn files(r: &mut Reader<'_>, prefix: &Path, keys: TlsKeyNames) -> ApiTls {
 pub fn audit_log(r: &mut Reader<'_>, prefix: &Path) -> Option<PathBuf> {
     let key = "deployment.admin.audit_log";
     match r.value(key) {
-        None | Some(Value::Bool(true)) => Some(resolve(prefix, DEFAULT_AUDIT_LOG)),
+        None | Some(Value::Bool(true)) => Some(super::resolve_path(prefix, DEFAULT_AUDIT_LOG)),
         Some(Value::Bool(false)) => None,
-        Some(Value::String(path)) if !path.trim().is_empty() => Some(resolve(prefix, path)),
+        Some(Value::String(path)) if !path.trim().is_empty() => {
+            Some(super::resolve_path(prefix, path))
+        }
         Some(other) => {
             r.error(format!(
                 "{key}: expected a file path or false, got {}",
@@ -137,15 +139,6 @@ pub fn audit_log(r: &mut Reader<'_>, prefix: &Path) -> Option<PathBuf> {
             ));
             None
         }
-    }
-}
-
-fn resolve(prefix: &Path, path: &str) -> PathBuf {
-    let p = Path::new(path);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        prefix.join(p)
     }
 }
 

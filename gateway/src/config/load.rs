@@ -80,15 +80,6 @@ pub fn from_text(
     }
 }
 
-fn resolve(prefix: &Path, path: &str) -> PathBuf {
-    let p = Path::new(path);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        prefix.join(p)
-    }
-}
-
 fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
     // Sections are read in the order of conf/config-default.yaml, so errors come out in
     // that order.
@@ -158,7 +149,7 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         control_addr,
         role,
         config_provider,
-        data_dir: resolve(prefix, &data_dir),
+        data_dir: super::resolve_path(prefix, &data_dir),
         admin,
         admin_tls,
         control_tls: api_access::control_tls(r, prefix),
@@ -417,10 +408,10 @@ fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: Option<&str>) -> EtcdConfig 
         password: r.string("deployment.etcd.password"),
         tls_cert: r
             .string("deployment.etcd.tls.cert")
-            .map(|p| resolve(prefix, &p)),
+            .map(|p| super::resolve_path(prefix, &p)),
         tls_key: r
             .string("deployment.etcd.tls.key")
-            .map(|p| resolve(prefix, &p)),
+            .map(|p| super::resolve_path(prefix, &p)),
         tls_verify: r.bool("deployment.etcd.tls.verify", true),
         tls_sni: r.string("deployment.etcd.tls.sni"),
         tls_trusted_certificates,
@@ -447,7 +438,7 @@ fn trusted_certificates(prefix: &Path, trusted: Option<&str>) -> (Vec<PathBuf>, 
         if item == "system" {
             system = true;
         } else {
-            files.push(resolve(prefix, item));
+            files.push(super::resolve_path(prefix, item));
         }
     }
     (files, system)
@@ -508,7 +499,7 @@ fn stream_log(r: &mut Reader<'_>, prefix: &Path) -> StreamLogConfig {
     let base = "nginx_config.stream";
     StreamLogConfig {
         enable_access_log: r.bool(&format!("{base}.enable_access_log"), false),
-        access_log: resolve(
+        access_log: super::resolve_path(
             prefix,
             &r.string(&format!("{base}.access_log"))
                 .unwrap_or_else(|| "logs/access_stream.log".into()),

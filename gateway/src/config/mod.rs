@@ -341,6 +341,16 @@ pub fn from_yaml_str(
     load::from_text(text, path, prefix)
 }
 
+/// `path` as written in config.yaml: absolute, or relative to the `prefix` directory.
+pub fn resolve_path(prefix: &Path, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        prefix.join(p)
+    }
+}
+
 impl Config {
     /// The configuration an empty config file gives, with `prefix` as the prefix directory.
     pub fn defaults(prefix: &Path) -> Config {
