@@ -48,9 +48,11 @@ echo "fuzz: building every target (once)"
 
 # A final libFuzzer statistic of the last run, e.g. number_of_executed_units.
 stat() { grep -m1 "stat::$1:" "$log" | awk '{print $2}' || true; }
+# A field of libFuzzer's last status line (`#N DONE cov: 136 ft: 271 corp: 77/1949b ...`).
+field() { grep -E '^#[0-9]+' "$log" | tail -1 | sed -nE "s/.* $1: ([0-9]+).*/\1/p" || true; }
 
 failed=0
-printf 'fuzz: %-18s %8s %12s %10s %8s %s\n' target seconds execs execs/s corpus crashes
+printf 'fuzz: %-18s %8s %12s %10s %6s %8s %s\n' target seconds execs execs/s cov corpus crashes
 for target in $targets; do
     work="$target_dir/corpus/$target"
     artifacts="$PWD/fuzz/artifacts/$target"
@@ -66,8 +68,8 @@ for target in $targets; do
     else
         crashes=0
     fi
-    printf 'fuzz: %-18s %8s %12s %10s %8s %s\n' "$target" "$seconds" "$(stat number_of_executed_units)" \
-        "$(stat average_exec_per_sec)" "$(find "$work" -type f | wc -l)" "$crashes"
+    printf 'fuzz: %-18s %8s %12s %10s %6s %8s %s\n' "$target" "$seconds" "$(stat number_of_executed_units)" \
+        "$(stat average_exec_per_sec)" "$(field cov)" "$(field corp)" "$crashes"
 done
 if [[ $failed == 1 ]]; then
     echo "fuzz: a target failed: see fuzz/artifacts/<target>/ and $target_dir/<target>.log" >&2
