@@ -77,18 +77,18 @@ async fn delay_after_last_piece(gap: Duration) -> Duration {
 
 #[tokio::test]
 async fn a_proxy_header_in_pieces_is_read_as_soon_as_the_last_piece_arrives() {
-    // A 1–50 ms sleeping peek loop adds 25 ms per header on average (about 250 ms over ten);
-    // waiting for readability adds scheduling time only.
-    let mut total = Duration::ZERO;
+    // A 1–50 ms sleeping peek loop adds 25 ms per header on average; waiting for readability
+    // adds scheduling time only. The two slowest rounds are left out, so a machine that stalls
+    // the test twice does not fail it (the sleeping loop's eight fastest still add ~160 ms).
     let mut each = Vec::new();
     // Gaps of varied length, so the last piece lands at varied points of a sleep.
     for round in 0..10 {
-        let delay = delay_after_last_piece(Duration::from_millis(103 + 9 * round)).await;
-        total += delay;
-        each.push(delay);
+        each.push(delay_after_last_piece(Duration::from_millis(103 + 9 * round)).await);
     }
+    each.sort();
+    let fastest: Duration = each[..8].iter().sum();
     assert!(
-        total < Duration::from_millis(80),
-        "added {total:?} over ten headers: {each:?}"
+        fastest < Duration::from_millis(60),
+        "the eight fastest of ten headers added {fastest:?}: {each:?}"
     );
 }
