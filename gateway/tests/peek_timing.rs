@@ -92,3 +92,36 @@ async fn a_proxy_header_in_pieces_is_read_as_soon_as_the_last_piece_arrives() {
         "the eight fastest of ten headers added {fastest:?}: {each:?}"
     );
 }
+
+#[tokio::test]
+async fn an_mqtt_connect_in_pieces_gives_its_client_id_once_complete() {
+    use apisix_gateway::plugins::mqtt::{connect_packet, MqttProxy};
+    let plugin =
+        MqttProxy::compile(&serde_json::json!({"protocol_name": "MQTT", "protocol_level": 4}));
+    let packet = connect_packet("MQTT", 4, "device-7");
+    let (mut client, server) = pair().await;
+    let reader = tokio::spawn(async move { plugin.preread(&server).await });
+    for piece in packet.chunks(3) {
+        client.write_all(piece).await.expect("piece");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let id = tokio::time::timeout(Duration::from_secs(5), reader)
+        .await
+        .expect("decided in time")
+        .expect("reader task");
+    assert_eq!(id, Ok("device-7".to_owned()));
+
+    // A client that closes mid-packet is refused at once, not after the peek timeout.
+    let (mut client, server) = pair().await;
+    let plugin = MqttProxy::compile(&serde_json::json!({}));
+    client.write_all(&packet[..6]).await.expect("partial");
+    client.shutdown().await.expect("half close");
+    let started = Instant::now();
+    let refused = plugin.preread(&server).await;
+    assert_eq!(refused, Err(503));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
