@@ -1,5 +1,6 @@
 # Two commands: `make run` (build + start the gateway on conf/config.yaml) and `make test`
 # (install missing system packages, then fmt, clippy, build and every test). See README.md.
+# `make fuzz` runs the fuzz targets (nightly + cargo-fuzz) for FUZZ_SECONDS each.
 # CARGO_TARGET_DIR is respected: binaries are looked up in $${CARGO_TARGET_DIR:-target}.
 
 SHELL := /bin/bash
@@ -7,7 +8,7 @@ CARGO ?= cargo
 CONFIG ?= conf/config.yaml
 PREFIX ?= .
 
-.PHONY: all run test build deps fmt lint check bench bench-compare fleet-bench clean
+.PHONY: all run test build deps fmt lint check bench bench-compare fleet-bench fuzz clean
 
 all: build
 
@@ -17,13 +18,21 @@ run:
 	"$${CARGO_TARGET_DIR:-target}/release/apisix-gateway" start -c $(CONFIG) -p $(PREFIX)
 
 ## test: install missing system packages, then fmt check, import cycles, clippy, build the binaries
-## and run every test
+## and run every test (the property tests and the fuzz regression inputs included), then each fuzz
+## target for 10 s when nightly and cargo-fuzz are installed (one "skipped" line otherwise)
 test: deps
 	$(CARGO) fmt --all --check
 	python3 scripts/module_cycles.py
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
+	./scripts/fuzz.sh --ci
+
+## fuzz: build the cargo-fuzz targets in fuzz/ once, then run each for FUZZ_SECONDS (default 60);
+## needs nightly (rustup toolchain install nightly) and cargo-fuzz (cargo install cargo-fuzz);
+## FUZZ_TARGETS picks a subset; crashes land in fuzz/artifacts/<target>/
+fuzz:
+	@./scripts/fuzz.sh
 
 ## build: debug build of every crate and binary
 build:

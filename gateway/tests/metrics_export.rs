@@ -40,10 +40,75 @@ fn parse(text: &str) -> Scrape {
         "every sample line parses:\n{text}"
     );
     assert!(
-        text.ends_with("# EOF\n"),
-        "OpenMetrics exposition ends with # EOF"
+        !text.contains("# EOF"),
+        "the text format (the default) has no # EOF:\n{text}"
     );
     scrape
+}
+
+/// Scrapes `/` sending `accept` (none when `None`): the content type and the body.
+async fn scrape_accepting(h: &Harness, accept: Option<&str>) -> (String, String) {
+    let mut request = h.http.get(format!("http://{}/", h.metrics));
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    let response = testkit::wait::within("scrape", request.send())
+        .await
+        .expect("export server answers");
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = testkit::wait::within("scrape body", response.text())
+        .await
+        .expect("metrics text");
+    (content_type, body)
+}
+
+#[tokio::test]
+async fn a_scraper_without_accept_gets_apisix_text_format_and_openmetrics_only_on_request() {
+    let echo = tcp_echo().await;
+    let h = Harness::start(vec![("1", route_to(echo, json!({})))], |_| {}).await;
+    echo_session("127.0.0.1", h.tcp, b"x").await;
+    h.settle(1).await;
+
+    let (content_type, text) = scrape_accepting(&h, None).await;
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert!(!text.contains("# EOF"), "{text}");
+    // Counters keep their names: declared as APISIX declares them, no `unknown` type.
+    for declared in [
+        "# TYPE apisix_stream_connection_total counter",
+        "# TYPE apisix_stream_status counter",
+        "# TYPE apisix_stream_bandwidth counter",
+        "# TYPE apisix_etcd_reachable gauge",
+    ] {
+        assert!(text.contains(declared), "{declared} in:\n{text}");
+    }
+    assert!(!text.contains(" unknown"), "{text}");
+    let scrape = parse(&text);
+    assert_eq!(
+        value(&scrape, "apisix_stream_connection_total", &[("route", "1")]),
+        Some(1.0)
+    );
+
+    let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let (content_type, open) = scrape_accepting(&h, Some(prometheus)).await;
+    assert_eq!(
+        content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(open.ends_with("# EOF\n"), "{open}");
+    assert!(
+        open.contains("# TYPE apisix_stream_status unknown"),
+        "{open}"
+    );
+    assert!(
+        open.contains("apisix_stream_connection_total{route=\"1\"} 1"),
+        "{open}"
+    );
 }
 
 #[tokio::test]
@@ -110,7 +175,7 @@ async fn metrics_after_known_traffic_have_exact_counts_and_bytes() {
         .expect("node_info");
     assert_eq!(info.labels.get("version"), Some(env!("CARGO_PKG_VERSION")));
     assert!(info.labels.get("hostname").is_some_and(|h| !h.is_empty()));
-    assert!(text.contains("# HELP apisix_stream_connection Total number of connections handled per stream route in APISIX"));
+    assert!(text.contains("# HELP apisix_stream_connection_total Total number of connections handled per stream route in APISIX"));
 
     // Every path serves the metrics.
     let again = parse(&h.scrape("/anything").await);

@@ -1,4 +1,4 @@
-//! Builds a [`Config`] from the config text: substitution, YAML, then one reader per
+//! Builds a [`Config`] from the config text: YAML with its `${{VAR}}` resolved, then one reader per
 //! section (`apisix`, `deployment`, `plugin_attr.prometheus`, `stream_plugins`, `xrpc`,
 //! `nginx_config.stream`), then the cross-section checks in [`super::checks`].
 
@@ -51,9 +51,13 @@ pub fn from_text(
     path: &Path,
     prefix: &Path,
 ) -> Result<(Config, Vec<String>), ConfigErrors> {
-    let text = env::substitute(text, |name| std::env::var(name).ok()).map_err(ConfigErrors::new)?;
-    let yaml: serde_norway::Value = serde_norway::from_str(&text)
-        .map_err(|e| ConfigErrors::one(format!("{}: invalid YAML: {e}", path.display())))?;
+    let lookup = |name: &str| std::env::var(name).ok();
+    let yaml = env::parse_yaml(text, &lookup).map_err(|e| match e {
+        env::EnvYamlError::Yaml(e) => {
+            ConfigErrors::one(format!("{}: invalid YAML: {e}", path.display()))
+        }
+        env::EnvYamlError::Variables(errors) => ConfigErrors::new(errors),
+    })?;
     let mut root = serde_json::to_value(&yaml).map_err(|e| {
         ConfigErrors::one(format!("{}: unsupported YAML value: {e}", path.display()))
     })?;

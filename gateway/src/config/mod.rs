@@ -2,7 +2,7 @@
 //! into a validated [`Config`]. Loading reports every problem, one line each, naming the key
 //! path; unknown keys are warned about.
 //!
-//! Flow: [`load`] reads the file → [`env`] substitutes `${{VAR}}` in the raw text → YAML →
+//! Flow: [`load`] reads the file → YAML → [`env`] substitutes `${{VAR}}` in its values →
 //! [`load`](self::load)'s section readers ([`reader::Reader`], [`listen`] for
 //! `stream_proxy`) → [`checks`] (roles, forced settings, port conflicts). Defaults live in
 //! the readers; `conf/config-default.yaml` ([`default_config_yaml`]) documents them and a test

@@ -3,11 +3,13 @@
 //! live connection registry and the snapshot ([`MetricsContext::render`]), and the export
 //! server ([`server`]). Every metric name is in [`names`].
 //!
-//! Encoding uses prometheus-client (OpenMetrics text) through one custom collector that owns
-//! the values read at scrape time.
+//! Two encodings of the same values: Prometheus text 0.0.4 ([`text`], the default, as APISIX
+//! answers) and OpenMetrics (prometheus-client, through one custom collector that owns the
+//! values read at scrape time) for scrapers whose `Accept` asks for it.
 
 pub mod names;
 pub mod server;
+pub mod text;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -169,13 +171,16 @@ fn hostname() -> String {
 }
 
 impl MetricsContext {
-    /// The exposition text (OpenMetrics) of the current state.
-    pub async fn render(&self) -> String {
+    /// The exposition text of the current state, in `format`.
+    pub async fn render(&self, format: text::Exposition) -> String {
         let reachable = match &self.store {
             Some(store) => store.reachable().await,
             None => false,
         };
         let families = self.families(reachable);
+        if format == text::Exposition::Text {
+            return text::encode(&families);
+        }
         let mut registry = Registry::default();
         registry.register_collector(Box::new(Exposition(families)));
         let mut out = String::new();

@@ -1,10 +1,11 @@
 //! Every exported metric name and help text, in one place. Names are given without the
 //! configurable prefix (`plugin_attr.prometheus.metric_prefix`, default `apisix_`).
 //!
-//! Counters are encoded by prometheus-client with a `_total` suffix, so
-//! [`STREAM_CONNECTION`] is exported as `apisix_stream_connection_total`. APISIX exports
-//! `stream_status` and `stream_bandwidth` as counters *without* that suffix; to keep those
-//! names exactly, they are exported with the `unknown` type (see docs/metrics.md).
+//! Counters are exported with a `_total` suffix, so [`STREAM_CONNECTION`] is exported as
+//! `apisix_stream_connection_total`. APISIX exports `stream_status` and `stream_bandwidth` as
+//! counters *without* that suffix: the text format (the default) keeps them as counters under
+//! those names; OpenMetrics forbids that, so there they have the `unknown` type (see
+//! docs/metrics.md).
 
 /// `<prefix>stream_connection_total{route}`: finished sessions per stream route.
 pub const STREAM_CONNECTION: &str = "stream_connection";

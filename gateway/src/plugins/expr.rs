@@ -40,12 +40,9 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// The network of an `ipmatch` operand, by the parser the Admin API validates with.
 fn ip_net(text: &str) -> Option<IpNet> {
-    if text.contains('/') {
-        text.parse::<IpNet>().ok().map(|n| n.trunc())
-    } else {
-        text.parse::<IpAddr>().ok().map(IpNet::from)
-    }
+    model::ip::parse_cidr_or_ip(text).map(model::ip::IpRule::network)
 }
 
 impl Expr {

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use model::ip::IpRule;
 use serde_json::Value;
 
 use std::sync::Arc;
@@ -23,14 +24,8 @@ fn parse_list(conf: &Value, name: &str) -> Option<Vec<IpNet>> {
     let list = conf.get(name)?.as_array()?;
     Some(
         list.iter()
-            .filter_map(|v| {
-                let text = v.as_str()?.trim();
-                if text.contains('/') {
-                    text.parse::<IpNet>().ok().map(|n| n.trunc())
-                } else {
-                    text.parse::<IpAddr>().ok().map(IpNet::from)
-                }
-            })
+            .filter_map(|v| model::ip::parse_cidr_or_ip(v.as_str()?))
+            .map(IpRule::network)
             .collect(),
     )
 }

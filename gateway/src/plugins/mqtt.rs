@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use async_trait::async_trait;
 
 use super::{ChainContext, PrereadContext, StreamPlugin, SERVICE_UNAVAILABLE};
+use crate::proxy_protocol::peek::{peek_until, Peeked};
 
 /// The most bytes peeked for the first packet.
 pub const MAX_PEEK: usize = 64 * 1024;
@@ -50,42 +51,33 @@ impl MqttProxy {
         }
     }
 
-    /// Peeks until the first packet is complete; the client id, or `Err(503)`.
+    /// Peeks until the first packet is complete; the client id, or `Err(503)`. The peek waits
+    /// for the socket to become readable between looks ([`peek_until`]), so a packet arriving
+    /// in pieces is decided as soon as its last piece lands.
     pub async fn preread(&self, client: &TcpStream) -> Result<String, u16> {
-        let mut buf = vec![0u8; MAX_PEEK];
-        let peeked = tokio::time::timeout(PEEK_TIMEOUT, async {
-            loop {
-                let n = client.peek(&mut buf).await.map_err(|_| "read failed")?;
-                if n == 0 {
-                    return Err("client closed");
-                }
-                match self.parse(&buf[..n]) {
-                    Ok(id) => return Ok(id),
-                    Err(Parse::Invalid(why)) => return Err(why),
-                    Err(Parse::Incomplete) if n >= MAX_PEEK => return Err("packet too large"),
-                    Err(Parse::Incomplete) => {
-                        // peek returns what is buffered at once; wait for more to arrive.
-                        client.readable().await.map_err(|_| "read failed")?;
-                        let mut probe = vec![0u8; n + 1];
-                        while client.peek(&mut probe).await.map_err(|_| "read failed")? <= n {
-                            tokio::time::sleep(Duration::from_millis(5)).await;
-                        }
-                    }
-                }
+        let decided = peek_until(client, MAX_PEEK, PEEK_TIMEOUT, |data| {
+            match self.parse(data) {
+                Ok(id) => Peeked::Done(Ok(id)),
+                Err(Parse::Invalid(why)) => Peeked::Done(Err(why)),
+                Err(Parse::Incomplete) => Peeked::NeedMore,
             }
         })
         .await;
-        match peeked {
-            Ok(Ok(id)) => Ok(id),
-            Ok(Err(why)) => {
-                tracing::info!(reason = why, "mqtt-proxy refused the first packet");
-                Err(SERVICE_UNAVAILABLE)
-            }
-            Err(_) => {
-                tracing::info!("mqtt-proxy: no complete first packet in time");
-                Err(SERVICE_UNAVAILABLE)
-            }
-        }
+        let why = match decided {
+            Ok(Ok(id)) => return Ok(id),
+            Ok(Err(why)) => why,
+            Err(e) => match e.kind() {
+                std::io::ErrorKind::TimedOut => {
+                    tracing::info!("mqtt-proxy: no complete first packet in time");
+                    return Err(SERVICE_UNAVAILABLE);
+                }
+                std::io::ErrorKind::UnexpectedEof => "client closed",
+                std::io::ErrorKind::InvalidData => "packet too large",
+                _ => "read failed",
+            },
+        };
+        tracing::info!(reason = why, "mqtt-proxy refused the first packet");
+        Err(SERVICE_UNAVAILABLE)
     }
 
     /// Parses a CONNECT packet prefix; the client id when complete.

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use model::ip::IpRule;
 
 use crate::conn::ConnInfo;
 
@@ -20,19 +21,13 @@ pub(crate) enum AddrRule {
 }
 
 impl AddrRule {
-    /// Parses `IP` or `IP/prefix`.
+    /// Parses `IP` or `IP/prefix` with the parser the Admin API validates with
+    /// ([`model::ip::parse_cidr_or_ip`]).
     pub(crate) fn parse(text: &str) -> AddrRule {
-        let text = text.trim();
-        if text.contains('/') {
-            match text.parse::<IpNet>() {
-                Ok(net) => AddrRule::Net(net.trunc(), text.to_owned()),
-                Err(_) => AddrRule::Invalid(text.to_owned()),
-            }
-        } else {
-            match text.parse::<IpAddr>() {
-                Ok(ip) => AddrRule::Ip(ip.to_canonical()),
-                Err(_) => AddrRule::Invalid(text.to_owned()),
-            }
+        match model::ip::parse_cidr_or_ip(text) {
+            Some(IpRule::Addr(ip)) => AddrRule::Ip(ip.to_canonical()),
+            Some(IpRule::Net(net)) => AddrRule::Net(net.trunc(), text.to_owned()),
+            None => AddrRule::Invalid(text.to_owned()),
         }
     }
 

@@ -5,7 +5,8 @@
 //!   `plugin_metadata`, ...), each an array of objects carrying their own `id`. They become
 //!   synthetic keys `<prefix>/<dir>/<id>`; the snapshot compiler validates them and skips (and
 //!   logs) bad ones. Items without an id, or not objects, are logged and skipped here.
-//! - `${{ENV}}` / `${{ENV:=default}}` are substituted before parsing.
+//! - `${{ENV}}` / `${{ENV:=default}}` are substituted in the parsed values and keys
+//!   ([`env::resolve`]), so a variable cannot change the document's structure.
 //! - The file counts only once it ends with a line `#END`; until then the previous contents
 //!   stay (logged once per incomplete version).
 //! - A poller checks the file's mtime, size and inode every second and re-reads it on change; each
@@ -256,9 +257,11 @@ pub fn is_complete(text: &str) -> bool {
 /// Parses the file text into `(key, value)` pairs; `Err` when the file as a whole is unusable
 /// (unknown variable, bad YAML, not a mapping). Bad items are logged and skipped.
 pub fn parse(text: &str, prefix: &str) -> Result<Vec<(String, Value)>, Vec<String>> {
-    let text = env::substitute(text, |name| std::env::var(name).ok())?;
-    let yaml: serde_norway::Value =
-        serde_norway::from_str(&text).map_err(|e| vec![format!("invalid yaml: {e}")])?;
+    let lookup = |name: &str| std::env::var(name).ok();
+    let yaml = env::parse_yaml(text, &lookup).map_err(|e| match e {
+        env::EnvYamlError::Yaml(e) => vec![format!("invalid yaml: {e}")],
+        env::EnvYamlError::Variables(errors) => errors,
+    })?;
     let root =
         serde_json::to_value(&yaml).map_err(|e| vec![format!("unsupported yaml value: {e}")])?;
     let root = match root {

@@ -27,6 +27,9 @@ pub fn normalize(name: &str) -> Option<String> {
 /// bytes are not a ClientHello or it has no (valid) server name, `NeedMore` when incomplete.
 pub fn client_hello_sni(buf: &[u8]) -> Peeked<Option<String>> {
     // Reassemble the handshake payload from consecutive handshake records.
+    if is_not_tls(buf) {
+        return Peeked::Done(None);
+    }
     let mut handshake = Vec::new();
     let mut at = 0usize;
     loop {
@@ -55,6 +58,12 @@ pub fn client_hello_sni(buf: &[u8]) -> Peeked<Option<String>> {
             return Peeked::Done(found);
         }
     }
+}
+
+/// Whether the first bytes already rule out a TLS handshake record (type 22, major version 3),
+/// so a short non-TLS greeting (`who\n`) is decided without waiting for five bytes.
+fn is_not_tls(buf: &[u8]) -> bool {
+    buf.first().is_some_and(|&ty| ty != 22) || buf.get(1).is_some_and(|&major| major != 3)
 }
 
 /// `None`: incomplete; `Some(result)`: decided.
