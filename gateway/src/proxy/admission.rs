@@ -32,8 +32,6 @@ pub struct SessionSlots {
     at_cap_since: Mutex<Option<Instant>>,
     /// Finished stretches at the cap, in microseconds.
     at_cap_micros: AtomicU64,
-    /// UDP sessions refused at the cap.
-    refused: AtomicU64,
 }
 
 impl SessionSlots {
@@ -45,7 +43,6 @@ impl SessionSlots {
             capacity,
             at_cap_since: Mutex::new(None),
             at_cap_micros: AtomicU64::new(0),
-            refused: AtomicU64::new(0),
         }
     }
 
@@ -65,13 +62,10 @@ impl SessionSlots {
         slot
     }
 
-    /// A slot if one is free now; `None` (counted) at the cap.
+    /// A slot if one is free now; `None` at the cap (the caller counts the refusal: a UDP
+    /// session is counted as `session_table_full`).
     pub fn try_acquire(&self) -> Option<SessionSlot> {
-        let slot = self.free.clone().try_acquire_owned().ok();
-        if slot.is_none() {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-        }
-        slot
+        self.free.clone().try_acquire_owned().ok()
     }
 
     fn cap_reached(&self) {
@@ -118,11 +112,6 @@ impl SessionSlots {
             .unwrap_or_else(PoisonError::into_inner)
             .map_or(Duration::ZERO, |start| start.elapsed());
         done + ongoing
-    }
-
-    /// UDP sessions refused at the cap so far.
-    pub fn refused(&self) -> u64 {
-        self.refused.load(Ordering::Relaxed)
     }
 }
 
@@ -176,11 +165,6 @@ impl Admission {
     pub fn time_at_cap(&self) -> Duration {
         self.workers.iter().map(|w| w.time_at_cap()).sum()
     }
-
-    /// UDP sessions refused at the cap, every pool together.
-    pub fn refused(&self) -> u64 {
-        self.workers.iter().map(|w| w.refused()).sum()
-    }
 }
 
 #[cfg(test)]
@@ -193,7 +177,6 @@ mod tests {
         let (a, _b) = (slots.acquire().await, slots.acquire().await);
         assert_eq!(slots.in_use(), 2);
         assert!(slots.try_acquire().is_none(), "full");
-        assert_eq!(slots.refused(), 1);
         let waiter = {
             let slots = slots.clone();
             tokio::spawn(async move { slots.acquire().await })
