@@ -4,21 +4,7 @@
 //! documents.
 #![no_main]
 
-use std::path::Path;
+#[path = "../checks.rs"]
+mod checks;
 
-use apisix_gateway::config::{self, env};
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(input) = std::str::from_utf8(data) else {
-        return;
-    };
-    let (value, text) = input.split_once('\0').unwrap_or(("", input));
-    let lookup = |name: &str| (!name.starts_with("UNSET")).then(|| value.to_owned());
-    let _ = env::parse_yaml(text, &lookup);
-    let _ = config::from_yaml_str(
-        text,
-        Path::new("/fuzz/conf/config.yaml"),
-        Path::new("/fuzz"),
-    );
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::config_yaml(data));

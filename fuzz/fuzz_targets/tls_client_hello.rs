@@ -2,14 +2,7 @@
 //! name it finds is already normalized (lowercase, no trailing dot, not empty).
 #![no_main]
 
-use apisix_gateway::proxy_protocol::peek::Peeked;
-use apisix_gateway::tls::sni::client_hello_sni;
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    if let Peeked::Done(Some(name)) = client_hello_sni(data) {
-        assert!(!name.is_empty());
-        assert!(!name.ends_with('.'), "{name:?}");
-        assert_eq!(name, name.to_ascii_lowercase());
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::tls_client_hello(data));
