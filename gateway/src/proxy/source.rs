@@ -98,8 +98,18 @@ pub struct Routed {
     pub route: Option<Arc<ResolvedRoute>>,
     /// The upstream to balance over.
     pub upstream: Arc<dyn UpstreamNodes>,
-    /// The route's compiled stream plugins (empty for fixed test routes).
-    pub chain: Arc<Chain>,
+}
+
+/// The chain of a target without a compiled route (fixed test routes): no plugin.
+static NO_PLUGINS: std::sync::LazyLock<Chain> = std::sync::LazyLock::new(Chain::default);
+
+impl Routed {
+    /// The route's compiled stream plugins (none for fixed test routes).
+    pub fn chain(&self) -> &Chain {
+        self.route
+            .as_ref()
+            .map_or(&NO_PLUGINS, |route| &route.chain)
+    }
 }
 
 impl std::fmt::Debug for Routed {
@@ -145,7 +155,6 @@ impl RouteSource for SnapshotRoutes {
             route_id: route.id.clone(),
             route: Some(route.clone()),
             upstream,
-            chain: route.chain.clone(),
         })
     }
 }

@@ -189,7 +189,7 @@ pub async fn serve_connection(
     };
     let plugins = tokio::select! {
         _ = handle.killed() => return,
-        verdict = Box::pin(routed.chain.preread(&conn, &routed.route_id, plain)) => verdict,
+        verdict = Box::pin(routed.chain().preread(&conn, &routed.route_id, plain)) => verdict,
     };
     let plugins = match plugins {
         crate::plugins::Preread::Continue(plugins) => plugins,

@@ -241,7 +241,12 @@ struct Session {
 impl Session {
     async fn run(mut self, mut rx: mpsc::Receiver<Bytes>, ctx: &ProxyContext) {
         let route_id = self.routed.route_id.clone();
-        let plugins = match self.routed.chain.preread(&self.conn, &route_id, None).await {
+        let plugins = match self
+            .routed
+            .chain()
+            .preread(&self.conn, &route_id, None)
+            .await
+        {
             crate::plugins::Preread::Continue(plugins) => plugins,
             crate::plugins::Preread::Reject(code) => return self.recorder.plugin_rejected(code),
         };

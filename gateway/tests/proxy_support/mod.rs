@@ -83,7 +83,6 @@ pub fn context_to(nodes: Vec<SocketAddr>, idle: Duration) -> Arc<ProxyContext> {
     let routed = Routed {
         route_id: "1".into(),
         route: None,
-        chain: Arc::default(),
         upstream: Arc::new(FixedUpstream { nodes, idle }),
     };
     Arc::new(ProxyContext::new(Arc::new(FixedRoutes(Ok(routed)))))
