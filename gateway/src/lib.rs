@@ -11,6 +11,7 @@
 //!   addresses, a compiled route, a finished session and its sinks).
 //! - [`router`]: stream route matching (SNI, `remote_addr`, `server_addr`, `server_port`).
 //! - [`balancer`]: node selection (roundrobin, chash, least_conn, ewma) and retries.
+//! - [`dns`]: node host names kept resolved in the background (hickory-resolver, record TTLs).
 //! - [`plugins`]: stream plugins behind the [`plugins::StreamPlugin`] trait (preread and log).
 //! - [`tls`], [`proxy_protocol`]: certificates, keyring and SNI reading; PROXY headers.
 //! - [`proxy`]: listeners, the connection front (TLS, SNI preread), the TCP relay and UDP
@@ -29,6 +30,7 @@ pub mod balancer;
 pub mod config;
 pub mod conn;
 pub mod control;
+pub mod dns;
 pub mod health;
 pub mod http_reply;
 pub mod http_server;

@@ -120,7 +120,11 @@ fn full_fixture_sets_every_section() {
     );
     assert_eq!(c.control_addr, addr("127.0.0.1:19090"));
     assert_eq!(c.fallback_sni.as_deref(), Some("default.example.com"));
-    assert_eq!(c.dns_resolver, ["1.1.1.1", "8.8.8.8:53"]);
+    let servers: Vec<std::net::SocketAddr> = ["1.1.1.1:53", "8.8.8.8:53"]
+        .iter()
+        .map(|s| s.parse().expect("server address"))
+        .collect();
+    assert_eq!(c.dns_resolver, servers);
     assert_eq!(c.dns_resolver_valid, Some(Duration::from_secs(60)));
     assert!(c.disable_upstream_healthcheck);
     assert_eq!(c.graceful_shutdown_timeout, Duration::from_millis(2500));

@@ -11,6 +11,8 @@
 //! - [`ctl`]: running the real `apisixctl` with a clean environment.
 //! - [`certs`]: a throw-away PKI (rcgen): a CA, leaves signed by it, TLS client configs.
 //! - [`backends`]: TCP and UDP echo and tagged backends on 127.0.0.1 port 0.
+//! - [`dns`]: a DNS server on 127.0.0.1 whose A / AAAA answers a test sets, removes
+//!   (`NXDOMAIN`) or withholds (timeouts).
 //! - [`client`]: TCP client steps with a timeout each (connect, greeting line, echo round
 //!   trip, expect the peer to close).
 //! - [`http_double`]: a recording HTTP/1.1 server whose answers a closure chooses (an Admin
@@ -24,6 +26,7 @@ pub mod backends;
 pub mod certs;
 pub mod client;
 pub mod ctl;
+pub mod dns;
 pub mod etcd;
 pub mod http_double;
 pub mod ports;

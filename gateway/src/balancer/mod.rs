@@ -7,15 +7,15 @@
 //! state (round-robin position, live sessions, health) survives unrelated config changes.
 //!
 //! Layout: `node` holds one node's live state, [`health`] its health state machine, `select` the per-group choice for
-//! roundrobin / least_conn / ewma, `chash` the consistent-hash ring and key, `dns` the
-//! resolver cache.
+//! roundrobin / least_conn / ewma, `chash` the consistent-hash ring and key. A node whose
+//! host is a name holds its record in the gateway's DNS client ([`crate::dns`]): a name with
+//! no usable answer is skipped like a node already tried.
 //!
 //! Use by the proxy, per connection: `pick` → resolve + connect → `report_connect` → (on
 //! failure: `pick` again with the same [`PickState`]) → `session_started` → relay →
 //! `session_ended`.
 
 mod chash;
-mod dns;
 pub mod health;
 mod node;
 mod select;
@@ -23,22 +23,21 @@ mod select;
 mod tests;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use model::control::NodeInfo;
+use model::control::{DnsName, NodeInfo};
 
 use crate::conn::ConnInfo;
+use crate::dns::Dns;
 use chash::HashKey;
-use dns::DnsCache;
 use health::{HealthCounter, HealthLimits, HealthStatus, Report};
 use node::NodeState;
 use select::Group;
 
 pub use chash::POINTS_PER_WEIGHT;
-pub use dns::DEFAULT_DNS_TTL;
 
 /// `timeout.connect` when unset.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -125,7 +124,8 @@ pub struct UpstreamRuntime {
     /// Health thresholds; `None` without `checks` (no checker, nothing counted).
     limits: Option<HealthLimits>,
     rotor: AtomicUsize,
-    dns: DnsCache,
+    /// The DNS client the node names are tracked in.
+    dns: Dns,
 }
 
 impl Default for UpstreamRuntime {
@@ -159,8 +159,15 @@ impl PickState {
 }
 
 impl UpstreamRuntime {
-    /// Compiles `up`; `key` names it in logs (`upstreams/1`, `stream_routes/7`).
+    /// Compiles `up`; `key` names it in logs (`upstreams/1`, `stream_routes/7`). Node names
+    /// are resolved by a DNS client of its own with the system's servers (see
+    /// [`UpstreamRuntime::compile_with`]).
     pub fn compile(key: String, up: &model::types::Upstream) -> UpstreamRuntime {
+        UpstreamRuntime::compile_with(key, up, &Dns::default())
+    }
+
+    /// Compiles `up`, tracking its node names in `dns` (their lookups start now).
+    pub fn compile_with(key: String, up: &model::types::Upstream, dns: &Dns) -> UpstreamRuntime {
         let mut nodes = Vec::new();
         for node in up.nodes.to_list() {
             let Some(port) = node.port else {
@@ -171,7 +178,8 @@ impl UpstreamRuntime {
                 host: node.host,
                 port,
             };
-            nodes.push(NodeState::new(addr, node.weight, node.priority));
+            let name = Dns::is_name(&addr.host).then(|| dns.track(&addr.host));
+            nodes.push(NodeState::new(addr, node.weight, node.priority, name));
         }
         let mut index = HashMap::new();
         for (i, node) in nodes.iter().enumerate() {
@@ -226,7 +234,7 @@ impl UpstreamRuntime {
             groups,
             policy,
             rotor: AtomicUsize::new(0),
-            dns: DnsCache::default(),
+            dns: dns.clone(),
         }
     }
 
@@ -242,19 +250,14 @@ impl UpstreamRuntime {
         self.limits.is_some()
     }
 
-    /// Sets how long DNS answers are reused (config `dns_resolver_valid`; zero disables).
-    pub fn with_dns_ttl(mut self, ttl: Duration) -> Self {
-        self.dns = DnsCache::new(ttl);
-        self
-    }
-
     /// The next node to try for `conn`, skipping those in `state.tried`; `None` when the
     /// retry budget is spent or there is no node. The returned node is appended to
     /// `state.tried`.
     ///
     /// Groups are tried by priority (highest first); a lower group is used only when every
-    /// node of the higher ones is tried or unhealthy. Weight-0 nodes are never picked.
-    /// Unhealthy nodes are skipped unless every node is unhealthy.
+    /// node of the higher ones is tried or unhealthy. Weight-0 nodes are never picked, nor
+    /// nodes whose name has no usable DNS answer. Unhealthy nodes are skipped unless every
+    /// node is unhealthy.
     pub fn pick(&self, conn: &ConnInfo, state: &mut PickState) -> Option<NodeAddr> {
         if self.nodes.is_empty() || matches!(self.policy, Policy::Unsupported(_)) {
             return None;
@@ -275,10 +278,15 @@ impl UpstreamRuntime {
                 tried[i] = true;
             }
         }
-        let all_unhealthy = !self.nodes.iter().any(|n| n.weight > 0 && n.is_healthy());
+        let resolvable: Vec<bool> = self.nodes.iter().map(|n| n.is_resolvable(now)).collect();
+        let all_unhealthy = !self
+            .nodes
+            .iter()
+            .zip(&resolvable)
+            .any(|(n, &ok)| ok && n.weight > 0 && n.is_healthy());
         let eligible = |i: usize| {
             let node = &self.nodes[i];
-            !tried[i] && node.weight > 0 && (all_unhealthy || node.is_healthy())
+            !tried[i] && resolvable[i] && node.weight > 0 && (all_unhealthy || node.is_healthy())
         };
         let mut hash = None;
         for group in &self.groups {
@@ -471,14 +479,39 @@ impl UpstreamRuntime {
         self.idle_timeout
     }
 
-    /// How long DNS answers are reused.
-    pub fn dns_ttl(&self) -> Duration {
-        self.dns.ttl
+    /// The DNS client the node names are tracked in.
+    pub fn dns(&self) -> &Dns {
+        &self.dns
     }
 
-    /// Resolves `node` to socket addresses (IP literal, or DNS with caching).
+    /// The socket addresses of `node`: its IP, or the current answer for its name (see
+    /// [`crate::dns::TrackedName::addresses`]; only a name's first lookup is waited for).
     pub async fn resolve(&self, node: &NodeAddr) -> std::io::Result<Vec<SocketAddr>> {
-        self.dns.resolve(node).await
+        let host = node.host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, node.port)]);
+        }
+        let name = match self.node(node).and_then(|n| n.name.clone()) {
+            Some(name) => name,
+            None => self.dns.track(host),
+        };
+        let ips = name.addresses().await?;
+        Ok(ips
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, node.port))
+            .collect())
+    }
+
+    /// Each node host that is a name, once, in configuration order, as resolved now.
+    pub fn dns_names(&self) -> Vec<DnsName> {
+        let now = Instant::now();
+        let mut seen = std::collections::HashSet::new();
+        self.nodes
+            .iter()
+            .filter_map(|n| n.name.as_ref())
+            .filter(|name| seen.insert(name.host().to_owned()))
+            .map(|name| name.view(now))
+            .collect()
     }
 
     fn node(&self, node: &NodeAddr) -> Option<&NodeState> {

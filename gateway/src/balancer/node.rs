@@ -1,11 +1,13 @@
 //! The live state of one upstream node, shared by every connection of a snapshot (and carried
 //! into the next one when the upstream is unchanged): health (state machine in
-//! [`super::health`], mirrored in an atomic flag for the pick path), live session count, and
-//! the EWMA of connect latency.
+//! [`super::health`], mirrored in an atomic flag for the pick path), live session count, the
+//! EWMA of connect latency, and for a host name its DNS record ([`crate::dns`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use crate::dns::TrackedName;
 
 use super::health::{HealthStatus, NodeHealth, Report};
 use super::NodeAddr;
@@ -26,6 +28,8 @@ pub(super) struct NodeState {
     pub(super) addr: NodeAddr,
     pub(super) weight: u32,
     pub(super) priority: i64,
+    /// The DNS record of a host name; `None` for an IP literal.
+    pub(super) name: Option<Arc<TrackedName>>,
     healthy: AtomicBool,
     active: AtomicU64,
     health: Mutex<NodeHealth>,
@@ -33,11 +37,17 @@ pub(super) struct NodeState {
 }
 
 impl NodeState {
-    pub(super) fn new(addr: NodeAddr, weight: u32, priority: i64) -> Self {
+    pub(super) fn new(
+        addr: NodeAddr,
+        weight: u32,
+        priority: i64,
+        name: Option<Arc<TrackedName>>,
+    ) -> Self {
         NodeState {
             addr,
             weight,
             priority,
+            name,
             healthy: AtomicBool::new(true),
             active: AtomicU64::new(0),
             health: Mutex::new(NodeHealth::default()),
@@ -47,6 +57,12 @@ impl NodeState {
 
     pub(super) fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Whether the node has an address to connect to: an IP literal, or a name that is not
+    /// `failed` (a name still resolving counts: its first connection waits for the answer).
+    pub(super) fn is_resolvable(&self, now: Instant) -> bool {
+        self.name.as_ref().is_none_or(|n| n.is_available(now))
     }
 
     /// Forces the state (counters cleared); returns whether it took traffic before.

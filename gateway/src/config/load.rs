@@ -116,6 +116,7 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
     let dns_resolver_valid = r
         .integer("apisix.dns_resolver_valid", 0)
         .map(|s| Duration::from_secs(s.unsigned_abs()));
+    let resolver_timeout = resolver_timeout(r);
     let disable_upstream_healthcheck = r.bool("apisix.disable_upstream_healthcheck", false);
     let graceful_shutdown_timeout =
         seconds(r, "apisix.graceful_shutdown_timeout").unwrap_or(Duration::from_secs(30));
@@ -172,6 +173,7 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         worker_connections,
         dns_resolver,
         dns_resolver_valid,
+        resolver_timeout,
         disable_upstream_healthcheck,
         data_plane,
     }
@@ -520,28 +522,49 @@ fn stream_log(r: &mut Reader<'_>, prefix: &Path) -> StreamLogConfig {
     }
 }
 
-fn dns_resolver(r: &mut Reader<'_>) -> Vec<String> {
+/// `apisix.dns_resolver`: each entry `IP` or `IP:PORT` (`[v6]:PORT`), port 53 by default.
+fn dns_resolver(r: &mut Reader<'_>) -> Vec<SocketAddr> {
     let Some(list) = r.strings("apisix.dns_resolver") else {
         return Vec::new();
     };
     if list.is_empty() {
         r.error("apisix.dns_resolver: expected at least one entry");
     }
+    let mut servers = Vec::new();
     for (i, server) in list.iter().enumerate() {
-        let ok = server.parse::<IpAddr>().is_ok()
-            || server.parse::<SocketAddr>().is_ok()
-            || server
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<IpAddr>()
-                .is_ok();
-        if !ok {
-            r.error(format!(
+        match dns_server_addr(server) {
+            Some(addr) => servers.push(addr),
+            None => r.error(format!(
                 "apisix.dns_resolver[{i}]: invalid DNS server address {server:?}"
-            ));
+            )),
         }
     }
-    list
+    servers
+}
+
+/// A DNS server entry: `IP`, `[IPv6]`, `IP:PORT` or `[IPv6]:PORT`; port 53 when absent.
+fn dns_server_addr(entry: &str) -> Option<SocketAddr> {
+    const DNS_PORT: u16 = 53;
+    let entry = entry.trim();
+    entry.parse::<SocketAddr>().ok().or_else(|| {
+        let host = entry.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+        let ip = host.unwrap_or(entry).parse::<IpAddr>().ok()?;
+        Some(SocketAddr::new(ip, DNS_PORT))
+    })
+}
+
+/// `apisix.resolver_timeout`: seconds one DNS query waits for an answer (APISIX's key,
+/// default 5), above zero.
+fn resolver_timeout(r: &mut Reader<'_>) -> Duration {
+    const DEFAULT: Duration = Duration::from_secs(5);
+    match seconds(r, "apisix.resolver_timeout") {
+        Some(t) if t.is_zero() => {
+            r.error("apisix.resolver_timeout: expected a number of seconds > 0, got 0");
+            DEFAULT
+        }
+        Some(t) => t,
+        None => DEFAULT,
+    }
 }
 
 /// A non-negative number of seconds (fractions allowed).

@@ -209,8 +209,14 @@ pub struct Config {
     /// `nginx_config.event.worker_connections`: concurrent client sessions per worker (an
     /// accepted TCP connection or a UDP session; default 10620).
     pub worker_connections: usize,
-    pub dns_resolver: Vec<String>,
+    /// `apisix.dns_resolver`: the DNS servers for upstream node names (port 53 unless
+    /// given); empty: the nameservers of `/etc/resolv.conf`.
+    pub dns_resolver: Vec<SocketAddr>,
+    /// `apisix.dns_resolver_valid`: the upper bound of a DNS answer's TTL (APISIX replaces
+    /// the TTL with it; we cap the record TTL, see docs/dns.md).
     pub dns_resolver_valid: Option<Duration>,
+    /// `apisix.resolver_timeout`: how long one DNS query waits (default 5 s).
+    pub resolver_timeout: Duration,
     /// `apisix.disable_upstream_healthcheck`: no active probes and no passive counting, every
     /// node stays healthy (the global kill switch; default false).
     pub disable_upstream_healthcheck: bool,

@@ -74,6 +74,8 @@ fn empty_file_gives_apisix_defaults_with_our_loopback_admin() {
     assert_eq!(c.stream_log.access_log_format_escape, "default");
     assert_eq!(c.graceful_shutdown_timeout, Duration::from_secs(30));
     assert_eq!((c.fallback_sni, c.dns_resolver_valid), (None, None));
+    assert!(c.dns_resolver.is_empty());
+    assert_eq!(c.resolver_timeout, Duration::from_secs(5));
     assert!(!c.disable_upstream_healthcheck);
 }
 
@@ -460,5 +462,32 @@ fn data_plane_settings_are_read_once_with_their_defaults() {
     assert_eq!(
         errors("apisix:\n  data_plane:\n    relay: zerocopy\n"),
         ["apisix.data_plane.relay: invalid value \"zerocopy\", expected one of: splice, copy"]
+    );
+}
+
+#[test]
+fn dns_resolver_entries_take_port_53_unless_given_and_bad_ones_are_named() {
+    let c = ok("apisix:\n  dns_resolver: [10.0.0.2, \"10.0.0.3:5353\", \"::1\", \"[::1]\", \"[::1]:54\"]\n  resolver_timeout: 1.5\n");
+    assert_eq!(
+        c.dns_resolver,
+        [
+            addr("10.0.0.2:53"),
+            addr("10.0.0.3:5353"),
+            addr("[::1]:53"),
+            addr("[::1]:53"),
+            addr("[::1]:54")
+        ]
+    );
+    assert_eq!(c.resolver_timeout, Duration::from_millis(1500));
+    let errs = errors(
+        "apisix:\n  dns_resolver: [dns.example, \"10.0.0.1:99999\"]\n  resolver_timeout: 0\n",
+    );
+    assert_eq!(
+        errs,
+        [
+            "apisix.dns_resolver[0]: invalid DNS server address \"dns.example\"",
+            "apisix.dns_resolver[1]: invalid DNS server address \"10.0.0.1:99999\"",
+            "apisix.resolver_timeout: expected a number of seconds > 0, got 0",
+        ]
     );
 }

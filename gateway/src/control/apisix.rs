@@ -1,13 +1,14 @@
 //! APISIX's Control API endpoints that make sense for a stream gateway: schema, health
-//! checks, upstreams and plugin metadata, with APISIX's error texts.
+//! checks, upstreams (with, ours, the live DNS answer of each node name) and plugin metadata,
+//! with APISIX's error texts.
 
 use std::net::IpAddr;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
-use model::control::{CheckedNode, Checker, HealthCounter};
-use serde_json::{json, Map, Value};
+use model::control::{CheckedNode, Checker, HealthCounter, UpstreamEntry};
+use serde_json::{json, Value};
 
 use super::ControlContext;
 use crate::balancer::UpstreamRuntime;
@@ -133,17 +134,25 @@ fn has_domain(value: &Value) -> bool {
     }
 }
 
-/// The in-memory form APISIX shows: `{key, value, createdIndex, modifiedIndex, has_domain,
-/// orig_modifiedIndex}`.
-fn upstream_entry(kv: &crate::store::KeyValue) -> Value {
-    let mut out = Map::new();
-    out.insert("key".into(), json!(kv.key));
-    out.insert("value".into(), kv.value.clone());
-    out.insert("createdIndex".into(), json!(kv.create_revision));
-    out.insert("modifiedIndex".into(), json!(kv.mod_revision));
-    out.insert("orig_modifiedIndex".into(), json!(kv.mod_revision));
-    out.insert("has_domain".into(), json!(has_domain(&kv.value)));
-    Value::Object(out)
+/// The in-memory form APISIX shows (`key`, `value`, `createdIndex`, `modifiedIndex`,
+/// `orig_modifiedIndex`, `has_domain`), plus `dns`: the loaded runtime's node names as
+/// resolved now (none while the object is not compiled yet).
+fn upstream_entry(ctx: &ControlContext, kv: &crate::store::KeyValue) -> UpstreamEntry {
+    let id = kv.key.rsplit('/').next().unwrap_or_default();
+    UpstreamEntry {
+        key: kv.key.clone(),
+        value: kv.value.clone(),
+        created_index: kv.create_revision,
+        modified_index: kv.mod_revision,
+        orig_modified_index: kv.mod_revision,
+        has_domain: has_domain(&kv.value),
+        dns: ctx
+            .snapshot
+            .load()
+            .upstream(id)
+            .map(|rt| rt.dns_names())
+            .unwrap_or_default(),
+    }
 }
 
 /// `GET /v1/upstreams`.
@@ -155,10 +164,10 @@ pub(super) async fn upstreams(ctx: &ControlContext) -> Reply {
         .list(&format!("{}/upstreams/", ctx.key_prefix()))
         .await
     {
-        Ok((items, _)) => json(
-            StatusCode::OK,
-            &Value::Array(items.iter().map(upstream_entry).collect()),
-        ),
+        Ok((items, _)) => {
+            let list: Vec<UpstreamEntry> = items.iter().map(|kv| upstream_entry(ctx, kv)).collect();
+            json(StatusCode::OK, &list)
+        }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
@@ -173,7 +182,7 @@ pub(super) async fn upstream(ctx: &ControlContext, id: &str) -> Reply {
         .get(&format!("{}/upstreams/{id}", ctx.key_prefix()))
         .await
     {
-        Ok(Some(kv)) => json(StatusCode::OK, &upstream_entry(&kv)),
+        Ok(Some(kv)) => json(StatusCode::OK, &upstream_entry(ctx, &kv)),
         Ok(None) => not_found(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }

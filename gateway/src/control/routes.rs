@@ -84,6 +84,7 @@ fn route_view(ctx: &ControlContext, route: &ResolvedRoute) -> RouteInfo {
             .clone()
             .unwrap_or_else(|| "roundrobin".to_owned()),
         nodes: up.nodes().into_iter().map(|n| n.info).collect(),
+        dns: up.dns_names(),
     });
     let stats = ctx
         .proxy

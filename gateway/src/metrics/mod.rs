@@ -288,6 +288,17 @@ impl MetricsContext {
                 ));
             }
         }
+        let dns_failures = snapshot
+            .dns
+            .failure_counts()
+            .into_iter()
+            .map(|(host, kind, n)| {
+                (
+                    vec![("host", host), ("reason", kind.as_str().to_owned())],
+                    n,
+                )
+            })
+            .collect();
         let at_cap_ms =
             u64::try_from(self.proxy.admission.time_at_cap().as_millis()).unwrap_or(u64::MAX);
         let dropped = self
@@ -356,6 +367,12 @@ impl MetricsContext {
                 names::CONNECTION_LIMIT_HELP,
                 Kind::Counter,
                 vec![(vec![], at_cap_ms)],
+            ),
+            family(
+                names::UPSTREAM_DNS_FAILURES,
+                names::UPSTREAM_DNS_FAILURES_HELP,
+                Kind::Counter,
+                dns_failures,
             ),
         ]
     }

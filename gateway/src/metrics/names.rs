@@ -60,6 +60,13 @@ pub const CONNECTION_LIMIT: &str = "stream_connection_limit_milliseconds";
 pub const CONNECTION_LIMIT_HELP: &str =
     "Time spent at the worker_connections cap, new clients waiting in the kernel backlog";
 
+/// `<prefix>upstream_dns_failures{host,reason}`: failed DNS lookups of upstream node names
+/// (ours; exported as `..._total`; `reason` is `nxdomain`, `no_records`, `timeout` or `error`).
+pub const UPSTREAM_DNS_FAILURES: &str = "upstream_dns_failures";
+/// Help text of [`UPSTREAM_DNS_FAILURES`].
+pub const UPSTREAM_DNS_FAILURES_HELP: &str =
+    "Failed DNS lookups of upstream node host names, by host and reason";
+
 /// Label values of `type` and `side` in [`STREAM_BANDWIDTH`], in the order of
 /// [`Bandwidth`](super::Bandwidth)'s fields.
 pub const BANDWIDTH_LABELS: [(&str, &str); 4] = [

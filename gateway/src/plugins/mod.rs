@@ -93,6 +93,8 @@ pub struct ChainContext<'a> {
     /// `stream_plugins` of config.yaml.
     pub enabled: &'a [String],
     pub state: &'a Arc<PluginState>,
+    /// The DNS client that upstreams compiled by plugins (traffic-split) track names in.
+    pub dns: &'a crate::dns::Dns,
 }
 
 impl ChainContext<'_> {

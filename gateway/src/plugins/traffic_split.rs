@@ -39,6 +39,7 @@ impl TrafficSplit {
         route_key: &str,
         upstreams: &BTreeMap<String, Arc<UpstreamRuntime>>,
         route_upstream: Option<Arc<UpstreamRuntime>>,
+        dns: &crate::dns::Dns,
     ) -> TrafficSplit {
         let mut rules = Vec::new();
         let empty = Vec::new();
@@ -70,9 +71,10 @@ impl TrafficSplit {
                     }
                 } else if let Some(inline) = entry.get("upstream") {
                     match serde_json::from_value::<model::types::Upstream>(inline.clone()) {
-                        Ok(up) => Some(Arc::new(UpstreamRuntime::compile(
+                        Ok(up) => Some(Arc::new(UpstreamRuntime::compile_with(
                             format!("{route_key}/traffic-split/{r}/{i}"),
                             &up,
+                            dns,
                         ))),
                         Err(e) => {
                             tracing::warn!(route = %route_key, error = %e, "traffic-split: bad inline upstream, entry skipped");
@@ -126,6 +128,7 @@ pub fn build(conf: &Value, cx: &ChainContext<'_>) -> Option<Arc<dyn StreamPlugin
         &cx.route_key(),
         cx.upstreams,
         cx.route_upstream.clone(),
+        cx.dns,
     )))
 }
 

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
@@ -13,7 +12,8 @@ use model::types::{Service, Ssl, StreamRoute, Upstream};
 use model::{CheckContext, ResourceKind};
 
 use super::Snapshot;
-use crate::balancer::{UpstreamRuntime, DEFAULT_DNS_TTL};
+use crate::balancer::UpstreamRuntime;
+use crate::dns::{Dns, DnsSettings};
 use crate::plugins::{Chain, ChainContext, PluginState};
 use crate::route::{ResolvedRoute, MISSING_UPSTREAM};
 use crate::router::RouteTable;
@@ -29,8 +29,9 @@ struct Item<'a> {
 /// Settings of the gateway (not of the stored objects) that shape a snapshot.
 #[derive(Debug, Clone)]
 pub struct CompileOptions {
-    /// How long upstream DNS answers are reused (config `dns_resolver_valid`).
-    pub dns_ttl: Duration,
+    /// The DNS client that keeps node names resolved (`apisix.dns_resolver*`); `None`: the
+    /// previous snapshot's, or a new one with the system's servers.
+    pub dns: Option<Dns>,
     /// Whether upstream `checks` are honoured (false: `apisix.disable_upstream_healthcheck`).
     pub health_checks: bool,
     /// The stream plugins' shared state; `None`: the previous snapshot's, or a new one.
@@ -44,7 +45,12 @@ impl CompileOptions {
     /// The options `config` asks for.
     pub fn from_config(config: &crate::config::Config) -> Self {
         CompileOptions {
-            dns_ttl: config.dns_resolver_valid.unwrap_or(DEFAULT_DNS_TTL),
+            dns: Some(Dns::new(DnsSettings {
+                servers: config.dns_resolver.clone(),
+                max_ttl: config.dns_resolver_valid,
+                query_timeout: config.resolver_timeout,
+                ..DnsSettings::default()
+            })),
             health_checks: !config.disable_upstream_healthcheck,
             plugin_state: None,
             keyring: config.data_encryption_keyring.clone(),
@@ -55,7 +61,7 @@ impl CompileOptions {
 impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
-            dns_ttl: DEFAULT_DNS_TTL,
+            dns: None,
             health_checks: true,
             plugin_state: None,
             keyring: Vec::new(),
@@ -87,9 +93,15 @@ pub fn compile_with(
 ) -> Snapshot {
     let by_kind = select(items, prefix, ctx);
     let take = |kind| by_kind.get(&kind).map(Vec::as_slice).unwrap_or(&[]);
+    let dns = options
+        .dns
+        .clone()
+        .or_else(|| previous.map(|p| p.dns.clone()))
+        .unwrap_or_default();
     let mut runtimes = Runtimes {
         previous,
-        options,
+        health_checks: options.health_checks,
+        dns: &dns,
         built: BTreeMap::new(),
     };
 
@@ -129,6 +141,7 @@ pub fn compile_with(
         enabled_plugins: &ctx.stream_plugins,
         plugin_metadata: &plugin_metadata,
         plugin_state: &plugin_state,
+        dns: &dns,
     };
     let routes = compile_routes(take(ResourceKind::StreamRoutes), &lookup, &mut runtimes);
 
@@ -153,6 +166,7 @@ pub fn compile_with(
         cert_index,
         plugin_metadata,
         plugin_state,
+        dns,
     }
 }
 
@@ -208,21 +222,22 @@ fn compile_routes(
 /// upstream configuration under the same key is unchanged.
 struct Runtimes<'p> {
     previous: Option<&'p Snapshot>,
-    options: &'p CompileOptions,
+    health_checks: bool,
+    dns: &'p Dns,
     built: BTreeMap<String, Arc<UpstreamRuntime>>,
 }
 
 impl Runtimes<'_> {
     fn get(&mut self, key: String, up: &Upstream) -> Arc<UpstreamRuntime> {
-        let (ttl, checks) = (self.options.dns_ttl, self.options.health_checks);
+        let (dns, checks) = (self.dns, self.health_checks);
         let rt = self
             .previous
             .and_then(|p| p.runtimes.get(&key))
-            .filter(|rt| rt.config == *up && rt.dns_ttl() == ttl)
+            .filter(|rt| rt.config == *up && rt.dns().same(dns))
             .filter(|rt| rt.health_checked() == (checks && up.checks.is_some()))
             .cloned()
             .unwrap_or_else(|| {
-                let rt = UpstreamRuntime::compile(key.clone(), up).with_dns_ttl(ttl);
+                let rt = UpstreamRuntime::compile_with(key.clone(), up, dns);
                 Arc::new(if checks {
                     rt
                 } else {
@@ -263,6 +278,7 @@ struct Lookup<'a> {
     enabled_plugins: &'a [String],
     plugin_metadata: &'a BTreeMap<String, serde_json::Value>,
     plugin_state: &'a Arc<PluginState>,
+    dns: &'a Dns,
 }
 
 impl Lookup<'_> {
@@ -318,6 +334,7 @@ impl Lookup<'_> {
                 plugin_metadata: self.plugin_metadata,
                 enabled: self.enabled_plugins,
                 state: self.plugin_state,
+                dns: self.dns,
             },
         );
         ResolvedRoute {

@@ -52,6 +52,8 @@ pub struct Snapshot {
     /// What stream plugins keep across snapshots (limit-conn counters, syslog senders),
     /// carried from one snapshot to the next.
     pub plugin_state: Arc<PluginState>,
+    /// The DNS client of the node names (its failure counts are exported as metrics).
+    pub dns: crate::dns::Dns,
 }
 
 impl Snapshot {

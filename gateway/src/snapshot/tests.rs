@@ -423,19 +423,26 @@ fn disabled_health_checks_leave_upstreams_unchecked() {
 }
 
 #[test]
-fn dns_ttl_option_reaches_runtimes_and_a_change_rebuilds_them() {
+fn dns_client_reaches_runtimes_and_another_one_rebuilds_them() {
     let items = vec![kv("/apisix/upstreams/u", json!({"nodes": nodes()}), 1, 1)];
     let first = build(&items);
-    assert_eq!(
-        first.upstreams["u"].dns_ttl(),
-        crate::balancer::DEFAULT_DNS_TTL
+    assert_eq!(first.upstreams["u"].dns().settings().max_ttl, None);
+    let kept = compile(&items, "/apisix", &ctx(), Some(&first));
+    assert!(Arc::ptr_eq(&kept.upstreams["u"], &first.upstreams["u"]));
+    assert!(
+        kept.dns.same(&first.dns),
+        "no client given: the previous one"
     );
+    let dns = crate::dns::Dns::new(crate::dns::DnsSettings {
+        max_ttl: Some(Duration::from_secs(5)),
+        ..crate::dns::DnsSettings::default()
+    });
     let options = CompileOptions {
-        dns_ttl: Duration::from_secs(5),
+        dns: Some(dns.clone()),
         ..CompileOptions::default()
     };
     let second = compile_with(&items, "/apisix", &ctx(), &options, Some(&first));
-    assert_eq!(second.upstreams["u"].dns_ttl(), Duration::from_secs(5));
+    assert!(second.upstreams["u"].dns().same(&dns) && second.dns.same(&dns));
     assert!(!Arc::ptr_eq(&second.upstreams["u"], &first.upstreams["u"]));
     let third = compile_with(&items, "/apisix", &ctx(), &options, Some(&second));
     assert!(Arc::ptr_eq(&third.upstreams["u"], &second.upstreams["u"]));

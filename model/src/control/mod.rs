@@ -9,6 +9,8 @@
 //!   ([`Killed`]).
 //! - [`matching`]: `GET /v1/match` ([`MatchReport`]).
 //! - [`health`]: `GET /v1/healthcheck[/{type}/{id}]` ([`Checker`]).
+//! - [`upstream`]: `GET /v1/upstreams`, `GET /v1/upstream/{id}` ([`UpstreamEntry`] with the
+//!   [`DnsName`] of each node host name).
 //!
 //! Reading is tolerant, writing is exact. Every struct is `#[serde(default)]` and none denies
 //! unknown fields, so a newer gateway that adds a field (the documented way the contract
@@ -22,6 +24,7 @@ pub mod health;
 pub mod matching;
 pub mod route;
 pub mod status;
+pub mod upstream;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -31,6 +34,7 @@ pub use health::{CheckedNode, Checker, HealthCounter};
 pub use matching::{MatchInput, MatchReport, RouteVerdict};
 pub use route::{NodeInfo, Rejected, RouteInfo, RouteMatch, RouteStats, RouteUpstream, Throughput};
 pub use status::{Listener, SessionLimit, Status};
+pub use upstream::{DnsName, UpstreamEntry};
 
 /// `{"list": [...], "total": N}`: the answer of `/v1/stream_routes` and `/v1/connections`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -43,7 +43,7 @@ pub struct RouteMatch {
 }
 
 /// The upstream a route resolved to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RouteUpstream {
     /// Store key: `upstreams/1` for a stored upstream, the owner's key (`stream_routes/3`,
@@ -54,6 +54,8 @@ pub struct RouteUpstream {
     pub balancer: String,
     /// Nodes with health and live sessions.
     pub nodes: Vec<NodeInfo>,
+    /// Each node host that is a DNS name, as resolved now.
+    pub dns: Vec<super::DnsName>,
 }
 
 impl RouteUpstream {
