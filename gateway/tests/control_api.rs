@@ -291,7 +291,12 @@ async fn healthcheck_endpoints_use_apisix_error_texts() {
 #[tokio::test]
 async fn apisix_endpoints_and_unknown_paths() {
     let echo = tcp_echo().await;
-    let h = Harness::start(vec![("1", route_to(echo, json!({"name": "r1"})))], |_| {}).await;
+    let dns = testkit::dns::DnsServer::start(60).await;
+    dns.set("db.internal", &["10.1.2.3".parse().expect("ip")]);
+    let h = Harness::start(vec![("1", route_to(echo, json!({"name": "r1"})))], |c| {
+        c.dns_resolver = vec![dns.addr];
+    })
+    .await;
     let upstream = json!({"type": "roundrobin", "nodes": {"db.internal:3306": 1}});
     h.store
         .put("/apisix/upstreams/u1", &upstream, 0)
@@ -312,6 +317,15 @@ async fn apisix_endpoints_and_unknown_paths() {
     assert_eq!(status, 200);
     assert_eq!(list[0]["key"], "/apisix/upstreams/u1");
     assert_eq!(list[0]["has_domain"], true);
+    let resolved = eventually("db.internal resolved in /v1/upstreams", || async {
+        let (_, list) = h.get("/v1/upstreams").await;
+        let name = list[0]["dns"][0].clone();
+        (name["state"] == "resolved").then_some(name)
+    })
+    .await;
+    assert_eq!(resolved["host"], "db.internal");
+    assert_eq!(resolved["addresses"], json!(["10.1.2.3"]));
+    assert_eq!(resolved["ttl"], 60);
     let (status, one) = h.get("/v1/upstream/u1").await;
     assert_eq!(
         (status, one["value"]["type"].as_str()),

@@ -6,7 +6,9 @@
 
 mod observe_support;
 
-use model::control::{Checker, Connection, ControlList, Killed, MatchReport, RouteInfo, Status};
+use model::control::{
+    Checker, Connection, ControlList, Killed, MatchReport, RouteInfo, Status, UpstreamEntry,
+};
 use observe_support::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,7 +39,14 @@ async fn every_endpoint_body_is_exactly_its_model_type() {
             json!({"upstream_id": "missing", "remote_addr": "127.0.0.2"}),
         ),
     ];
-    let h = Harness::start(routes, |_| {}).await;
+    let dns = testkit::dns::DnsServer::start(60).await;
+    dns.set("db.test", &["127.0.0.1".parse().expect("ip")]);
+    let h = Harness::start(routes, |c| c.dns_resolver = vec![dns.addr]).await;
+    let upstream = json!({"nodes": {"db.test:3306": 1, "127.0.0.1:3306": 1}});
+    h.store
+        .put("/apisix/upstreams/u1", &upstream, 0)
+        .await
+        .expect("put upstream");
     let mut stream = connect_from("127.0.0.1", h.tcp).await;
     assert_eq!(round_trip(&mut stream, b"hello").await, b"hello");
 
@@ -54,6 +63,16 @@ async fn every_endpoint_body_is_exactly_its_model_type() {
     let (_, body) = h.get("/v1/stream_routes/nu").await;
     let unrouted: RouteInfo = assert_exact("/v1/stream_routes/nu", &body);
     assert!(unrouted.upstream.is_none() && unrouted.upstream_error.is_some());
+
+    let body = eventually("db.test resolved", || async {
+        let (_, body) = h.get("/v1/upstreams").await;
+        (body[0]["dns"][0]["state"] == "resolved").then_some(body)
+    })
+    .await;
+    let upstreams: Vec<UpstreamEntry> = assert_exact("/v1/upstreams", &body);
+    assert_eq!(upstreams[0].dns[0].addresses, ["127.0.0.1"]);
+    let (_, body) = h.get("/v1/upstream/u1").await;
+    assert_exact::<UpstreamEntry>("/v1/upstream/u1", &body);
 
     let (_, body) = h.get("/v1/connections").await;
     let conns: ControlList<Connection> = assert_exact("/v1/connections", &body);

@@ -106,10 +106,19 @@ impl Harness {
         }
         let snapshot = snapshot::shared_empty();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(snapshot::run_watcher(
-            store.clone(),
-            "/apisix".into(),
+        // Node names resolve with the config's DNS settings (`tweak` may point
+        // `dns_resolver` at a test server); everything else compiles with the defaults.
+        let watcher = snapshot::SnapshotWatcher::new(
+            "/apisix",
             model::CheckContext::new(config.stream_plugins.clone(), vec![]),
+        )
+        .with_options(snapshot::CompileOptions {
+            dns: snapshot::CompileOptions::from_config(&config).dns,
+            ..snapshot::CompileOptions::default()
+        });
+        tokio::spawn(snapshot::run_watcher_with(
+            store.clone(),
+            watcher,
             snapshot.clone(),
             Some(ready_tx),
         ));

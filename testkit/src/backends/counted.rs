@@ -1,4 +1,5 @@
-//! Counting backends for the end-to-end proxy tests, all on 127.0.0.1:0, each counting what it saw.
+//! Counting backends for the end-to-end proxy tests, on 127.0.0.1:0 (or an address the test
+//! picks, [`TcpBackend::greeting_on`]), each counting what it saw.
 //!
 //! - [`TcpBackend::echo`]: echoes every byte; on the client's EOF it finishes echoing and shuts
 //!   down its write side (so half-close can be observed end to end).
@@ -55,6 +56,15 @@ impl TcpBackend {
         Self::start(name, Behaviour::Greeting(format!("{name}\n"))).await
     }
 
+    /// [`TcpBackend::greeting`] listening on `addr` (e.g. `127.0.0.2:<port>` or `[::1]:0`:
+    /// two backends on one port behind one DNS name).
+    pub async fn greeting_on(name: &str, addr: SocketAddr) -> TcpBackend {
+        let listener = TcpListener::bind(addr)
+            .await
+            .unwrap_or_else(|e| panic!("binding a backend on {addr}: {e}"));
+        Self::serve(name, Behaviour::Greeting(format!("{name}\n")), listener)
+    }
+
     /// A server that answers `got <n> bytes\n` only after the client's EOF.
     pub async fn reply_after_eof(name: &str) -> TcpBackend {
         Self::start(name, Behaviour::ReplyAfterEof).await
@@ -64,6 +74,10 @@ impl TcpBackend {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("binding a backend on 127.0.0.1:0");
+        Self::serve(name, behaviour, listener)
+    }
+
+    fn serve(name: &str, behaviour: Behaviour, listener: TcpListener) -> TcpBackend {
         let addr = listener
             .local_addr()
             .expect("local addr of a bound listener");
