@@ -1,7 +1,7 @@
 //! End-to-end harness: starts the real binaries on free ports in temp dirs, against real
 //! backends, a real etcd and a real MariaDB, and gives tests small typed handles on them.
 //!
-//! Layout (the first six come from the shared `testkit` crate, re-exported under the names the
+//! Layout (the first seven come from the shared `testkit` crate, re-exported under the names the
 //! tests use):
 //! - [`ports`]: free-port probing (TCP and UDP), never handing out the same port twice.
 //! - [`wait`]: polling with a deadline (the only way tests wait for anything).
@@ -11,6 +11,7 @@
 //! - [`client`]: TCP client helpers with timeouts (read a greeting, echo round trips, expect
 //!   the gateway to close the connection).
 //! - [`etcd`]: a throwaway single-node etcd ([`etcd::EtcdServer`]).
+//! - [`dns`]: a DNS server on 127.0.0.1 whose answers the test sets ([`dns::DnsServer`]).
 //! - [`gateway`]: [`gateway::Gateway`], the real `apisix-gateway` process in a temp prefix, with
 //!   Admin API helpers and lifecycle controls (kill -9, restart, SIGTERM, reload).
 //! - [`tmux`]: a terminal program in a detached tmux session (screen capture, keys).
@@ -36,4 +37,4 @@ pub mod tmux;
 
 pub use testkit::programs as tools;
 pub use testkit::wait::STEP_TIMEOUT;
-pub use testkit::{backends, client, etcd, ports, wait};
+pub use testkit::{backends, client, dns, etcd, ports, wait};

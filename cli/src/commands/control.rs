@@ -238,7 +238,9 @@ pub async fn connections(ctx: &Ctx, action: ConnectionsAction) -> anyhow::Result
     }
 }
 
-/// `health`: one row per checked node.
+/// `health`: one row per checked node, then one per node host name with its DNS answer
+/// ([`super::health_dns`]). `-o json|yaml` prints `/v1/healthcheck` as it came (the names
+/// are in `/v1/upstreams`).
 pub async fn health(ctx: &Ctx) -> anyhow::Result<u8> {
     let control = ctx.control()?;
     if printed_as_answered(ctx, &control, ControlGet::Healthcheck).await? {
@@ -249,6 +251,13 @@ pub async fn health(ctx: &Ctx) -> anyhow::Result<u8> {
         println!("no health checkers (no upstream, service or stream route has checks)");
     } else {
         print!("{}", t.render());
+    }
+    let names = super::health_dns::loaded_names(&control).await?;
+    if !names.is_empty() {
+        print!(
+            "\n{}",
+            super::health_dns::dns_table(&names, ctx.color).render()
+        );
     }
     Ok(0)
 }

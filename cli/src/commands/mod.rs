@@ -6,6 +6,7 @@ mod config_cmd;
 mod control;
 mod declarative;
 mod edit;
+mod health_dns;
 mod matching;
 mod misc;
 mod resource;

@@ -68,6 +68,22 @@ pub(super) struct LookupFailure {
     pub message: String,
 }
 
+impl LookupFailure {
+    /// The kind of `error`, and a short text for logs and the Control API (hickory's own for
+    /// timeouts and other errors).
+    fn of(error: &NetError) -> Self {
+        let kind = FailureKind::of(error);
+        let message = match kind {
+            FailureKind::NxDomain => "the name does not exist".to_owned(),
+            FailureKind::NoRecords => NO_RECORDS.to_owned(),
+            FailureKind::Timeout | FailureKind::Error => error.to_string(),
+        };
+        LookupFailure { kind, message }
+    }
+}
+
+const NO_RECORDS: &str = "no A or AAAA record";
+
 /// A good answer: the addresses (A records first) and how long to use them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Resolved {
@@ -96,15 +112,15 @@ impl Client {
             kind: FailureKind::Error,
             message: message.clone(),
         })?;
-        let answer = resolver.lookup_ip(host).await.map_err(|e| LookupFailure {
-            kind: FailureKind::of(&e),
-            message: e.to_string(),
-        })?;
+        let answer = resolver
+            .lookup_ip(host)
+            .await
+            .map_err(|e| LookupFailure::of(&e))?;
         let addrs: Arc<[IpAddr]> = answer.iter().collect();
         if addrs.is_empty() {
             return Err(LookupFailure {
                 kind: FailureKind::NoRecords,
-                message: "no A or AAAA record".to_owned(),
+                message: NO_RECORDS.to_owned(),
             });
         }
         // Whole seconds, as the records carry them (the deadline is a little closer by now).

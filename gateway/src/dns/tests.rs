@@ -114,6 +114,24 @@ async fn a_name_that_does_not_exist_fails_is_counted_and_unavailable() {
 }
 
 #[tokio::test]
+async fn a_name_without_addresses_is_a_no_records_failure() {
+    let server = DnsServer::start(30).await;
+    server.set("bare.test", &[]);
+    let dns = client(&server, None, DEFAULT_GRACE);
+    let name = dns.track("bare.test");
+    within("lookup", name.addresses())
+        .await
+        .expect_err("no A or AAAA record");
+    assert!(failures(&dns, "bare.test", FailureKind::NoRecords) >= 1);
+    assert_eq!(failures(&dns, "bare.test", FailureKind::NxDomain), 0);
+    let view = name.view(Instant::now());
+    assert_eq!(
+        view.last_error.as_deref(),
+        Some("no_records: no A or AAAA record")
+    );
+}
+
+#[tokio::test]
 async fn a_silent_server_keeps_the_last_good_answer_within_the_grace_period() {
     let server = DnsServer::start(1).await;
     server.set("quiet.test", &[ip("127.0.0.1")]);

@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{decode, http_client, join, parse_base, send, ClientError, ClientTls};
-use crate::control::{Checker, Connection, ControlList, Killed, MatchReport, RouteInfo, Status};
+use crate::control::{
+    Checker, Connection, ControlList, Killed, MatchReport, RouteInfo, Status, UpstreamEntry,
+};
 
 /// Filters of `GET /v1/connections`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,6 +49,8 @@ pub enum ControlGet<'a> {
     Match(&'a MatchQuery),
     /// `GET /v1/healthcheck`.
     Healthcheck,
+    /// `GET /v1/upstreams`.
+    Upstreams,
 }
 
 impl ControlGet<'_> {
@@ -78,6 +82,7 @@ impl ControlGet<'_> {
                 (vec!["match"], query)
             }
             ControlGet::Healthcheck => (vec!["healthcheck"], Vec::new()),
+            ControlGet::Upstreams => (vec!["upstreams"], Vec::new()),
         }
     }
 }
@@ -194,6 +199,11 @@ impl ControlClient {
     /// `GET /v1/healthcheck`: health of every checked upstream's nodes.
     pub async fn healthcheck(&self) -> Result<Vec<Checker>, ClientError> {
         self.typed(ControlGet::Healthcheck).await
+    }
+
+    /// `GET /v1/upstreams`: the upstream objects with the DNS answer of each node name.
+    pub async fn upstreams(&self) -> Result<Vec<UpstreamEntry>, ClientError> {
+        self.typed(ControlGet::Upstreams).await
     }
 
     /// `GET /v1/status` timed: the round-trip time when the server answers.

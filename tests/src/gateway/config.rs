@@ -50,6 +50,9 @@ pub struct GatewayConfig {
     pub graceful_shutdown_timeout: Option<u64>,
     /// `apisix.worker_processes`, if set (`auto` otherwise).
     pub worker_processes: Option<usize>,
+    /// `apisix.dns_resolver` entries (`IP` or `IP:PORT`), if any (`/etc/resolv.conf`
+    /// otherwise).
+    pub dns_resolver: Vec<String>,
     /// `apisix.proxy_mode` (`http&stream` by default).
     pub proxy_mode: String,
     /// `deployment.admin.allow_admin` CIDRs (`127.0.0.0/24` by default).
@@ -123,6 +126,7 @@ impl GatewayConfig {
             viewer_key: Some(TEST_VIEWER_KEY.to_string()),
             graceful_shutdown_timeout: None,
             worker_processes: None,
+            dns_resolver: Vec::new(),
             proxy_mode: "http&stream".to_string(),
             allow_admin: vec!["127.0.0.0/24".to_string()],
             etcd_endpoint: None,
@@ -178,6 +182,12 @@ impl GatewayConfig {
         }
         if let Some(n) = self.worker_processes {
             let _ = writeln!(y, "  worker_processes: {n}");
+        }
+        if !self.dns_resolver.is_empty() {
+            y.push_str("  dns_resolver:\n");
+            for server in &self.dns_resolver {
+                let _ = writeln!(y, "    - \"{server}\"");
+            }
         }
         let any_tcp = !self.tcp_ports.is_empty() || !self.tcp_tls_ports.is_empty();
         if any_tcp || !self.udp_ports.is_empty() {
