@@ -158,7 +158,7 @@ pub enum Command {
         #[command(subcommand)]
         action: ConnectionsAction,
     },
-    /// Health of upstream nodes (active/passive checks)
+    /// Health of upstream nodes (active/passive checks) and the DNS answer of node names
     Health,
     /// The gateway's status: version, uptime, store, listeners
     Status,
