@@ -1,6 +1,6 @@
 //! Runs the real `apisixctl` binary against the in-process Admin and Control API double
 //! (`support::MockAdmin`) for the live commands: `stream-route test` against real local TCP
-//! backends, `connections`, `match`, `status`, `ping`.
+//! backends, `connections`, `match`, `status`, `ping`, `health` (with DNS names).
 
 mod support;
 
@@ -192,4 +192,69 @@ fn control_commands_pass_filters_and_render_tables() {
     assert_eq!(kill.stdout.trim(), "connection c-1 closed");
     let ping = apisixctl(dir.path(), &with_both(&mock, &["ping"]));
     assert_eq!(ping.code, 0, "{}", ping.stdout);
+}
+
+#[test]
+fn health_lists_each_dns_name_and_leaves_out_what_the_gateway_does_not_answer() {
+    let mock = MockAdmin::start();
+    let dir = tmp();
+    mock.set_control(
+        "upstreams",
+        json!([{"key": "/apisix/upstreams/1", "value": {}, "has_domain": true,
+                "dns": [{"host": "db.test", "state": "resolved", "addresses": ["10.0.0.1", "::1"],
+                         "ttl": 30, "expires_in": 12.5, "failures": 0, "last_error": null}]}]),
+    );
+    // No /v1/stream_routes (as APISIX): the stored upstreams' names still show.
+    let run = apisixctl(dir.path(), &["--control", mock.url.as_str(), "health"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with("no health checkers"),
+        "{}",
+        run.stdout
+    );
+    let row: Vec<&str> = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("db.test"))
+        .expect("a row for db.test")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row,
+        [
+            "/apisix/upstreams/1",
+            "db.test",
+            "resolved",
+            "10.0.0.1,::1",
+            "30",
+            "12.5",
+            "0",
+            "-"
+        ]
+    );
+    assert!(
+        run.stderr
+            .contains("DNS names of inline upstreams left out"),
+        "{}",
+        run.stderr
+    );
+
+    mock.set_control(
+        "stream_routes",
+        json!({"list": [{"id": "7", "upstream": {"key": "stream_routes/7", "type": "roundrobin",
+                "nodes": [], "dns": [{"host": "inline.test", "state": "failed", "failures": 2,
+                "last_error": "nxdomain: the name does not exist"}]}}], "total": 1}),
+    );
+    let run = apisixctl(dir.path(), &["--control", mock.url.as_str(), "health"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let inline = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("inline.test"))
+        .expect("a row for the inline upstream's name");
+    assert!(
+        inline.starts_with("stream_routes/7") && inline.contains(" failed "),
+        "{inline}"
+    );
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
 }

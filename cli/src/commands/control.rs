@@ -252,7 +252,7 @@ pub async fn health(ctx: &Ctx) -> anyhow::Result<u8> {
     } else {
         print!("{}", t.render());
     }
-    let names = super::health_dns::loaded_names(&control).await?;
+    let names = super::health_dns::loaded_names(&control).await;
     if !names.is_empty() {
         print!(
             "\n{}",

@@ -99,6 +99,15 @@ impl MockAdmin {
         );
     }
 
+    /// Sets the body the Control API double answers to `GET /v1/<what>` (`upstreams`,
+    /// `stream_routes`); without one, `upstreams` is `[]` and `stream_routes` a 404.
+    pub fn set_control(&self, what: &str, body: Value) {
+        self.store
+            .lock()
+            .expect("store lock")
+            .insert(("control".into(), what.into()), body);
+    }
+
     /// Reads an object.
     pub fn get(&self, dir: &str, id: &str) -> Option<Value> {
         self.store
@@ -156,6 +165,14 @@ fn control(method: &str, segs: &[&str], query: &str, store: &Store) -> (u16, Val
             "routes": [{"id": "1", "matched": true, "reason": null}]}),
         ),
         ("DELETE", ["v1", "connections", id]) => (200, json!({"killed": id})),
+        ("GET", ["v1", "healthcheck"]) => (200, json!([])),
+        ("GET", ["v1", what @ ("upstreams" | "stream_routes")]) => {
+            match store.get(&("control".to_owned(), (*what).to_owned())) {
+                Some(body) => (200, body.clone()),
+                None if *what == "upstreams" => (200, json!([])),
+                None => (404, json!({"error_msg": "not found"})),
+            }
+        }
         _ => (404, json!({"error_msg": "not found"})),
     }
 }
