@@ -7,9 +7,10 @@
 //! state (round-robin position, live sessions, health) survives unrelated config changes.
 //!
 //! Layout: `node` holds one node's live state, [`health`] its health state machine, `select` the per-group choice for
-//! roundrobin / least_conn / ewma, `chash` the consistent-hash ring and key. A node whose
-//! host is a name holds its record in the gateway's DNS client ([`crate::dns`]): a name with
-//! no usable answer is skipped like a node already tried.
+//! roundrobin / least_conn / ewma, `chash` the consistent-hash ring and key, `resolve` the
+//! addresses a node connects to. A node whose host is a name holds its record in the
+//! gateway's DNS client ([`crate::dns`]): a name with no usable answer is skipped like a node
+//! already tried.
 //!
 //! Use by the proxy, per connection: `pick` → resolve + connect → `report_connect` → (on
 //! failure: `pick` again with the same [`PickState`]) → `session_started` → relay →
@@ -18,17 +19,18 @@
 mod chash;
 pub mod health;
 mod node;
+mod resolve;
 mod select;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use model::control::{DnsName, NodeInfo};
+use model::control::NodeInfo;
 
 use crate::conn::ConnInfo;
 use crate::dns::Dns;
@@ -482,36 +484,6 @@ impl UpstreamRuntime {
     /// The DNS client the node names are tracked in.
     pub fn dns(&self) -> &Dns {
         &self.dns
-    }
-
-    /// The socket addresses of `node`: its IP, or the current answer for its name (see
-    /// [`crate::dns::TrackedName::addresses`]; only a name's first lookup is waited for).
-    pub async fn resolve(&self, node: &NodeAddr) -> std::io::Result<Vec<SocketAddr>> {
-        let host = node.host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return Ok(vec![SocketAddr::new(ip, node.port)]);
-        }
-        let name = match self.node(node).and_then(|n| n.name.clone()) {
-            Some(name) => name,
-            None => self.dns.track(host),
-        };
-        let ips = name.addresses().await?;
-        Ok(ips
-            .into_iter()
-            .map(|ip| SocketAddr::new(ip, node.port))
-            .collect())
-    }
-
-    /// Each node host that is a name, once, in configuration order, as resolved now.
-    pub fn dns_names(&self) -> Vec<DnsName> {
-        let now = Instant::now();
-        let mut seen = std::collections::HashSet::new();
-        self.nodes
-            .iter()
-            .filter_map(|n| n.name.as_ref())
-            .filter(|name| seen.insert(name.host().to_owned()))
-            .map(|name| name.view(now))
-            .collect()
     }
 
     fn node(&self, node: &NodeAddr) -> Option<&NodeState> {

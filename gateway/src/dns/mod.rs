@@ -137,8 +137,22 @@ impl Dns {
         let tracked = Arc::new(TrackedName::new(host, self.clone()));
         names.insert(host.to_owned(), Arc::downgrade(&tracked));
         drop(names);
-        tracked.start_refresher();
+        self.start_refresher(&tracked);
         tracked
+    }
+
+    /// Starts the refresher of `name` once, on this client's runtime (or the caller's).
+    fn start_refresher(&self, name: &Arc<TrackedName>) {
+        let Some(runtime) = self.runtime() else {
+            return;
+        };
+        if name.claim_refresher() {
+            runtime.spawn(refresh::run(
+                Arc::downgrade(name),
+                self.clone(),
+                name.stop_token(),
+            ));
+        }
     }
 
     /// Failed lookups so far as `(host, reason, count)`, by host then reason.

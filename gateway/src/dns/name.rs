@@ -131,7 +131,7 @@ impl TrackedName {
     /// spread over every address. Waits only for a name's first lookup; an error when the
     /// name has no usable answer.
     pub async fn addresses(self: &Arc<Self>) -> io::Result<Vec<IpAddr>> {
-        self.start_refresher();
+        self.dns.start_refresher(self);
         let mut lookups = self.lookups.subscribe();
         loop {
             let status = self.status(Instant::now());
@@ -186,22 +186,14 @@ impl TrackedName {
         }
     }
 
-    /// Starts the refresher once, on the client's runtime (or the caller's).
-    pub(super) fn start_refresher(self: &Arc<Self>) {
-        if self.started.load(Ordering::Acquire) {
-            return;
-        }
-        let Some(runtime) = self.dns.runtime() else {
-            return;
-        };
-        if self.started.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        runtime.spawn(super::refresh::run(
-            Arc::downgrade(self),
-            self.dns.clone(),
-            self.stop.clone(),
-        ));
+    /// Whether the refresher still has to be started; true for one caller only.
+    pub(super) fn claim_refresher(&self) -> bool {
+        !self.started.load(Ordering::Acquire) && !self.started.swap(true, Ordering::AcqRel)
+    }
+
+    /// Cancelled when the last holder drops the name.
+    pub(super) fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
     }
 
     /// Stores a good answer; returns the addresses it replaces, if any.
