@@ -132,9 +132,8 @@ fn one_node(host: &str, port: u16, retries: u32) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_answer_moves_new_connections_and_leaves_open_ones_up() {
-    let first = TcpBackend::greeting_on("first", "127.0.0.1:0".parse().expect("addr")).await;
+    let (first, second) = TcpBackend::greeting_pair("first", "second").await;
     let port = first.addr.port();
-    let second = TcpBackend::greeting_on("second", SocketAddr::from(([127, 0, 0, 2], port))).await;
     let dns = DnsServer::start(1).await;
     dns.set("db.test", &[IpAddr::V4(Ipv4Addr::LOCALHOST)]);
     let gw = Harness::start(&dns, &one_node("db.test", port, 0)).await;

@@ -3,7 +3,7 @@
 //! (`testkit::dns`): a name whose answer changes under a live connection, next to a name that
 //! does not exist; `/v1/upstreams`, the metrics and `apisixctl health` show both.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use e2e::backends::TcpBackend;
@@ -26,9 +26,8 @@ fn dns_row(table: &str, host: &str) -> Option<Vec<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_follow_their_answers_and_show_in_the_control_api_metrics_and_apisixctl() {
-    let first = TcpBackend::greeting_on("first", "127.0.0.1:0".parse().expect("addr")).await;
+    let (first, second) = TcpBackend::greeting_pair("first", "second").await;
     let port = first.addr.port();
-    let second = TcpBackend::greeting_on("second", SocketAddr::from(([127, 0, 0, 2], port))).await;
     let dns = DnsServer::start(1).await;
     dns.set("db.test", &[IpAddr::V4(Ipv4Addr::LOCALHOST)]);
     let mut config = GatewayConfig::new();

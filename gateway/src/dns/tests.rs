@@ -25,6 +25,18 @@ fn client(server: &DnsServer, max_ttl: Option<Duration>, grace: Duration) -> Dns
     })
 }
 
+/// A server answering `host` with 127.0.0.1 for `ttl` seconds, a client of it keeping answers
+/// `grace` past their TTL, and the name tracked and resolved once.
+async fn resolved(ttl: u32, host: &str, grace: Duration) -> (DnsServer, Dns, Arc<TrackedName>) {
+    let server = DnsServer::start(ttl).await;
+    server.set(host, &[ip("127.0.0.1")]);
+    let dns = client(&server, None, grace);
+    let name = dns.track(host);
+    let first = within("lookup", name.addresses()).await.expect("resolves");
+    assert_eq!(first, [ip("127.0.0.1")]);
+    (server, dns, name)
+}
+
 fn failures(dns: &Dns, host: &str, kind: FailureKind) -> u64 {
     dns.failure_counts()
         .into_iter()
@@ -69,14 +81,7 @@ async fn dns_resolver_valid_caps_the_ttl_and_a_zero_ttl_counts_as_one_second() {
 
 #[tokio::test]
 async fn a_changed_answer_is_picked_up_after_the_ttl() {
-    let server = DnsServer::start(1).await;
-    server.set("moving.test", &[ip("127.0.0.1")]);
-    let dns = client(&server, None, DEFAULT_GRACE);
-    let name = dns.track("moving.test");
-    assert_eq!(
-        within("lookup", name.addresses()).await.expect("resolves"),
-        [ip("127.0.0.1")]
-    );
+    let (server, dns, name) = resolved(1, "moving.test", DEFAULT_GRACE).await;
     server.set("moving.test", &[ip("127.0.0.2")]);
     eventually("the new answer", LIMIT, || async {
         let addrs = name.addresses().await.ok()?;
@@ -133,11 +138,7 @@ async fn a_name_without_addresses_is_a_no_records_failure() {
 
 #[tokio::test]
 async fn a_silent_server_keeps_the_last_good_answer_within_the_grace_period() {
-    let server = DnsServer::start(1).await;
-    server.set("quiet.test", &[ip("127.0.0.1")]);
-    let dns = client(&server, None, DEFAULT_GRACE);
-    let name = dns.track("quiet.test");
-    within("lookup", name.addresses()).await.expect("resolves");
+    let (server, dns, name) = resolved(1, "quiet.test", DEFAULT_GRACE).await;
     server.go_silent(true);
     eventually("a timed-out refresh", LIMIT, || async {
         (failures(&dns, "quiet.test", FailureKind::Timeout) >= 1).then_some(())
@@ -155,11 +156,7 @@ async fn a_silent_server_keeps_the_last_good_answer_within_the_grace_period() {
 
 #[tokio::test]
 async fn past_the_grace_period_a_failing_name_becomes_unavailable() {
-    let server = DnsServer::start(1).await;
-    server.set("gone.test", &[ip("127.0.0.1")]);
-    let dns = client(&server, None, Duration::from_secs(1));
-    let name = dns.track("gone.test");
-    within("lookup", name.addresses()).await.expect("resolves");
+    let (server, dns, name) = resolved(1, "gone.test", Duration::from_secs(1)).await;
     server.remove("gone.test");
     eventually("the answer to expire", LIMIT, || async {
         name.addresses().await.err()
@@ -171,11 +168,7 @@ async fn past_the_grace_period_a_failing_name_becomes_unavailable() {
 
 #[tokio::test]
 async fn a_name_nobody_holds_is_no_longer_asked_for() {
-    let server = DnsServer::start(1).await;
-    server.set("brief.test", &[ip("127.0.0.1")]);
-    let dns = client(&server, None, DEFAULT_GRACE);
-    let name = dns.track("brief.test");
-    within("lookup", name.addresses()).await.expect("resolves");
+    let (server, dns, name) = resolved(1, "brief.test", DEFAULT_GRACE).await;
     assert!(
         Arc::ptr_eq(&name, &dns.track("brief.test")),
         "one record per name"

@@ -65,6 +65,14 @@ impl TcpBackend {
         Self::serve(name, Behaviour::Greeting(format!("{name}\n")), listener)
     }
 
+    /// Two greeting servers on one port, at 127.0.0.1 and 127.0.0.2: where one node
+    /// `name:port` goes depends only on what `name` resolves to.
+    pub async fn greeting_pair(first: &str, second: &str) -> (TcpBackend, TcpBackend) {
+        let a = Self::greeting_on(first, SocketAddr::from(([127, 0, 0, 1], 0))).await;
+        let b = Self::greeting_on(second, SocketAddr::from(([127, 0, 0, 2], a.addr.port()))).await;
+        (a, b)
+    }
+
     /// A server that answers `got <n> bytes\n` only after the client's EOF.
     pub async fn reply_after_eof(name: &str) -> TcpBackend {
         Self::start(name, Behaviour::ReplyAfterEof).await
