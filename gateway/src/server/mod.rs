@@ -325,6 +325,17 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
             "worker_connections or worker_rlimit_nofile changed: they take effect after a restart"
         );
     }
+    if (
+        &new.dns_resolver,
+        new.dns_resolver_valid,
+        new.resolver_timeout,
+    ) != (
+        &config.dns_resolver,
+        config.dns_resolver_valid,
+        config.resolver_timeout,
+    ) {
+        tracing::warn!("dns_resolver settings changed: they take effect after a restart");
+    }
     if new.data_dir != config.data_dir || new.config_provider != config.config_provider {
         tracing::warn!("store settings changed: they take effect after a restart");
     }
