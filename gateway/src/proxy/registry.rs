@@ -118,6 +118,11 @@ impl ConnectionHandle {
         let _ = self.route_stats.set(stats);
     }
 
+    /// The route stats this connection feeds, once set.
+    pub fn route_stats(&self) -> Option<Arc<RouteStats>> {
+        self.route_stats.get().cloned()
+    }
+
     /// How long it has been open.
     pub fn age(&self) -> Duration {
         self.started.elapsed()

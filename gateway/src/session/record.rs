@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime};
 use crate::balancer::UpstreamRuntime;
 use crate::conn::Transport;
 
+use super::routestats::RouteStats;
+
 /// nginx stream `$status` values used here.
 pub mod status {
     /// The session ended normally (either side closed, killed, UDP idle end).
@@ -57,6 +59,8 @@ pub struct SessionRecord {
     /// The upstream a relayed TCP session used (the route's, or the one traffic-split chose),
     /// for passive health checks; `None` when none was connected.
     pub upstream: Option<Arc<UpstreamRuntime>>,
+    /// The live stats the routed session fed (so ending it needs no second look-up).
+    pub route_stats: Option<Arc<RouteStats>>,
 }
 
 /// The status a rejection reason stands for.

@@ -180,7 +180,10 @@ impl RouteStatsMap {
         if !record.routed && record.rejection.is_none() {
             return;
         }
-        let stats = self.get_or_create(id);
+        let stats = match &record.route_stats {
+            Some(stats) => stats.clone(),
+            None => self.get_or_create(id),
+        };
         if let Some(why) = record.rejection {
             stats.rejected(why);
         }
