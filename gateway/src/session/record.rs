@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use crate::balancer::UpstreamRuntime;
 use crate::conn::Transport;
 
-use super::routestats::RouteStats;
+use super::route_counters::{RouteRejection, RouteStats};
 
 /// nginx stream `$status` values used here.
 pub mod status {
@@ -156,28 +156,6 @@ pub enum RelayEnd {
     Killed,
     /// An I/O error on either side (e.g. a reset).
     Error(std::io::Error),
-}
-
-/// Why a routed connection was turned away (the `rejected` object of `/v1/stream_routes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteRejection {
-    /// The route has no usable upstream.
-    NoUpstream,
-    /// No node of the upstream could be connected.
-    ConnectFailed,
-    /// A stream plugin refused the connection.
-    Plugin,
-}
-
-impl RouteRejection {
-    /// Its slot in a route's `rejected` counters.
-    pub(crate) fn index(self) -> usize {
-        match self {
-            RouteRejection::NoUpstream => 0,
-            RouteRejection::ConnectFailed => 1,
-            RouteRejection::Plugin => 2,
-        }
-    }
 }
 
 #[cfg(test)]
