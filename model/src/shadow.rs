@@ -28,6 +28,7 @@
 use std::collections::HashMap;
 
 use ipnet::{Ipv4Net, Ipv6Net};
+use serde_json::Value;
 
 use crate::route_match::addr::AddrSet;
 use crate::route_match::{RouteConditions, SniPattern};
@@ -102,6 +103,22 @@ where
         }
     }
     out
+}
+
+/// [`shadowed`] over stored stream routes given as `(id, value, create_revision)`, in any
+/// order: they are put in load order first (`create_revision`, then id, as the gateway's
+/// snapshot does; give one revision to every route of a standalone file). A value that does
+/// not read as a stream route is left out.
+pub fn shadowed_stored<'a, I>(routes: I) -> Vec<Shadowed>
+where
+    I: IntoIterator<Item = (&'a str, &'a Value, i64)>,
+{
+    let mut routes: Vec<(i64, &str, RouteConditions)> = routes
+        .into_iter()
+        .filter_map(|(id, value, revision)| Some((revision, id, RouteConditions::of_value(value)?)))
+        .collect();
+    routes.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    shadowed(routes.iter().map(|(_, id, c)| (*id, c)))
 }
 
 /// One route, ready to compare.

@@ -382,7 +382,7 @@ fn editor_takes_letters_as_text_and_esc_leaves() {
     typing(&mut app, "q?j");
     assert!(!app.quit);
     assert_eq!(
-        app.editor.as_ref().map(|e| e.fields[0].as_str()),
+        app.editor.as_ref().map(|e| e.field_text(0)).as_deref(),
         Some("q?j")
     );
     press(&mut app, KeyCode::Esc);

@@ -219,3 +219,20 @@ fn ten_thousand_routes_on_one_port_are_analysed_quickly() {
         started.elapsed()
     );
 }
+
+#[test]
+fn stored_routes_are_put_in_load_order_first() {
+    let wide = json!({"server_port": 9100});
+    let narrow = json!({"server_port": 9100, "remote_addr": "10.0.0.1"});
+    // "10" sorts before "2" as the gateway sorts ids of one revision.
+    let same_revision = shadowed_stored([("2", &wide, 5), ("10", &narrow, 5)]);
+    assert!(same_revision.is_empty(), "{same_revision:?}");
+    let found = shadowed_stored([("10", &narrow, 9), ("2", &wide, 5)]);
+    assert_eq!(
+        found,
+        [Shadowed {
+            id: "10".into(),
+            by: vec!["2".into()]
+        }]
+    );
+}
