@@ -1,7 +1,7 @@
 //! The route editor: the form (one line per field, the focused one with its cursor and
 //! selection, the live problem in red under the field it belongs to) or the raw JSON (a text
-//! area with line numbers, the live problem under it with its line and JSON path), and the
-//! last save's failure in a box at the bottom.
+//! area with line numbers; the line at fault marked `✗` and red, the problem right under the
+//! text with its line and JSON path), and the last save's failure in a box at the bottom.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
@@ -47,21 +47,53 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
+fn problem_line_text(problem: &EditorError) -> String {
+    format!("  ✗ {}", problem.located())
+}
+
 fn problem_line(problem: &EditorError) -> Line<'static> {
-    Line::styled(
-        format!("  ✗ {}", problem.located()),
-        Style::new().fg(Color::Red),
-    )
+    Line::styled(problem_line_text(problem), Style::new().fg(Color::Red))
 }
 
 fn render_raw(frame: &mut Frame, area: Rect, raw: &TextBuffer, problem: Option<&EditorError>) {
-    let height = u16::from(problem.is_some()) * 2;
-    let [text, below] =
-        Layout::vertical([Constraint::Min(1), Constraint::Length(height)]).areas(area);
+    let width = usize::from(area.width.max(1));
+    let below = problem.map_or(0, |p| problem_line_text(p).chars().count().div_ceil(width).min(3));
+    let below = u16::try_from(below).unwrap_or(3);
+    // The text takes what it needs, so a problem sits right under a short JSON body.
+    let needed = u16::try_from(raw.area().lines().len() + 1).unwrap_or(u16::MAX);
+    let text_height = needed.min(area.height.saturating_sub(below)).max(1);
+    let [text, rest] =
+        Layout::vertical([Constraint::Length(text_height), Constraint::Min(0)]).areas(area);
     frame.render_widget(raw.area(), text);
-    if let Some(p) = problem {
-        let widget = Paragraph::new(problem_line(p)).wrap(Wrap { trim: false });
-        frame.render_widget(widget, below);
+    let Some(p) = problem else { return };
+    if let Some(line) = p.line {
+        mark_line(frame, text, raw, line);
+    }
+    let widget = Paragraph::new(problem_line(p)).wrap(Wrap { trim: false });
+    frame.render_widget(widget, rest);
+}
+
+/// Marks the raw JSON's `line` where it is on screen: `✗` in the line-number gutter and the
+/// text in red.
+fn mark_line(frame: &mut Frame, text: Rect, raw: &TextBuffer, line: usize) {
+    let (top, _) = raw.area().scroll_offset();
+    let Some(row) = line
+        .checked_sub(usize::from(top))
+        .and_then(|r| u16::try_from(r).ok())
+        .filter(|r| *r < text.height)
+    else {
+        return;
+    };
+    let y = text.y + row;
+    let buf = frame.buffer_mut();
+    if let Some(cell) = buf.cell_mut((text.x, y)) {
+        cell.set_symbol("✗").set_fg(Color::Red);
+    }
+    let gutter = raw.area().line_number_width();
+    for x in text.x + gutter..text.right() {
+        if let Some(cell) = buf.cell_mut((x, y)) {
+            cell.set_fg(Color::Red);
+        }
     }
 }
 
