@@ -6,7 +6,7 @@
 //! route the same way.
 //!
 //! - [`addr`]: [`AddrRule`], matching and containment of address conditions.
-//! - [`sni`]: [`SniPattern`].
+//! - [`sni`]: the [`SniPattern`] type.
 
 pub mod addr;
 pub mod sni;

@@ -389,9 +389,9 @@ async fn shadowed_routes_are_warned_about_listed_and_explained() {
     let apply = gw.ctl(&["apply", "-f", "shadow.yaml"]).await;
     assert_run(&apply, 0);
     assert!(
-        apply
-            .stderr
-            .contains("warning: stream_routes/narrow is shadowed by stream_route wide: it never matches"),
+        apply.stderr.contains(
+            "warning: stream_routes/narrow is shadowed by stream_route wide: it never matches"
+        ),
         "{apply}"
     );
     client::wait_for_greeting(gw.tcp_addr(0), "wide", APPLY)
@@ -413,7 +413,15 @@ async fn shadowed_routes_are_warned_about_listed_and_explained() {
 
     let port_text = port.to_string();
     let explained = gw
-        .ctl(&["match", "--client", "127.0.0.1", "--server-port", &port_text, "-o", "json"])
+        .ctl(&[
+            "match",
+            "--client",
+            "127.0.0.1",
+            "--server-port",
+            &port_text,
+            "-o",
+            "json",
+        ])
         .await;
     assert_run(&explained, 0);
     let report: Value = serde_json::from_str(&explained.stdout).expect("match -o json");
@@ -425,10 +433,18 @@ async fn shadowed_routes_are_warned_about_listed_and_explained() {
         .expect("narrow in the report");
     assert_eq!(narrow["shadowed_by"], json!(["wide"]), "{report}");
     let table = gw
-        .ctl(&["match", "--client", "127.0.0.1", "--server-port", &port_text])
+        .ctl(&[
+            "match",
+            "--client",
+            "127.0.0.1",
+            "--server-port",
+            &port_text,
+        ])
         .await;
     assert!(
-        table.stdout.contains("(shadowed by stream_route wide: it never matches)"),
+        table
+            .stdout
+            .contains("(shadowed by stream_route wide: it never matches)"),
         "{table}"
     );
 
@@ -445,12 +461,14 @@ async fn shadowed_routes_are_warned_about_listed_and_explained() {
     let local = gw.ctl(&["validate", "-f", "local.yaml"]).await;
     assert_run(&local, 0);
     assert!(
-        local
-            .stderr
-            .contains("warning: stream_routes[0] (id b): shadowed by stream_route a: it never matches"),
+        local.stderr.contains(
+            "warning: stream_routes[0] (id b): shadowed by stream_route a: it never matches"
+        ),
         "{local}"
     );
-    let json_out = gw.ctl(&["validate", "-f", "local.yaml", "-o", "json"]).await;
+    let json_out = gw
+        .ctl(&["validate", "-f", "local.yaml", "-o", "json"])
+        .await;
     assert_run(&json_out, 0);
     let out: Value = serde_json::from_str(&json_out.stdout).expect("validate -o json");
     assert_eq!(out["valid"], true);

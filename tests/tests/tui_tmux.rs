@@ -139,9 +139,11 @@ async fn dashboard_shows_live_route_help_and_quits_restoring_the_terminal() {
 /// checks the Admin API has the edit and the rest unchanged.
 async fn edit_in_the_middle_see_the_error_fix_and_save(tmux: &Tmux, gw: &Gateway, port: u16) {
     tmux.send_keys(&["e"]).expect("send e");
-    tmux.wait_for("the editor form", SCREEN, |s| s.contains("Edit stream_route tui-e2e"))
-        .await
-        .expect("editor opens");
+    tmux.wait_for("the editor form", SCREEN, |s| {
+        s.contains("Edit stream_route tui-e2e")
+    })
+    .await
+    .expect("editor opens");
     tmux.send_keys(&["C-t"]).expect("send ^t");
     let raw = tmux
         .wait_for("the raw JSON", SCREEN, |s| s.contains("(raw JSON)"))
@@ -164,12 +166,16 @@ async fn edit_in_the_middle_see_the_error_fix_and_save(tmux: &Tmux, gw: &Gateway
         .await
         .expect("inline error with its path while typing");
     eprintln!("editor with an inline error:\n{error}");
-    tmux.send_keys(&["BSpace", "BSpace"]).expect("delete the digits");
-    tmux.wait_for("the error gone", SCREEN, |s| s.contains(&port_line) && !s.contains("✗"))
-        .await
-        .expect("the fix clears the error");
+    tmux.send_keys(&["BSpace", "BSpace"])
+        .expect("delete the digits");
+    tmux.wait_for("the error gone", SCREEN, |s| {
+        s.contains(&port_line) && !s.contains("✗")
+    })
+    .await
+    .expect("the fix clears the error");
     tmux.send_keys(&["Home"]).expect("line head");
-    tmux.send_keys(&["\"name\": \"via-tui\", "]).expect("type a member");
+    tmux.send_keys(&["\"name\": \"via-tui\", "])
+        .expect("type a member");
     tmux.wait_for("the edited line", SCREEN, |s| {
         s.contains(&format!("\"name\": \"via-tui\",   {port_line}"))
             || s.contains(&format!("\"name\": \"via-tui\", {port_line}"))
@@ -177,18 +183,22 @@ async fn edit_in_the_middle_see_the_error_fix_and_save(tmux: &Tmux, gw: &Gateway
     .await
     .expect("text inserted at the line head");
     tmux.send_keys(&["C-s"]).expect("send ^s");
-    tmux.wait_for("the save", SCREEN, |s| s.contains("stream_route tui-e2e saved"))
-        .await
-        .expect("saved through the Admin API");
+    tmux.wait_for("the save", SCREEN, |s| {
+        s.contains("stream_route tui-e2e saved")
+    })
+    .await
+    .expect("saved through the Admin API");
     let stored = gw.get("/stream_routes/tui-e2e").await;
     assert_eq!(stored.status, 200, "{}", stored.text);
     let value = stored.json()["value"].clone();
     assert_eq!(value["name"], "via-tui", "{value}");
     assert_eq!(value["server_port"], port, "{value}");
     assert!(value["upstream"]["nodes"].is_object(), "{value}");
-    tmux.wait_for("the routes view again", SCREEN, |s| s.contains("tui-e2e via-tui"))
-        .await
-        .expect("back on the routes view with the new name");
+    tmux.wait_for("the routes view again", SCREEN, |s| {
+        s.contains("tui-e2e via-tui")
+    })
+    .await
+    .expect("back on the routes view with the new name");
 }
 
 /// Regenerates the screens of `docs/tui.md`: two routes (a stored upstream with two nodes and

@@ -505,9 +505,17 @@ fn raw_json_keys_move_edit_and_undo_in_the_middle_and_the_save_sends_the_edit() 
     press(&mut app, KeyCode::Left);
     press(&mut app, KeyCode::Backspace);
     typing(&mut app, "1");
-    assert!(raw_text(&app).contains("\"server_port\": 9101,"), "{}", raw_text(&app));
+    assert!(
+        raw_text(&app).contains("\"server_port\": 9101,"),
+        "{}",
+        raw_text(&app)
+    );
     ctrl(&mut app, 'z');
-    assert!(raw_text(&app).contains("\"server_port\": 910,"), "{}", raw_text(&app));
+    assert!(
+        raw_text(&app).contains("\"server_port\": 910,"),
+        "{}",
+        raw_text(&app)
+    );
     ctrl(&mut app, 'r');
     let effects = ctrl(&mut app, 's');
     let Some(Effect::SaveRoute { id, body }) = effects.first() else {
@@ -534,7 +542,10 @@ fn typing_shows_the_model_error_at_once_and_the_fix_clears_it() {
     ctrl(&mut app, 'z');
     ctrl(&mut app, 'z');
     assert_eq!(problem(&app), None);
-    assert_eq!(app.editor.as_ref().map(|e| e.field_text(4)).as_deref(), Some("9100"));
+    assert_eq!(
+        app.editor.as_ref().map(|e| e.field_text(4)).as_deref(),
+        Some("9100")
+    );
 }
 
 #[test]
@@ -545,7 +556,11 @@ fn a_stored_upstream_that_does_not_exist_is_flagged_while_typing() {
         press(&mut app, KeyCode::Down);
     }
     typing(&mut app, "9");
-    let p = app.editor.as_ref().and_then(|e| e.problem.clone()).expect("no upstream 19");
+    let p = app
+        .editor
+        .as_ref()
+        .and_then(|e| e.problem.clone())
+        .expect("no upstream 19");
     assert_eq!(p.path.as_deref(), Some("$.upstream_id"));
     assert!(p.message.contains("upstream id [19]"), "{p:?}");
 }
@@ -563,7 +578,13 @@ fn pasted_text_and_the_clipboard_go_in_at_the_cursor() {
     press_code(&mut app, KeyCode::Char('c'), KeyModifiers::ALT);
     press(&mut app, KeyCode::Tab);
     ctrl(&mut app, 'v');
-    assert_eq!(app.editor.as_ref().map(|e| e.field_text(1)).as_deref(), Some("x r-7"));
+    assert_eq!(
+        app.editor.as_ref().map(|e| e.field_text(1)).as_deref(),
+        Some("x r-7")
+    );
     ctrl(&mut app, 'd');
-    assert_eq!(app.editor.as_ref().map(|e| e.field_text(1)).as_deref(), Some(""));
+    assert_eq!(
+        app.editor.as_ref().map(|e| e.field_text(1)).as_deref(),
+        Some("")
+    );
 }

@@ -247,10 +247,8 @@ pub fn run_test(app: &mut App) -> Vec<Effect> {
 /// Unbound keys in the editor and tester edit their text; an edit is checked at once.
 pub fn type_text(app: &mut App, key: KeyEvent) {
     match app.view {
-        View::Editor => {
-            if app.editor.as_mut().is_some_and(|e| e.input(key)) {
-                app.recheck_editor();
-            }
+        View::Editor if app.editor.as_mut().is_some_and(|e| e.input(key)) => {
+            app.recheck_editor();
         }
         View::Tester => {
             let Some(tester) = &mut app.tester else {
@@ -285,10 +283,8 @@ pub fn paste_text(app: &mut App, text: &str) {
             set_prompt(app, input, false);
         }
         Mode::Normal => match app.view {
-            View::Editor => {
-                if app.editor.as_mut().is_some_and(|e| e.insert(text)) {
-                    app.recheck_editor();
-                }
+            View::Editor if app.editor.as_mut().is_some_and(|e| e.insert(text)) => {
+                app.recheck_editor();
             }
             View::Tester => {
                 if let Some(tester) = &mut app.tester {

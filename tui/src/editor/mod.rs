@@ -298,10 +298,10 @@ impl EditorState {
             } else if i == NODES {
                 // No nodes: the form describes no inline upstream (a stored one may still
                 // name its nodes through service discovery).
-                if !body
+                let discovered = body
                     .get("upstream")
-                    .is_some_and(|u| u.get("service_name").is_some())
-                {
+                    .is_some_and(|u| u.get("service_name").is_some());
+                if !discovered {
                     body.shift_remove("upstream");
                 }
             }

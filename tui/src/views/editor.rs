@@ -57,7 +57,9 @@ fn problem_line(problem: &EditorError) -> Line<'static> {
 
 fn render_raw(frame: &mut Frame, area: Rect, raw: &TextBuffer, problem: Option<&EditorError>) {
     let width = usize::from(area.width.max(1));
-    let below = problem.map_or(0, |p| problem_line_text(p).chars().count().div_ceil(width).min(3));
+    let below = problem.map_or(0, |p| {
+        problem_line_text(p).chars().count().div_ceil(width).min(3)
+    });
     let below = u16::try_from(below).unwrap_or(3);
     // The text takes what it needs, so a problem sits right under a short JSON body.
     let needed = u16::try_from(raw.area().lines().len() + 1).unwrap_or(u16::MAX);
