@@ -359,6 +359,11 @@ async fn validate_names_each_bad_field_with_the_model_messages() {
     assert_eq!(good.stdout, "valid: 1 objects\n");
 }
 
+/// `run` printed `warning` on stderr.
+fn assert_warns(run: &CtlRun, warning: &str) {
+    assert!(run.stderr.contains(warning), "no {warning:?} in\n{run}");
+}
+
 /// A file whose second route can never match: the first takes every connection to the port.
 fn shadowing_file(port: u16, node: &str) -> String {
     format!(
@@ -388,11 +393,9 @@ async fn shadowed_routes_are_warned_about_listed_and_explained() {
     // On the server the order is creation: "wide" first, then "narrow" it shadows.
     let apply = gw.ctl(&["apply", "-f", "shadow.yaml"]).await;
     assert_run(&apply, 0);
-    assert!(
-        apply.stderr.contains(
-            "warning: stream_routes/narrow is shadowed by stream_route wide: it never matches"
-        ),
-        "{apply}"
+    assert_warns(
+        &apply,
+        "warning: stream_routes/narrow is shadowed by stream_route wide: it never matches",
     );
     client::wait_for_greeting(gw.tcp_addr(0), "wide", APPLY)
         .await
@@ -460,11 +463,9 @@ async fn shadowed_routes_are_warned_about_listed_and_explained() {
     .expect("write the local file");
     let local = gw.ctl(&["validate", "-f", "local.yaml"]).await;
     assert_run(&local, 0);
-    assert!(
-        local.stderr.contains(
-            "warning: stream_routes[0] (id b): shadowed by stream_route a: it never matches"
-        ),
-        "{local}"
+    assert_warns(
+        &local,
+        "warning: stream_routes[0] (id b): shadowed by stream_route a: it never matches",
     );
     let json_out = gw
         .ctl(&["validate", "-f", "local.yaml", "-o", "json"])

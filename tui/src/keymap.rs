@@ -4,6 +4,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::editor::EditOp;
+
 /// What a key asks for; the update function gives it meaning per view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -53,20 +55,8 @@ pub enum Action {
     Save,
     /// Editor: switch between the form and raw JSON.
     ToggleRaw,
-    /// Editor: undo the last edit of the focused text.
-    Undo,
-    /// Editor: redo it.
-    Redo,
-    /// Editor: cut the selection.
-    Cut,
-    /// Editor: copy the selection.
-    Copy,
-    /// Editor: paste what was cut or copied.
-    Paste,
-    /// Editor: select the whole text.
-    SelectAll,
-    /// Editor: delete the cursor's line.
-    DeleteLine,
+    /// Editor: an editing operation on the focused text (undo, cut, paste, ...).
+    EditText(EditOp),
     /// Tester: run the test.
     RunTest,
 }
@@ -201,6 +191,17 @@ macro_rules! bind {
             write: $write,
         }
     };
+    (edit $chords:expr, $keys:expr, $label:expr, $help:expr, $op:ident) => {
+        Binding {
+            chords: $chords,
+            keys: $keys,
+            label: $label,
+            help: $help,
+            action: Action::EditText(EditOp::$op),
+            scope: Scope::Only(EDITORS),
+            write: false,
+        }
+    };
 }
 
 /// The keymap, in footer/help order. The first match wins.
@@ -231,13 +232,13 @@ pub const BINDINGS: &[Binding] = &[
     bind!(&[code(KeyCode::BackTab), code(KeyCode::Up)], "S-tab/↑", "prev", "editor: previous field", PrevField, Scope::Only(&[ViewKind::Editor]), false),
     bind!(&[ctrl('s')], "^s", "save", "editor: save (Admin API PUT)", Save, Scope::Only(EDITORS), true),
     bind!(&[ctrl('t')], "^t", "raw json", "editor: form / raw JSON", ToggleRaw, Scope::Only(EDITORS), false),
-    bind!(&[ctrl('z')], "^z", "undo", "editor: undo", Undo, Scope::Only(EDITORS), false),
-    bind!(&[ctrl('r')], "^r", "", "editor: redo", Redo, Scope::Only(EDITORS), false),
-    bind!(&[ctrl('a')], "^a", "", "editor: select all", SelectAll, Scope::Only(EDITORS), false),
-    bind!(&[ctrl('x')], "^x", "", "editor: cut", Cut, Scope::Only(EDITORS), false),
-    bind!(&[alt('c')], "M-c", "", "editor: copy", Copy, Scope::Only(EDITORS), false),
-    bind!(&[ctrl('v')], "^v", "", "editor: paste", Paste, Scope::Only(EDITORS), false),
-    bind!(&[ctrl('d')], "^d", "", "editor: delete the line", DeleteLine, Scope::Only(EDITORS), false),
+    bind!(edit &[ctrl('z')], "^z", "undo", "editor: undo", Undo),
+    bind!(edit &[ctrl('r')], "^r", "", "editor: redo", Redo),
+    bind!(edit &[ctrl('a')], "^a", "", "editor: select all", SelectAll),
+    bind!(edit &[ctrl('x')], "^x", "", "editor: cut", Cut),
+    bind!(edit &[alt('c')], "M-c", "", "editor: copy", Copy),
+    bind!(edit &[ctrl('v')], "^v", "", "editor: paste", Paste),
+    bind!(edit &[ctrl('d')], "^d", "", "editor: delete the line", DeleteLine),
     bind!(&[code(KeyCode::Enter)], "enter", "run", "tester: run the test", RunTest, Scope::Only(&[ViewKind::Tester]), false),
     bind!(&[code(KeyCode::Esc)], "esc", "back", "editor/tester: back", Back, Scope::Only(&[ViewKind::Editor, ViewKind::JsonEditor, ViewKind::Tester]), false),
 ];
@@ -318,7 +319,7 @@ mod tests {
         let alt_c = press(KeyCode::Char('c'), KeyModifiers::ALT);
         assert_eq!(
             lookup(&alt_c, ViewKind::JsonEditor, false),
-            Some(Action::Copy)
+            Some(Action::EditText(EditOp::Copy))
         );
     }
 
@@ -335,7 +336,7 @@ mod tests {
         let ctrl_d = press(KeyCode::Char('d'), KeyModifiers::CONTROL);
         assert_eq!(
             lookup(&ctrl_d, ViewKind::JsonEditor, false),
-            Some(Action::DeleteLine)
+            Some(Action::EditText(EditOp::DeleteLine))
         );
     }
 

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::actions::{self, quit};
 use super::rows::row_count;
 use super::{App, Link, Mode, Pending, View};
-use crate::editor::{EditOp, EditorError};
+use crate::editor::EditorError;
 use crate::event::{Effect, Event};
 use crate::keymap::{self, Action};
 
@@ -246,13 +246,7 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
             }
             app.recheck_editor();
         }
-        Action::Undo => actions::edit_text(app, EditOp::Undo),
-        Action::Redo => actions::edit_text(app, EditOp::Redo),
-        Action::Cut => actions::edit_text(app, EditOp::Cut),
-        Action::Copy => actions::edit_text(app, EditOp::Copy),
-        Action::Paste => actions::edit_text(app, EditOp::Paste),
-        Action::SelectAll => actions::edit_text(app, EditOp::SelectAll),
-        Action::DeleteLine => actions::edit_text(app, EditOp::DeleteLine),
+        Action::EditText(op) => actions::edit_text(app, op),
         Action::RunTest => return actions::run_test(app),
     }
     Vec::new()
