@@ -415,17 +415,14 @@ async fn shadowed_routes_are_warned_about_listed_and_explained() {
     assert_eq!(row("wide").as_deref(), Some("-"), "{wide}");
 
     let port_text = port.to_string();
-    let explained = gw
-        .ctl(&[
-            "match",
-            "--client",
-            "127.0.0.1",
-            "--server-port",
-            &port_text,
-            "-o",
-            "json",
-        ])
-        .await;
+    let asked = [
+        "match",
+        "--client",
+        "127.0.0.1",
+        "--server-port",
+        &port_text,
+    ];
+    let explained = gw.ctl(&[&asked[..], &["-o", "json"]].concat()).await;
     assert_run(&explained, 0);
     let report: Value = serde_json::from_str(&explained.stdout).expect("match -o json");
     assert_eq!(report["matched"], "wide");
@@ -435,15 +432,7 @@ async fn shadowed_routes_are_warned_about_listed_and_explained() {
         .cloned()
         .expect("narrow in the report");
     assert_eq!(narrow["shadowed_by"], json!(["wide"]), "{report}");
-    let table = gw
-        .ctl(&[
-            "match",
-            "--client",
-            "127.0.0.1",
-            "--server-port",
-            &port_text,
-        ])
-        .await;
+    let table = gw.ctl(&asked).await;
     assert!(
         table
             .stdout
