@@ -246,7 +246,9 @@ pub const BINDINGS: &[Binding] = &[
 fn matches(chord: &Chord, event: &KeyEvent) -> bool {
     let ctrl_held = event.modifiers.contains(KeyModifiers::CONTROL);
     let alt_held = event.modifiers.contains(KeyModifiers::ALT);
-    chord.ctrl == ctrl_held && chord.alt == alt_held && chord.code == event.code
+    // A chord without alt also takes alt+key: a terminal reads a quick `esc` then `:` as
+    // alt-`:`, which must still open the prompt.
+    chord.ctrl == ctrl_held && (alt_held || !chord.alt) && chord.code == event.code
 }
 
 /// The action bound to `event` in `view`, honouring `readonly`.
@@ -282,11 +284,15 @@ pub fn help_rows(readonly: bool) -> Vec<(&'static str, &'static str, String)> {
             let scope = match b.scope {
                 Scope::Everywhere => "everywhere".to_owned(),
                 Scope::Browse => "lists".to_owned(),
-                Scope::Only(views) => views
-                    .iter()
-                    .map(|v| v.title().to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                Scope::Only(views) => {
+                    let mut titles: Vec<String> = Vec::new();
+                    for title in views.iter().map(|v| v.title().to_lowercase()) {
+                        if !titles.contains(&title) {
+                            titles.push(title);
+                        }
+                    }
+                    titles.join(", ")
+                }
             };
             (b.keys, b.help, scope)
         })
