@@ -9,7 +9,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::{header_style, list_title, render_list};
+use super::{header_style, list_title, render_list, CONN_AGE_AND_BYTES};
 use crate::app::rows::{detail_conn_rows, match_text, route, upstream_text};
 use crate::app::App;
 use crate::units;
@@ -162,11 +162,7 @@ fn render_conns(frame: &mut Frame, area: Rect, app: &App, route_id: &str) {
     if with_node {
         columns.push(("NODE", Constraint::Min(15)));
     }
-    columns.extend([
-        ("AGE", Constraint::Length(6)),
-        ("IN", Constraint::Length(6)),
-        ("OUT", Constraint::Length(6)),
-    ]);
+    columns.extend(CONN_AGE_AND_BYTES);
     let title = list_title("Connections", rows.len(), &app.detail, &[]);
     render_list(frame, area, title, columns, body, &app.detail);
 }
