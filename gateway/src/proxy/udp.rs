@@ -182,14 +182,8 @@ impl Listener {
                 return;
             }
         };
-        let registration = ctx.registry.insert(RoutedConnection {
-            route_id: routed.route_id.clone(),
-            upstream: routed.upstream.key().to_string(),
-            transport: Transport::Udp,
-            client,
-            local: listener,
-            server: local,
-        });
+        let placed = RoutedConnection::new(&routed, Transport::Udp, client, (listener, local));
+        let registration = ctx.registry.insert(placed);
         let mut recorder =
             SessionRecorder::start(&ctx.sessions, client, listener, Transport::Udp, snapshot);
         recorder.set_server(local);

@@ -6,7 +6,7 @@ use ratatui::text::Text;
 use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
-use super::{list_title, render_list};
+use super::{list_title, render_list, CONN_AGE_AND_BYTES};
 use crate::app::rows::{conn_rows, CONN_SORTS};
 use crate::app::App;
 use crate::units;
@@ -46,10 +46,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         ("ROUTE", Constraint::Length(6)),
         ("NODE", Constraint::Min(16)),
         ("PROTO", Constraint::Length(5)),
-        ("AGE", Constraint::Length(6)),
-        ("IN", Constraint::Length(6)),
-        ("OUT", Constraint::Length(6)),
     ]);
+    columns.extend(CONN_AGE_AND_BYTES);
     if wide {
         columns.push(("IDLE", Constraint::Length(6)));
     }

@@ -25,6 +25,13 @@ use ratatui::Frame;
 
 use crate::app::ListState;
 
+/// The columns every connection list ends with: age, bytes in, bytes out.
+pub const CONN_AGE_AND_BYTES: [(&str, Constraint); 3] = [
+    ("AGE", Constraint::Length(6)),
+    ("IN", Constraint::Length(6)),
+    ("OUT", Constraint::Length(6)),
+];
+
 /// Style of the selected row.
 pub fn selected_style() -> Style {
     Style::new()

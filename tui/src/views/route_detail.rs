@@ -9,7 +9,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::{header_style, list_title, render_list};
+use super::{header_style, list_title, render_list, CONN_AGE_AND_BYTES};
 use crate::app::rows::{detail_conn_rows, match_text, route, upstream_text};
 use crate::app::App;
 use crate::units;
@@ -53,7 +53,7 @@ fn render_summary(frame: &mut Frame, area: Rect, route: &RouteInfo) {
         Some(why) if route.upstream.is_none() => format!("- ({why})"),
         _ => upstream_text(route),
     };
-    let lines = vec![
+    let mut lines = vec![
         Line::from(format!(
             "match {}   upstream {}   plugins {}",
             match_text(route),
@@ -74,6 +74,13 @@ fn render_summary(frame: &mut Frame, area: Rect, route: &RouteInfo) {
             s.rejected.no_upstream, s.rejected.connect_failed, s.rejected.plugin
         )),
     ];
+    if !route.shadowed_by.is_empty() {
+        let never = model::shadow::describe(&route.shadowed_by);
+        lines[2] = Line::styled(
+            format!("⊘ {never}: it never matches"),
+            Style::new().fg(Color::Yellow),
+        );
+    }
     let title = match &route.name {
         Some(name) if !name.is_empty() => format!(" Route {} · {} ", route.id, name),
         _ => format!(" Route {} ", route.id),
@@ -155,11 +162,7 @@ fn render_conns(frame: &mut Frame, area: Rect, app: &App, route_id: &str) {
     if with_node {
         columns.push(("NODE", Constraint::Min(15)));
     }
-    columns.extend([
-        ("AGE", Constraint::Length(6)),
-        ("IN", Constraint::Length(6)),
-        ("OUT", Constraint::Length(6)),
-    ]);
+    columns.extend(CONN_AGE_AND_BYTES);
     let title = list_title("Connections", rows.len(), &app.detail, &[]);
     render_list(frame, area, title, columns, body, &app.detail);
 }
