@@ -174,6 +174,7 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         dns_resolver_valid,
         disable_upstream_healthcheck,
         data_plane,
+        log: super::logs::read(r, prefix),
     }
 }
 

@@ -13,6 +13,7 @@ mod checks;
 pub mod env;
 mod listen;
 mod load;
+mod logs;
 mod reader;
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub(crate) use self::listen::lua_type;
+pub use self::logs::{ErrorLogLevel, LineFormat, LogSettings};
 pub use self::listen::validate_port_or_range;
 pub use self::load::{
     DEFAULT_ACCESS_LOG_FORMAT, DEFAULT_KEYRING, DEFAULT_STREAM_PLUGINS, KNOWN_STREAM_PLUGINS,
@@ -216,6 +218,8 @@ pub struct Config {
     pub disable_upstream_healthcheck: bool,
     /// `apisix.data_plane` (ours): the relay engine, the runtime layout and live stats.
     pub data_plane: DataPlaneSettings,
+    /// The error log: `nginx_config.error_log`, `error_log_level`, `apisix.log_format`.
+    pub log: LogSettings,
 }
 
 /// `apisix.data_plane` (our addition): engine choices that `make bench` compares. Each is read

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, LogSettings};
 use crate::proxy::admission::Admission;
 use crate::proxy::listener::{ListenError, ListenerSet, ReconcileReport};
 use crate::proxy::registry::ConnectionRegistry;
@@ -225,6 +225,9 @@ impl Server {
                 }
                 LifecycleEvent::Shutdown => break,
                 LifecycleEvent::ReopenLogs => {
+                    if let Err(error) = crate::logging::reopen() {
+                        tracing::error!(%error, "error log reopen failed: keeping the old file");
+                    }
                     self.observe.reopen_logs().await;
                     self.remote.reopen_logs();
                 }
@@ -328,8 +331,25 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
     if new.data_dir != config.data_dir || new.config_provider != config.config_provider {
         tracing::warn!("store settings changed: they take effect after a restart");
     }
+    keep_log_settings(&config.log, &mut new.log);
     *config = new;
     tracing::info!("configuration reloaded");
+}
+
+/// The error log is set up once at start: a reload keeps the settings in force (warning when
+/// the file asks for others), and a `--log-format` from the command line stays.
+fn keep_log_settings(in_force: &LogSettings, new: &mut LogSettings) {
+    if in_force.format_from_flag {
+        new.format = in_force.format;
+    }
+    if (&new.error_log, new.level, new.format)
+        != (&in_force.error_log, in_force.level, in_force.format)
+    {
+        tracing::warn!(
+            "error_log, error_log_level or log_format changed: they take effect after a restart"
+        );
+    }
+    *new = in_force.clone();
 }
 
 fn log_reconcile(report: &ReconcileReport) {
