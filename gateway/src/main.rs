@@ -51,6 +51,9 @@ enum Command {
     Stop,
     /// Print the version.
     Version,
+    /// Write the man pages and shell completions under DIR (for packaging).
+    #[command(hide = true)]
+    GenerateDocs { dir: PathBuf },
 }
 
 impl Common {
@@ -160,7 +163,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Start);
     let _log = match command {
-        Command::Start => None,
+        Command::Start | Command::GenerateDocs { .. } => None,
         _ => cli.common.init_command_log(),
     };
     let result = match command {
@@ -181,6 +184,12 @@ fn main() -> ExitCode {
         Command::Version => {
             println!("apisix-gateway {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::GenerateDocs { dir } => {
+            use clap::CommandFactory;
+            program_docs::write(Cli::command(), &dir)
+                .map(|_| ExitCode::SUCCESS)
+                .context("generate-docs")
         }
     };
     result.unwrap_or_else(|e| {

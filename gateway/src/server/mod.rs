@@ -6,11 +6,15 @@
 //! `Reload` re-reads the config file and reconciles the listeners (an invalid new config is
 //! logged and ignored) and re-reads the APIs' certificate files; `ReopenLogs` reopens the
 //! access and audit logs; `Shutdown` (or the event channel closing) stops accepting, drains live
-//! connections for `graceful_shutdown_timeout`, kills the rest and returns.
+//! connections for `graceful_shutdown_timeout`, kills the rest and returns. Under systemd
+//! ([`systemd`]) start-up ends with `READY=1`, a reload is framed by `RELOADING=1`/`READY=1`,
+//! and the drain starts with `STOPPING=1`. `ReopenLogs` reopens the error log too
+//! ([`crate::logging::reopen`]).
 
 pub mod observability;
 pub mod pidfile;
 pub mod signals;
+pub mod systemd;
 pub mod wiring;
 
 use std::sync::Arc;
@@ -72,13 +76,15 @@ pub struct DrainReport {
 }
 
 /// Runs the gateway with `config` until a [`LifecycleEvent::Shutdown`] arrives or `events`
-/// closes.
+/// closes, telling systemd when start-up is complete ([`systemd::ready`]).
 pub async fn run(
     config: Config,
     workers: Workers,
     events: mpsc::Receiver<LifecycleEvent>,
 ) -> Result<(), ServerError> {
-    Server::start_on(config, workers).await?.serve(events).await
+    let server = Server::start_on(config, workers).await?;
+    systemd::ready();
+    server.serve(events).await
 }
 
 /// A started gateway: listeners bound, Admin API up, waiting for lifecycle events.
@@ -216,12 +222,14 @@ impl Server {
         while let Some(event) = events.recv().await {
             match event {
                 LifecycleEvent::Reload => {
+                    systemd::reloading();
                     let old = self.config.clone();
                     reload(&mut self.config, &mut self.listeners).await;
                     self.remote.reload(&old, &self.config);
                     self.proxy
                         .tls
                         .set_settings(TlsSettings::from_config(&self.config));
+                    systemd::ready();
                 }
                 LifecycleEvent::Shutdown => break,
                 LifecycleEvent::ReopenLogs => {
@@ -234,6 +242,7 @@ impl Server {
             }
         }
 
+        systemd::stopping();
         let registry = self.proxy.registry.clone();
         tracing::info!(live = registry.len(), "shutting down: no longer accepting");
         let grace = self.config.graceful_shutdown_timeout;
