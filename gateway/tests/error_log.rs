@@ -136,7 +136,10 @@ async fn json_error_log_is_reopened_on_sigusr1_after_a_rename() {
     assert!(line["pid"].is_u64(), "the structured field pid: {line}");
     for line in json_lines(&log) {
         let level = line["level"].as_str().expect("level");
-        assert!(["info", "warn", "error"].contains(&level), "below info: {line}");
+        assert!(
+            ["info", "warn", "error"].contains(&level),
+            "below info: {line}"
+        );
     }
 
     let rotated = gw.path("logs/error.log.1");
@@ -153,11 +156,18 @@ async fn json_error_log_is_reopened_on_sigusr1_after_a_rename() {
     // The access log writes the same format: one object per session.
     let (echo, _closed) = backends::tcp_echo().await;
     let http = reqwest::Client::new();
-    let route = serde_json::json!({"upstream": {"nodes": {echo.to_string(): 1}, "type": "roundrobin"}});
-    let url = format!("http://127.0.0.1:{}/apisix/admin/stream_routes/r1", gw.admin);
-    let put = wait::within("admin put", http.put(&url).header("X-API-KEY", KEY).json(&route).send())
-        .await
-        .expect("admin answers");
+    let route =
+        serde_json::json!({"upstream": {"nodes": {echo.to_string(): 1}, "type": "roundrobin"}});
+    let url = format!(
+        "http://127.0.0.1:{}/apisix/admin/stream_routes/r1",
+        gw.admin
+    );
+    let put = wait::within(
+        "admin put",
+        http.put(&url).header("X-API-KEY", KEY).json(&route).send(),
+    )
+    .await
+    .expect("admin answers");
     assert!(put.status().is_success(), "{}", put.status());
     let proxy = SocketAddr::from(([127, 0, 0, 1], gw.tcp));
     wait::eventually("an echo through the route", WAIT, || async move {
@@ -176,15 +186,15 @@ async fn json_error_log_is_reopened_on_sigusr1_after_a_rename() {
     assert_eq!(session["bytes_received"], 5);
     assert!(session["time"].is_string() && session["session_time"].is_number());
 
-    let metrics = format!(
-        "http://127.0.0.1:{}/apisix/prometheus/metrics",
-        gw.metrics
-    );
-    let text = wait::within("metrics", async { http.get(&metrics).send().await?.text().await })
-        .await
-        .expect("metrics answer");
+    let metrics = format!("http://127.0.0.1:{}/apisix/prometheus/metrics", gw.metrics);
+    let text = wait::within("metrics", async {
+        http.get(&metrics).send().await?.text().await
+    })
+    .await
+    .expect("metrics answer");
     assert!(
-        text.lines().any(|l| l == "apisix_error_log_dropped_total 0"),
+        text.lines()
+            .any(|l| l == "apisix_error_log_dropped_total 0"),
         "{text}"
     );
     gw.stop().await;

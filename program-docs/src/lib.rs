@@ -39,7 +39,10 @@ pub fn write(command: clap::Command, dir: &Path) -> io::Result<Vec<PathBuf>> {
 fn man_pages(command: &clap::Command, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     clap_mangen::Man::new(command.clone()).render(&mut out)?;
-    let path = dir.join(format!("{}.1", command.get_display_name().unwrap_or(command.get_name())));
+    let path = dir.join(format!(
+        "{}.1",
+        command.get_display_name().unwrap_or(command.get_name())
+    ));
     write_file(&path, &out)?;
     let mut written = vec![path];
     let pages = command
@@ -72,7 +75,11 @@ mod tests {
     fn demo() -> clap::Command {
         clap::Command::new("demo")
             .about("A demo program")
-            .arg(clap::Arg::new("verbose").long("verbose").action(clap::ArgAction::SetTrue))
+            .arg(
+                clap::Arg::new("verbose")
+                    .long("verbose")
+                    .action(clap::ArgAction::SetTrue),
+            )
             .subcommand(clap::Command::new("run").about("Run it"))
             .subcommand(clap::Command::new("secret").hide(true))
     }
@@ -101,11 +108,14 @@ mod tests {
             ]
         );
         let page = std::fs::read_to_string(dir.path().join("man/demo.1")).expect("page");
-        assert!(page.contains(".TH demo 1") && page.contains("verbose"), "{page}");
+        assert!(
+            page.contains(".TH demo 1") && page.contains("verbose"),
+            "{page}"
+        );
         let sub = std::fs::read_to_string(dir.path().join("man/demo-run.1")).expect("page");
         assert!(sub.contains("Run it"), "{sub}");
-        let fish = std::fs::read_to_string(dir.path().join("completions/fish/demo.fish"))
-            .expect("fish");
+        let fish =
+            std::fs::read_to_string(dir.path().join("completions/fish/demo.fish")).expect("fish");
         assert!(fish.contains("complete -c demo"), "{fish}");
     }
 }

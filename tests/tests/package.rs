@@ -35,7 +35,11 @@ fn run(command: &mut Command, what: &str) -> String {
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{what} failed ({}):\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{stderr}",
+        out.status
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -127,8 +131,8 @@ fn check_contents(root: &Path, control: &Path) {
     assert!(postinst.contains("adduser --system"), "{postinst}");
     assert!(postinst.contains("deb-systemd-helper enable apisix-gateway.service"));
     assert!(read("control").contains("Depends: adduser"));
-    let logrotate = std::fs::read_to_string(root.join("etc/logrotate.d/apisix-gateway"))
-        .expect("logrotate");
+    let logrotate =
+        std::fs::read_to_string(root.join("etc/logrotate.d/apisix-gateway")).expect("logrotate");
     assert!(logrotate.contains("--signal=USR1"), "{logrotate}");
 }
 
@@ -162,7 +166,10 @@ fn check_unit(root: &Path, dir: &Path) -> String {
         ("AmbientCapabilities", "CAP_NET_BIND_SERVICE"),
         ("NoNewPrivileges", "yes"),
         ("ProtectSystem", "strict"),
-        ("ReadWritePaths", "/var/lib/apisix-gateway /var/log/apisix-gateway"),
+        (
+            "ReadWritePaths",
+            "/var/lib/apisix-gateway /var/log/apisix-gateway",
+        ),
     ] {
         assert_eq!(setting(&settings, key), want, "{key}=");
     }
@@ -189,7 +196,10 @@ fn check_unit(root: &Path, dir: &Path) -> String {
 /// be in the config exactly once: the packaged config changed otherwise).
 fn relocate_config(root: &Path, dir: &Path, edits: &[(&str, String)]) -> PathBuf {
     let text = std::fs::read_to_string(root.join(&CONFIG[1..])).expect("config");
-    assert!(text.contains("/var/"), "the packaged config has no /var paths");
+    assert!(
+        text.contains("/var/"),
+        "the packaged config has no /var paths"
+    );
     let mut text = text.replace("/var/", &format!("{}/var/", dir.display()));
     for (needle, replacement) in edits {
         assert_eq!(text.matches(needle).count(), 1, "{needle:?} in the config");
@@ -221,8 +231,14 @@ async fn debian_package_holds_the_programs_unit_and_config_and_its_gateway_proxi
     let deb = build_package(dir.path());
     let root = dir.path().join("root");
     let control = dir.path().join("control");
-    run(Command::new(&dpkg_deb).arg("-x").arg(&deb).arg(&root), "dpkg-deb -x");
-    run(Command::new(&dpkg_deb).arg("-e").arg(&deb).arg(&control), "dpkg-deb -e");
+    run(
+        Command::new(&dpkg_deb).arg("-x").arg(&deb).arg(&root),
+        "dpkg-deb -x",
+    );
+    run(
+        Command::new(&dpkg_deb).arg("-e").arg(&deb).arg(&control),
+        "dpkg-deb -e",
+    );
     check_contents(&root, &control);
     let exec_start = check_unit(&root, dir.path());
 
@@ -280,19 +296,35 @@ async fn debian_package_holds_the_programs_unit_and_config_and_its_gateway_proxi
     let key = std::fs::read_to_string(&key_file).expect("the generated admin key");
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{admin}/apisix/admin/stream_routes/echo");
-    let body = serde_json::json!({"upstream": {"nodes": {echo.to_string(): 1}, "type": "roundrobin"}});
-    let put = wait::within("admin put", http.put(&url).header("X-API-KEY", key.trim()).json(&body).send())
-        .await
-        .expect("the Admin API answers right after READY=1");
+    let body =
+        serde_json::json!({"upstream": {"nodes": {echo.to_string(): 1}, "type": "roundrobin"}});
+    let put = wait::within(
+        "admin put",
+        http.put(&url)
+            .header("X-API-KEY", key.trim())
+            .json(&body)
+            .send(),
+    )
+    .await
+    .expect("the Admin API answers right after READY=1");
     assert!(put.status().is_success(), "{}", put.status());
 
     let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], tcp));
-    wait::eventually("an echo through the packaged gateway", Duration::from_secs(15), || async move {
-        let mut stream = client::connect(proxy).await.ok()?;
-        client::echo_roundtrip(&mut stream, b"through the package\n").await.ok()
-    })
+    wait::eventually(
+        "an echo through the packaged gateway",
+        Duration::from_secs(15),
+        || async move {
+            let mut stream = client::connect(proxy).await.ok()?;
+            client::echo_roundtrip(&mut stream, b"through the package\n")
+                .await
+                .ok()
+        },
+    )
     .await;
-    for path in ["var/lib/apisix-gateway/data", "var/log/apisix-gateway/error.log"] {
+    for path in [
+        "var/lib/apisix-gateway/data",
+        "var/log/apisix-gateway/error.log",
+    ] {
         assert!(dir.path().join(path).exists(), "/{path} was not made");
     }
     drop(service);

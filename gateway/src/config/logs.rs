@@ -162,7 +162,10 @@ mod tests {
         assert_eq!(log.level.tracing_filter(), "info");
         assert_eq!(log.format, LineFormat::Json);
         let absolute = parse("nginx_config:\n  error_log: /var/log/gw/error.log\n").expect("ok");
-        assert_eq!(absolute.error_log, Some(PathBuf::from("/var/log/gw/error.log")));
+        assert_eq!(
+            absolute.error_log,
+            Some(PathBuf::from("/var/log/gw/error.log"))
+        );
         let cuts: Vec<&str> = ErrorLogLevel::NAMES
             .iter()
             .map(|name| ErrorLogLevel::parse(name).expect("known").tracing_filter())

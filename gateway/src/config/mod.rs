@@ -24,11 +24,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub(crate) use self::listen::lua_type;
-pub use self::logs::{ErrorLogLevel, LineFormat, LogSettings};
 pub use self::listen::validate_port_or_range;
 pub use self::load::{
     DEFAULT_ACCESS_LOG_FORMAT, DEFAULT_KEYRING, DEFAULT_STREAM_PLUGINS, KNOWN_STREAM_PLUGINS,
 };
+pub use self::logs::{ErrorLogLevel, LineFormat, LogSettings};
 
 use ipnet::IpNet;
 
