@@ -160,6 +160,7 @@ pub fn access_log_format(data: &[u8]) {
         routed: true,
         rejection: None,
         upstream: None,
+        route_stats: None,
     };
     for escape in [Escape::Default, Escape::Json] {
         let (format, _unknown) = LogFormat::parse(template, escape);

@@ -152,6 +152,52 @@ async fn match_names_the_route_and_the_failed_conditions() {
 }
 
 #[tokio::test]
+async fn match_and_stream_routes_name_the_routes_that_shadow_a_route() {
+    let echo = tcp_echo().await;
+    let routes = vec![
+        ("any", route_to(echo, json!({}))),
+        (
+            "port",
+            route_to(
+                echo,
+                json!({"server_port": 9100, "remote_addr": "10.0.0.0/8"}),
+            ),
+        ),
+        ("sni", route_to(echo, json!({"sni": "a.test"}))),
+    ];
+    let h = Harness::start(routes, |_| {}).await;
+    let (status, body) = h.get("/v1/match?client=10.1.2.3&server_port=9100").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["matched"], "any");
+    let verdicts = body["routes"].as_array().expect("routes");
+    let of = |id: &str| {
+        verdicts
+            .iter()
+            .find(|v| v["id"] == id)
+            .cloned()
+            .expect("verdict")
+    };
+    assert_eq!(of("port")["shadowed_by"], json!(["any"]), "{body}");
+    assert_eq!(of("any")["shadowed_by"], json!([]));
+    assert_eq!(
+        of("sni")["shadowed_by"],
+        json!([]),
+        "plain routes never shadow sni routes"
+    );
+    let (status, route) = h.get("/v1/stream_routes/port").await;
+    assert_eq!(status, 200);
+    assert_eq!(route["shadowed_by"], json!(["any"]));
+    let (_, list) = h.get("/v1/stream_routes").await;
+    let shadowed: Vec<&Value> = list["list"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|r| r["shadowed_by"] != json!([]))
+        .collect();
+    assert_eq!(shadowed.len(), 1, "{list}");
+}
+
+#[tokio::test]
 async fn match_reports_no_route_and_bad_input() {
     let echo = tcp_echo().await;
     let routes = vec![("b", route_to(echo, json!({"remote_addr": "10.0.0.0/8"})))];

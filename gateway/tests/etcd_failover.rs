@@ -232,13 +232,13 @@ async fn a_compare_and_swap_retried_after_a_lost_answer_succeeds_once_and_still_
     let first = store.put(key, &json!({"v": 1}), 0).await.expect("put");
     relay.swallow(true);
     let swapped = store
-        .compare_and_put(key, first.current.mod_revision, &json!({"v": 2}), 0)
+        .cas(key, first.current.mod_revision, &json!({"v": 2}), 0)
         .await
         .expect("the retried swap finds its own write");
     assert_eq!(swapped.current.value, json!({"v": 2}));
     // A swap on the old revision is still refused: retries never turn a CAS into a blind write.
     let stale = store
-        .compare_and_put(key, first.current.mod_revision, &json!({"v": 3}), 0)
+        .cas(key, first.current.mod_revision, &json!({"v": 3}), 0)
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
     let now = store.get(key).await.expect("get").expect("present");

@@ -111,18 +111,18 @@ async fn compare_and_put_conflicts_on_a_stale_revision() {
     let store = store(&etcd);
     let key = "/apisix/upstreams/cas";
     let created = store
-        .compare_and_put(key, 0, &json!({"v": 1}), 0)
+        .cas(key, 0, &json!({"v": 1}), 0)
         .await
         .expect("create when absent");
-    let again = store.compare_and_put(key, 0, &json!({"v": 2}), 0).await;
+    let again = store.cas(key, 0, &json!({"v": 2}), 0).await;
     assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
     let updated = store
-        .compare_and_put(key, created.current.mod_revision, &json!({"v": 3}), 0)
+        .cas(key, created.current.mod_revision, &json!({"v": 3}), 0)
         .await
         .expect("update at the current revision");
     assert_eq!(updated.previous.map(|p| p.value), Some(json!({"v": 1})));
     let stale = store
-        .compare_and_put(key, created.current.mod_revision, &json!({"v": 4}), 0)
+        .cas(key, created.current.mod_revision, &json!({"v": 4}), 0)
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
     let now = store.get(key).await.expect("get").expect("present");

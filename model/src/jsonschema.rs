@@ -28,8 +28,62 @@ pub use pattern::matches as pattern_matches;
 
 use serde_json::{Map, Value};
 
+use crate::json_path::JsonPath;
+
+/// A failed check: api7/jsonschema's message and where in the value it points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    /// The message, exactly as api7/jsonschema writes it (nested failures included).
+    pub message: String,
+    /// The innermost value at fault.
+    pub path: JsonPath,
+}
+
+impl From<String> for SchemaError {
+    fn from(message: String) -> Self {
+        SchemaError {
+            message,
+            path: JsonPath::root(),
+        }
+    }
+}
+
+impl SchemaError {
+    /// The failure of a member `key`, seen from its object: `wrap` gives the outer message.
+    fn under_key(self, key: &str, wrap: impl FnOnce(String) -> String) -> Self {
+        SchemaError {
+            message: wrap(self.message),
+            path: self.path.under_key(key),
+        }
+    }
+
+    /// The failure of element `index` (0-based), seen from its array.
+    pub(crate) fn under_index(self, index: usize, wrap: impl FnOnce(String) -> String) -> Self {
+        SchemaError {
+            message: wrap(self.message),
+            path: self.path.under_index(index),
+        }
+    }
+
+    /// The same place, with the outer message `wrap` gives.
+    pub(crate) fn wrapped(self, wrap: impl FnOnce(String) -> String) -> Self {
+        SchemaError {
+            message: wrap(self.message),
+            path: self.path,
+        }
+    }
+}
+
+/// The result of one check.
+pub(crate) type Checked = Result<(), SchemaError>;
+
 /// Validates `value` against `schema`; the error is api7/jsonschema's message.
 pub fn validate(schema: &Value, value: &Value) -> Result<(), String> {
+    check(schema, value).map_err(|e| e.message)
+}
+
+/// [`validate`], keeping the path of the value at fault.
+pub fn validate_at(schema: &Value, value: &Value) -> Result<(), SchemaError> {
     check(schema, value)
 }
 
@@ -74,19 +128,19 @@ fn type_matches(t: &str, v: &Value) -> bool {
 
 /// A boolean `items` or `propertyNames` ends the check as jsonschema does: `true` passes
 /// anything, `false` only an empty table. `None` when the keyword is absent or a schema.
-fn boolean_keyword(keyword: Option<&Value>, v: &Value) -> Option<Result<(), String>> {
+fn boolean_keyword(keyword: Option<&Value>, v: &Value) -> Option<Checked> {
     match keyword {
         Some(Value::Bool(true)) => Some(Ok(())),
         Some(Value::Bool(false)) if table_kind(v) == Some(1) => Some(Ok(())),
-        Some(Value::Bool(false)) => Some(Err("expect false always".to_owned())),
+        Some(Value::Bool(false)) => Some(Err("expect false always".to_owned().into())),
         _ => None,
     }
 }
 
-fn check(schema: &Value, v: &Value) -> Result<(), String> {
+fn check(schema: &Value, v: &Value) -> Checked {
     let s = match schema {
         Value::Bool(true) => return Ok(()),
-        Value::Bool(false) => return Err("expect false always".to_owned()),
+        Value::Bool(false) => return Err("expect false always".to_owned().into()),
         Value::Object(s) => s,
         _ => return Ok(()),
     };
@@ -118,12 +172,12 @@ fn check(schema: &Value, v: &Value) -> Result<(), String> {
     }
     if let (Some(Value::String(format)), Value::String(text)) = (s.get("format"), v) {
         if pattern::format_ok(format, text) == Some(false) {
-            return Err(format!("expect valid {format} format but got: {text}"));
+            return Err(format!("expect valid {format} format but got: {text}").into());
         }
     }
     if let Some(c) = s.get("const") {
         if !deep_eq(v, c) {
-            return Err("failed to check const value".to_owned());
+            return Err("failed to check const value".to_owned().into());
         }
     }
     if let Some(contains) = s.get("contains") {
@@ -163,7 +217,7 @@ fn check_type(s: &Map<String, Value>, v: &Value) -> Result<(), String> {
     }
 }
 
-fn check_object(s: &Map<String, Value>, v: &Value) -> Result<(), String> {
+fn check_object(s: &Map<String, Value>, v: &Value) -> Checked {
     let empty = Map::new();
     let obj = match v {
         Value::Object(m) => Some(m),
@@ -175,17 +229,13 @@ fn check_object(s: &Map<String, Value>, v: &Value) -> Result<(), String> {
     }
     if let Some(Value::Array(required)) = s.get("required") {
         if required.is_empty() && table_kind(v) != Some(1) {
-            return Err("the input data should be an empty table".to_owned());
+            return Err("the input data should be an empty table".to_owned().into());
         }
     }
     Ok(())
 }
 
-fn check_object_fields(
-    s: &Map<String, Value>,
-    obj: &Map<String, Value>,
-    whole: &Value,
-) -> Result<(), String> {
+fn check_object_fields(s: &Map<String, Value>, obj: &Map<String, Value>, whole: &Value) -> Checked {
     let properties = s.get("properties").and_then(Value::as_object);
     let dependencies = s.get("dependencies").and_then(Value::as_object);
     let required: Vec<&str> = match s.get("required") {
@@ -196,14 +246,17 @@ fn check_object_fields(
         for (prop, sub) in props {
             match obj.get(prop) {
                 Some(pv) => {
-                    check(sub, pv)
-                        .map_err(|e| format!("property \"{prop}\" validation failed: {e}"))?;
+                    check(sub, pv).map_err(|e| {
+                        e.under_key(prop, |m| {
+                            format!("property \"{prop}\" validation failed: {m}")
+                        })
+                    })?;
                     if let Some(d) = dependencies.and_then(|d| d.get(prop)) {
                         check_dependency(prop, d, obj, whole)?;
                     }
                 }
                 None if required.contains(&prop.as_str()) => {
-                    return Err(format!("property \"{prop}\" is required"));
+                    return Err(format!("property \"{prop}\" is required").into());
                 }
                 None => {}
             }
@@ -212,7 +265,7 @@ fn check_object_fields(
     let in_properties = |k: &str| properties.is_some_and(|p| p.contains_key(k));
     for prop in &required {
         if !in_properties(prop) && !obj.contains_key(*prop) {
-            return Err(format!("property \"{prop}\" is required"));
+            return Err(format!("property \"{prop}\" is required").into());
         }
     }
     if let Some(deps) = dependencies {
@@ -223,28 +276,24 @@ fn check_object_fields(
         }
     }
     check_additional(s, obj, &in_properties)?;
-    check_count(s, COUNTED_PROPERTIES, obj.len())
+    Ok(check_count(s, COUNTED_PROPERTIES, obj.len())?)
 }
 
-fn check_dependency(
-    prop: &str,
-    dep: &Value,
-    obj: &Map<String, Value>,
-    whole: &Value,
-) -> Result<(), String> {
+fn check_dependency(prop: &str, dep: &Value, obj: &Map<String, Value>, whole: &Value) -> Checked {
     match dep {
         Value::Array(list) if !list.is_empty() => {
             for d in list.iter().filter_map(Value::as_str) {
                 if !obj.contains_key(d) {
-                    return Err(format!(
-                        "property \"{d}\" is required when \"{prop}\" is set"
-                    ));
+                    return Err(
+                        format!("property \"{d}\" is required when \"{prop}\" is set").into(),
+                    );
                 }
             }
             Ok(())
         }
-        schema => check(schema, whole)
-            .map_err(|e| format!("failed to validate dependent schema for \"{prop}\": {e}")),
+        schema => check(schema, whole).map_err(|e| {
+            e.wrapped(|m| format!("failed to validate dependent schema for \"{prop}\": {m}"))
+        }),
     }
 }
 
@@ -252,7 +301,7 @@ fn check_additional(
     s: &Map<String, Value>,
     obj: &Map<String, Value>,
     in_properties: &dyn Fn(&str) -> bool,
-) -> Result<(), String> {
+) -> Checked {
     let additional = s.get("additionalProperties");
     let restricts = matches!(additional, Some(a) if a != &Value::Bool(true));
     let patterns = s.get("patternProperties").and_then(Value::as_object);
@@ -263,31 +312,44 @@ fn check_additional(
         let mut matched = false;
         for (patt, ps) in patterns.into_iter().flatten() {
             if pattern::matches(patt, key) {
-                check(ps, value)
-                    .map_err(|e| format!("failed to validate {key} (matching \"{patt}\"): {e}"))?;
+                check(ps, value).map_err(|e| {
+                    e.under_key(key, |m| {
+                        format!("failed to validate {key} (matching \"{patt}\"): {m}")
+                    })
+                })?;
                 matched = true;
             }
         }
         if restricts && !in_properties(key) && !matched {
             match additional {
-                Some(schema @ Value::Object(_)) => check(schema, value)
-                    .map_err(|e| format!("failed to validate additional property {key}: {e}"))?,
-                _ => return Err(format!("additional properties forbidden, found {key}")),
+                Some(schema @ Value::Object(_)) => check(schema, value).map_err(|e| {
+                    e.under_key(key, |m| {
+                        format!("failed to validate additional property {key}: {m}")
+                    })
+                })?,
+                _ => {
+                    let e =
+                        SchemaError::from(format!("additional properties forbidden, found {key}"));
+                    return Err(SchemaError {
+                        path: JsonPath::root().under_key(key),
+                        ..e
+                    });
+                }
             }
         }
     }
     Ok(())
 }
 
-fn check_combinators(s: &Map<String, Value>, v: &Value) -> Result<(), String> {
+fn check_combinators(s: &Map<String, Value>, v: &Value) -> Checked {
     if let Some(Value::Array(values)) = s.get("enum") {
         if !values.iter().any(|e| deep_eq(v, e)) {
-            return Err("matches none of the enum values".to_owned());
+            return Err("matches none of the enum values".to_owned().into());
         }
     }
     if let Some(Value::Array(all)) = s.get("allOf") {
         for (i, sub) in all.iter().enumerate() {
-            check(sub, v).map_err(|e| format!("allOf {} failed: {e}", i + 1))?;
+            check(sub, v).map_err(|e| e.wrapped(|m| format!("allOf {} failed: {m}", i + 1)))?;
         }
     }
     if let Some(Value::Array(any)) = s.get("anyOf") {
@@ -304,7 +366,8 @@ fn check_combinators(s: &Map<String, Value>, v: &Value) -> Result<(), String> {
                     "object matches none of the required: {}",
                     requires.join(" or ")
                 )
-            });
+            }
+            .into());
         }
     }
     if let Some(Value::Array(one)) = s.get("oneOf") {
@@ -315,31 +378,34 @@ fn check_combinators(s: &Map<String, Value>, v: &Value) -> Result<(), String> {
                     return Err(format!(
                         "value should match only one schema, but matches both schemas {first} and {}",
                         i + 1
-                    ));
+                    )
+                    .into());
                 }
                 matched = Some(i + 1);
             }
         }
         if matched.is_none() {
-            return Err("value should match only one schema, but matches none".to_owned());
+            return Err("value should match only one schema, but matches none"
+                .to_owned()
+                .into());
         }
     }
     if let Some(cond) = s.get("if") {
         let matched = check(cond, v).is_ok();
         if let Some(then) = s.get("then") {
             if matched && check(then, v).is_err() {
-                return Err("then clause did not match".to_owned());
+                return Err("then clause did not match".to_owned().into());
             }
         }
         if let Some(otherwise) = s.get("else") {
             if !matched && check(otherwise, v).is_err() {
-                return Err("else clause did not match".to_owned());
+                return Err("else clause did not match".to_owned().into());
             }
         }
     }
     if let Some(not) = s.get("not") {
         if check(not, v).is_ok() {
-            return Err("value wasn't supposed to match schema".to_owned());
+            return Err("value wasn't supposed to match schema".to_owned().into());
         }
     }
     Ok(())

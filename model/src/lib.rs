@@ -12,7 +12,10 @@
 //!   The Admin API, the store watcher, the YAML loader and `apisixctl validate` all call it.
 //!   Also the PATCH merge ([`validate::merge_patch`]) and delete constraints ([`validate::check_delete`]).
 //! - [`plugins`]: the stream plugins we know, their priorities, schemas and conf checks.
+//! - [`json_path`]: the JSONPath (`$.upstream.timeout`) a validation error points at.
 //! - [`ip`]: IP/CIDR parsing as APISIX's `core.ip` does it.
+//! - [`route_match`]: what a stream route matches, as the router reads it (address rules,
+//!   SNI patterns); [`shadow`]: the routes an earlier route always takes first.
 //! - [`envelope`]: Admin API response bodies (`key`/`value`, `{list,total}`, deleted, not found).
 //! - [`control`]: the Control API's JSON contract (`/v1/status`, `/v1/stream_routes`,
 //!   `/v1/connections`, `/v1/match`, `/v1/healthcheck`), written by the gateway, read by the
@@ -27,10 +30,13 @@ pub mod admin_key;
 pub mod control;
 pub mod envelope;
 pub mod ip;
+pub mod json_path;
 pub mod jsonschema;
 pub mod plugins;
 pub mod resource;
+pub mod route_match;
 pub mod schema;
+pub mod shadow;
 pub mod types;
 pub mod validate;
 

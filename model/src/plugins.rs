@@ -22,7 +22,8 @@ use std::sync::LazyLock;
 
 use serde_json::{json, Map, Value};
 
-use crate::jsonschema::{self, cjson_encode};
+use crate::json_path::JsonPath;
+use crate::jsonschema::{self, cjson_encode, SchemaError};
 
 pub use expr::check_expr;
 
@@ -140,10 +141,15 @@ pub fn schema_listing(enabled: &[String]) -> Value {
 /// ip-restriction (addresses parsed for real) and traffic-split (`vars` expressions).
 /// The error is the plugin's text, without the `failed to check ...` prefix.
 pub fn check_plugin_conf(name: &str, conf: &Value) -> Result<(), String> {
+    check_plugin_conf_at(name, conf).map_err(|e| e.message)
+}
+
+/// [`check_plugin_conf`], keeping the path inside `conf` of a schema failure.
+fn check_plugin_conf_at(name: &str, conf: &Value) -> Result<(), SchemaError> {
     let Some(info) = plugin(name) else {
-        return Err(format!("unknown plugin [{name}]"));
+        return Err(format!("unknown plugin [{name}]").into());
     };
-    jsonschema::validate(&info.schema, conf)?;
+    jsonschema::validate_at(&info.schema, conf)?;
     match name {
         "ip-restriction" => {
             for list in ["whitelist", "blacklist"] {
@@ -155,7 +161,7 @@ pub fn check_plugin_conf(name: &str, conf: &Value) -> Result<(), String> {
                 {
                     let text = jsonschema::lua_tostring(entry);
                     if !crate::ip::validate_cidr_or_ip(&text) {
-                        return Err(format!("invalid ip address: {text}"));
+                        return Err(format!("invalid ip address: {text}").into());
                     }
                 }
             }
@@ -165,8 +171,9 @@ pub fn check_plugin_conf(name: &str, conf: &Value) -> Result<(), String> {
             for rule in rules.into_iter().flatten() {
                 let matches = rule.get("match").and_then(Value::as_array);
                 for m in matches.into_iter().flatten() {
-                    check_expr(m.get("vars"))
-                        .map_err(|e| format!("failed to validate the 'vars' expression: {e}"))?;
+                    check_expr(m.get("vars")).map_err(|e| {
+                        SchemaError::from(format!("failed to validate the 'vars' expression: {e}"))
+                    })?;
                 }
             }
         }
@@ -189,6 +196,17 @@ fn is_disabled(conf: &Value) -> bool {
     conf.get("_meta").and_then(|m| m.get("disable")) == Some(&Value::Bool(true))
 }
 
+/// A plugin's failure in a `plugins` object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginError {
+    /// The plugin at fault.
+    pub plugin: String,
+    /// APISIX's text.
+    pub message: String,
+    /// Where inside the plugin's conf (the root when the conf as a whole is at fault).
+    pub path: JsonPath,
+}
+
 /// Checks a `plugins` object: each conf must be an object, the plugin enabled (in `enabled`)
 /// unless `skip_unknown`, and its conf valid unless `_meta.disable` is true.
 pub fn check_plugins(
@@ -197,34 +215,51 @@ pub fn check_plugins(
     skip_unknown: bool,
     style: CheckStyle,
 ) -> Result<(), String> {
+    check_plugins_at(plugins, enabled, skip_unknown, style).map_err(|e| e.message)
+}
+
+/// [`check_plugins`], naming the plugin at fault and the path inside its conf.
+pub fn check_plugins_at(
+    plugins: &Value,
+    enabled: &[String],
+    skip_unknown: bool,
+    style: CheckStyle,
+) -> Result<(), PluginError> {
     let Value::Object(map) = plugins else {
         return Ok(());
     };
     for (name, conf) in map {
+        let fail = |message: String, path: JsonPath| PluginError {
+            plugin: name.clone(),
+            message,
+            path,
+        };
         if !matches!(conf, Value::Object(_) | Value::Array(_)) {
-            return Err(format!(
+            let text = format!(
                 "invalid plugin conf {} for plugin [{name}]",
                 cjson_encode(conf)
-            ));
+            );
+            return Err(fail(text, JsonPath::root()));
         }
         if plugin(name).is_none() || !enabled.iter().any(|e| e == name) {
             if skip_unknown {
                 continue;
             }
-            return Err(format!("unknown plugin [{name}]"));
+            return Err(fail(format!("unknown plugin [{name}]"), JsonPath::root()));
         }
-        if let Err(err) = check_plugin_conf(name, conf) {
+        if let Err(err) = check_plugin_conf_at(name, conf) {
             if !is_disabled(conf) {
-                return Err(match style {
-                    CheckStyle::Stream => {
-                        format!(
-                            "failed to check the configuration of stream plugin [{name}]: {err}"
-                        )
-                    }
-                    CheckStyle::Http => {
-                        format!("failed to check the configuration of plugin {name} err: {err}")
-                    }
-                });
+                let text = match style {
+                    CheckStyle::Stream => format!(
+                        "failed to check the configuration of stream plugin [{name}]: {}",
+                        err.message
+                    ),
+                    CheckStyle::Http => format!(
+                        "failed to check the configuration of plugin {name} err: {}",
+                        err.message
+                    ),
+                };
+                return Err(fail(text, err.path));
             }
         }
     }

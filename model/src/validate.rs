@@ -87,8 +87,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::jsonschema::{self, lua_tostring};
-use crate::plugins::{check_plugins, plugin_metadata_schema, CheckStyle};
+use crate::json_path::JsonPath;
+use crate::jsonschema::{self, lua_tostring, SchemaError};
+use crate::plugins::{check_plugins_at, plugin_metadata_schema, CheckStyle, PluginError};
 use crate::schema::resource_schema;
 use crate::ResourceKind;
 
@@ -96,18 +97,42 @@ pub use delete::check_delete;
 pub use document::check_document_item;
 pub use patch::{merge_patch, set_sub_path};
 
-/// A rejected write: `message` is the exact `error_msg` APISIX returns (status 400).
+/// A rejected write: `message` is the exact `error_msg` APISIX returns (status 400); `path`
+/// is where in the checked object the fault is (the root when the object as a whole is at
+/// fault). Displays as the message alone, so every `error_msg` stays APISIX's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ValidationError {
     pub message: String,
+    pub path: JsonPath,
 }
 
 impl ValidationError {
+    /// An error about the object as a whole.
     pub fn new(message: impl Into<String>) -> Self {
         ValidationError {
             message: message.into(),
+            path: JsonPath::root(),
         }
+    }
+
+    /// An error about the value at `path`.
+    pub fn at(path: JsonPath, message: impl Into<String>) -> Self {
+        ValidationError {
+            message: message.into(),
+            path,
+        }
+    }
+
+    /// An error about the member `key` of the checked object.
+    pub fn at_key(key: &str, message: impl Into<String>) -> Self {
+        Self::at(JsonPath::keys([key]), message)
+    }
+
+    /// This error seen from the object that holds the checked one under `key`.
+    pub fn under_key(mut self, key: &str) -> Self {
+        self.path = self.path.under_key(key);
+        self
     }
 }
 
@@ -179,11 +204,17 @@ impl Mode {
 
 /// A schema failure: `invalid configuration: <msg>` on writes, the bare message for stored
 /// objects (as APISIX logs them).
-fn schema_error(mode: Mode, msg: String) -> ValidationError {
+fn schema_error(mode: Mode, e: SchemaError) -> ValidationError {
     match mode {
-        Mode::Write => ValidationError::new(format!("invalid configuration: {msg}")),
-        Mode::Stored { .. } => ValidationError::new(msg),
+        Mode::Write => ValidationError::at(e.path, format!("invalid configuration: {}", e.message)),
+        Mode::Stored { .. } => ValidationError::at(e.path, e.message),
     }
+}
+
+/// A plugin's failure, pointing at `plugins.<name>`.
+pub(crate) fn plugin_error(e: PluginError) -> ValidationError {
+    let path = JsonPath::keys(["plugins", e.plugin.as_str()]).join(e.path);
+    ValidationError::at(path, e.message)
 }
 
 /// Lua truthiness of a decoded JSON value (everything but `false`; null is a userdata).
@@ -264,9 +295,12 @@ fn check_forbidden(conf: &Value) -> Result<(), ValidationError> {
     ] {
         for field in FORBIDDEN {
             if present(obj, field) {
-                return Err(ValidationError::new(format!(
-                    "the property is forbidden:  {scope}{field}"
-                )));
+                let path = JsonPath::keys(scope.split('.').filter(|s| !s.is_empty()))
+                    .join(JsonPath::keys([field]));
+                return Err(ValidationError::at(
+                    path,
+                    format!("the property is forbidden:  {scope}{field}"),
+                ));
             }
         }
     }
@@ -301,17 +335,20 @@ pub fn check_write(
             .or_else(|| body_id.as_ref().map(lua_tostring));
         let name = kind.singular();
         match (need_id, &id) {
-            (true, None) => return Err(ValidationError::new(format!("missing {name} id"))),
+            (true, None) => {
+                return Err(ValidationError::at_key("id", format!("missing {name} id")))
+            }
             (false, Some(_)) => {
-                return Err(ValidationError::new(format!(
-                    "wrong {name} id, do not need it"
-                )));
+                return Err(ValidationError::at_key(
+                    "id",
+                    format!("wrong {name} id, do not need it"),
+                ));
             }
             _ => {}
         }
         if let (Some(body_id), Some(id)) = (&body_id, &id) {
             if lua_tostring(body_id) != *id {
-                return Err(ValidationError::new(format!("wrong {name} id")));
+                return Err(ValidationError::at_key("id", format!("wrong {name} id")));
             }
         }
         if let (Value::Object(map), Some(p)) = (&mut conf, path_id) {
@@ -335,7 +372,7 @@ pub fn check_write(
             let Some(schema) = plugin_metadata_schema(name) else {
                 return Err(ValidationError::new("invalid plugin name"));
             };
-            jsonschema::validate(schema, &conf).map_err(|e| schema_error(Mode::Write, e))?;
+            jsonschema::validate_at(schema, &conf).map_err(|e| schema_error(Mode::Write, e))?;
             return Ok(Some(name.to_owned()));
         }
     }
@@ -344,24 +381,25 @@ pub fn check_write(
 
 /// A service: schema, inline upstream, `upstream_id`, plugins.
 fn check_service(conf: &Value, ctx: &CheckContext, mode: Mode) -> Result<(), ValidationError> {
-    jsonschema::validate(resource_schema(ResourceKind::Services), conf)
+    jsonschema::validate_at(resource_schema(ResourceKind::Services), conf)
         .map_err(|e| schema_error(mode, e))?;
     if let Some(up) = conf.get("upstream").filter(|u| truthy(u)) {
-        upstream::check_upstream(up, ctx, mode)?;
+        upstream::check_upstream(up, ctx, mode).map_err(|e| e.under_key("upstream"))?;
     }
     if mode.is_write() {
         if let Some(id) = conf.get("upstream_id").filter(|v| truthy(v)) {
-            stream_route::check_reference(ctx, ResourceKind::Upstreams, id)?;
+            stream_route::check_reference(ctx, ResourceKind::Upstreams, id)
+                .map_err(|e| e.under_key("upstream_id"))?;
         }
     }
     if let Some(plugins) = conf.get("plugins").filter(|p| truthy(p)) {
-        check_plugins(
+        check_plugins_at(
             plugins,
             &ctx.stream_plugins,
             mode.skip_unknown_plugins(),
             CheckStyle::Http,
         )
-        .map_err(ValidationError::new)?;
+        .map_err(plugin_error)?;
     }
     Ok(())
 }
@@ -396,7 +434,8 @@ pub fn check_stored_with(
         ResourceKind::Services => check_service(value, ctx, mode),
         ResourceKind::Ssls => ssl::check_ssl(value, mode),
         ResourceKind::PluginMetadata => match plugin_metadata_schema(id) {
-            Some(schema) => jsonschema::validate(schema, value).map_err(ValidationError::new),
+            Some(schema) => jsonschema::validate_at(schema, value)
+                .map_err(|e| ValidationError::at(e.path, e.message)),
             None => Ok(()),
         },
     }
@@ -404,5 +443,6 @@ pub fn check_stored_with(
 
 /// `POST /apisix/admin/schema/validate/<kind>`: the JSON schema only, bare message.
 pub fn check_schema_only(kind: ResourceKind, body: &Value) -> Result<(), ValidationError> {
-    jsonschema::validate(resource_schema(kind), body).map_err(ValidationError::new)
+    jsonschema::validate_at(resource_schema(kind), body)
+        .map_err(|e| ValidationError::at(e.path, e.message))
 }

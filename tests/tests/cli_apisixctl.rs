@@ -358,3 +358,109 @@ async fn validate_names_each_bad_field_with_the_model_messages() {
     assert_run(&good, 0);
     assert_eq!(good.stdout, "valid: 1 objects\n");
 }
+
+/// `run` printed `warning` on stderr.
+fn assert_warns(run: &CtlRun, warning: &str) {
+    assert!(run.stderr.contains(warning), "no {warning:?} in\n{run}");
+}
+
+/// A file whose second route can never match: the first takes every connection to the port.
+fn shadowing_file(port: u16, node: &str) -> String {
+    format!(
+        "upstreams:\n  - id: u1\n    nodes: {{\"{node}\": 1}}\n\
+         stream_routes:\n  - id: wide\n    server_port: {port}\n    upstream_id: u1\n\
+         \x20 - id: narrow\n    server_port: {port}\n    remote_addr: 127.0.0.0/8\n    upstream_id: u1\n\
+         #END\n"
+    )
+}
+
+#[tokio::test]
+async fn shadowed_routes_are_warned_about_listed_and_explained() {
+    let gw = Gateway::start_default().await.expect("start gateway");
+    let backend = TcpBackend::greeting("wide").await;
+    let port = gw.tcp_addr(0).port();
+    std::fs::write(
+        gw.prefix().join("shadow.yaml"),
+        shadowing_file(port, &backend.node()),
+    )
+    .expect("write the file");
+
+    // Standalone order is by id: "narrow" < "wide", so nothing is shadowed in the file.
+    let validate = gw.ctl(&["validate", "-f", "shadow.yaml"]).await;
+    assert_run(&validate, 0);
+    assert!(!validate.stderr.contains("shadowed"), "{validate}");
+
+    // On the server the order is creation: "wide" first, then "narrow" it shadows.
+    let apply = gw.ctl(&["apply", "-f", "shadow.yaml"]).await;
+    assert_run(&apply, 0);
+    assert_warns(
+        &apply,
+        "warning: stream_routes/narrow is shadowed by stream_route wide: it never matches",
+    );
+    client::wait_for_greeting(gw.tcp_addr(0), "wide", APPLY)
+        .await
+        .expect("the wide route takes the connection");
+
+    let wide = gw.ctl(&["stream-route", "list", "-o", "wide"]).await;
+    assert_run(&wide, 0);
+    let header = wide.stdout.lines().next().unwrap_or_default();
+    assert!(header.ends_with("SHADOWED_BY"), "{wide}");
+    let row = |id: &str| {
+        wide.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .map(|l| l.split_whitespace().last().unwrap_or_default().to_owned())
+    };
+    assert_eq!(row("narrow").as_deref(), Some("wide"), "{wide}");
+    assert_eq!(row("wide").as_deref(), Some("-"), "{wide}");
+
+    let port_text = port.to_string();
+    let asked = [
+        "match",
+        "--client",
+        "127.0.0.1",
+        "--server-port",
+        &port_text,
+    ];
+    let explained = gw.ctl(&[&asked[..], &["-o", "json"]].concat()).await;
+    assert_run(&explained, 0);
+    let report: Value = serde_json::from_str(&explained.stdout).expect("match -o json");
+    assert_eq!(report["matched"], "wide");
+    let narrow = report["routes"]
+        .as_array()
+        .and_then(|r| r.iter().find(|v| v["id"] == "narrow"))
+        .cloned()
+        .expect("narrow in the report");
+    assert_eq!(narrow["shadowed_by"], json!(["wide"]), "{report}");
+    let table = gw.ctl(&asked).await;
+    assert!(
+        table
+            .stdout
+            .contains("(shadowed by stream_route wide: it never matches)"),
+        "{table}"
+    );
+
+    // A file of routes loaded at once is checked in id order: "a" takes all of "b".
+    std::fs::write(
+        gw.prefix().join("local.yaml"),
+        format!(
+            "stream_routes:\n  - id: b\n    server_port: {port}\n    remote_addr: 10.0.0.1\n\
+             \x20   upstream: {{nodes: {{\"127.0.0.1:1\": 1}}}}\n  - id: a\n    server_port: {port}\n\
+             \x20   upstream: {{nodes: {{\"127.0.0.1:1\": 1}}}}\n#END\n"
+        ),
+    )
+    .expect("write the local file");
+    let local = gw.ctl(&["validate", "-f", "local.yaml"]).await;
+    assert_run(&local, 0);
+    assert_warns(
+        &local,
+        "warning: stream_routes[0] (id b): shadowed by stream_route a: it never matches",
+    );
+    let json_out = gw
+        .ctl(&["validate", "-f", "local.yaml", "-o", "json"])
+        .await;
+    assert_run(&json_out, 0);
+    let out: Value = serde_json::from_str(&json_out.stdout).expect("validate -o json");
+    assert_eq!(out["valid"], true);
+    assert_eq!(out["warnings"].as_array().map(Vec::len), Some(1), "{out}");
+}

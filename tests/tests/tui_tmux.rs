@@ -1,7 +1,10 @@
 //! The real `apisix-tui` binary in a 120×40 tmux pane against a real gateway: it shows a route
 //! created through the Admin API with the one live connection held through the gateway, opens
-//! the help page on `?`, and on `q` exits with status 0 leaving the terminal restored
-//! (alternate screen off, cursor visible, the shell's text back on screen).
+//! the help page on `?`, edits the route's raw JSON in the middle of a line (an inline error
+//! with its line and JSON path appears as the port is typed out of range, goes when it is
+//! fixed), saves through the Admin API (checked there), and on `q` exits with status 0 leaving
+//! the terminal restored (alternate screen off, cursor visible, the shell's text back on
+//! screen).
 
 use std::time::Duration;
 
@@ -104,6 +107,8 @@ async fn dashboard_shows_live_route_help_and_quits_restoring_the_terminal() {
         .await
         .expect("help closes on a key");
 
+    edit_in_the_middle_see_the_error_fix_and_save(&tmux, &gw, port).await;
+
     tmux.send_keys(&["q"]).expect("send q");
     let after = tmux
         .wait_for("the dashboard to exit", SCREEN, |s| s.contains(EXITED))
@@ -126,6 +131,74 @@ async fn dashboard_shows_live_route_help_and_quits_restoring_the_terminal() {
     client::echo_roundtrip(&mut held, b"still there")
         .await
         .expect("held connection still relays");
+}
+
+/// Opens the editor on the route, goes to raw JSON, types two digits inside the port number
+/// (out of range: the inline error names the line and `$.server_port`), deletes them (the
+/// error goes), types a `name` member at the head of the same line, saves with `^s`, and
+/// checks the Admin API has the edit and the rest unchanged.
+async fn edit_in_the_middle_see_the_error_fix_and_save(tmux: &Tmux, gw: &Gateway, port: u16) {
+    tmux.send_keys(&["e"]).expect("send e");
+    tmux.wait_for("the editor form", SCREEN, |s| {
+        s.contains("Edit stream_route tui-e2e")
+    })
+    .await
+    .expect("editor opens");
+    tmux.send_keys(&["C-t"]).expect("send ^t");
+    let raw = tmux
+        .wait_for("the raw JSON", SCREEN, |s| s.contains("(raw JSON)"))
+        .await
+        .expect("raw JSON shown");
+    let port_line = format!("\"server_port\": {port},");
+    assert!(raw.contains(&port_line), "{raw}");
+    // Line 2 is `  "server_port": <port>,`; the number starts at column 17.
+    tmux.send_keys(&["Down", "Home"]).expect("move to line 2");
+    for _ in 0..18 {
+        tmux.send_keys(&["Right"]).expect("move right");
+    }
+    tmux.send_keys(&["7", "7"]).expect("type inside the number");
+    let digits = port.to_string();
+    let bad = format!("\"server_port\": {}77{},", &digits[..1], &digits[1..]);
+    let error = tmux
+        .wait_for("the inline error", SCREEN, |s| {
+            s.contains(&bad) && s.contains("line 2 · $.server_port · invalid configuration")
+        })
+        .await
+        .expect("inline error with its path while typing");
+    eprintln!("editor with an inline error:\n{error}");
+    tmux.send_keys(&["BSpace", "BSpace"])
+        .expect("delete the digits");
+    tmux.wait_for("the error gone", SCREEN, |s| {
+        s.contains(&port_line) && !s.contains("✗")
+    })
+    .await
+    .expect("the fix clears the error");
+    tmux.send_keys(&["Home"]).expect("line head");
+    tmux.send_keys(&["\"name\": \"via-tui\", "])
+        .expect("type a member");
+    tmux.wait_for("the edited line", SCREEN, |s| {
+        s.contains(&format!("\"name\": \"via-tui\",   {port_line}"))
+            || s.contains(&format!("\"name\": \"via-tui\", {port_line}"))
+    })
+    .await
+    .expect("text inserted at the line head");
+    tmux.send_keys(&["C-s"]).expect("send ^s");
+    tmux.wait_for("the save", SCREEN, |s| {
+        s.contains("stream_route tui-e2e saved")
+    })
+    .await
+    .expect("saved through the Admin API");
+    let stored = gw.get("/stream_routes/tui-e2e").await;
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    let value = stored.json()["value"].clone();
+    assert_eq!(value["name"], "via-tui", "{value}");
+    assert_eq!(value["server_port"], port, "{value}");
+    assert!(value["upstream"]["nodes"].is_object(), "{value}");
+    tmux.wait_for("the routes view again", SCREEN, |s| {
+        s.contains("tui-e2e via-tui")
+    })
+    .await
+    .expect("back on the routes view with the new name");
 }
 
 /// Regenerates the screens of `docs/tui.md`: two routes (a stored upstream with two nodes and

@@ -14,6 +14,8 @@ use crate::source::{Snapshot, TestOutcome, TestRequest};
 pub enum Event {
     /// A key press.
     Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste).
+    Paste(String),
     /// A fresh snapshot from the background fetch.
     Data(Arc<Snapshot>),
     /// The background fetch failed (gateway down); it keeps retrying.

@@ -4,6 +4,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::editor::EditOp;
+
 /// What a key asks for; the update function gives it meaning per view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -53,6 +55,8 @@ pub enum Action {
     Save,
     /// Editor: switch between the form and raw JSON.
     ToggleRaw,
+    /// Editor: an editing operation on the focused text (undo, cut, paste, ...).
+    EditText(EditOp),
     /// Tester: run the test.
     RunTest,
 }
@@ -68,8 +72,10 @@ pub enum ViewKind {
     Upstreams,
     /// Live connections.
     Connections,
-    /// Route editor.
+    /// Route editor, on the form.
     Editor,
+    /// Route editor, on the raw JSON (arrows, tab and enter edit the text).
+    JsonEditor,
     /// Route tester.
     Tester,
 }
@@ -82,7 +88,7 @@ impl ViewKind {
             ViewKind::RouteDetail => "Route",
             ViewKind::Upstreams => "Upstreams",
             ViewKind::Connections => "Connections",
-            ViewKind::Editor => "Editor",
+            ViewKind::Editor | ViewKind::JsonEditor => "Editor",
             ViewKind::Tester => "Tester",
         }
     }
@@ -104,7 +110,10 @@ impl Scope {
     pub fn applies(self, view: ViewKind) -> bool {
         match self {
             Scope::Everywhere => true,
-            Scope::Browse => !matches!(view, ViewKind::Editor | ViewKind::Tester),
+            Scope::Browse => !matches!(
+                view,
+                ViewKind::Editor | ViewKind::JsonEditor | ViewKind::Tester
+            ),
             Scope::Only(views) => views.contains(&view),
         }
     }
@@ -117,22 +126,33 @@ pub struct Chord {
     pub code: KeyCode,
     /// Whether ctrl is held.
     pub ctrl: bool,
+    /// Whether alt is held.
+    pub alt: bool,
 }
 
 const fn key(c: char) -> Chord {
-    Chord {
-        code: KeyCode::Char(c),
-        ctrl: false,
-    }
+    code(KeyCode::Char(c))
 }
 const fn ctrl(c: char) -> Chord {
     Chord {
         code: KeyCode::Char(c),
         ctrl: true,
+        alt: false,
+    }
+}
+const fn alt(c: char) -> Chord {
+    Chord {
+        code: KeyCode::Char(c),
+        ctrl: false,
+        alt: true,
     }
 }
 const fn code(code: KeyCode) -> Chord {
-    Chord { code, ctrl: false }
+    Chord {
+        code,
+        ctrl: false,
+        alt: false,
+    }
 }
 
 /// One entry of the keymap.
@@ -157,6 +177,7 @@ pub struct Binding {
 const LISTS: &[ViewKind] = &[ViewKind::Routes, ViewKind::Connections];
 const ROUTE_VIEWS: &[ViewKind] = &[ViewKind::Routes, ViewKind::RouteDetail];
 const KILL_VIEWS: &[ViewKind] = &[ViewKind::Connections, ViewKind::RouteDetail];
+const EDITORS: &[ViewKind] = &[ViewKind::Editor, ViewKind::JsonEditor];
 
 macro_rules! bind {
     ($chords:expr, $keys:expr, $label:expr, $help:expr, $action:ident, $scope:expr, $write:expr) => {
@@ -168,6 +189,17 @@ macro_rules! bind {
             action: Action::$action,
             scope: $scope,
             write: $write,
+        }
+    };
+    (edit $chords:expr, $keys:expr, $label:expr, $help:expr, $op:ident) => {
+        Binding {
+            chords: $chords,
+            keys: $keys,
+            label: $label,
+            help: $help,
+            action: Action::EditText(EditOp::$op),
+            scope: Scope::Only(EDITORS),
+            write: false,
         }
     };
 }
@@ -198,15 +230,25 @@ pub const BINDINGS: &[Binding] = &[
     bind!(&[key('q')], "q", "quit", "quit", Quit, Scope::Browse, false),
     bind!(&[code(KeyCode::Tab), code(KeyCode::Down)], "tab/↓", "next", "editor: next field", NextField, Scope::Only(&[ViewKind::Editor]), false),
     bind!(&[code(KeyCode::BackTab), code(KeyCode::Up)], "S-tab/↑", "prev", "editor: previous field", PrevField, Scope::Only(&[ViewKind::Editor]), false),
-    bind!(&[ctrl('s')], "^s", "save", "editor: save (Admin API PUT)", Save, Scope::Only(&[ViewKind::Editor]), true),
-    bind!(&[ctrl('t')], "^t", "raw json", "editor: form / raw JSON", ToggleRaw, Scope::Only(&[ViewKind::Editor]), false),
+    bind!(&[ctrl('s')], "^s", "save", "editor: save (Admin API PUT)", Save, Scope::Only(EDITORS), true),
+    bind!(&[ctrl('t')], "^t", "raw json", "editor: form / raw JSON", ToggleRaw, Scope::Only(EDITORS), false),
+    bind!(edit &[ctrl('z')], "^z", "undo", "editor: undo", Undo),
+    bind!(edit &[ctrl('r')], "^r", "", "editor: redo", Redo),
+    bind!(edit &[ctrl('a')], "^a", "", "editor: select all", SelectAll),
+    bind!(edit &[ctrl('x')], "^x", "", "editor: cut", Cut),
+    bind!(edit &[alt('c')], "M-c", "", "editor: copy", Copy),
+    bind!(edit &[ctrl('v')], "^v", "", "editor: paste", Paste),
+    bind!(edit &[ctrl('d')], "^d", "", "editor: delete the line", DeleteLine),
     bind!(&[code(KeyCode::Enter)], "enter", "run", "tester: run the test", RunTest, Scope::Only(&[ViewKind::Tester]), false),
-    bind!(&[code(KeyCode::Esc)], "esc", "back", "editor/tester: back", Back, Scope::Only(&[ViewKind::Editor, ViewKind::Tester]), false),
+    bind!(&[code(KeyCode::Esc)], "esc", "back", "editor/tester: back", Back, Scope::Only(&[ViewKind::Editor, ViewKind::JsonEditor, ViewKind::Tester]), false),
 ];
 
 fn matches(chord: &Chord, event: &KeyEvent) -> bool {
     let ctrl_held = event.modifiers.contains(KeyModifiers::CONTROL);
-    chord.ctrl == ctrl_held && chord.code == event.code
+    let alt_held = event.modifiers.contains(KeyModifiers::ALT);
+    // A chord without alt also takes alt+key: a terminal reads a quick `esc` then `:` as
+    // alt-`:`, which must still open the prompt.
+    chord.ctrl == ctrl_held && (alt_held || !chord.alt) && chord.code == event.code
 }
 
 /// The action bound to `event` in `view`, honouring `readonly`.
@@ -227,20 +269,30 @@ pub fn footer(view: ViewKind, readonly: bool) -> Vec<(&'static str, &'static str
         .collect()
 }
 
-/// `(keys, help, where)` rows for the help page.
+/// Whether a binding works only in the editor (which `--readonly` never opens).
+fn editor_only(b: &Binding) -> bool {
+    matches!(b.scope, Scope::Only(views) if views.iter().all(|v| EDITORS.contains(v)))
+}
+
+/// `(keys, help, where)` rows for the help page; under `--readonly` without the write keys
+/// and the editor's keys.
 pub fn help_rows(readonly: bool) -> Vec<(&'static str, &'static str, String)> {
     BINDINGS
         .iter()
-        .filter(|b| !(readonly && b.write))
+        .filter(|b| !(readonly && (b.write || editor_only(b))))
         .map(|b| {
             let scope = match b.scope {
                 Scope::Everywhere => "everywhere".to_owned(),
                 Scope::Browse => "lists".to_owned(),
-                Scope::Only(views) => views
-                    .iter()
-                    .map(|v| v.title().to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                Scope::Only(views) => {
+                    let mut titles: Vec<String> = Vec::new();
+                    for title in views.iter().map(|v| v.title().to_lowercase()) {
+                        if !titles.contains(&title) {
+                            titles.push(title);
+                        }
+                    }
+                    titles.join(", ")
+                }
             };
             (b.keys, b.help, scope)
         })
@@ -268,6 +320,30 @@ mod tests {
         let ev = press(KeyCode::Char('q'), KeyModifiers::NONE);
         assert_eq!(lookup(&ev, ViewKind::Editor, false), None);
         assert_eq!(lookup(&ev, ViewKind::Routes, false), Some(Action::Quit));
+        let c = press(KeyCode::Char('c'), KeyModifiers::NONE);
+        assert_eq!(lookup(&c, ViewKind::JsonEditor, false), None);
+        let alt_c = press(KeyCode::Char('c'), KeyModifiers::ALT);
+        assert_eq!(
+            lookup(&alt_c, ViewKind::JsonEditor, false),
+            Some(Action::EditText(EditOp::Copy))
+        );
+    }
+
+    #[test]
+    fn arrows_move_between_fields_on_the_form_and_in_the_text_on_raw_json() {
+        let down = press(KeyCode::Down, KeyModifiers::NONE);
+        assert_eq!(
+            lookup(&down, ViewKind::Editor, false),
+            Some(Action::NextField)
+        );
+        assert_eq!(lookup(&down, ViewKind::JsonEditor, false), None);
+        let tab = press(KeyCode::Tab, KeyModifiers::NONE);
+        assert_eq!(lookup(&tab, ViewKind::JsonEditor, false), None);
+        let ctrl_d = press(KeyCode::Char('d'), KeyModifiers::CONTROL);
+        assert_eq!(
+            lookup(&ctrl_d, ViewKind::JsonEditor, false),
+            Some(Action::EditText(EditOp::DeleteLine))
+        );
     }
 
     #[test]

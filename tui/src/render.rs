@@ -42,7 +42,7 @@ fn header_line(app: &App) -> Paragraph<'static> {
     let s = &app.snapshot.status;
     let mut spans = vec![
         Span::styled(" apisix-tui ", Style::new().bold().reversed()),
-        Span::raw(format!(" {} ", app.view.kind().title())),
+        Span::raw(format!(" {} ", app.view_kind().title())),
         Span::raw("│ "),
     ];
     match &app.link {
@@ -120,7 +120,7 @@ fn key_line(app: &App, width: u16) -> Paragraph<'static> {
         Mode::Command { .. } => vec![("enter", "run"), ("esc", "cancel")],
         Mode::Confirm(_) => vec![("y", "yes"), ("n/esc", "no")],
         Mode::Help => vec![("any key", "close")],
-        Mode::Normal => keymap::footer(app.view.kind(), app.config.readonly),
+        Mode::Normal => keymap::footer(app.view_kind(), app.config.readonly),
     };
     // `?` is always shown (last); the others while they fit.
     let (help, rest): (Vec<_>, Vec<_>) = hints.into_iter().partition(|(k, _)| *k == "?");

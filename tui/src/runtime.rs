@@ -63,6 +63,8 @@ pub fn run_with(source: Arc<dyn DataSource>, config: AppConfig) -> Result<(), Tu
     let period = Duration::from_millis(config.refresh_ms);
     let fetcher = Fetcher::spawn(runtime.handle(), Arc::clone(&source), period);
     let mut terminal = ratatui::try_init()?;
+    // Pasted text arrives whole (an `Event::Paste`), not as keys that could run commands.
+    crossterm::execute!(std::io::stdout(), term::EnableBracketedPaste)?;
     let executor = Executor {
         runtime: runtime.handle().clone(),
         source,
@@ -70,6 +72,7 @@ pub fn run_with(source: Arc<dyn DataSource>, config: AppConfig) -> Result<(), Tu
         fetcher: &fetcher,
     };
     let result = ui_loop(&mut terminal, App::new(config), &executor, &events_rx);
+    let _ = crossterm::execute!(std::io::stdout(), term::DisableBracketedPaste);
     let restored = ratatui::try_restore();
     drop(fetcher);
     runtime.shutdown_background();
@@ -172,6 +175,7 @@ fn ui_loop(
         if term::poll(POLL)? {
             match term::read()? {
                 term::Event::Key(key) => apply(&mut app, Event::Key(key)),
+                term::Event::Paste(text) => apply(&mut app, Event::Paste(text)),
                 term::Event::Resize(..) => {}
                 _ => continue,
             }

@@ -59,17 +59,15 @@ impl From<ClientError> for SourceError {
             ClientError::Status {
                 status, message, ..
             } => SourceError::Server { status, message },
-            ClientError::Transport { url, reason } => SourceError::Transport {
-                url,
-                message: reason,
-            },
+            ClientError::Transport { url, reason } | ClientError::Url { url, reason } => {
+                SourceError::Transport {
+                    url,
+                    message: reason,
+                }
+            }
             ClientError::Decode { url, reason } => SourceError::Transport {
                 url,
                 message: format!("unexpected body: {reason}"),
-            },
-            ClientError::Url { url, reason } => SourceError::Transport {
-                url,
-                message: reason,
             },
             ClientError::Tls { url, reason } => SourceError::Transport {
                 url,

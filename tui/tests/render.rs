@@ -226,3 +226,64 @@ fn header_shows_the_tls_state_and_a_tls_failure_shows_its_reason() {
     );
     assert!(!text(&common::app(), 120, 40).contains("mTLS"));
 }
+
+#[test]
+fn routes_view_marks_shadowed_routes() {
+    let mut app = app();
+    let route = app
+        .snapshot
+        .routes
+        .iter_mut()
+        .find(|r| r.id == "2")
+        .expect("fixture route 2");
+    route.shadowed_by = vec!["1".into()];
+    snap("routes_shadowed", &app);
+    let small = text(&app, 80, 24);
+    assert!(
+        small.contains("⊘ 2") && small.contains("shadowed by 1"),
+        "{small}"
+    );
+    assert!(small.contains("⊘ 1 shadowed"), "{small}");
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Enter);
+    let detail = text(&app, 120, 40);
+    assert!(
+        detail.contains("shadowed by stream_route 1: it never matches"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn editor_view_shows_a_live_problem_under_its_field() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('e'));
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Down);
+    }
+    press(&mut app, KeyCode::End);
+    typing(&mut app, "0");
+    snap("editor_live_problem", &app);
+    let small = text(&app, 80, 24);
+    assert!(small.contains("91000"), "{small}");
+    assert!(
+        small.contains("↳ $.server_port · invalid configuration:"),
+        "{small}"
+    );
+}
+
+#[test]
+fn editor_view_shows_a_raw_json_problem_with_its_line_and_path() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('e'));
+    ctrl(&mut app, 't');
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Down);
+    }
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::Left);
+    typing(&mut app, "0");
+    snap("editor_raw_problem", &app);
+    let big = text(&app, 120, 40);
+    assert!(big.contains("\"server_port\": 91000,"), "{big}");
+    assert!(big.contains("✗ line 4 · $.server_port · "), "{big}");
+}

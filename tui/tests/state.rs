@@ -10,8 +10,8 @@ use apisix_tui::app::{App, AppConfig, Link, Mode, Pending, View};
 use apisix_tui::event::{Effect, Event};
 use apisix_tui::handle_event;
 use apisix_tui::source::{Snapshot, TestOutcome, TestRequest};
-use common::{app, app_with, ctrl, press, typing};
-use crossterm::event::KeyCode;
+use common::{app, app_with, ctrl, press, press_code, typing};
+use crossterm::event::{KeyCode, KeyModifiers};
 use serde_json::json;
 
 fn route_ids(app: &App) -> Vec<String> {
@@ -382,7 +382,7 @@ fn editor_takes_letters_as_text_and_esc_leaves() {
     typing(&mut app, "q?j");
     assert!(!app.quit);
     assert_eq!(
-        app.editor.as_ref().map(|e| e.fields[0].as_str()),
+        app.editor.as_ref().map(|e| e.field_text(0)).as_deref(),
         Some("q?j")
     );
     press(&mut app, KeyCode::Esc);
@@ -480,4 +480,111 @@ fn a_notice_lasts_until_the_next_key() {
         .is_some_and(|n| n.text.contains("sorted by name")));
     press(&mut app, KeyCode::Char('j'));
     assert_eq!(app.notice, None);
+}
+
+/// The editor's raw JSON text.
+fn raw_text(app: &App) -> String {
+    app.editor
+        .as_ref()
+        .and_then(|e| e.raw.as_ref())
+        .map(|r| r.text())
+        .expect("raw JSON open")
+}
+
+#[test]
+fn raw_json_keys_move_edit_and_undo_in_the_middle_and_the_save_sends_the_edit() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('e'));
+    ctrl(&mut app, 't');
+    assert!(raw_text(&app).contains("\"server_port\": 9100,"));
+    // ↓ moves in the text (not to another field), enter breaks the line.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::Left);
+    press(&mut app, KeyCode::Backspace);
+    typing(&mut app, "1");
+    assert!(
+        raw_text(&app).contains("\"server_port\": 9101,"),
+        "{}",
+        raw_text(&app)
+    );
+    ctrl(&mut app, 'z');
+    assert!(
+        raw_text(&app).contains("\"server_port\": 910,"),
+        "{}",
+        raw_text(&app)
+    );
+    ctrl(&mut app, 'r');
+    let effects = ctrl(&mut app, 's');
+    let Some(Effect::SaveRoute { id, body }) = effects.first() else {
+        panic!("expected a save, got {effects:?}");
+    };
+    assert_eq!(id, "1");
+    assert_eq!(body["server_port"], 9101);
+    assert!(body.get("plugins").is_some(), "the rest is kept");
+}
+
+#[test]
+fn typing_shows_the_model_error_at_once_and_the_fix_clears_it() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('e'));
+    let problem = |app: &App| app.editor.as_ref().and_then(|e| e.problem.clone());
+    assert_eq!(problem(&app), None, "the stored route is valid");
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Down);
+    }
+    typing(&mut app, "99");
+    let p = problem(&app).expect("port out of range");
+    assert_eq!(p.field, Some(4));
+    assert_eq!(p.path.as_deref(), Some("$.server_port"));
+    ctrl(&mut app, 'z');
+    ctrl(&mut app, 'z');
+    assert_eq!(problem(&app), None);
+    assert_eq!(
+        app.editor.as_ref().map(|e| e.field_text(4)).as_deref(),
+        Some("9100")
+    );
+}
+
+#[test]
+fn a_stored_upstream_that_does_not_exist_is_flagged_while_typing() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('e'));
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Down);
+    }
+    typing(&mut app, "9");
+    let p = app
+        .editor
+        .as_ref()
+        .and_then(|e| e.problem.clone())
+        .expect("no upstream 19");
+    assert_eq!(p.path.as_deref(), Some("$.upstream_id"));
+    assert!(p.message.contains("upstream id [19]"), "{p:?}");
+}
+
+#[test]
+fn pasted_text_and_the_clipboard_go_in_at_the_cursor() {
+    let mut app = app();
+    press(&mut app, KeyCode::Char('n'));
+    handle_event(&mut app, Event::Paste("r-7".into()));
+    press(&mut app, KeyCode::Home);
+    handle_event(&mut app, Event::Paste("x\n".into()));
+    let editor = app.editor.as_ref().expect("editor open");
+    assert_eq!(editor.field_text(0), "x r-7");
+    ctrl(&mut app, 'a');
+    press_code(&mut app, KeyCode::Char('c'), KeyModifiers::ALT);
+    press(&mut app, KeyCode::Tab);
+    ctrl(&mut app, 'v');
+    assert_eq!(
+        app.editor.as_ref().map(|e| e.field_text(1)).as_deref(),
+        Some("x r-7")
+    );
+    ctrl(&mut app, 'd');
+    assert_eq!(
+        app.editor.as_ref().map(|e| e.field_text(1)).as_deref(),
+        Some("")
+    );
 }

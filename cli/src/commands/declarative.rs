@@ -56,6 +56,7 @@ async fn write_all(ctx: &Ctx, objects: &[FileObject], dry_run: bool) -> anyhow::
 pub async fn apply(ctx: &Ctx, files: &FilesArgs) -> anyhow::Result<u8> {
     let objects = load_sorted(files)?;
     let failed = write_all(ctx, &objects, false).await?;
+    super::shadowing::warn_after_writes(&ctx.admin()?, ctx.color).await;
     if failed > 0 {
         bail!("{failed} of {} objects failed", objects.len());
     }
@@ -92,6 +93,9 @@ pub async fn sync(ctx: &Ctx, args: &SyncArgs) -> anyhow::Result<u8> {
                 }
             }
         }
+    }
+    if !args.dry_run {
+        super::shadowing::warn_after_writes(&ctx.admin()?, ctx.color).await;
     }
     if failed > 0 {
         bail!("{failed} operations failed");

@@ -98,10 +98,15 @@ pub fn render(answer: &MatchReport, color: bool) -> String {
     if !answer.routes.is_empty() {
         let mut t = Table::new(&["ROUTE", "MATCH", "REASON"]);
         for r in &answer.routes {
+            let mut reason = text(r.reason.as_deref().unwrap_or_default()).to_owned();
+            if !r.shadowed_by.is_empty() {
+                let never = model::shadow::describe(&r.shadowed_by);
+                reason.push_str(&format!(" ({never}: it never matches)"));
+            }
             t.rows.push(vec![
                 text(&r.id).to_owned(),
                 (if r.matched { "yes" } else { "no" }).to_owned(),
-                text(r.reason.as_deref().unwrap_or_default()).to_owned(),
+                reason,
             ]);
         }
         out.push('\n');
@@ -146,7 +151,9 @@ mod tests {
             "input": {"client": "10.0.0.1:0", "server_addr": "127.0.0.1", "server_port": 9100,
                       "sni": null, "protocol": "tcp"},
             "routes": [{"id": "a", "matched": false, "reason": "server_port: 9100 does not equal 2000"},
-                       {"id": "b", "matched": true, "reason": null}],
+                       {"id": "b", "matched": true, "reason": null},
+                       {"id": "c", "matched": false, "reason": "not reached: an earlier route matched",
+                        "shadowed_by": ["b"]}],
             "warnings": ["no upstream"]}))
         .expect("a /v1/match answer");
         let text = render(&answer, false);
@@ -159,6 +166,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("b      yes    -"), "{text}");
+        assert!(
+            text.contains("c      no     not reached: an earlier route matched (shadowed by stream_route b: it never matches)"),
+            "{text}"
+        );
         assert!(text.ends_with("warning: no upstream\n"), "{text}");
         let none = render(&MatchReport::default(), false);
         assert!(none.starts_with("no stream route takes"), "{none}");

@@ -14,6 +14,7 @@ mod route_report;
 mod route_summary;
 mod route_test;
 mod route_tls;
+mod shadowing;
 mod upsert;
 mod validate;
 

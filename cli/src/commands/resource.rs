@@ -85,6 +85,13 @@ async fn list(ctx: &Ctx, kind: ResourceKind, selector: Option<&str>) -> anyhow::
         .map(|item| &item.value)
         .filter(|v| selector.matches(v))
         .collect();
+    if kind == ResourceKind::StreamRoutes && ctx.output == OutputFormat::Wide {
+        // Every route counts, selected or not: an unselected one can shadow a selected one.
+        let mut table = resource_table(kind, &values, true);
+        super::shadowing::add_column(&mut table, &super::shadowing::of_admin_list(&list.list));
+        print!("{}", table.render());
+        return Ok(0);
+    }
     show(ctx, kind, &values, false)
 }
 

@@ -312,6 +312,7 @@ pub(super) mod tests {
             routed: true,
             rejection: None,
             upstream: None,
+            route_stats: None,
         }
     }
 

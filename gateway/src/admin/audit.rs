@@ -255,6 +255,26 @@ mod tests {
     use super::*;
     use crate::config::AdminKey;
 
+    /// An entry for key `admin` from `client` (127.0.0.1:1 when `None`).
+    fn entry(
+        client: Option<SocketAddr>,
+        method: hyper::Method,
+        path: &str,
+        status: u16,
+        body: &[u8],
+    ) -> AuditEntry {
+        let client = client.unwrap_or_else(|| "127.0.0.1:1".parse().expect("addr"));
+        AuditEntry::new(
+            "admin",
+            Caller::default(),
+            client,
+            &method,
+            path,
+            status,
+            body,
+        )
+    }
+
     fn admin() -> AdminConfig {
         AdminConfig {
             listen: "127.0.0.1:9180".parse().expect("addr"),
@@ -296,11 +316,9 @@ mod tests {
     fn refused_entry_carries_error_msg_and_accepted_one_does_not() {
         let client: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
         let body = br#"{"error_msg":"failed to check token","description":"wrong apikey"}"#;
-        let refused = AuditEntry::new(
-            "admin",
-            Caller::default(),
-            client,
-            &hyper::Method::PUT,
+        let refused = entry(
+            Some(client),
+            hyper::Method::PUT,
             "/apisix/admin/upstreams/1",
             401,
             body,
@@ -309,25 +327,9 @@ mod tests {
         assert_eq!(line["error_msg"], "failed to check token: wrong apikey");
         assert_eq!(line["key_name"], serde_json::Value::Null);
         assert!(line.get("revision").is_none());
-        let page = AuditEntry::new(
-            "admin",
-            Caller::default(),
-            client,
-            &hyper::Method::DELETE,
-            "/x",
-            403,
-            b"<html>",
-        );
+        let page = entry(Some(client), hyper::Method::DELETE, "/x", 403, b"<html>");
         assert_eq!(page.error_msg.as_deref(), Some("forbidden"));
-        let ok = AuditEntry::new(
-            "admin",
-            Caller::default(),
-            client,
-            &hyper::Method::DELETE,
-            "/x",
-            200,
-            b"{}",
-        );
+        let ok = entry(Some(client), hyper::Method::DELETE, "/x", 200, b"{}");
         assert_eq!(ok.error_msg, None);
     }
 
@@ -336,11 +338,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("logs/audit.log");
         let log = AuditLog::start(&path);
-        let entry = AuditEntry::new(
-            "admin",
-            Caller::default(),
-            "127.0.0.1:1".parse().expect("addr"),
-            &hyper::Method::POST,
+        let entry = entry(
+            None,
+            hyper::Method::POST,
             "/apisix/admin/upstreams",
             201,
             b"{}",
@@ -367,11 +367,9 @@ mod tests {
         std::fs::write(&blocker, "").expect("write");
         // `<file>/audit.log` can never be opened: every line is dropped with an error log.
         let log = AuditLog::start(&blocker.join("audit.log"));
-        let entry = AuditEntry::new(
-            "admin",
-            Caller::default(),
-            "127.0.0.1:1".parse().expect("addr"),
-            &hyper::Method::PUT,
+        let entry = entry(
+            None,
+            hyper::Method::PUT,
             "/apisix/admin/upstreams/1",
             200,
             b"{}",

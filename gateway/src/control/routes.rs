@@ -2,6 +2,7 @@
 //! `/v1/stream_routes[/{id}]` (with live stats) and `/v1/match` (the route-match explainer),
 //! each built as its `model::control` type.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
@@ -73,8 +74,8 @@ pub(super) async fn status(ctx: &ControlContext) -> Reply {
     json(StatusCode::OK, &status)
 }
 
-/// One route as `/v1/stream_routes` shows it.
-fn route_view(ctx: &ControlContext, route: &ResolvedRoute) -> RouteInfo {
+/// One route as `/v1/stream_routes` shows it; `shadowed_by` from the snapshot's route table.
+fn route_view(ctx: &ControlContext, route: &ResolvedRoute, shadowed_by: &[String]) -> RouteInfo {
     let r = &route.route;
     let upstream = route.upstream.as_ref().map(|up| RouteUpstream {
         key: up.key.clone(),
@@ -105,6 +106,7 @@ fn route_view(ctx: &ControlContext, route: &ResolvedRoute) -> RouteInfo {
         upstream,
         upstream_error: route.upstream_error.clone(),
         plugins: route.plugins.keys().cloned().collect(),
+        shadowed_by: shadowed_by.to_vec(),
         stats,
     }
 }
@@ -112,23 +114,33 @@ fn route_view(ctx: &ControlContext, route: &ResolvedRoute) -> RouteInfo {
 /// `GET /v1/stream_routes`: every loaded route (subordinate xRPC routes included), by id.
 pub(super) fn stream_routes(ctx: &ControlContext) -> Reply {
     let snapshot = ctx.snapshot.load();
+    let shadowed = snapshot.routes.shadowed();
     let list = snapshot
         .route_map
         .values()
-        .map(|r| route_view(ctx, r))
+        .map(|r| route_view(ctx, r, shadowed_by(shadowed, &r.id)))
         .collect();
     json(StatusCode::OK, &ControlList::new(list))
 }
 
 /// `GET /v1/stream_routes/{id}`.
 pub(super) fn stream_route(ctx: &ControlContext, id: &str) -> Reply {
-    match ctx.snapshot.load().route(id) {
-        Some(route) => json(StatusCode::OK, &route_view(ctx, route)),
+    let snapshot = ctx.snapshot.load();
+    match snapshot.route(id) {
+        Some(route) => {
+            let shadowed = shadowed_by(snapshot.routes.shadowed(), id);
+            json(StatusCode::OK, &route_view(ctx, route, shadowed))
+        }
         None => error(
             StatusCode::NOT_FOUND,
             format!("stream_route[{id}] not found"),
         ),
     }
+}
+
+/// The routes that shadow `id` (empty when none do).
+fn shadowed_by<'a>(shadowed: &'a HashMap<String, Vec<String>>, id: &str) -> &'a [String] {
+    shadowed.get(id).map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// The configured stream listener on `port` for `transport`, if any.
@@ -258,6 +270,7 @@ pub(super) fn explain(ctx: &ControlContext, args: &QueryArgs) -> Reply {
                 id: v.route_id.clone(),
                 matched: v.failed.is_none(),
                 reason: v.failed.clone(),
+                shadowed_by: shadowed_by(snapshot.routes.shadowed(), &v.route_id).to_vec(),
             })
             .collect(),
         warnings,

@@ -386,13 +386,16 @@ async fn send_all<P: AsRef<[u8]>>(
     to: Option<SocketAddr>,
     source: Option<&SourceInfo>,
 ) -> (u64, Option<io::Error>) {
-    let fd = socket.as_raw_fd();
-    let to = to.map(SockaddrStorage::from);
+    let out = Outgoing {
+        fd: socket.as_raw_fd(),
+        to: to.map(SockaddrStorage::from),
+        source,
+    };
     let (mut sent, mut bytes, mut error) = (0, 0, None);
     while sent < payloads.len() {
         let rest = &payloads[sent..];
         match socket
-            .async_io(Interest::WRITABLE, || send_many(fd, rest, to, source))
+            .async_io(Interest::WRITABLE, || send_many(out, rest))
             .await
         {
             Ok((count, n)) => {
@@ -408,18 +411,22 @@ async fn send_all<P: AsRef<[u8]>>(
     (bytes, error)
 }
 
-/// One nonblocking send of the start of `batch` on `fd`: a GSO send of the run of same-size
+/// Where a nonblocking send goes: the socket, the peer (`None`: the connected one) and the
+/// packet-info control message each datagram carries.
+#[derive(Clone, Copy)]
+struct Outgoing<'a> {
+    fd: RawFd,
+    to: Option<SockaddrStorage>,
+    source: Option<&'a SourceInfo>,
+}
+
+/// One nonblocking send of the start of `batch` on `out`: a GSO send of the run of same-size
 /// datagrams it starts with, or one `sendmsg` / `sendmmsg` of the datagrams before the next
 /// such run. Returns how many datagrams went, and their bytes.
-fn send_many<P: AsRef<[u8]>>(
-    fd: RawFd,
-    batch: &[P],
-    to: Option<SockaddrStorage>,
-    source: Option<&SourceInfo>,
-) -> io::Result<(usize, u64)> {
+fn send_many<P: AsRef<[u8]>>(out: Outgoing<'_>, batch: &[P]) -> io::Result<(usize, u64)> {
     let run = gso_run(batch);
     if run >= 2 {
-        match send_segments(fd, &batch[..run], to, source) {
+        match send_segments(out, &batch[..run]) {
             Ok(bytes) => return Ok((run, bytes)),
             Err(e) if e.raw_os_error() == Some(libc::EIO) => {
                 tracing::debug!(error = %e, "udp gso refused, sending datagrams one by one");
@@ -429,12 +436,12 @@ fn send_many<P: AsRef<[u8]>>(
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
             Err(e) => return Err(e),
         }
-        return send_each(fd, &batch[..run], to, source);
+        return send_each(out, &batch[..run]);
     }
     let plain = (1..batch.len())
         .find(|&start| gso_run(&batch[start..]) >= 2)
         .unwrap_or(batch.len());
-    send_each(fd, &batch[..plain], to, source)
+    send_each(out, &batch[..plain])
 }
 
 /// How many datagrams at the start of `batch` have the first one's size and can go as one
@@ -455,12 +462,8 @@ fn gso_run<P: AsRef<[u8]>>(batch: &[P]) -> usize {
 
 /// One `sendmsg` carrying `run` (datagrams of one size) with `UDP_SEGMENT`: the kernel cuts it
 /// back into the datagrams.
-fn send_segments<P: AsRef<[u8]>>(
-    fd: RawFd,
-    run: &[P],
-    to: Option<SockaddrStorage>,
-    source: Option<&SourceInfo>,
-) -> io::Result<u64> {
+fn send_segments<P: AsRef<[u8]>>(out: Outgoing<'_>, run: &[P]) -> io::Result<u64> {
+    let Outgoing { fd, to, source } = out;
     // At most GSO_MAX_SEGMENT, so it fits.
     let segment = run[0].as_ref().len() as u16;
     let iov: Vec<IoSlice<'_>> = run.iter().map(|d| IoSlice::new(d.as_ref())).collect();
@@ -471,12 +474,8 @@ fn send_segments<P: AsRef<[u8]>>(
 }
 
 /// One nonblocking `sendmsg` / `sendmmsg` of `batch` on `fd`, a datagram per message.
-fn send_each<P: AsRef<[u8]>>(
-    fd: RawFd,
-    batch: &[P],
-    to: Option<SockaddrStorage>,
-    source: Option<&SourceInfo>,
-) -> io::Result<(usize, u64)> {
+fn send_each<P: AsRef<[u8]>>(out: Outgoing<'_>, batch: &[P]) -> io::Result<(usize, u64)> {
+    let Outgoing { fd, to, source } = out;
     let cmsgs: Vec<ControlMessage<'_>> = source.map(SourceInfo::message).into_iter().collect();
     if let [one] = batch {
         let iov = [IoSlice::new(one.as_ref())];

@@ -152,9 +152,9 @@ impl SessionRecorder {
 
 impl Drop for SessionRecorder {
     fn drop(&mut self) {
-        let (node, bytes_in, bytes_out) = match &self.handle {
-            Some(h) => (h.node(), h.bytes_up(), h.bytes_down()),
-            None => (None, 0, 0),
+        let (node, bytes_in, bytes_out, route_stats) = match &self.handle {
+            Some(h) => (h.node(), h.bytes_up(), h.bytes_down(), h.route_stats()),
+            None => (None, 0, 0, None),
         };
         let route_id = self.route_id.take();
         let route_label = match (&self.route, &route_id) {
@@ -179,6 +179,7 @@ impl Drop for SessionRecorder {
             routed: self.handle.is_some(),
             rejection: self.rejection,
             upstream: self.upstream.take(),
+            route_stats,
         };
         self.pipeline.finish(&record);
         if let (Some(route), false) = (&self.route, self.pipeline.live_stats_off()) {

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::conn::Transport;
+use crate::proxy::source::Routed;
 use crate::session::routestats::RouteStats;
 
 const SHARDS: usize = 16;
@@ -118,6 +119,11 @@ impl ConnectionHandle {
         let _ = self.route_stats.set(stats);
     }
 
+    /// The route stats this connection feeds, once set.
+    pub fn route_stats(&self) -> Option<Arc<RouteStats>> {
+        self.route_stats.get().cloned()
+    }
+
     /// How long it has been open.
     pub fn age(&self) -> Duration {
         self.started.elapsed()
@@ -154,6 +160,25 @@ pub struct RoutedConnection {
     /// The address the client reached (`$server_addr:$server_port`): `local`, or on a wildcard
     /// listener the connection's local address / the UDP datagrams' destination.
     pub server: SocketAddr,
+}
+
+impl RoutedConnection {
+    /// The `transport` connection `routed` took, from `client` on `local`, reaching `server`.
+    pub fn new(
+        routed: &Routed,
+        transport: Transport,
+        client: SocketAddr,
+        (local, server): (SocketAddr, SocketAddr),
+    ) -> Self {
+        RoutedConnection {
+            route_id: routed.route_id.clone(),
+            upstream: routed.upstream.key().to_string(),
+            transport,
+            client,
+            local,
+            server,
+        }
+    }
 }
 
 /// Every live connection and session.

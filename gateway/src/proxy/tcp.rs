@@ -169,14 +169,12 @@ pub async fn serve_connection(
             return;
         }
     };
-    let registration = ctx.registry.insert(RoutedConnection {
-        route_id: routed.route_id.clone(),
-        upstream: routed.upstream.key().to_string(),
-        transport: Transport::Tcp,
-        client: remote,
-        local,
-        server: server_addr,
-    });
+    let registration = ctx.registry.insert(RoutedConnection::new(
+        &routed,
+        Transport::Tcp,
+        remote,
+        (local, server_addr),
+    ));
     let handle = registration.handle();
     handle.set_front(FrontInfo {
         tls: matches!(client, crate::proxy::tls::stream::ClientStream::Tls(_)),

@@ -182,14 +182,12 @@ impl Listener {
                 return;
             }
         };
-        let registration = ctx.registry.insert(RoutedConnection {
-            route_id: routed.route_id.clone(),
-            upstream: routed.upstream.key().to_string(),
-            transport: Transport::Udp,
+        let registration = ctx.registry.insert(RoutedConnection::new(
+            &routed,
+            Transport::Udp,
             client,
-            local: listener,
-            server: local,
-        });
+            (listener, local),
+        ));
         let mut recorder =
             SessionRecorder::start(&ctx.sessions, client, listener, Transport::Udp, snapshot);
         recorder.set_server(local);

@@ -3,10 +3,13 @@
 //! every condition it sets (`remote_addr`, `server_addr`, `server_port`) holds.
 //!
 //! Built once per snapshot; [`RouteTable::find`] is lock-free and allocation-free on the hot
-//! path. [`RouteTable::explain`] gives the reason each route did or did not match (`/v1/match`).
+//! path. [`RouteTable::explain`] gives the reason each route did or did not match (`/v1/match`),
+//! and [`RouteTable::shadowed`] the routes that can never match (`model::shadow`, worked out
+//! on first use and kept with the table).
 //!
-//! Layout: `condition` compiles and checks the address conditions, `sni` indexes SNI
-//! patterns. Routes without SNI are bucketed by `server_port` (plus one list for routes
+//! Layout: a route's conditions are `model::route_match::RouteConditions` (the types the
+//! shadow analysis reads); `condition` checks and explains the address conditions, `sni`
+//! indexes SNI patterns. Routes without SNI are bucketed by `server_port` (plus one list for routes
 //! without a port) and the two candidate lists are merged in load order, so a lookup only
 //! visits the routes that could match the connection's port.
 
@@ -16,11 +19,12 @@ mod sni;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use model::route_match::RouteConditions;
 
 use crate::conn::{ConnInfo, Transport};
 use crate::route::ResolvedRoute;
-use condition::Conditions;
 use sni::{SniIndex, SniPattern};
 
 /// One route's verdict for `/v1/match`.
@@ -35,23 +39,11 @@ pub struct RouteVerdict {
 /// The verdict given to routes after the winner.
 pub const NOT_REACHED: &str = "not reached: an earlier route matched";
 
-/// Whether a stored route is an xRPC subordinate (`protocol.superior_id`): such routes never
-/// match on entry.
-pub fn is_subordinate(route: &model::types::StreamRoute) -> bool {
-    route
-        .protocol
-        .as_ref()
-        .and_then(|p| p.get("superior_id"))
-        .is_some_and(|v| !v.is_null())
-}
-
-/// One route with its compiled conditions.
+/// One route with its compiled conditions (`cond.snis` is empty for routes without SNI).
 #[derive(Debug)]
 struct Entry {
     route: Arc<ResolvedRoute>,
-    cond: Conditions,
-    /// Empty for routes without `sni`/`snis`.
-    snis: Vec<SniPattern>,
+    cond: RouteConditions,
 }
 
 /// The compiled routes of one snapshot.
@@ -64,6 +56,8 @@ pub struct RouteTable {
     by_port: HashMap<u16, Vec<u32>>,
     /// Routes without SNI and without `server_port`.
     any_port: Vec<u32>,
+    /// Shadowed route id → the routes that take its connections, once asked for.
+    shadowed: OnceLock<HashMap<String, Vec<String>>>,
 }
 
 impl RouteTable {
@@ -71,28 +65,36 @@ impl RouteTable {
     pub fn new(routes: Vec<Arc<ResolvedRoute>>) -> Self {
         let mut table = RouteTable::default();
         for route in routes {
-            if is_subordinate(&route.route) {
+            let cond = RouteConditions::of(&route.route);
+            if cond.subordinate {
                 continue;
             }
             let pos = u32::try_from(table.entries.len()).expect("fewer than 2^32 routes");
-            let snis = sni_patterns(&route.route);
-            if snis.is_empty() {
-                match route.route.server_port {
+            if cond.snis.is_empty() {
+                match cond.server_port {
                     Some(port) => table.by_port.entry(port).or_default().push(pos),
                     None => table.any_port.push(pos),
                 }
             } else {
-                for pattern in &snis {
+                for pattern in &cond.snis {
                     table.sni.insert(pattern, pos);
                 }
             }
-            table.entries.push(Entry {
-                cond: Conditions::of(&route.route),
-                route,
-                snis,
-            });
+            table.entries.push(Entry { cond, route });
         }
         table
+    }
+
+    /// The routes that can never match, each with the earlier routes that take all its
+    /// connections (`model::shadow`, in this table's order). Worked out on the first call.
+    pub fn shadowed(&self) -> &HashMap<String, Vec<String>> {
+        self.shadowed.get_or_init(|| {
+            let routes = self.entries.iter().map(|e| (e.route.id.as_str(), &e.cond));
+            model::shadow::shadowed(routes)
+                .into_iter()
+                .map(|s| (s.id, s.by))
+                .collect()
+        })
     }
 
     /// The route that takes `conn`, if any.
@@ -104,7 +106,7 @@ impl RouteTable {
                     let found = self.sni.visit(name, |list| {
                         list.iter()
                             .copied()
-                            .find(|&pos| self.entry(pos).cond.matches(conn))
+                            .find(|&pos| condition::matches(&self.entry(pos).cond, conn))
                     });
                     if let Some(pos) = found {
                         return Some(&self.entry(pos).route);
@@ -118,7 +120,7 @@ impl RouteTable {
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         first_in_order(ported, &self.any_port, |pos| {
-            self.entry(pos).cond.matches(conn)
+            condition::matches(&self.entry(pos).cond, conn)
         })
         .map(|pos| &self.entry(pos).route)
     }
@@ -141,7 +143,7 @@ impl RouteTable {
             let failed = if matched {
                 Some(NOT_REACHED.to_owned())
             } else {
-                let failure = entry.cond.failure(conn);
+                let failure = condition::failure(&entry.cond, conn);
                 matched = failure.is_none();
                 failure
             };
@@ -161,15 +163,15 @@ impl RouteTable {
             });
         }
         for (pos, entry) in self.entries.iter().enumerate() {
-            if !entry.snis.is_empty() && !seen[pos] {
+            if !entry.cond.snis.is_empty() && !seen[pos] {
                 out.push(RouteVerdict {
                     route_id: entry.route.id.clone(),
-                    failed: Some(sni_failure(&entry.snis, conn, name.as_deref())),
+                    failed: Some(sni_failure(&entry.cond.snis, conn, name.as_deref())),
                 });
             }
         }
         for (pos, entry) in self.entries.iter().enumerate() {
-            if entry.snis.is_empty() {
+            if entry.cond.snis.is_empty() {
                 judge(pos as u32, &mut out);
             }
         }
@@ -200,19 +202,6 @@ impl RouteTable {
     fn entry(&self, pos: u32) -> &Entry {
         &self.entries[pos as usize]
     }
-}
-
-/// The `sni` and `snis` values of a route, compiled and deduplicated.
-fn sni_patterns(route: &model::types::StreamRoute) -> Vec<SniPattern> {
-    let mut out: Vec<SniPattern> = Vec::new();
-    let values = route.sni.iter().chain(route.snis.iter().flatten());
-    for value in values {
-        let pattern = SniPattern::parse(value);
-        if !out.contains(&pattern) {
-            out.push(pattern);
-        }
-    }
-    out
 }
 
 /// Why an SNI route was not a candidate for `conn`.

@@ -1,47 +1,15 @@
-//! SNI patterns and their index: exact names, `*suffix` wildcards (APISIX indexes the reversed
-//! name in a radix tree, so `*.x.com` matches any name ending in `.x.com`, at any depth, but not
-//! `x.com`), and `*`. Lookup yields the candidate route lists from the most specific pattern to
-//! the least: exact, wildcards by decreasing suffix length, then `*`.
+//! The index of SNI patterns ([`SniPattern`], from `model::route_match`): exact names,
+//! `*suffix` wildcards (APISIX indexes the reversed name in a radix tree, so `*.x.com` matches
+//! any name ending in `.x.com`, at any depth, but not `x.com`), and `*`. Lookup yields the
+//! candidate route lists from the most specific pattern to the least: exact, wildcards by
+//! decreasing suffix length, then `*`.
 
 use std::collections::HashMap;
 
 /// Longest name normalized on the stack; DNS names are at most 253 bytes.
 pub(crate) const MAX_NAME: usize = 256;
 
-/// One compiled `sni` value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SniPattern {
-    /// A full name.
-    Exact(String),
-    /// `*<suffix>`: names that end with `suffix`.
-    Suffix(String),
-    /// `*`: every name.
-    Any,
-}
-
-impl SniPattern {
-    /// Parses a configured value (case and a trailing dot are ignored).
-    pub(crate) fn parse(text: &str) -> SniPattern {
-        let text = text.trim().trim_end_matches('.').to_ascii_lowercase();
-        if text == "*" {
-            SniPattern::Any
-        } else if let Some(suffix) = text.strip_prefix('*') {
-            SniPattern::Suffix(suffix.to_owned())
-        } else {
-            SniPattern::Exact(text)
-        }
-    }
-}
-
-impl std::fmt::Display for SniPattern {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SniPattern::Exact(name) => f.write_str(name),
-            SniPattern::Suffix(suffix) => write!(f, "*{suffix}"),
-            SniPattern::Any => f.write_str("*"),
-        }
-    }
-}
+pub(crate) use model::route_match::SniPattern;
 
 /// Lowercases `sni` and drops trailing dots into `buf`, without allocating. `None` when the
 /// name is too long to be a DNS name.

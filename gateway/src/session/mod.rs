@@ -8,11 +8,11 @@
 
 mod pipeline;
 mod record;
+mod route_counters;
 pub mod routestats;
 mod sink;
 
 pub use pipeline::SessionPipeline;
-pub use record::{
-    reject_status, relay_status, status, RejectReason, RelayEnd, RouteRejection, SessionRecord,
-};
+pub use record::{reject_status, relay_status, status, RejectReason, RelayEnd, SessionRecord};
+pub use route_counters::RouteRejection;
 pub use sink::SessionSink;

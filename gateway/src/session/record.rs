@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime};
 use crate::balancer::UpstreamRuntime;
 use crate::conn::Transport;
 
+use super::route_counters::{RouteRejection, RouteStats};
+
 /// nginx stream `$status` values used here.
 pub mod status {
     /// The session ended normally (either side closed, killed, UDP idle end).
@@ -57,6 +59,8 @@ pub struct SessionRecord {
     /// The upstream a relayed TCP session used (the route's, or the one traffic-split chose),
     /// for passive health checks; `None` when none was connected.
     pub upstream: Option<Arc<UpstreamRuntime>>,
+    /// The live stats the routed session fed (so ending it needs no second look-up).
+    pub route_stats: Option<Arc<RouteStats>>,
 }
 
 /// The status a rejection reason stands for.
@@ -152,28 +156,6 @@ pub enum RelayEnd {
     Killed,
     /// An I/O error on either side (e.g. a reset).
     Error(std::io::Error),
-}
-
-/// Why a routed connection was turned away (the `rejected` object of `/v1/stream_routes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteRejection {
-    /// The route has no usable upstream.
-    NoUpstream,
-    /// No node of the upstream could be connected.
-    ConnectFailed,
-    /// A stream plugin refused the connection.
-    Plugin,
-}
-
-impl RouteRejection {
-    /// Its slot in a route's `rejected` counters.
-    pub(crate) fn index(self) -> usize {
-        match self {
-            RouteRejection::NoUpstream => 0,
-            RouteRejection::ConnectFailed => 1,
-            RouteRejection::Plugin => 2,
-        }
-    }
 }
 
 #[cfg(test)]

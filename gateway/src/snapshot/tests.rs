@@ -483,7 +483,7 @@ impl Store for FeedStore {
     async fn put(&self, _: &str, _: &Value, _: i64) -> StoreResult<PutOutcome> {
         Err(StoreError::Unavailable("test store".into()))
     }
-    async fn compare_and_put(&self, _: &str, _: i64, _: &Value, _: i64) -> StoreResult<PutOutcome> {
+    async fn cas(&self, _: &str, _: i64, _: &Value, _: i64) -> StoreResult<PutOutcome> {
         Err(StoreError::Unavailable("test store".into()))
     }
     async fn delete(&self, _: &str) -> StoreResult<Option<KeyValue>> {

@@ -137,18 +137,12 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn compare_and_put(
-        &self,
-        key: &str,
-        expected_mod_revision: i64,
-        value: &Value,
-        lease: i64,
-    ) -> StoreResult<PutOutcome> {
+    async fn cas(&self, key: &str, rev: i64, value: &Value, lease: i64) -> StoreResult<PutOutcome> {
         let (key, value) = (key.to_string(), value.clone());
         blocking(&self.shared, move |s| {
             s.write(|tx| {
                 let found = tx.current(&key)?.map_or(0, |kv| kv.mod_revision);
-                if found != expected_mod_revision {
+                if found != rev {
                     return Err(StoreError::Conflict);
                 }
                 tx.put(&key, &value, lease)

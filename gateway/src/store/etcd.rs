@@ -327,18 +327,12 @@ impl Store for EtcdStore {
 
     /// A retried compare-and-swap that loses to its own first attempt (the key now holds this
     /// value, written after the expected revision) succeeds; any other loser is a conflict.
-    async fn compare_and_put(
-        &self,
-        key: &str,
-        expected_mod_revision: i64,
-        value: &Value,
-        lease: i64,
-    ) -> StoreResult<PutOutcome> {
+    async fn cas(&self, key: &str, rev: i64, value: &Value, lease: i64) -> StoreResult<PutOutcome> {
         let floor = self.inner.seen_revision.load(Ordering::Relaxed);
-        let compare = if expected_mod_revision == 0 {
+        let compare = if rev == 0 {
             Compare::create_revision(key, CompareOp::Equal, 0)
         } else {
-            Compare::mod_revision(key, CompareOp::Equal, expected_mod_revision)
+            Compare::mod_revision(key, CompareOp::Equal, rev)
         };
         let options = PutOptions::new().with_prev_key().with_lease(lease);
         let txn =
@@ -350,7 +344,7 @@ impl Store for EtcdStore {
         if !resp.succeeded() {
             if served.retried {
                 if let Some(current) = self.get(key).await? {
-                    if own_earlier_write(&current, value, floor.max(expected_mod_revision)) {
+                    if own_earlier_write(&current, value, floor.max(rev)) {
                         return Ok(PutOutcome {
                             previous: None,
                             current,

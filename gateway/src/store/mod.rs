@@ -80,15 +80,9 @@ pub trait Store: Send + Sync + 'static {
     /// Writes `key` unconditionally, attached to `lease` (0 for none).
     async fn put(&self, key: &str, value: &Value, lease: i64) -> StoreResult<PutOutcome>;
 
-    /// Writes `key` only if its `mod_revision` is still `expected_mod_revision`
+    /// Compare-and-swap put: writes `key` only if its `mod_revision` is still `rev`
     /// (0 = only if absent). `Err(Conflict)` otherwise.
-    async fn compare_and_put(
-        &self,
-        key: &str,
-        expected_mod_revision: i64,
-        value: &Value,
-        lease: i64,
-    ) -> StoreResult<PutOutcome>;
+    async fn cas(&self, key: &str, rev: i64, value: &Value, lease: i64) -> StoreResult<PutOutcome>;
 
     /// Deletes `key`; returns what was there.
     async fn delete(&self, key: &str) -> StoreResult<Option<KeyValue>>;

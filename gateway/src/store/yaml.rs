@@ -344,13 +344,7 @@ impl Store for YamlStore {
         read_only()
     }
 
-    async fn compare_and_put(
-        &self,
-        _key: &str,
-        _expected: i64,
-        _value: &Value,
-        _lease: i64,
-    ) -> StoreResult<PutOutcome> {
+    async fn cas(&self, _: &str, _: i64, _: &Value, _: i64) -> StoreResult<PutOutcome> {
         read_only()
     }
 

@@ -105,19 +105,13 @@ impl Store for MemStore {
         Ok(Self::write(&mut state, key, value.clone(), lease))
     }
 
-    async fn compare_and_put(
-        &self,
-        key: &str,
-        expected_mod_revision: i64,
-        value: &Value,
-        lease: i64,
-    ) -> StoreResult<PutOutcome> {
+    async fn cas(&self, key: &str, rev: i64, value: &Value, lease: i64) -> StoreResult<PutOutcome> {
         let mut state = self.state()?;
         if self.conflict_next_cas.swap(false, Ordering::SeqCst) {
             return Err(StoreError::Conflict);
         }
         let actual = state.kvs.get(key).map_or(0, |kv| kv.mod_revision);
-        if actual != expected_mod_revision {
+        if actual != rev {
             return Err(StoreError::Conflict);
         }
         Ok(Self::write(&mut state, key, value.clone(), lease))

@@ -265,3 +265,62 @@ proptest! {
         }
     }
 }
+
+/// A connection that satisfies every condition of `spec` (TCP; an SNI its pattern takes).
+fn conn_for(spec: &RouteSpec, remote_port: u16) -> ConnInfo {
+    let pick = |c: &Option<AddrCond>, fallback: &str| {
+        c.as_ref()
+            .map(|c| c.ip)
+            .unwrap_or_else(|| fallback.parse().expect("fallback address"))
+    };
+    let sni = spec.sni.map(|p| match p {
+        "*" => "any.name".to_owned(),
+        _ => match p.strip_prefix('*') {
+            Some(suffix) => format!("deep.host{suffix}"),
+            None => p.to_owned(),
+        },
+    });
+    ConnInfo {
+        remote: SocketAddr::new(pick(&spec.remote_addr, "10.0.0.1"), remote_port),
+        local: SocketAddr::new(
+            pick(&spec.server_addr, "127.0.0.1"),
+            spec.server_port.unwrap_or(PORTS[0]),
+        ),
+        sni,
+        transport: Transport::Tcp,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn a_shadowed_route_is_never_chosen(
+        routes in proptest::collection::vec(route(), 1..12),
+        conns in proptest::collection::vec(conn(), 1..24),
+        remote_port in any::<u16>(),
+    ) {
+        let table = table(&routes);
+        let shadowed = table.shadowed();
+        let own: Vec<ConnInfo> = routes.iter().map(|r| conn_for(r, remote_port)).collect();
+        for conn in conns.iter().chain(&own) {
+            if let Some(found) = table.find(conn) {
+                prop_assert!(
+                    !shadowed.contains_key(&found.id),
+                    "route {} is flagged {:?} but took {:?}", found.id, shadowed.get(&found.id), conn
+                );
+            }
+        }
+        // Completeness on the pairwise rule: a route whose own connection goes to an earlier
+        // route that takes all of its connections is flagged.
+        for (i, spec) in routes.iter().enumerate() {
+            let later = model::route_match::RouteConditions::of_value(&spec.body()).expect("route");
+            let pattern = later.snis.first().cloned();
+            let taken = routes[..i].iter().any(|a| {
+                let earlier = model::route_match::RouteConditions::of_value(&a.body()).expect("route");
+                model::shadow::takes_all(&earlier, &later, pattern.as_ref())
+            });
+            prop_assert_eq!(shadowed.contains_key(&i.to_string()), taken, "route {} of {:?}", i, routes);
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::Value;
 
-use super::{decode, http_client, join, parse_base, send, ClientError, ClientTls};
+use super::{decode, endpoint, join, send, ClientError, ClientTls};
 use crate::envelope::{Deleted, Item, List};
 use crate::ResourceKind;
 
@@ -50,9 +50,9 @@ impl AdminClient {
         timeout: Duration,
         tls: &ClientTls,
     ) -> Result<Self, ClientError> {
-        let base = parse_base(base_url)?;
+        let (base, http) = endpoint(base_url, timeout, tls)?;
         Ok(AdminClient {
-            http: http_client(timeout, &base, tls)?,
+            http,
             base,
             api_key,
         })

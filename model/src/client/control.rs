@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{decode, http_client, join, parse_base, send, ClientError, ClientTls};
+use super::{decode, endpoint, join, send, ClientError, ClientTls};
 use crate::control::{Checker, Connection, ControlList, Killed, MatchReport, RouteInfo, Status};
 
 /// Filters of `GET /v1/connections`.
@@ -109,11 +109,8 @@ impl ControlClient {
         timeout: Duration,
         tls: &ClientTls,
     ) -> Result<Self, ClientError> {
-        let base = parse_base(base_url)?;
-        Ok(ControlClient {
-            http: http_client(timeout, &base, tls)?,
-            base,
-        })
+        let (base, http) = endpoint(base_url, timeout, tls)?;
+        Ok(ControlClient { http, base })
     }
 
     /// The base URL this client talks to.

@@ -78,6 +78,17 @@ impl ClientError {
     }
 }
 
+/// The parsed `base_url` and an HTTP client for it (`tls` applies when it is `https://`).
+fn endpoint(
+    base_url: &str,
+    timeout: Duration,
+    tls: &ClientTls,
+) -> Result<(url::Url, reqwest::Client), ClientError> {
+    let base = parse_base(base_url)?;
+    let http = http_client(timeout, &base, tls)?;
+    Ok((base, http))
+}
+
 /// Builds the shared reqwest client; `tls` applies when `base` is `https://`.
 fn http_client(
     timeout: Duration,

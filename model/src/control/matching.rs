@@ -45,4 +45,7 @@ pub struct RouteVerdict {
     pub matched: bool,
     /// Why it does not (`server_port: 9100 does not equal 2000`, `not reached: ...`).
     pub reason: Option<String>,
+    /// When the route can never match, whatever the connection: the earlier routes that take
+    /// every connection it would take (`model::shadow`); empty otherwise.
+    pub shadowed_by: Vec<String>,
 }

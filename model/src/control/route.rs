@@ -22,6 +22,9 @@ pub struct RouteInfo {
     pub upstream_error: Option<String>,
     /// Enabled stream plugins (route plugins over service plugins), by name.
     pub plugins: Vec<String>,
+    /// When the route can never match: the earlier routes that take every connection it
+    /// would take (`model::shadow`, in the router's order); empty otherwise.
+    pub shadowed_by: Vec<String>,
     /// Live counters, kept by route id across route updates.
     pub stats: RouteStats,
 }

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::lua::{deep_eq, lua_number, lua_quote};
-use super::{check, pattern, table_kind};
+use super::{check, pattern, table_kind, Checked};
 
 /// The keywords that bound a count, and the words of their messages.
 pub(super) struct CountedKeywords {
@@ -58,7 +58,7 @@ pub(super) fn check_count(
     Ok(())
 }
 
-pub(super) fn check_array(s: &Map<String, Value>, v: &Value) -> Result<(), String> {
+pub(super) fn check_array(s: &Map<String, Value>, v: &Value) -> Checked {
     let items: &[Value] = match v {
         Value::Array(a) => a,
         Value::Object(m) if m.is_empty() => &[],
@@ -69,18 +69,21 @@ pub(super) fn check_array(s: &Map<String, Value>, v: &Value) -> Result<(), Strin
         Some(Value::Array(tuple)) if !tuple.is_empty() => {
             for (i, ischema) in tuple.iter().enumerate() {
                 let Some(item) = items.get(i) else { break };
-                check(ischema, item)
-                    .map_err(|e| format!("failed to validate item {}: {e}", i + 1))?;
+                check(ischema, item).map_err(|e| {
+                    e.under_index(i, |m| format!("failed to validate item {}: {m}", i + 1))
+                })?;
             }
             if items.len() > tuple.len() {
                 match s.get("additionalItems") {
                     Some(Value::Bool(false)) => {
-                        return Err("found unexpected extra items in array".to_owned());
+                        return Err("found unexpected extra items in array".to_owned().into());
                     }
                     Some(extra @ Value::Object(_)) => {
                         for (i, item) in items.iter().enumerate().skip(tuple.len()) {
                             check(extra, item).map_err(|e| {
-                                format!("failed to validate additional item {}: {e}", i + 1)
+                                e.under_index(i, |m| {
+                                    format!("failed to validate additional item {}: {m}", i + 1)
+                                })
                             })?;
                         }
                     }
@@ -90,17 +93,16 @@ pub(super) fn check_array(s: &Map<String, Value>, v: &Value) -> Result<(), Strin
         }
         Some(schema) => {
             for (i, item) in items.iter().enumerate() {
-                check(schema, item)
-                    .map_err(|e| format!("failed to validate item {}: {e}", i + 1))?;
+                check(schema, item).map_err(|e| {
+                    e.under_index(i, |m| format!("failed to validate item {}: {m}", i + 1))
+                })?;
             }
         }
         None => {}
     }
     if s.get("uniqueItems") == Some(&Value::Bool(true)) {
         if let Some((a, b)) = first_duplicate(items) {
-            return Err(format!(
-                "expected unique items but items {a} and {b} are equal"
-            ));
+            return Err(format!("expected unique items but items {a} and {b} are equal").into());
         }
     }
     Ok(())

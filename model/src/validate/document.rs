@@ -38,7 +38,7 @@ pub fn check_document_item(
             let Some(schema) = plugin_metadata_schema(&name) else {
                 return Err(ValidationError::new("invalid plugin name"));
             };
-            jsonschema::validate(schema, item).map_err(|e| schema_error(Mode::Write, e))
+            jsonschema::validate_at(schema, item).map_err(|e| schema_error(Mode::Write, e))
         }
     }
 }

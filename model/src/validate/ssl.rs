@@ -124,7 +124,7 @@ pub(crate) fn validate_pair(
 
 /// The SSL object's checks, after its schema (write mode only).
 pub(crate) fn check_ssl(conf: &Value, mode: Mode) -> Result<(), ValidationError> {
-    jsonschema::validate(resource_schema(ResourceKind::Ssls), conf)
+    jsonschema::validate_at(resource_schema(ResourceKind::Ssls), conf)
         .map_err(|e| schema_error(mode, e))?;
     let (cert, key) = (conf.get("cert"), conf.get("key"));
     if !is_secret_uri(cert) && !is_secret_uri(key) {

@@ -4,10 +4,11 @@
 
 use serde_json::Value;
 
-use super::{ref_exists, schema_error, truthy, Mode};
+use super::{plugin_error, ref_exists, schema_error, truthy, Mode};
 use crate::ip::validate_cidr_or_ip;
+use crate::json_path::JsonPath;
 use crate::jsonschema::{self, lua_tostring};
-use crate::plugins::{check_plugins, CheckStyle};
+use crate::plugins::{check_plugins_at, CheckStyle};
 use crate::schema::{resource_schema, xrpc_conf_schema};
 use crate::{CheckContext, ResourceKind, ValidationError};
 
@@ -40,15 +41,18 @@ fn check_superior(
         return Ok(());
     };
     let sid = lua_tostring(superior_id);
+    let at_superior = JsonPath::keys(["protocol", "superior_id"]);
     if own_id == Some(sid.as_str()) {
-        return Err(ValidationError::new(
+        return Err(ValidationError::at(
+            at_superior,
             "stream route can not set itself as superior_id",
         ));
     }
     let Some(superior) = ref_exists(ctx, ResourceKind::StreamRoutes, &sid) else {
-        return Err(ValidationError::new(format!(
-            "failed to fetch stream routes[{sid}], response code: 404"
-        )));
+        return Err(ValidationError::at(
+            at_superior,
+            format!("failed to fetch stream routes[{sid}], response code: 404"),
+        ));
     };
     let ours = protocol
         .get("name")
@@ -57,9 +61,12 @@ fn check_superior(
     if let Some(theirs) = superior.get("protocol").and_then(|p| p.get("name")) {
         let theirs = lua_tostring(theirs);
         if theirs != ours {
-            return Err(ValidationError::new(format!(
-                "protocol mismatch: subordinate protocol [{ours}] does not match superior protocol [{theirs}]"
-            )));
+            return Err(ValidationError::at(
+                JsonPath::keys(["protocol", "name"]),
+                format!(
+                    "protocol mismatch: subordinate protocol [{ours}] does not match superior protocol [{theirs}]"
+                ),
+            ));
         }
     }
     Ok(())
@@ -72,28 +79,37 @@ fn check_runtime_parts(
     skip_unknown_plugins: bool,
 ) -> Result<(), ValidationError> {
     if let Some(plugins) = conf.get("plugins").filter(|p| truthy(p)) {
-        check_plugins(
+        check_plugins_at(
             plugins,
             &ctx.stream_plugins,
             skip_unknown_plugins,
             CheckStyle::Stream,
         )
-        .map_err(ValidationError::new)?;
+        .map_err(plugin_error)?;
     }
     for field in ["remote_addr", "server_addr"] {
         if let Some(addr) = conf.get(field).and_then(Value::as_str) {
             if !validate_cidr_or_ip(addr) {
-                return Err(ValidationError::new(format!("invalid {field}: {addr}")));
+                return Err(ValidationError::at_key(
+                    field,
+                    format!("invalid {field}: {addr}"),
+                ));
             }
         }
     }
     if let Some(protocol) = conf.get("protocol").filter(|p| p.is_object()) {
         let name = protocol.get("name").map(lua_tostring).unwrap_or_default();
         if !ctx.xrpc_protocols.contains(&name) {
-            return Err(ValidationError::new(format!("unknown protocol [{name}]")));
+            return Err(ValidationError::at(
+                JsonPath::keys(["protocol", "name"]),
+                format!("unknown protocol [{name}]"),
+            ));
         }
         if let Some(pconf) = protocol.get("conf").filter(|c| truthy(c)) {
-            jsonschema::validate(xrpc_conf_schema(&name), pconf).map_err(ValidationError::new)?;
+            jsonschema::validate_at(xrpc_conf_schema(&name), pconf).map_err(|e| {
+                let path = JsonPath::keys(["protocol", "conf"]).join(e.path);
+                ValidationError::at(path, e.message)
+            })?;
         }
     }
     Ok(())
@@ -107,14 +123,16 @@ pub(crate) fn check_stream_route(
     ctx: &CheckContext,
     mode: Mode,
 ) -> Result<(), ValidationError> {
-    jsonschema::validate(resource_schema(ResourceKind::StreamRoutes), conf)
+    jsonschema::validate_at(resource_schema(ResourceKind::StreamRoutes), conf)
         .map_err(|e| schema_error(mode, e))?;
     if mode.is_write() {
         if let Some(id) = conf.get("upstream_id").filter(|v| truthy(v)) {
-            check_reference(ctx, ResourceKind::Upstreams, id)?;
+            check_reference(ctx, ResourceKind::Upstreams, id)
+                .map_err(|e| e.under_key("upstream_id"))?;
         }
         if let Some(id) = conf.get("service_id").filter(|v| truthy(v)) {
-            check_reference(ctx, ResourceKind::Services, id)?;
+            check_reference(ctx, ResourceKind::Services, id)
+                .map_err(|e| e.under_key("service_id"))?;
         }
         check_superior(conf, own_id, ctx)?;
     }

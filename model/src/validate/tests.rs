@@ -456,3 +456,46 @@ fn schema_only_check_has_no_prefix() {
         "additional properties forbidden, found uri"
     );
 }
+
+/// The JSONPath of the rejection of a stream route write.
+fn route_err_path(body: Value) -> (String, String) {
+    let e = check_write(
+        ResourceKind::StreamRoutes,
+        WriteMethod::Put,
+        Some("1"),
+        Some(&body),
+        &ctx(),
+    )
+    .expect_err("write should be rejected");
+    (e.path.to_string(), e.message)
+}
+
+#[test]
+fn errors_point_at_the_value_at_fault() {
+    let (path, msg) = route_err_path(json!({"upstream": {"nodes": {"127.0.0.1:80": 1},
+        "timeout": {"connect": 1, "send": 1}}}));
+    assert_eq!(path, "$.upstream.timeout");
+    assert!(msg.ends_with(r#"property "read" is required"#), "{msg}");
+    let (path, _) = route_err_path(json!({"upstream": {"nodes": {"127.0.0.1:80": 1},
+        "retries": -1}}));
+    assert_eq!(path, "$.upstream.retries");
+    let (path, _) =
+        route_err_path(json!({"upstream": {"nodes": [{"host": "a", "port": 0, "weight": 1}]}}));
+    assert_eq!(
+        path, "$.upstream.nodes",
+        "nodes is an anyOf: the fault is the whole list"
+    );
+    let (path, _) = route_err_path(json!({"server_port": "x"}));
+    assert_eq!(path, "$.server_port");
+    let (path, _) = route_err_path(json!({"remote_addr": "10.0.0.0/33"}));
+    assert_eq!(path, "$.remote_addr");
+    let (path, msg) = route_err_path(json!({"plugins": {"limit-conn": {"conn": 1}}}));
+    assert_eq!(path, "$.plugins.limit-conn");
+    assert!(msg.contains("stream plugin [limit-conn]"), "{msg}");
+    let (path, _) = route_err_path(json!({"upstream_id": "nope"}));
+    assert_eq!(path, "$.upstream_id");
+    let (path, _) = route_err_path(json!({"bogus": 1}));
+    assert_eq!(path, "$.bogus");
+    let (path, _) = route_err_path(json!({"id": "2"}));
+    assert_eq!(path, "$.id");
+}

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::{ref_exists, schema_error, Mode};
 use crate::ip::{lua_tonumber, parse_ipv6};
+use crate::json_path::JsonPath;
 use crate::jsonschema::{self, lua_number, lua_tostring};
 use crate::schema::{chash_key_schema, resource_schema};
 use crate::{CheckContext, ResourceKind, ValidationError};
@@ -55,51 +56,61 @@ pub(crate) fn check_upstream(
 ) -> Result<(), ValidationError> {
     if mode.is_write() {
         let nodes = conf.get("nodes");
-        for node in nodes.and_then(Value::as_array).into_iter().flatten() {
+        for (i, node) in nodes
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             if node
                 .get("host")
                 .and_then(Value::as_str)
                 .is_some_and(is_bare_ipv6)
             {
-                return Err(ValidationError::new(
+                return Err(ValidationError::at(
+                    JsonPath::keys(["host"]).under_index(i).under_key("nodes"),
                     "invalid configuration: IPv6 address must be enclosed with '[' and ']'",
                 ));
             }
         }
     }
-    jsonschema::validate(resource_schema(ResourceKind::Upstreams), conf)
+    jsonschema::validate_at(resource_schema(ResourceKind::Upstreams), conf)
         .map_err(|e| schema_error(mode, e))?;
     if mode.is_write() {
         if let Some(Value::Object(nodes)) = conf.get("nodes") {
             for addr in nodes.keys() {
                 if let Some(port) = parse_addr_port(addr) {
                     if !(1.0..=65535.0).contains(&port) {
-                        return Err(ValidationError::new(format!(
-                            "invalid port {}",
-                            lua_number(port)
-                        )));
+                        return Err(ValidationError::at(
+                            JsonPath::keys(["nodes", addr.as_str()]),
+                            format!("invalid port {}", lua_number(port)),
+                        ));
                     }
                 }
             }
         }
         if let Some(ssl_id) = conf.get("tls").and_then(|t| t.get("client_cert_id")) {
             let id = lua_tostring(ssl_id);
+            let at = || JsonPath::keys(["tls", "client_cert_id"]);
             let Some(ssl) = ref_exists(ctx, ResourceKind::Ssls, &id) else {
-                return Err(ValidationError::new(format!(
-                    "failed to fetch ssl info by ssl id [{id}], response code: 404"
-                )));
+                return Err(ValidationError::at(
+                    at(),
+                    format!("failed to fetch ssl info by ssl id [{id}], response code: 404"),
+                ));
             };
             if ssl.get("type").and_then(Value::as_str) != Some("client") {
-                return Err(ValidationError::new(format!(
-                    "failed to fetch ssl info by ssl id [{id}], wrong ssl type"
-                )));
+                return Err(ValidationError::at(
+                    at(),
+                    format!("failed to fetch ssl info by ssl id [{id}], wrong ssl type"),
+                ));
             }
         }
         // The Admin API runs in APISIX's http subsystem, where this rule applies.
         if conf.get("pass_host").and_then(Value::as_str) == Some("rewrite") {
             let host = conf.get("upstream_host");
             if host.is_none() || host == Some(&Value::String(String::new())) {
-                return Err(ValidationError::new(
+                return Err(ValidationError::at_key(
+                    "upstream_host",
                     "`upstream_host` can't be empty when `pass_host` is `rewrite`",
                 ));
             }
@@ -108,7 +119,7 @@ pub(crate) fn check_upstream(
     if let Some(tls) = conf.get("tls") {
         if let Some(cert) = tls.get("client_cert").filter(|c| super::truthy(c)) {
             super::ssl::validate_pair(Some(cert), tls.get("client_key"), mode)
-                .map_err(ValidationError::new)?;
+                .map_err(|e| ValidationError::at(JsonPath::keys(["tls", "client_cert"]), e))?;
         }
     }
     check_chash(conf)
@@ -124,13 +135,13 @@ fn check_chash(conf: &Value) -> Result<(), ValidationError> {
         .unwrap_or("vars");
     let key = conf.get("key");
     if hash_on != "consumer" && key.is_none() {
-        return Err(ValidationError::new("missing key"));
+        return Err(ValidationError::at_key("key", "missing key"));
     }
     let schema = chash_key_schema(hash_on)
-        .map_err(|e| ValidationError::new(format!("type is chash, err: {e}")))?;
+        .map_err(|e| ValidationError::at_key("hash_on", format!("type is chash, err: {e}")))?;
     if let (Some(schema), Some(key)) = (schema, key) {
         jsonschema::validate(schema, key)
-            .map_err(|e| ValidationError::new(format!("invalid configuration: {e}")))?;
+            .map_err(|e| ValidationError::at_key("key", format!("invalid configuration: {e}")))?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use super::rows::{
     self, conn_rows, detail_conn_rows, route_rows, row_count, CONN_SORTS, ROUTE_SORTS,
 };
 use super::{App, Mode, Pending, TesterState, View};
-use crate::editor::EditorState;
+use crate::editor::{EditOp, EditorState};
 use crate::event::Effect;
 use crate::keymap::Action;
 use crate::source::TestRequest;
@@ -112,6 +112,7 @@ pub fn open_editor(app: &mut App, route_id: Option<String>) {
         },
     };
     app.editor = Some(editor);
+    app.recheck_editor();
     push_view(app, View::Editor);
 }
 
@@ -243,19 +244,11 @@ pub fn run_test(app: &mut App) -> Vec<Effect> {
     })]
 }
 
-/// Unbound keys in the editor and tester edit their text.
+/// Unbound keys in the editor and tester edit their text; an edit is checked at once.
 pub fn type_text(app: &mut App, key: KeyEvent) {
     match app.view {
-        View::Editor => {
-            let Some(editor) = &mut app.editor else {
-                return;
-            };
-            match key.code {
-                KeyCode::Char(c) => editor.insert(c),
-                KeyCode::Enter if editor.raw.is_some() => editor.insert('\n'),
-                KeyCode::Backspace => editor.backspace(),
-                _ => {}
-            }
+        View::Editor if app.editor.as_mut().is_some_and(|e| e.input(key)) => {
+            app.recheck_editor();
         }
         View::Tester => {
             let Some(tester) = &mut app.tester else {
@@ -268,6 +261,56 @@ pub fn type_text(app: &mut App, key: KeyEvent) {
             }
         }
         _ => {}
+    }
+}
+
+/// An editing operation of the keymap on the editor's focused text.
+pub fn edit_text(app: &mut App, op: EditOp) {
+    if app.editor.as_mut().is_some_and(|e| e.apply(op)) {
+        app.recheck_editor();
+    }
+}
+
+/// Text pasted into the terminal: into the editor, the tester's payload or the prompt.
+pub fn paste_text(app: &mut App, text: &str) {
+    match std::mem::replace(&mut app.mode, Mode::Normal) {
+        Mode::Filter { mut input } => {
+            input.push_str(text.trim_end_matches(['\r', '\n']));
+            set_prompt(app, input, true);
+        }
+        Mode::Command { mut input } => {
+            input.push_str(text.trim_end_matches(['\r', '\n']));
+            set_prompt(app, input, false);
+        }
+        Mode::Normal => match app.view {
+            View::Editor if app.editor.as_mut().is_some_and(|e| e.insert(text)) => {
+                app.recheck_editor();
+            }
+            View::Tester => {
+                if let Some(tester) = &mut app.tester {
+                    tester.payload.push_str(text);
+                }
+            }
+            _ => {}
+        },
+        other => app.mode = other,
+    }
+}
+
+/// Puts the edited prompt text back (and applies a filter as it is typed).
+pub(crate) fn set_prompt(app: &mut App, input: String, filter: bool) {
+    if filter {
+        set_filter(app, input.clone());
+        app.mode = Mode::Filter { input };
+    } else {
+        app.mode = Mode::Command { input };
+    }
+}
+
+pub(crate) fn set_filter(app: &mut App, filter: String) {
+    if let Some(list) = app.list_mut() {
+        list.filter = filter;
+        list.selected = 0;
     }
 }
 

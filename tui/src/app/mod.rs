@@ -9,6 +9,7 @@ mod actions;
 pub mod rows;
 pub mod update;
 
+use crate::editor::check::Known;
 use crate::editor::EditorState;
 use crate::keymap::ViewKind;
 use crate::source::{Snapshot, TestOutcome};
@@ -221,6 +222,23 @@ impl App {
             tester: None,
             notice: None,
             quit: false,
+        }
+    }
+
+    /// The keymap scope of what is on screen: the editor on raw JSON is its own scope (its
+    /// arrows, tab and enter edit the text).
+    pub fn view_kind(&self) -> ViewKind {
+        match (&self.view, &self.editor) {
+            (View::Editor, Some(editor)) if editor.raw.is_some() => ViewKind::JsonEditor,
+            (view, _) => view.kind(),
+        }
+    }
+
+    /// Checks the editor's text again against what the snapshot knows (after an edit, or
+    /// when new data arrives).
+    pub(crate) fn recheck_editor(&mut self) {
+        if let Some(editor) = &mut self.editor {
+            editor.recheck(&Known::of(&self.snapshot));
         }
     }
 

@@ -16,11 +16,16 @@ pub fn handle_event(app: &mut App, event: Event) -> Vec<Effect> {
     match event {
         Event::Key(key) if key.kind != KeyEventKind::Release => on_key(app, key),
         Event::Key(_) => Vec::new(),
+        Event::Paste(text) => {
+            actions::paste_text(app, &text);
+            Vec::new()
+        }
         Event::Data(snapshot) => {
             app.link = Link::Connected;
             if !app.frozen {
                 app.snapshot = (*snapshot).clone();
                 clamp_all(app);
+                app.recheck_editor();
             }
             Vec::new()
         }
@@ -69,8 +74,8 @@ fn on_saved(app: &mut App, id: String, result: Result<(), String>) -> Vec<Effect
             if let Some(editor) = &mut app.editor {
                 editor.saving = false;
                 editor.error = Some(EditorError {
-                    field: None,
                     message: message.clone(),
+                    ..EditorError::default()
                 });
             }
             app.fail(format!("stream_route {id} not saved"));
@@ -122,7 +127,7 @@ fn on_prompt_key(app: &mut App, mut input: String, key: KeyEvent, filter: bool) 
     match key.code {
         KeyCode::Esc => {
             if filter {
-                set_filter(app, String::new());
+                actions::set_filter(app, String::new());
             }
             return None;
         }
@@ -131,20 +136,8 @@ fn on_prompt_key(app: &mut App, mut input: String, key: KeyEvent, filter: bool) 
         KeyCode::Char(c) => input.push(c),
         _ => {}
     }
-    if filter {
-        set_filter(app, input.clone());
-        app.mode = Mode::Filter { input };
-    } else {
-        app.mode = Mode::Command { input };
-    }
+    actions::set_prompt(app, input, filter);
     None
-}
-
-fn set_filter(app: &mut App, filter: String) {
-    if let Some(list) = app.list_mut() {
-        list.filter = filter;
-        list.selected = 0;
-    }
 }
 
 fn on_confirm_key(app: &mut App, pending: Pending, key: KeyEvent) -> Vec<Effect> {
@@ -175,7 +168,7 @@ fn on_confirm_key(app: &mut App, pending: Pending, key: KeyEvent) -> Vec<Effect>
 fn on_normal_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     // A notice lasts until the next key; results of effects set their own when they arrive.
     app.notice = None;
-    let view = app.view.kind();
+    let view = app.view_kind();
     match keymap::lookup(&key, view, app.config.readonly) {
         Some(action) => on_action(app, action),
         None if app.config.readonly && keymap::lookup(&key, view, false).is_some() => {
@@ -251,7 +244,9 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
             if let Some(editor) = &mut app.editor {
                 editor.toggle_raw();
             }
+            app.recheck_editor();
         }
+        Action::EditText(op) => actions::edit_text(app, op),
         Action::RunTest => return actions::run_test(app),
     }
     Vec::new()

@@ -53,7 +53,7 @@ fn render_summary(frame: &mut Frame, area: Rect, route: &RouteInfo) {
         Some(why) if route.upstream.is_none() => format!("- ({why})"),
         _ => upstream_text(route),
     };
-    let lines = vec![
+    let mut lines = vec![
         Line::from(format!(
             "match {}   upstream {}   plugins {}",
             match_text(route),
@@ -74,6 +74,13 @@ fn render_summary(frame: &mut Frame, area: Rect, route: &RouteInfo) {
             s.rejected.no_upstream, s.rejected.connect_failed, s.rejected.plugin
         )),
     ];
+    if !route.shadowed_by.is_empty() {
+        let never = model::shadow::describe(&route.shadowed_by);
+        lines[2] = Line::styled(
+            format!("⊘ {never}: it never matches"),
+            Style::new().fg(Color::Yellow),
+        );
+    }
     let title = match &route.name {
         Some(name) if !name.is_empty() => format!(" Route {} · {} ", route.id, name),
         _ => format!(" Route {} ", route.id),

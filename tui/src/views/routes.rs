@@ -1,6 +1,8 @@
 //! The routes table: id/name, match conditions, upstream, active, total, in/out rates and a
 //! sparkline of the last minute's bytes both ways. Narrow terminals get narrower columns
-//! and a shorter sparkline.
+//! and a shorter sparkline. A shadowed route (the gateway's `shadowed_by`: earlier routes
+//! take every connection it would take) is marked `⊘` and drawn in yellow, with the routes
+//! that shadow it in the MATCH column.
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Style};
@@ -27,14 +29,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let body: Vec<Row> = rows
         .iter()
         .map(|r| {
-            let label = match &r.name {
+            let mut label = match &r.name {
                 Some(name) if !name.is_empty() => format!("{} {}", r.id, name),
                 _ => r.id.clone(),
             };
+            let mut matcher = match_text(r);
+            let shadowed = !r.shadowed_by.is_empty();
+            if shadowed {
+                label = format!("⊘ {label}");
+                matcher = format!("shadowed by {}", r.shadowed_by.join(","));
+            }
             let t = &r.stats.throughput;
-            Row::new([
+            let row = Row::new([
                 Cell::from(units::clip(&label, id_w as usize)),
-                Cell::from(units::clip(&match_text(r), match_w as usize)),
+                Cell::from(units::clip(&matcher, match_w as usize)),
                 Cell::from(units::clip(&upstream_text(r), up_w as usize)),
                 Cell::from(Text::from(r.stats.active.to_string()).right_aligned()),
                 Cell::from(Text::from(r.stats.total.to_string()).right_aligned()),
@@ -42,7 +50,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 Cell::from(Text::from(units::rate(t.out_rate())).right_aligned()),
                 Cell::from(units::sparkline(&t.combined(), spark_w))
                     .style(Style::new().fg(Color::Green)),
-            ])
+            ]);
+            if shadowed {
+                row.style(Style::new().fg(Color::Yellow))
+            } else {
+                row
+            }
         })
         .collect();
 
@@ -56,6 +69,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         ("OUT/s", Constraint::Length(7)),
         ("LAST 60s", Constraint::Min(spark_w as u16)),
     ];
-    let title = list_title("Routes", rows.len(), &app.routes, &ROUTE_SORTS);
+    let mut title = list_title("Routes", rows.len(), &app.routes, &ROUTE_SORTS);
+    let shadowed = rows.iter().filter(|r| !r.shadowed_by.is_empty()).count();
+    if shadowed > 0 {
+        title.push_str(&format!("⊘ {shadowed} shadowed "));
+    }
     render_list(frame, area, title, columns, body, &app.routes);
 }

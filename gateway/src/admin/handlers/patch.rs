@@ -66,7 +66,7 @@ pub(crate) async fn patch(call: &Call<'_>) -> HandlerResult {
     let outcome = call
         .ctx
         .store
-        .compare_and_put(&key, stored.mod_revision, &value, lease)
+        .cas(&key, stored.mod_revision, &value, lease)
         .await?;
     Ok(Reply::json(
         StatusCode::OK,

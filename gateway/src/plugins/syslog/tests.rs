@@ -29,6 +29,7 @@ fn record() -> SessionRecord {
         routed: true,
         rejection: None,
         upstream: None,
+        route_stats: None,
     }
 }
 

@@ -123,34 +123,31 @@ async fn compare_and_put_writes_only_on_the_expected_revision() {
     let store = open(&dir);
     let key = "/apisix/upstreams/1";
     let created = store
-        .compare_and_put(key, 0, &json!({"v": 1}), 0)
+        .cas(key, 0, &json!({"v": 1}), 0)
         .await
         .expect("create");
     assert_eq!(created.current.mod_revision, 1);
     // "Only if absent" now conflicts.
     let err = store
-        .compare_and_put(key, 0, &json!({"v": 9}), 0)
+        .cas(key, 0, &json!({"v": 9}), 0)
         .await
         .expect_err("exists");
     assert!(matches!(err, StoreError::Conflict));
     // A stale revision conflicts and changes nothing.
     store.put(key, &json!({"v": 2}), 0).await.expect("put");
     let err = store
-        .compare_and_put(key, 1, &json!({"v": 9}), 0)
+        .cas(key, 1, &json!({"v": 9}), 0)
         .await
         .expect_err("stale");
     assert!(matches!(err, StoreError::Conflict));
     assert_eq!(err.to_string(), "value changed before overwritten");
     assert_eq!(store.revision(), 2);
-    let updated = store
-        .compare_and_put(key, 2, &json!({"v": 3}), 0)
-        .await
-        .expect("cas");
+    let updated = store.cas(key, 2, &json!({"v": 3}), 0).await.expect("cas");
     assert_eq!(updated.current.mod_revision, 3);
     assert_eq!(updated.current.create_revision, 1);
     // Expecting a revision for a missing key conflicts too.
     let err = store
-        .compare_and_put("/apisix/upstreams/2", 3, &json!(1), 0)
+        .cas("/apisix/upstreams/2", 3, &json!(1), 0)
         .await
         .expect_err("absent");
     assert!(matches!(err, StoreError::Conflict));
