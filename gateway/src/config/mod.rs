@@ -4,10 +4,9 @@
 //!
 //! Flow: [`load`] reads the file → YAML → [`env`] substitutes `${{VAR}}` in its values →
 //! [`load`](self::load)'s section readers ([`reader::Reader`], [`listen`] for
-//! `stream_proxy`, [`logs`] for the error log's keys) → [`checks`] (roles, forced settings, port
-//! conflicts). Defaults live in
-//! the readers; `conf/config-default.yaml` ([`default_config_yaml`]) documents them and a test
-//! keeps the two equal.
+//! `stream_proxy`, [`logs`] for the error log's keys) → [`checks`] (roles, forced settings,
+//! port conflicts). Defaults live in the readers; `conf/config-default.yaml`
+//! ([`default_config_yaml`]) documents them and a test keeps the two equal.
 
 pub mod api_access;
 mod checks;
