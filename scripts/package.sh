@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+cargo="${CARGO:-cargo}"
 target="${CARGO_TARGET_DIR:-target}"
 build=1
 output="$target/debian"
@@ -26,13 +27,13 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 
-if ! cargo deb --version >/dev/null 2>&1; then
+if ! "$cargo" deb --version >/dev/null 2>&1; then
     echo "package: cargo-deb is missing: cargo install cargo-deb --locked" >&2
     exit 1
 fi
 
 if [[ $build -eq 1 ]]; then
-    cargo build --release -p apisix-gateway -p apisixctl -p apisix-tui --bins
+    "$cargo" build --release -p apisix-gateway -p apisixctl -p apisix-tui --bins
 fi
 
 release="$target/release"
@@ -43,4 +44,4 @@ rm -rf "$docs"
 "$release/apisix-tui" --generate-docs "$docs"
 
 mkdir -p "$output"
-cargo deb -p apisix-gateway --no-build --output "$output" "${deb_flags[@]}"
+"$cargo" deb -p apisix-gateway --no-build --output "$output" "${deb_flags[@]}"
