@@ -8,7 +8,7 @@ CARGO ?= cargo
 CONFIG ?= conf/config.yaml
 PREFIX ?= .
 
-.PHONY: all run test build deps fmt lint check bench bench-compare fleet-bench fuzz clean
+.PHONY: all run test build package deps fmt lint check bench bench-compare fleet-bench fuzz clean
 
 all: build
 
@@ -34,11 +34,20 @@ test: deps
 fuzz:
 	@./scripts/fuzz.sh
 
+## package: the Debian package (docs/packaging.md) in $${CARGO_TARGET_DIR:-target}/debian: release
+## builds of the three programs, man pages, completions, the systemd unit; installs cargo-deb
+## (cargo install) when missing
+package:
+	@$(CARGO) deb --version >/dev/null 2>&1 || $(CARGO) install cargo-deb --locked --version 3.8.0 \
+		|| { echo "package: cargo-deb is missing: cargo install cargo-deb --locked" >&2; exit 1; }
+	./scripts/package.sh
+
 ## build: debug build of every crate and binary
 build:
 	$(CARGO) build --workspace --bins
 
-## deps: install protoc, etcd, mariadb (server + client) and tmux when missing (root + apt-get)
+## deps: install protoc, etcd, mariadb (server + client), tmux, iproute2, dpkg and systemd when
+## missing (root + apt-get), and cargo-deb (cargo install)
 deps:
 	./scripts/install-deps.sh
 

@@ -8,6 +8,10 @@
 #   mariadb/mysql     <- mariadb-client     (the client run through the proxy)
 #   tmux              <- tmux               (the real-terminal TUI test)
 #   ip                <- iproute2           (the fleet tests' hosts: network namespaces, veth, bridge)
+#   dpkg-deb          <- dpkg               (the package test unpacks the .deb)
+#   systemd-analyze   <- systemd            (the package test verifies the unit)
+# and one cargo tool, with `cargo install` (no root needed):
+#   cargo-deb                               (`make package` and the package test)
 # As root with apt-get: runs `apt-get update` once (only when something is missing) and installs.
 # Otherwise: prints the command to run and exits 1. Set SKIP_INSTALL_DEPS=1 to skip the check.
 set -euo pipefail
@@ -15,6 +19,13 @@ set -euo pipefail
 if [[ "${SKIP_INSTALL_DEPS:-0}" == "1" ]]; then
     echo "install-deps: skipped (SKIP_INSTALL_DEPS=1)"
     exit 0
+fi
+
+# The cargo-deb version the packaging is written for (scripts/package.sh).
+CARGO_DEB_VERSION=3.8.0
+if ! cargo deb --version >/dev/null 2>&1; then
+    echo "install-deps: installing cargo-deb $CARGO_DEB_VERSION (cargo install)"
+    cargo install cargo-deb --locked --version "$CARGO_DEB_VERSION"
 fi
 
 have() {
@@ -35,9 +46,11 @@ have mariadbd mysqld || missing+=(mariadb-server)
 have mariadb mysql || missing+=(mariadb-client)
 have tmux || missing+=(tmux)
 have ip || missing+=(iproute2)
+have dpkg-deb || missing+=(dpkg)
+have systemd-analyze || missing+=(systemd)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-deps: protoc (+ includes), openssl, etcd, mariadbd, mariadb client, tmux and ip are present"
+    echo "install-deps: protoc (+ includes), openssl, etcd, mariadbd, mariadb client, tmux, ip, dpkg-deb, systemd-analyze and cargo-deb are present"
     exit 0
 fi
 
@@ -45,7 +58,7 @@ if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing system packages: ${missing[*]}" >&2
     echo "install-deps: install them, e.g. on Debian/Ubuntu:" >&2
     echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
-    echo "install-deps: (other systems: protoc, etcd >= 3.4, MariaDB or MySQL server + client, tmux, iproute2)" >&2
+    echo "install-deps: (other systems: protoc, etcd >= 3.4, MariaDB or MySQL server + client, tmux, iproute2, dpkg, systemd)" >&2
     exit 1
 fi
 

@@ -18,6 +18,7 @@
 //!   sessions, the session recorder.
 //! - [`health`]: active health probes.
 //! - [`accesslog`], [`metrics`]: session sinks; [`control`] serves the Control API.
+//! - [`logging`]: the gateway's own log (file or stderr, level, text or JSON lines).
 //! - [`runtime`]: the runtime layout (per-core `current_thread` workers or multi-thread).
 //! - [`server`]: the composition root: wires everything together and runs until shutdown.
 //! - [`http_server`], [`http_reply`]: the HTTP/1 server loop of the Admin API, the Control API
@@ -34,6 +35,7 @@ pub mod dns;
 pub mod health;
 pub mod http_reply;
 pub mod http_server;
+pub mod logging;
 pub mod metrics;
 pub mod plugins;
 pub mod proxy;

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use apisix_gateway::server::{self, pidfile, wiring};
+use apisix_gateway::config::{Config, LineFormat, LogSettings};
+use apisix_gateway::logging;
+use apisix_gateway::server::{self, pidfile};
 use clap::{Parser, Subcommand};
 use nix::sys::signal::Signal;
-use tracing_subscriber::EnvFilter;
 
 /// An Apache APISIX-compatible L4 (TCP/UDP) gateway.
 #[derive(Debug, Parser)]
@@ -29,9 +30,13 @@ struct Common {
     /// The prefix directory (parent of conf/, logs/, data/; default: derived from -c, else .).
     #[arg(short = 'p', long = "prefix", global = true)]
     prefix: Option<PathBuf>,
-    /// Log level or filter (overrides RUST_LOG), e.g. `debug` or `apisix_gateway=trace`.
+    /// Log level or filter (overrides RUST_LOG and nginx_config.error_log_level), e.g.
+    /// `debug` or `apisix_gateway=trace`.
     #[arg(long = "log-level", global = true)]
     log_level: Option<String>,
+    /// Log line format of the error log and the access log (overrides apisix.log_format).
+    #[arg(long = "log-format", global = true, value_parser = ["text", "json"])]
+    log_format: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +51,9 @@ enum Command {
     Stop,
     /// Print the version.
     Version,
+    /// Write the man pages and shell completions under DIR (for packaging).
+    #[command(hide = true)]
+    GenerateDocs { dir: PathBuf },
 }
 
 impl Common {
@@ -70,26 +78,28 @@ impl Common {
             .clone()
             .unwrap_or_else(|| self.prefix().join("conf").join("config.yaml"))
     }
+
+    /// The log filter given on the command line or in `RUST_LOG`, if any.
+    fn log_filter(&self) -> Option<String> {
+        self.log_level
+            .clone()
+            .or_else(|| std::env::var("RUST_LOG").ok().filter(|f| !f.is_empty()))
+    }
+
+    /// The commands other than `start` log to stderr as text, at `info` unless told otherwise.
+    fn init_command_log(&self) -> Option<logging::LogGuard> {
+        let filter = self.log_filter().unwrap_or_else(|| "info".to_owned());
+        logging::init(&LogSettings::default(), Some(&filter)).ok()
+    }
 }
 
-fn init_logging(level: Option<&str>) {
-    let filter = match level {
-        Some(level) => EnvFilter::new(level),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
-/// Loads the config, printing each problem on its own line.
-fn load(common: &Common) -> Option<apisix_gateway::config::Config> {
-    match wiring::load_config(&common.config_path(), common.prefix.as_deref()) {
-        Ok(config) => Some(config),
-        Err(problems) => {
-            for problem in problems {
+/// Loads the config, printing each problem on its own line; returns it with its warnings.
+fn load_quietly(common: &Common) -> Option<(Config, Vec<String>)> {
+    let path = common.config_path();
+    match apisix_gateway::config::load(&path, common.prefix.as_deref()) {
+        Ok(loaded) => Some(loaded),
+        Err(errors) => {
+            for problem in errors.messages {
                 eprintln!("{problem}");
             }
             None
@@ -97,10 +107,29 @@ fn load(common: &Common) -> Option<apisix_gateway::config::Config> {
     }
 }
 
+/// Loads the config, logging its warnings.
+fn load(common: &Common) -> Option<Config> {
+    let (config, warnings) = load_quietly(common)?;
+    log_warnings(&config, warnings);
+    Some(config)
+}
+
+fn log_warnings(config: &Config, warnings: Vec<String>) {
+    for warning in warnings {
+        tracing::warn!(config = %config.path.display(), "{warning}");
+    }
+}
+
 fn start(common: &Common) -> anyhow::Result<ExitCode> {
-    let Some(config) = load(common) else {
+    let Some((mut config, warnings)) = load_quietly(common) else {
         return Ok(ExitCode::FAILURE);
     };
+    if let Some(format) = common.log_format.as_deref().and_then(LineFormat::parse) {
+        config.log.force_format(format);
+    }
+    let _log = logging::init(&config.log, common.log_filter().as_deref())
+        .context("nginx_config.error_log")?;
+    log_warnings(&config, warnings);
     let layout = config.data_plane.runtime;
     let (runtime, workers) = apisix_gateway::runtime::build(layout, config.worker_processes)
         .context("cannot start the async runtime")?;
@@ -132,8 +161,12 @@ fn signal(common: &Common, signal: Signal) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.common.log_level.as_deref());
-    let result = match cli.command.unwrap_or(Command::Start) {
+    let command = cli.command.unwrap_or(Command::Start);
+    let _log = match command {
+        Command::Start | Command::GenerateDocs { .. } => None,
+        _ => cli.common.init_command_log(),
+    };
+    let result = match command {
         Command::Start => start(&cli.common),
         Command::Test => Ok(match load(&cli.common) {
             Some(config) if tls_files_unusable(&config) => ExitCode::FAILURE,
@@ -151,6 +184,12 @@ fn main() -> ExitCode {
         Command::Version => {
             println!("apisix-gateway {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::GenerateDocs { dir } => {
+            use clap::CommandFactory;
+            program_docs::write(Cli::command(), &dir)
+                .map(|_| ExitCode::SUCCESS)
+                .context("generate-docs")
         }
     };
     result.unwrap_or_else(|e| {

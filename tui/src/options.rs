@@ -46,6 +46,9 @@ pub struct Options {
     /// Do not verify the server's certificate (testing only).
     #[arg(long, env = "ADC_TLS_SKIP_VERIFY")]
     pub tls_skip_verify: bool,
+    /// Write the man page and shell completions under DIR and exit (for packaging).
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub generate_docs: Option<PathBuf>,
 }
 
 impl Options {

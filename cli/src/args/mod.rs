@@ -174,6 +174,9 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
+    /// Write the man pages and shell completions under DIR (for packaging)
+    #[command(hide = true)]
+    GenerateDocs { dir: PathBuf },
     /// Run the terminal dashboard (apisix-tui next to this binary) with the same options
     Dashboard {
         /// Extra arguments for apisix-tui (after --)

@@ -1,4 +1,5 @@
-//! `completion`, `dashboard` (runs `apisix-tui` next to this binary) and `plugins`.
+//! `completion`, `generate-docs` (hidden: man pages and completions for packaging),
+//! `dashboard` (runs `apisix-tui` next to this binary) and `plugins`.
 
 use anyhow::{anyhow, Context};
 use clap::CommandFactory;
@@ -15,6 +16,12 @@ pub fn completion(shell: clap_complete::Shell) -> anyhow::Result<u8> {
         "apisixctl",
         &mut std::io::stdout(),
     );
+    Ok(0)
+}
+
+/// `generate-docs DIR` (hidden): man pages and completions, see [`program_docs`].
+pub fn generate_docs(dir: &std::path::Path) -> anyhow::Result<u8> {
+    program_docs::write(Cli::command(), dir).context("generate-docs")?;
     Ok(0)
 }
 

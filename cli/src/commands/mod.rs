@@ -37,8 +37,10 @@ pub fn error_exit_code(command: &Command) -> u8 {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
-    if let Command::Config { action } = &cli.command {
-        return config_cmd::run(&cli.global, action);
+    match &cli.command {
+        Command::Config { action } => return config_cmd::run(&cli.global, action),
+        Command::GenerateDocs { dir } => return misc::generate_docs(dir),
+        _ => {}
     }
     let ctx = Ctx::resolve(&cli.global)?;
     match cli.command {
@@ -77,6 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ping => control::ping(&ctx).await,
         Command::Config { action } => config_cmd::run(&cli.global, &action),
         Command::Completion { shell } => misc::completion(shell),
+        Command::GenerateDocs { dir } => misc::generate_docs(&dir),
         Command::Dashboard { args } => misc::dashboard(&ctx, &args),
     }
 }

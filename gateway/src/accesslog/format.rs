@@ -48,24 +48,48 @@ enum Var {
     Unknown,
 }
 
+/// Every known variable by name.
+const VARS: [(&str, Var); 13] = [
+    ("remote_addr", Var::RemoteAddr),
+    ("remote_port", Var::RemotePort),
+    ("server_addr", Var::ServerAddr),
+    ("server_port", Var::ServerPort),
+    ("protocol", Var::Protocol),
+    ("status", Var::Status),
+    ("bytes_sent", Var::BytesSent),
+    ("bytes_received", Var::BytesReceived),
+    ("session_time", Var::SessionTime),
+    ("upstream_addr", Var::UpstreamAddr),
+    ("route_id", Var::RouteId),
+    ("time_local", Var::TimeLocal),
+    ("time_iso8601", Var::TimeIso8601),
+];
+
 impl Var {
     fn of(name: &str) -> Var {
-        match name {
-            "remote_addr" => Var::RemoteAddr,
-            "remote_port" => Var::RemotePort,
-            "server_addr" => Var::ServerAddr,
-            "server_port" => Var::ServerPort,
-            "protocol" => Var::Protocol,
-            "status" => Var::Status,
-            "bytes_sent" => Var::BytesSent,
-            "bytes_received" => Var::BytesReceived,
-            "session_time" => Var::SessionTime,
-            "upstream_addr" => Var::UpstreamAddr,
-            "route_id" => Var::RouteId,
-            "time_local" => Var::TimeLocal,
-            "time_iso8601" => Var::TimeIso8601,
-            _ => Var::Unknown,
-        }
+        VARS.iter()
+            .find(|(known, _)| *known == name)
+            .map_or(Var::Unknown, |(_, var)| *var)
+    }
+
+    /// The variable's name (`None` for [`Var::Unknown`]).
+    fn name(self) -> Option<&'static str> {
+        VARS.iter()
+            .find(|(_, var)| *var == self)
+            .map(|(name, _)| *name)
+    }
+
+    /// Whether the JSON access log writes the value as a number.
+    fn is_number(self) -> bool {
+        matches!(
+            self,
+            Var::RemotePort
+                | Var::ServerPort
+                | Var::Status
+                | Var::BytesSent
+                | Var::BytesReceived
+                | Var::SessionTime
+        )
     }
 }
 
@@ -76,6 +100,8 @@ type Part = Piece<Var>;
 pub struct LogFormat {
     parts: Vec<Part>,
     escape: Escape,
+    /// `apisix.log_format: json`: a JSON object of the template's variables instead of the text.
+    json_object: bool,
 }
 
 impl LogFormat {
@@ -90,11 +116,31 @@ impl LogFormat {
             }
             var
         });
-        (LogFormat { parts, escape }, unknown)
+        (
+            LogFormat {
+                parts,
+                escape,
+                json_object: false,
+            },
+            unknown,
+        )
+    }
+
+    /// Lines become JSON objects (`apisix.log_format: json`): `time` (RFC 3339 UTC with
+    /// milliseconds, when the session ended), then one key per variable of the template, named
+    /// after it, in template order; numbers for ports, `status`, byte counts and
+    /// `session_time` (seconds), `null` when missing. Literal text and unknown variables are
+    /// left out.
+    pub fn json_objects(mut self) -> Self {
+        self.json_object = true;
+        self
     }
 
     /// One log line for `record`, without the newline.
     pub fn render(&self, record: &SessionRecord) -> String {
+        if self.json_object {
+            return self.render_object(record);
+        }
         let mut out = String::with_capacity(128);
         for part in &self.parts {
             match part {
@@ -107,6 +153,28 @@ impl LogFormat {
             }
         }
         out
+    }
+}
+
+impl LogFormat {
+    fn render_object(&self, record: &SessionRecord) -> String {
+        let mut object = serde_json::Map::new();
+        let ended = record.started_at + record.duration;
+        object.insert("time".into(), rfc3339_millis(ended).into());
+        for part in &self.parts {
+            let Part::Var(var) = part else { continue };
+            let Some(name) = var.name() else { continue };
+            let value = match value(*var, record) {
+                None => serde_json::Value::Null,
+                Some(text) if var.is_number() => serde_json::from_str(&text)
+                    .ok()
+                    .filter(serde_json::Value::is_number)
+                    .unwrap_or(serde_json::Value::String(text)),
+                Some(text) => text.into(),
+            };
+            object.insert(name.into(), value);
+        }
+        serde_json::Value::Object(object).to_string()
     }
 }
 
@@ -265,6 +333,38 @@ pub(super) mod tests {
     fn server_addr_is_the_address_the_client_reached_not_the_wildcard() {
         let (format, _) = LogFormat::parse("$server_addr:$server_port", Escape::Default);
         assert_eq!(format.render(&record()), "127.0.0.2:9100");
+    }
+
+    #[test]
+    fn json_lines_hold_the_template_variables_typed_and_named() {
+        let (format, _) = LogFormat::parse(
+            "$remote_addr:$remote_port [$time_local] $protocol $status $bytes_sent $session_time $upstream_addr $route_id $nope",
+            Escape::Default,
+        );
+        let line = format.json_objects().render(&record());
+        let parsed: serde_json::Value = serde_json::from_str(&line).expect("valid json");
+        assert_eq!(
+            parsed,
+            serde_json::json!({
+                "time": "2025-11-28T05:57:13.500Z",
+                "remote_addr": "127.0.0.1",
+                "remote_port": 5000,
+                "time_local": "28/Nov/2025:05:57:13 +0000",
+                "protocol": "TCP",
+                "status": 200,
+                "bytes_sent": 7,
+                "session_time": 1.5,
+                "upstream_addr": null,
+                "route_id": "r\"1",
+            })
+        );
+        let keys: Vec<&str> = parsed
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys[..3], ["time", "remote_addr", "remote_port"]);
     }
 
     #[test]

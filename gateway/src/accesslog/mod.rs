@@ -1,5 +1,6 @@
 //! The stream access log (`nginx_config.stream.enable_access_log`, `access_log`,
-//! `access_log_format`, `access_log_format_escape`).
+//! `access_log_format`, `access_log_format_escape`; `apisix.log_format: json` writes each
+//! line as a JSON object of the format's variables, see [`LogFormat::json_objects`]).
 //!
 //! The data path hands each [`SessionRecord`] to [`AccessLogSender::send`], which never
 //! blocks: records go through a bounded channel to one background task that formats and
@@ -18,7 +19,7 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::config::StreamLogConfig;
+use crate::config::{LineFormat, StreamLogConfig};
 use crate::session::{SessionRecord, SessionSink};
 pub use format::{Escape, LogFormat};
 
@@ -97,10 +98,11 @@ impl AccessLogSender {
     }
 }
 
-/// Opens the log and starts its writer when `config` enables it (`None` otherwise). The
-/// writer ends when every sender is dropped.
+/// Opens the log and starts its writer when `config` enables it (`None` otherwise), writing
+/// `lines` (`apisix.log_format`). The writer ends when every sender is dropped.
 pub async fn start(
     config: &StreamLogConfig,
+    lines: LineFormat,
 ) -> io::Result<Option<(AccessLogSender, JoinHandle<()>)>> {
     if !config.enable_access_log {
         return Ok(None);
@@ -110,6 +112,10 @@ pub async fn start(
     if !unknown.is_empty() {
         tracing::warn!(variables = ?unknown, "access_log_format: unknown variables are logged as missing");
     }
+    let format = match lines {
+        LineFormat::Text => format,
+        LineFormat::Json => format.json_objects(),
+    };
     let started = spawn(config.access_log.clone(), format).await?;
     Ok(Some(started))
 }

@@ -176,6 +176,7 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         resolver_timeout,
         disable_upstream_healthcheck,
         data_plane,
+        log: super::logs::read(r, prefix),
     }
 }
 

@@ -4,15 +4,16 @@
 //!
 //! Flow: [`load`] reads the file → YAML → [`env`] substitutes `${{VAR}}` in its values →
 //! [`load`](self::load)'s section readers ([`reader::Reader`], [`listen`] for
-//! `stream_proxy`) → [`checks`] (roles, forced settings, port conflicts). Defaults live in
-//! the readers; `conf/config-default.yaml` ([`default_config_yaml`]) documents them and a test
-//! keeps the two equal.
+//! `stream_proxy`, [`logs`] for the error log's keys) → [`checks`] (roles, forced settings,
+//! port conflicts). Defaults live in the readers; `conf/config-default.yaml`
+//! ([`default_config_yaml`]) documents them and a test keeps the two equal.
 
 pub mod api_access;
 mod checks;
 pub mod env;
 mod listen;
 mod load;
+mod logs;
 mod reader;
 
 #[cfg(test)]
@@ -27,6 +28,7 @@ pub use self::listen::validate_port_or_range;
 pub use self::load::{
     DEFAULT_ACCESS_LOG_FORMAT, DEFAULT_KEYRING, DEFAULT_STREAM_PLUGINS, KNOWN_STREAM_PLUGINS,
 };
+pub use self::logs::{ErrorLogLevel, LineFormat, LogSettings};
 
 use ipnet::IpNet;
 
@@ -222,6 +224,8 @@ pub struct Config {
     pub disable_upstream_healthcheck: bool,
     /// `apisix.data_plane` (ours): the relay engine, the runtime layout and live stats.
     pub data_plane: DataPlaneSettings,
+    /// The error log: `nginx_config.error_log`, `error_log_level`, `apisix.log_format`.
+    pub log: LogSettings,
 }
 
 /// `apisix.data_plane` (our addition): engine choices that `make bench` compares. Each is read

@@ -363,6 +363,12 @@ impl MetricsContext {
                 vec![(vec![], dropped)],
             ),
             family(
+                names::ERROR_LOG_DROPPED,
+                names::ERROR_LOG_DROPPED_HELP,
+                Kind::Counter,
+                vec![(vec![], crate::logging::dropped_lines())],
+            ),
+            family(
                 names::CONNECTION_LIMIT,
                 names::CONNECTION_LIMIT_HELP,
                 Kind::Counter,

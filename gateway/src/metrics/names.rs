@@ -53,6 +53,12 @@ pub const ACCESS_LOG_DROPPED: &str = "access_log_dropped";
 pub const ACCESS_LOG_DROPPED_HELP: &str =
     "Stream access log records dropped because the writer fell behind";
 
+/// `<prefix>error_log_dropped`: error log lines dropped because the writer fell behind
+/// (ours; exported as `..._total`).
+pub const ERROR_LOG_DROPPED: &str = "error_log_dropped";
+/// Help text of [`ERROR_LOG_DROPPED`].
+pub const ERROR_LOG_DROPPED_HELP: &str = "Error log lines dropped because the writer fell behind";
+
 /// `<prefix>stream_connection_limit_milliseconds`: time spent with every
 /// `worker_connections` slot of a worker taken (ours; exported as `..._total`).
 pub const CONNECTION_LIMIT: &str = "stream_connection_limit_milliseconds";

@@ -6,11 +6,15 @@
 //! `Reload` re-reads the config file and reconciles the listeners (an invalid new config is
 //! logged and ignored) and re-reads the APIs' certificate files; `ReopenLogs` reopens the
 //! access and audit logs; `Shutdown` (or the event channel closing) stops accepting, drains live
-//! connections for `graceful_shutdown_timeout`, kills the rest and returns.
+//! connections for `graceful_shutdown_timeout`, kills the rest and returns. Under systemd
+//! ([`systemd`]) start-up ends with `READY=1`, a reload is framed by `RELOADING=1`/`READY=1`,
+//! and the drain starts with `STOPPING=1`. `ReopenLogs` reopens the error log too
+//! ([`crate::logging::reopen`]).
 
 pub mod observability;
 pub mod pidfile;
 pub mod signals;
+pub mod systemd;
 pub mod wiring;
 
 use std::sync::Arc;
@@ -21,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, LogSettings};
 use crate::proxy::admission::Admission;
 use crate::proxy::listener::{ListenError, ListenerSet, ReconcileReport};
 use crate::proxy::registry::ConnectionRegistry;
@@ -72,13 +76,15 @@ pub struct DrainReport {
 }
 
 /// Runs the gateway with `config` until a [`LifecycleEvent::Shutdown`] arrives or `events`
-/// closes.
+/// closes, telling systemd when start-up is complete ([`systemd::ready`]).
 pub async fn run(
     config: Config,
     workers: Workers,
     events: mpsc::Receiver<LifecycleEvent>,
 ) -> Result<(), ServerError> {
-    Server::start_on(config, workers).await?.serve(events).await
+    let server = Server::start_on(config, workers).await?;
+    systemd::ready();
+    server.serve(events).await
 }
 
 /// A started gateway: listeners bound, Admin API up, waiting for lifecycle events.
@@ -216,21 +222,27 @@ impl Server {
         while let Some(event) = events.recv().await {
             match event {
                 LifecycleEvent::Reload => {
+                    systemd::reloading();
                     let old = self.config.clone();
                     reload(&mut self.config, &mut self.listeners).await;
                     self.remote.reload(&old, &self.config);
                     self.proxy
                         .tls
                         .set_settings(TlsSettings::from_config(&self.config));
+                    systemd::ready();
                 }
                 LifecycleEvent::Shutdown => break,
                 LifecycleEvent::ReopenLogs => {
+                    if let Err(error) = crate::logging::reopen() {
+                        tracing::error!(%error, "error log reopen failed: keeping the old file");
+                    }
                     self.observe.reopen_logs().await;
                     self.remote.reopen_logs();
                 }
             }
         }
 
+        systemd::stopping();
         let registry = self.proxy.registry.clone();
         tracing::info!(live = registry.len(), "shutting down: no longer accepting");
         let grace = self.config.graceful_shutdown_timeout;
@@ -339,8 +351,25 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
     if new.data_dir != config.data_dir || new.config_provider != config.config_provider {
         tracing::warn!("store settings changed: they take effect after a restart");
     }
+    keep_log_settings(&config.log, &mut new.log);
     *config = new;
     tracing::info!("configuration reloaded");
+}
+
+/// The error log is set up once at start: a reload keeps the settings in force (warning when
+/// the file asks for others), and a `--log-format` from the command line stays.
+fn keep_log_settings(in_force: &LogSettings, new: &mut LogSettings) {
+    if in_force.format_from_flag {
+        new.format = in_force.format;
+    }
+    if (&new.error_log, new.level, new.format)
+        != (&in_force.error_log, in_force.level, in_force.format)
+    {
+        tracing::warn!(
+            "error_log, error_log_level or log_format changed: they take effect after a restart"
+        );
+    }
+    *new = in_force.clone();
 }
 
 fn log_reconcile(report: &ReconcileReport) {

@@ -57,7 +57,7 @@ pub async fn observer(config: &Config) -> Result<(Arc<SessionPipeline>, ObserveS
     let mut pipeline = SessionPipeline::new()
         .with_sink(Arc::new(PassiveHealth))
         .with_sink(services.stream_metrics.clone());
-    if let Some((sender, task)) = accesslog::start(&config.stream_log)
+    if let Some((sender, task)) = accesslog::start(&config.stream_log, config.log.format)
         .await
         .map_err(|e| format!("failed to open the access log: {e}"))?
     {
