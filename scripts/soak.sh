@@ -159,7 +159,7 @@ admin_put soak-bulk "{\"server_port\":$BULK_PORT,\"upstream\":$(node "$ECHO")}"
 admin_put soak-udp "{\"server_port\":$UDP_PORT,\"upstream\":$(node "$ECHO" ',"timeout":{"connect":5,"send":5,"read":5}')}"
 
 # ---------------------------------------------------------------- the run
-log "soak: $CONNS held connections for $MINUTES min (after $WARMUP warm-up rounds), $CHURN new/s, $BULK bulk flows, $UDP UDP sessions; files in $OUT"
+log "$CONNS held connections for $MINUTES min (after $WARMUP warm-up rounds), $CHURN new/s, $BULK bulk flows, $UDP UDP sessions; files in $OUT"
 rc=0
 "$GWB" soak --gateway-pid "$PID_gw" \
     --control "http://127.0.0.1:$CONTROL" --metrics "http://127.0.0.1:$PROM/apisix/prometheus/metrics" \

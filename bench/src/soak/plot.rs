@@ -75,7 +75,7 @@ pub fn svg(
         },
     ];
     let times: Vec<f64> = samples.iter().map(|s| s.t_secs).collect();
-    let t_max = nice_ceiling(times.iter().copied().fold(0.0, f64::max));
+    let t_max = times.iter().copied().fold(0.0, f64::max).max(1.0);
     let height = TOP + panels.len() as f64 * (PANEL_HEIGHT + GAP) - GAP + BOTTOM;
     let mut out = String::new();
     let _ = writeln!(
@@ -96,7 +96,7 @@ pub fn svg(
         let top = TOP + i as f64 * (PANEL_HEIGHT + GAP) + 10.0;
         draw_panel(&mut out, panel, samples, &times, t_max, top);
     }
-    let axis_y = height - BOTTOM + 35.0;
+    let axis_y = height - 6.0;
     let _ = writeln!(
         out,
         r#"<text x="{}" y="{axis_y}" text-anchor="middle">time (s)</text>"#,
@@ -122,7 +122,8 @@ fn draw_panel(
         .flat_map(|l| l.values.iter().copied())
         .chain(panel.level)
         .fold(0.0, f64::max);
-    let y_max = nice_ceiling(highest);
+    let y_step = nice_ceiling(highest / 4.0);
+    let y_max = y_step * (highest / y_step).ceil().max(1.0);
     let x = |t: f64| LEFT + t / t_max * plot_w;
     let y = |v: f64| top + PANEL_HEIGHT - v / y_max * PANEL_HEIGHT;
     for (start, end, phase) in phase_spans(samples) {
@@ -138,8 +139,7 @@ fn draw_panel(
             x(end) - x(start)
         );
     }
-    for k in 0..=4 {
-        let v = y_max * f64::from(k) / 4.0;
+    for v in ticks(y_max, y_step) {
         let _ = writeln!(
             out,
             r##"<line x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
@@ -151,8 +151,7 @@ fn draw_panel(
             label(v)
         );
     }
-    for k in 0..=6 {
-        let t = t_max * f64::from(k) / 6.0;
+    for t in ticks(t_max, nice_ceiling(t_max / 8.0)) {
         let _ = writeln!(
             out,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
@@ -214,6 +213,13 @@ fn phase_spans(samples: &[Sample]) -> Vec<(f64, f64, &'static str)> {
         }
     }
     spans
+}
+
+/// 0, `step`, 2 × `step`, ... up to `max`.
+fn ticks(max: f64, step: f64) -> impl Iterator<Item = f64> {
+    (0..)
+        .map(move |k| f64::from(k) * step)
+        .take_while(move |v| *v <= max * (1.0 + 1e-9))
 }
 
 /// The smallest of 1, 2, 5 × 10^k that is at least `v` (1 for nothing to show).
@@ -280,6 +286,12 @@ mod tests {
         assert_eq!(nice_ceiling(10.5), 20.0);
         assert_eq!(nice_ceiling(20_031.0), 50_000.0);
         assert_eq!(nice_ceiling(0.3), 0.5);
+    }
+
+    #[test]
+    fn ticks_step_up_to_the_maximum() {
+        assert_eq!(ticks(100.0, 20.0).collect::<Vec<_>>(), [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(ticks(125.0, 20.0).last(), Some(120.0));
     }
 
     #[test]
