@@ -72,13 +72,14 @@ async fn hold(
         anyhow::Ok(stream)
     }
     .await;
-    drop(opening);
     let mut stream = match opened {
         Ok(stream) => stream,
         Err(e) => return tally.fail(format!("held connection {id}: opening: {e:#}")),
     };
     bump(&tally.held_opened);
     bump(&tally.held_open);
+    // Counted first: the ramp ends when every permit is back.
+    drop(opening);
     // Spread the turns: connection `id` speaks at its own fraction of the interval.
     let share = (id as f64 / plan.count.max(1) as f64).fract();
     let mut next = Instant::now() + plan.echo_every.mul_f64(share);

@@ -27,6 +27,8 @@ mod bulk;
 mod churn;
 mod datagrams;
 mod exchange;
+#[cfg(test)]
+mod flows_tests;
 mod held;
 mod pattern;
 mod plot;
@@ -150,10 +152,7 @@ pub async fn run(plan: &SoakPlan) -> anyhow::Result<bool> {
     for message in tally.messages() {
         println!("error: {message}");
     }
-    println!(
-        "result={}",
-        if verdict.passed() { "PASS" } else { "FAIL" }
-    );
+    println!("result={}", if verdict.passed() { "PASS" } else { "FAIL" });
     Ok(verdict.passed())
 }
 
@@ -176,7 +175,12 @@ impl Load {
         };
         tasks.spawn(held::run(held, tally.clone(), stop.clone(), ramped_tx));
         if plan.churn_rate > 0.0 {
-            tasks.spawn(churn::run(plan.churn, plan.churn_rate, tally.clone(), stop.clone()));
+            tasks.spawn(churn::run(
+                plan.churn,
+                plan.churn_rate,
+                tally.clone(),
+                stop.clone(),
+            ));
         }
         let bulk = bulk::BulkPlan {
             target: plan.bulk,
@@ -309,7 +313,11 @@ impl Recorder {
     }
 
     /// Runs `work`, recording a `phase` reading every `every` meanwhile.
-    async fn during<F: Future>(&mut self, phase: &'static str, work: F) -> anyhow::Result<F::Output> {
+    async fn during<F: Future>(
+        &mut self,
+        phase: &'static str,
+        work: F,
+    ) -> anyhow::Result<F::Output> {
         tokio::pin!(work);
         let mut tick = tokio::time::interval_at(Instant::now() + self.every, self.every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -380,19 +388,49 @@ fn summary(
     let figures: Vec<(&str, String)> = vec![
         ("load_secs", format!("{load_secs:.0}")),
         ("conns", e.held_peak.to_string()),
-        ("held_echoes", (end.held_echoes - base.held_echoes).to_string()),
-        ("churn_conns", (end.churn_done - base.churn_done).to_string()),
-        ("churn_per_sec", format!("{:.0}", (end.churn_done - base.churn_done) as f64 / load_secs.max(1.0))),
-        ("churn_skipped", (end.churn_skipped - base.churn_skipped).to_string()),
+        (
+            "held_echoes",
+            (end.held_echoes - base.held_echoes).to_string(),
+        ),
+        (
+            "churn_conns",
+            (end.churn_done - base.churn_done).to_string(),
+        ),
+        (
+            "churn_per_sec",
+            format!(
+                "{:.0}",
+                (end.churn_done - base.churn_done) as f64 / load_secs.max(1.0)
+            ),
+        ),
+        (
+            "churn_skipped",
+            (end.churn_skipped - base.churn_skipped).to_string(),
+        ),
         ("bulk_flows", plan.bulk_flows.to_string()),
         ("bulk_conns", (end.bulk_conns - base.bulk_conns).to_string()),
         ("bulk_bytes", (end.bulk_bytes - base.bulk_bytes).to_string()),
         ("udp_sessions", plan.udp_sessions.to_string()),
-        ("udp_datagrams", (end.udp_datagrams - base.udp_datagrams).to_string()),
+        (
+            "udp_datagrams",
+            (end.udp_datagrams - base.udp_datagrams).to_string(),
+        ),
         ("udp_resent", (end.udp_resent - base.udp_resent).to_string()),
         ("errors", end.errors.to_string()),
-        ("gw_failed_sessions", e.after.sessions_failed.saturating_sub(e.start.sessions_failed).to_string()),
-        ("gw_sessions", e.after.sessions_total.saturating_sub(e.start.sessions_total).to_string()),
+        (
+            "gw_failed_sessions",
+            e.after
+                .sessions_failed
+                .saturating_sub(e.start.sessions_failed)
+                .to_string(),
+        ),
+        (
+            "gw_sessions",
+            e.after
+                .sessions_total
+                .saturating_sub(e.start.sessions_total)
+                .to_string(),
+        ),
         ("rss_start_kb", e.start.rss_kb.to_string()),
         ("rss_baseline_kb", e.baseline.rss_kb.to_string()),
         ("rss_peak_kb", peak(|s| s.gateway.rss_kb).to_string()),
@@ -427,7 +465,10 @@ fn write_files(
     );
     let files = [
         ("soak.csv", record::csv(samples)),
-        ("soak.svg", plot::svg(samples, &title, Some(baseline), plan.tolerance)),
+        (
+            "soak.svg",
+            plot::svg(samples, &title, Some(baseline), plan.tolerance),
+        ),
         ("summary.txt", format!("{summary}{verdict}")),
     ];
     for (name, text) in files {

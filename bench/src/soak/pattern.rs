@@ -22,7 +22,7 @@ pub fn fill(seed: u64, offset: u64, buf: &mut [u8]) {
     let mut at = offset;
     let mut rest = &mut buf[..];
     // Up to the next multiple of 8 byte by byte, then whole words.
-    while at % 8 != 0 && !rest.is_empty() {
+    while !at.is_multiple_of(8) && !rest.is_empty() {
         rest[0] = byte_at(seed, at);
         rest = &mut rest[1..];
         at += 1;

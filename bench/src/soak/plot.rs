@@ -290,7 +290,10 @@ mod tests {
 
     #[test]
     fn ticks_step_up_to_the_maximum() {
-        assert_eq!(ticks(100.0, 20.0).collect::<Vec<_>>(), [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(
+            ticks(100.0, 20.0).collect::<Vec<_>>(),
+            [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+        );
         assert_eq!(ticks(125.0, 20.0).last(), Some(120.0));
     }
 
@@ -307,16 +310,21 @@ mod tests {
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("soak &lt;test&gt;"));
-        for title in ["gateway RSS (MiB)", "gateway open file descriptors", "connections"] {
+        for title in [
+            "gateway RSS (MiB)",
+            "gateway open file descriptors",
+            "connections",
+        ] {
             assert!(svg.contains(title), "panel {title}");
         }
-        let polylines: Vec<&str> = svg
-            .lines()
-            .filter(|l| l.starts_with("<polyline"))
-            .collect();
+        let polylines: Vec<&str> = svg.lines().filter(|l| l.starts_with("<polyline")).collect();
         assert_eq!(polylines.len(), 4);
         for line in polylines {
-            let points = line.split("points=\"").nth(1).expect("points").trim_end_matches("\"/>");
+            let points = line
+                .split("points=\"")
+                .nth(1)
+                .expect("points")
+                .trim_end_matches("\"/>");
             let pairs: Vec<(f64, f64)> = points
                 .split(' ')
                 .map(|p| {
@@ -330,6 +338,10 @@ mod tests {
                 .all(|(x, y)| (LEFT..=WIDTH).contains(x) && *y >= TOP && *y <= 800.0));
         }
         assert_eq!(svg.matches("stroke-dasharray").count(), 2, "two pass lines");
-        assert_eq!(svg.matches("fill=\"#e3f2fd\"").count(), 3, "the load shaded in each panel");
+        assert_eq!(
+            svg.matches("fill=\"#e3f2fd\"").count(),
+            3,
+            "the load shaded in each panel"
+        );
     }
 }

@@ -59,7 +59,11 @@ impl GatewayProbe {
 
     /// One reading.
     pub async fn read(&self) -> anyhow::Result<GatewayReading> {
-        let status = self.control.status().await.context("control api /v1/status")?;
+        let status = self
+            .control
+            .status()
+            .await
+            .context("control api /v1/status")?;
         let text = self
             .http
             .get(&self.metrics_url)

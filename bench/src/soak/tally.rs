@@ -78,7 +78,10 @@ impl Tally {
     /// driver made (failed churn connections are not counted, so this matches the gateway's
     /// count only in a run without errors).
     pub fn sessions(&self) -> u64 {
-        get(&self.held_opened) + get(&self.churn_done) + get(&self.bulk_conns) + get(&self.udp_sessions)
+        get(&self.held_opened)
+            + get(&self.churn_done)
+            + get(&self.bulk_conns)
+            + get(&self.udp_sessions)
     }
 }
 

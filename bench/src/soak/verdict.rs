@@ -93,7 +93,9 @@ pub fn decide(e: &Evidence, tolerance: f64) -> Verdict {
             tolerance * 100.0
         ),
     };
-    let failed = after.sessions_failed.saturating_sub(e.start.sessions_failed);
+    let failed = after
+        .sessions_failed
+        .saturating_sub(e.start.sessions_failed);
     let finished = after.sessions_total.saturating_sub(e.start.sessions_total);
     let mut checks = vec![
         limit("rss", after.rss_kb, base.rss_kb, " KiB"),
@@ -101,7 +103,10 @@ pub fn decide(e: &Evidence, tolerance: f64) -> Verdict {
         Check {
             name: "flow errors",
             passed: e.client.errors == 0,
-            detail: format!("{} (connect, timeout, short or differing echo)", e.client.errors),
+            detail: format!(
+                "{} (connect, timeout, short or differing echo)",
+                e.client.errors
+            ),
         },
         Check {
             name: "gateway failed sessions",
@@ -242,7 +247,10 @@ mod tests {
         let mut e = good();
         e.start.sessions = 3;
         e.after.sessions = 3;
-        assert!(decide(&e, TOLERANCE).passed(), "the idle accept loops' slots");
+        assert!(
+            decide(&e, TOLERANCE).passed(),
+            "the idle accept loops' slots"
+        );
         e.after.sessions = 4;
         assert_eq!(failed(&e), ["drained"]);
         let mut e = good();
