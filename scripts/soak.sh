@@ -72,19 +72,9 @@ fi
 [[ -x "$GW" && -x "$GWB" ]] || die "missing $GW or $GWB (cargo build --release)"
 
 make_tmp gw-soak
-alive() { # alive: true while any started process runs
-    local pid
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
-    return 1
-}
 cleanup() {
-    local rc=$? pid i
-    {
-        for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[$i]}" 2>/dev/null || true; done
-        for i in $(seq 1 50); do alive || break; sleep 0.1; done
-        for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-        wait || true
-    } 2>/dev/null
+    local rc=$?
+    stop_all
     # A failed run keeps its logs; Ctrl-C (130) does not.
     if [[ "${SOAK_KEEP:-0}" == 1 || ($rc != 0 && $rc != 130) ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
 }
