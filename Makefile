@@ -1,6 +1,7 @@
 # Two commands: `make run` (build + start the gateway on conf/config.yaml) and `make test`
 # (install missing system packages, then fmt, clippy, build and every test). See README.md.
-# `make fuzz` runs the fuzz targets (nightly + cargo-fuzz) for FUZZ_SECONDS each.
+# `make fuzz` runs the fuzz targets (nightly + cargo-fuzz) for FUZZ_SECONDS each; `make soak` the
+# long mixed-load run (docs/soak.md).
 # CARGO_TARGET_DIR is respected: binaries are looked up in $${CARGO_TARGET_DIR:-target}.
 
 SHELL := /bin/bash
@@ -8,7 +9,7 @@ CARGO ?= cargo
 CONFIG ?= conf/config.yaml
 PREFIX ?= .
 
-.PHONY: all run test build package deps fmt lint check bench bench-compare fleet-bench fuzz clean
+.PHONY: all run test build package deps fmt lint check bench bench-compare fleet-bench fuzz soak clean
 
 all: build
 
@@ -79,6 +80,13 @@ bench-compare:
 ## and one killed (docs/bench.md; FLEET_WRITES, FLEET_KILL, FLEET_STRICT=1 fails on a missed target)
 fleet-bench:
 	./scripts/fleet-bench.sh
+
+## soak: SOAK_CONNS (default 10000) held connections through the release gateway for SOAK_MINUTES
+## (default 10), SOAK_CHURN (default 500) new connections/s, bulk flows and UDP sessions, every
+## byte checked; passes when RSS and fds come back within 5 % of the baseline with no error
+## (docs/soak.md; not part of `make test`); CSV and SVG in $${CARGO_TARGET_DIR:-target}/soak/
+soak:
+	./scripts/soak.sh
 
 ## clean: remove build output
 clean:

@@ -40,24 +40,13 @@ fi
 
 make_tmp gw-fleet
 ETCD_PID=()
-alive() { # alive: true while any started process runs
-    local pid
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
-    return 1
-}
 cleanup() {
-    local rc=$? pid i
+    local rc=$?
     # Newest first: the gateways stop before the etcd members they talk to. The members get
     # SIGKILL (their data is thrown away): a leader on SIGTERM tries to hand over leadership
-    # to peers that are gone and takes seconds.
-    # Bounded: whatever still runs after 5 s gets SIGKILL. (Stderr off: no "Killed" notices.)
-    {
-        for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[$i]}" 2>/dev/null || true; done
-        for pid in "${ETCD_PID[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-        for i in $(seq 1 50); do alive || break; sleep 0.1; done
-        for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-        wait || true
-    } 2>/dev/null
+    # to peers that are gone and takes seconds. Bounded: whatever still runs after 5 s gets
+    # SIGKILL.
+    stop_all "${ETCD_PID[@]}"
     # A failed set-up keeps its logs (the error names files in it); Ctrl-C (130) does not.
     if [[ "${FLEET_KEEP:-0}" == 1 || ($rc != 0 && $rc != 130) ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
 }

@@ -1,4 +1,4 @@
-# scripts/lib.sh: the shell that scripts/bench.sh and scripts/fleet-bench.sh share. Sourced,
+# scripts/lib.sh: the shell that scripts/bench.sh, scripts/fleet-bench.sh and scripts/soak.sh share. Sourced,
 # not run: `LOG_NAME=bench; source "$(dirname "$0")/lib.sh"`. It sets ROOT (the workspace),
 # TARGET_DIR, GW and GWB (the release gateway and gwbench) and PIDS (every process `bg`
 # started, for the caller's cleanup), and defines:
@@ -7,6 +7,9 @@
 #   make_tmp NAME          TMP=/tmp/NAME.XXXXXX and an empty RESULTS=$TMP/results.tsv
 #   bg NAME CMD...         start CMD in the background (output in $TMP/NAME.out|err), its pid
 #                          appended to PIDS and set as PID_NAME
+#   alive                  true while any process `bg` started runs
+#   stop_all [PID...]      stop what `bg` started, newest first, with SIGTERM (the PIDs given
+#                          get SIGKILL at once), then SIGKILL whatever still runs after 5 s
 #   wait_port PORT [NAME]  until something listens on 127.0.0.1:PORT (tcp), 10 s, else die
 #   new_admin_key          ADMIN_KEY, a random admin key
 #   admin_yaml PORT        the `deployment.admin` block of config.yaml (ADMIN_KEY, 127.0.0.1:PORT)
@@ -37,6 +40,24 @@ bg() {
     "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
     PIDS+=($!)
     eval "PID_$name=$!"
+}
+
+alive() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+    return 1
+}
+
+stop_all() {
+    local pid i
+    # Stderr off: no "Killed" notices.
+    {
+        for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[$i]}" 2>/dev/null || true; done
+        for pid in "$@"; do kill -9 "$pid" 2>/dev/null || true; done
+        for i in $(seq 1 50); do alive || break; sleep 0.1; done
+        for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+        wait || true
+    } 2>/dev/null
 }
 
 wait_port() {

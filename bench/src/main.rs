@@ -1,4 +1,5 @@
-//! `gwbench`: the small load tools behind `make bench` (see docs/bench.md).
+//! `gwbench`: the small load tools behind `make bench` (see docs/bench.md) and `make soak`
+//! (the `soak` subcommand, docs/soak.md).
 //!
 //! Every tool runs on one `current_thread` runtime so that `taskset -c 0` pins it to one core.
 //! Results are printed as `key=value` lines on stdout for scripts/bench.sh to collect.
@@ -9,6 +10,7 @@ mod load;
 mod ports;
 mod report;
 mod routes;
+mod soak;
 mod udp;
 
 use std::net::SocketAddr;
@@ -154,6 +156,119 @@ enum Command {
         #[arg(long)]
         count: usize,
     },
+    /// The soak run of scripts/soak.sh: held connections, churn, bulk flows and UDP sessions
+    /// through a running gateway, sampled; exits 1 when a check fails.
+    Soak(SoakArgs),
+}
+
+/// `gwbench soak`'s options (see docs/soak.md).
+#[derive(clap::Args)]
+struct SoakArgs {
+    /// The gateway's process id (its RSS and fds are read from /proc).
+    #[arg(long)]
+    gateway_pid: u32,
+    /// The gateway's Control API, e.g. http://127.0.0.1:9090.
+    #[arg(long)]
+    control: String,
+    /// The gateway's Prometheus export, e.g. http://127.0.0.1:9091/apisix/prometheus/metrics.
+    #[arg(long)]
+    metrics: String,
+    /// TCP listener for held connections (routed to an echo server).
+    #[arg(long)]
+    held: SocketAddr,
+    /// TCP listener for churn (routed to `gwbench echo --once`).
+    #[arg(long)]
+    churn: SocketAddr,
+    /// TCP listener for bulk flows (routed to an echo server).
+    #[arg(long)]
+    bulk: SocketAddr,
+    /// UDP listener (routed to a UDP echo server).
+    #[arg(long)]
+    udp: SocketAddr,
+    /// Stream routes the Control API must list before the run starts.
+    #[arg(long, default_value_t = 4)]
+    routes: usize,
+    /// Held connections.
+    #[arg(long, default_value_t = 10_000)]
+    conns: usize,
+    /// Seconds between two echoes on one held connection.
+    #[arg(long, default_value_t = 10.0)]
+    held_echo_secs: f64,
+    /// New connections per second (0: none).
+    #[arg(long, default_value_t = 500.0)]
+    churn_rate: f64,
+    /// Bulk flows.
+    #[arg(long, default_value_t = 4)]
+    bulk_flows: usize,
+    /// Bytes per second per bulk flow.
+    #[arg(long, default_value_t = 4_000_000.0)]
+    bulk_rate: f64,
+    /// Bytes per bulk connection (then the flow opens the next one).
+    #[arg(long, default_value_t = 64 << 20)]
+    bulk_conn_bytes: u64,
+    /// UDP sessions.
+    #[arg(long, default_value_t = 64)]
+    udp_sessions: usize,
+    /// Seconds between two datagrams of one UDP session.
+    #[arg(long, default_value_t = 1.0)]
+    udp_secs: f64,
+    /// Minutes of load after the held connections are open.
+    #[arg(long, default_value_t = 10.0)]
+    minutes: f64,
+    /// Warm-up rounds (ramp, load, close) before the baseline is taken (0: the baseline is the
+    /// gateway before any load).
+    #[arg(long, default_value_t = 3)]
+    warmup_rounds: usize,
+    /// Seconds of load in each warm-up round once its held connections are open.
+    #[arg(long, default_value_t = 10.0)]
+    warmup_secs: f64,
+    /// Seconds between two samples.
+    #[arg(long, default_value_t = 10.0)]
+    sample_secs: f64,
+    /// Longest wait for the gateway's sessions to end after the load.
+    #[arg(long, default_value_t = 120.0)]
+    drain_secs: f64,
+    /// Longest wait for RSS and fds to come back once the sessions ended.
+    #[arg(long, default_value_t = 60.0)]
+    settle_secs: f64,
+    /// How far above the baseline RSS and fds may stay (0.05 = 5 %).
+    #[arg(long, default_value_t = soak::TOLERANCE)]
+    tolerance: f64,
+    /// Where soak.csv, soak.svg and summary.txt are written.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+impl SoakArgs {
+    fn plan(self) -> soak::SoakPlan {
+        let secs = Duration::from_secs_f64;
+        soak::SoakPlan {
+            gateway_pid: self.gateway_pid,
+            control_url: self.control,
+            metrics_url: self.metrics,
+            held: self.held,
+            churn: self.churn,
+            bulk: self.bulk,
+            udp: self.udp,
+            routes: self.routes,
+            conns: self.conns,
+            held_echo_every: secs(self.held_echo_secs),
+            churn_rate: self.churn_rate,
+            bulk_flows: self.bulk_flows,
+            bulk_rate: self.bulk_rate,
+            bulk_conn_bytes: self.bulk_conn_bytes,
+            udp_sessions: self.udp_sessions,
+            udp_every: secs(self.udp_secs),
+            duration: secs(self.minutes * 60.0),
+            warmup_rounds: self.warmup_rounds,
+            warmup: secs(self.warmup_secs),
+            sample_every: secs(self.sample_secs),
+            drain_timeout: secs(self.drain_secs),
+            settle: secs(self.settle_secs),
+            tolerance: self.tolerance,
+            out_dir: self.out,
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -252,6 +367,13 @@ fn main() -> anyhow::Result<()> {
                 let leader =
                     fleet::etcd::wait_leader(&endpoints, Duration::from_secs_f64(timeout)).await?;
                 println!("{leader}");
+                Ok(())
+            }
+            Command::Soak(args) => {
+                if !soak::run(&args.plan()).await? {
+                    // The checks above say which failed.
+                    std::process::exit(1);
+                }
                 Ok(())
             }
             Command::Report { .. } | Command::FleetReport { .. } | Command::FreePorts { .. } => {
