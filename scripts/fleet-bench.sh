@@ -95,15 +95,8 @@ gw_config() { # gw_config a|b: the gateway's config.yaml (etcd provider, all thr
     local g=$1 url
     mkdir -p "$TMP/gw-$g/conf"
     {
+        apisix_yaml "${GW_CONTROL[$g]}"
         cat <<EOF
-apisix:
-  proxy_mode: http&stream
-  enable_admin: true
-  enable_control: true
-  control:
-    ip: 127.0.0.1
-    port: ${GW_CONTROL[$g]}
-  graceful_shutdown_timeout: 1
   stream_proxy:
     tcp:
       - "127.0.0.1:${GW_TCP[$g]}"
@@ -120,14 +113,7 @@ EOF
     timeout: 5
 EOF
         admin_yaml "${GW_ADMIN[$g]}"
-        cat <<EOF
-plugin_attr:
-  prometheus:
-    enable_export_server: true
-    export_addr:
-      ip: 127.0.0.1
-      port: ${GW_PROM[$g]}
-EOF
+        prometheus_yaml "${GW_PROM[$g]}"
     } >"$TMP/gw-$g/conf/config.yaml"
 }
 log "starting gateways A (admin ${GW_ADMIN[a]}) and B (stream ${GW_TCP[b]})"

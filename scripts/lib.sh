@@ -74,6 +74,33 @@ new_admin_key() {
     ADMIN_KEY=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 }
 
+# apisix_yaml CONTROL_PORT: the head of a gateway's config.yaml (Admin and Control APIs on,
+# the Control API on CONTROL_PORT, quick shutdown); the caller goes on inside `apisix:`
+apisix_yaml() {
+    cat <<EOF
+apisix:
+  proxy_mode: http&stream
+  enable_admin: true
+  enable_control: true
+  control:
+    ip: 127.0.0.1
+    port: $1
+  graceful_shutdown_timeout: 1
+EOF
+}
+
+# prometheus_yaml PORT: the metrics export server on 127.0.0.1:PORT
+prometheus_yaml() {
+    cat <<EOF
+plugin_attr:
+  prometheus:
+    enable_export_server: true
+    export_addr:
+      ip: 127.0.0.1
+      port: $1
+EOF
+}
+
 admin_yaml() {
     cat <<EOF
   admin:

@@ -94,15 +94,8 @@ wait_port "$ECHO_ONCE" echo_once
 new_admin_key
 mkdir -p "$TMP/gw/conf"
 {
+    apisix_yaml "$CONTROL"
     cat <<EOF
-apisix:
-  proxy_mode: http&stream
-  enable_admin: true
-  enable_control: true
-  control:
-    ip: 127.0.0.1
-    port: $CONTROL
-  graceful_shutdown_timeout: 1
   stream_proxy:
     tcp:
       - "127.0.0.1:$HELD"
@@ -122,14 +115,7 @@ deployment:
     config_provider: embedded
 EOF
     admin_yaml "$ADMIN"
-    cat <<EOF
-plugin_attr:
-  prometheus:
-    enable_export_server: true
-    export_addr:
-      ip: 127.0.0.1
-      port: $PROM
-EOF
+    prometheus_yaml "$PROM"
 } >"$TMP/gw/conf/config.yaml"
 log "starting the gateway (admin $ADMIN, control $CONTROL, metrics $PROM)"
 bg gw "$GW" start -c "$TMP/gw/conf/config.yaml" -p "$TMP/gw" --log-level warn
