@@ -7,22 +7,29 @@
 //! depends on the process id, so two scripts started together spread out.
 
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::bail;
 
 /// The lowest port handed out.
 const LOWEST: u16 = 10_000;
 
-/// `count` distinct free ports.
+/// Probes made so far by this process (where the next one starts).
+static PROBES: AtomicU32 = AtomicU32::new(0);
+
+/// `count` distinct free ports, none handed out before by this process (until the range wraps).
 pub fn free(count: usize) -> anyhow::Result<Vec<u16>> {
     let high = ephemeral_low().max(LOWEST + 1_000);
     let span = u32::from(high - LOWEST);
     let offset = std::process::id().wrapping_mul(7919) % span;
     let mut ports = Vec::with_capacity(count);
-    for step in 0..span {
+    for _ in 0..span {
         if ports.len() == count {
             break;
         }
+        // Each probe takes the next step, so two calls in one process (tests run in parallel)
+        // never hand out the same port before either binds it.
+        let step = PROBES.fetch_add(1, Ordering::Relaxed);
         let port = LOWEST + u16::try_from((offset + step) % span).expect("below a u16 span");
         if bindable(port) {
             ports.push(port);

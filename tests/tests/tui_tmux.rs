@@ -310,3 +310,50 @@ async fn capture_screenshots_of_the_main_views() {
     eprintln!("screenshots in {}", out.display());
     traffic.abort();
 }
+
+/// The pid of the `apisix-tui` talking to `admin_base` (its command line names the URL).
+fn tui_pid(admin_base: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            let is_tui = args.first().is_some_and(|a| a.ends_with(b"apisix-tui"));
+            let ours = args.contains(&admin_base.as_bytes());
+            (is_tui && ours).then_some(pid)
+        })
+}
+
+/// Whether process `pid` still runs (a zombie waiting for its reaper has ended).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+        state.flatten().is_some_and(|s| s != 'Z' && s != 'X')
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_ends_when_its_terminal_goes_away() {
+    tools::require(&["tmux"], "tmux").expect("tmux is needed for this test");
+    let gw = Gateway::start_default().await.expect("start gateway");
+    let tmux = Tmux::start(&tui_command(&gw).expect("tui binary"), gw.prefix(), 100, 30)
+        .expect("start tmux");
+    tmux.wait_for("the dashboard", SCREEN, |s| s.contains("Routes"))
+        .await
+        .expect("dashboard drawn");
+    let pid = tui_pid(&gw.admin_base()).expect("the dashboard's process");
+    // Killing the tmux server closes the dashboard's terminal, as a dropped ssh session does.
+    drop(tmux);
+    let ended = e2e::wait::until("the dashboard to end", Duration::from_secs(5), || async {
+        (!running(pid)).then_some(())
+    })
+    .await;
+    if ended.is_err() {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    ended.expect("the dashboard ends once its terminal is gone (it used to spin on EOF)");
+}

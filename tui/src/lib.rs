@@ -23,6 +23,7 @@ pub mod options;
 pub mod render;
 pub mod runtime;
 pub mod source;
+pub mod tty;
 pub mod units;
 pub mod views;
 

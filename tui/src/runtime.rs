@@ -63,6 +63,7 @@ pub fn run_with(source: Arc<dyn DataSource>, config: AppConfig) -> Result<(), Tu
     let period = Duration::from_millis(config.refresh_ms);
     let fetcher = Fetcher::spawn(runtime.handle(), Arc::clone(&source), period);
     let mut terminal = ratatui::try_init()?;
+    crate::tty::exit_on_hangup()?;
     // Pasted text arrives whole (an `Event::Paste`), not as keys that could run commands.
     crossterm::execute!(std::io::stdout(), term::EnableBracketedPaste)?;
     let executor = Executor {
