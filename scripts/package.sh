@@ -44,4 +44,6 @@ rm -rf "$docs"
 "$release/apisix-tui" --generate-docs "$docs"
 
 mkdir -p "$output"
-"$cargo" deb -p apisix-gateway --no-build --output "$output" "${deb_flags[@]}"
+# --strip: the release profile keeps line tables for profiling (`make bench`); the package
+# ships stripped programs.
+"$cargo" deb -p apisix-gateway --no-build --strip --output "$output" "${deb_flags[@]}"
