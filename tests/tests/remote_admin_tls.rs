@@ -16,7 +16,7 @@ use remote_tls_support::{
     assert_ok, assert_one_line_failure, ctl_at, ctl_with_key, s, Pki, SETTLE,
 };
 use serde_json::Value;
-use testkit::certs::{accept_any_client_config, client_config};
+use testkit::certs::{accept_any_client_config, client_config, Leaf};
 use testkit::ctl::{run_ctl, run_ctl_env};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -220,20 +220,28 @@ async fn apisixctl_over_https_with_ca_context_skip_verify_and_audit_trail() {
     assert!(!audit_lines(&rotated).is_empty());
 }
 
+/// A gateway whose Admin and Control APIs serve HTTPS with `pki`'s server certificate and
+/// require a client certificate signed by `pki`'s CA (the test's own client presents `leaf`).
+async fn start_mutual_tls(pki: &Pki, leaf: &Leaf) -> Gateway {
+    let mut config = GatewayConfig::with_listeners(0, 0);
+    config.api_tls = Some(ApiTls {
+        cert_and_key: Some((pki.cert.clone(), pki.key.clone())),
+        ca_cert: Some(pki.ca_file.clone()),
+        control: true,
+        client: client_config(pki.ca.roots(), Some(leaf), true),
+    });
+    Gateway::start(config)
+        .await
+        .expect("start the mutual-TLS gateway")
+}
+
 #[tokio::test]
 async fn mutual_tls_refuses_clients_without_a_signed_certificate_on_admin_and_control() {
     let pki = Pki::new("mtls ca", &["127.0.0.1", "localhost"]);
     let (leaf, client_cert, client_key) = pki.client("ci");
     let other = Pki::new("other ca", &["127.0.0.1"]);
     let (_, other_cert, other_key) = other.client("stranger");
-    let mut config = GatewayConfig::with_listeners(0, 0);
-    config.api_tls = Some(ApiTls {
-        cert_and_key: Some((pki.cert.clone(), pki.key.clone())),
-        ca_cert: Some(pki.ca_file.clone()),
-        control: true,
-        client: client_config(pki.ca.roots(), Some(&leaf), true),
-    });
-    let gw = Gateway::start(config).await.expect("start mtls gateway");
+    let gw = start_mutual_tls(&pki, &leaf).await;
     let ca = ["--ca-cert-file", s(&pki.ca_file)];
 
     let without = gw.ctl(&[&ca[..], &["upstream", "list"]].concat()).await;
@@ -292,14 +300,7 @@ async fn dashboard_connects_over_mutual_tls_and_shows_it_in_the_header() {
     e2e::tools::require(&["tmux"], "tmux").expect("tmux is needed for this test");
     let pki = Pki::new("tui ca", &["127.0.0.1"]);
     let (leaf, client_cert, client_key) = pki.client("tui");
-    let mut config = GatewayConfig::with_listeners(0, 0);
-    config.api_tls = Some(ApiTls {
-        cert_and_key: Some((pki.cert.clone(), pki.key.clone())),
-        ca_cert: Some(pki.ca_file.clone()),
-        control: true,
-        client: client_config(pki.ca.roots(), Some(&leaf), true),
-    });
-    let gw = Gateway::start(config).await.expect("start gateway");
+    let gw = start_mutual_tls(&pki, &leaf).await;
     let tui = e2e::tools::target_bin("apisix-tui", "APISIX_TUI_BIN").expect("apisix-tui binary");
     let command = format!(
         "{} --server {} --control {} --admin-key {} --ca-cert-file {} --tls-client-cert-file {} \
