@@ -131,9 +131,9 @@ fn start(common: &Common) -> anyhow::Result<ExitCode> {
         .context("nginx_config.error_log")?;
     log_warnings(&config, warnings);
     let layout = config.data_plane.runtime;
-    let (runtime, workers) = apisix_gateway::runtime::build(layout, config.worker_processes)
+    let (runtime, workers) = apisix_gateway::runtime::build(layout, config.workers.processes)
         .context("cannot start the async runtime")?;
-    tracing::info!(?layout, workers = config.worker_processes, "runtime");
+    tracing::info!(?layout, workers = config.workers.processes, "runtime");
     runtime.block_on(async {
         let events = server::signal_events().context("cannot install signal handlers")?;
         server::run(config, workers, events).await?;

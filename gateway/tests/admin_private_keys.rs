@@ -17,7 +17,7 @@ fn keyring() -> Vec<String> {
 }
 
 async fn encrypting_server() -> Server {
-    Server::start_with(|config| config.data_encryption_keyring = keyring()).await
+    Server::start_with(|config| config.ssl.keyring = keyring()).await
 }
 
 fn stored(server: &Server, key: &str) -> Value {
@@ -135,7 +135,7 @@ async fn upstream_client_keys_are_stored_encrypted_inline_and_standalone() {
 
 #[tokio::test]
 async fn keys_are_stored_as_given_when_encryption_is_off() {
-    let server = Server::start_with(|config| config.data_encryption_keyring.clear()).await;
+    let server = Server::start_with(|config| config.ssl.keyring.clear()).await;
     let leaf = Ca::new("test ca").leaf(&["a.test"]);
     let body = json!({"cert": leaf.cert_pem, "key": leaf.key_pem, "snis": ["a.test"]});
     let put = server

@@ -118,14 +118,14 @@ fn full_fixture_sets_every_section() {
             addr("127.0.0.1:9202")
         ]
     );
-    assert_eq!(c.control_addr, addr("127.0.0.1:19090"));
-    assert_eq!(c.fallback_sni.as_deref(), Some("default.example.com"));
+    assert_eq!(c.control.listen, addr("127.0.0.1:19090"));
+    assert_eq!(c.ssl.fallback_sni.as_deref(), Some("default.example.com"));
     let servers: Vec<std::net::SocketAddr> = ["1.1.1.1:53", "8.8.8.8:53"]
         .iter()
         .map(|s| s.parse().expect("server address"))
         .collect();
-    assert_eq!(c.dns_resolver, servers);
-    assert_eq!(c.dns_resolver_valid, Some(Duration::from_secs(60)));
+    assert_eq!(c.dns.servers, servers);
+    assert_eq!(c.dns.max_ttl, Some(Duration::from_secs(60)));
     assert!(c.disable_upstream_healthcheck);
     assert_eq!(c.graceful_shutdown_timeout, Duration::from_millis(2500));
     assert_eq!(
@@ -150,11 +150,11 @@ fn full_fixture_sets_every_section() {
         (Some("root"), Some("secret"))
     );
     assert_eq!(
-        c.etcd.tls_cert,
+        c.etcd.tls.cert,
         Some(PathBuf::from("/srv/gw/certs/etcd.crt"))
     );
-    assert!(!c.etcd.tls_verify);
-    assert_eq!(c.etcd.tls_sni.as_deref(), Some("etcd.internal"));
+    assert!(!c.etcd.tls.verify);
+    assert_eq!(c.etcd.tls.sni.as_deref(), Some("etcd.internal"));
     assert_eq!(c.prometheus.export_addr, addr("0.0.0.0:19091"));
     assert_eq!(
         (
@@ -184,7 +184,7 @@ fn data_plane_fixture_has_no_admin() {
         (c.role, c.config_provider),
         (Role::DataPlane, ConfigProvider::Etcd)
     );
-    assert!(!c.enable_admin && !c.enable_control);
+    assert!(!c.admin.enabled && !c.control.enabled);
 }
 
 #[test]
@@ -193,17 +193,17 @@ fn etcd_timings_and_the_trusted_ca_are_read() {
     assert_eq!(c.etcd.watch_timeout, Duration::from_secs(20));
     assert_eq!(c.etcd.startup_retry, 4);
     assert_eq!(c.etcd.resync_delay, Duration::from_secs(1));
-    assert!(!c.etcd.tls_verify);
-    assert!(c.etcd.tls_system_roots);
+    assert!(!c.etcd.tls.verify);
+    assert!(c.etcd.tls.trusted.system_roots);
     assert_eq!(
-        c.etcd.tls_trusted_certificates,
+        c.etcd.tls.trusted.files,
         [PathBuf::from("/srv/gw/certs/etcd-ca.pem")]
     );
     let defaults = valid("data_plane_etcd.yaml");
     assert_eq!(defaults.etcd.watch_timeout, Duration::from_secs(50));
     assert_eq!(defaults.etcd.startup_retry, 2);
     assert_eq!(defaults.etcd.resync_delay, Duration::from_secs(5));
-    assert!(defaults.etcd.tls_system_roots && defaults.etcd.tls_trusted_certificates.is_empty());
+    assert!(defaults.etcd.tls.trusted.system_roots && defaults.etcd.tls.trusted.files.is_empty());
 }
 
 #[test]
@@ -222,8 +222,8 @@ fn shipped_config_yaml_is_the_make_run_setup_without_warnings() {
         c.admin.keys[0].key, "",
         "the gateway generates the key at first start"
     );
-    assert!(c.enable_admin && c.enable_control);
-    assert_eq!(c.control_addr, addr("127.0.0.1:9090"));
+    assert!(c.admin.enabled && c.control.enabled);
+    assert_eq!(c.control.listen, addr("127.0.0.1:9090"));
     assert_eq!(c.prometheus.export_addr, addr("127.0.0.1:9091"));
     assert_eq!(
         (c.role, c.config_provider),

@@ -340,7 +340,7 @@ async fn apisix_endpoints_and_unknown_paths() {
     let dns = testkit::dns::DnsServer::start(60).await;
     dns.set("db.internal", &["10.1.2.3".parse().expect("ip")]);
     let h = Harness::start(vec![("1", route_to(echo, json!({"name": "r1"})))], |c| {
-        c.dns_resolver = vec![dns.addr];
+        c.dns.servers = vec![dns.addr];
     })
     .await;
     let upstream = json!({"type": "roundrobin", "nodes": {"db.internal:3306": 1}});

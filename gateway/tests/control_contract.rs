@@ -41,7 +41,7 @@ async fn every_endpoint_body_is_exactly_its_model_type() {
     ];
     let dns = testkit::dns::DnsServer::start(60).await;
     dns.set("db.test", &["127.0.0.1".parse().expect("ip")]);
-    let h = Harness::start(routes, |c| c.dns_resolver = vec![dns.addr]).await;
+    let h = Harness::start(routes, |c| c.dns.servers = vec![dns.addr]).await;
     let upstream = json!({"nodes": {"db.test:3306": 1, "127.0.0.1:3306": 1}});
     h.store
         .put("/apisix/upstreams/u1", &upstream, 0)

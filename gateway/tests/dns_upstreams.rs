@@ -42,14 +42,14 @@ fn config(prefix: &Path, dns: &DnsServer) -> Config {
         proxy_protocol_to_upstream: None,
     }];
     config.stream_udp = Vec::new();
-    config.enable_admin = false;
+    config.admin.enabled = false;
     config.role = Role::Traditional;
     config.config_provider = ConfigProvider::Yaml;
-    config.control_addr = local(free_port());
+    config.control.listen = local(free_port());
     config.prometheus.export_addr = local(free_port());
     config.stream_plugins = Vec::new();
-    config.dns_resolver = vec![dns.addr];
-    config.resolver_timeout = Duration::from_millis(300);
+    config.dns.servers = vec![dns.addr];
+    config.dns.query_timeout = Duration::from_millis(300);
     config
 }
 
@@ -67,7 +67,7 @@ impl Harness {
             ),
         )
         .expect("write apisix.yaml");
-        let control = format!("http://{}", config.control_addr);
+        let control = format!("http://{}", config.control.listen);
         let metrics = format!(
             "http://{}{}",
             config.prometheus.export_addr, config.prometheus.export_uri

@@ -16,8 +16,8 @@ use testkit::certs::{Ca, Leaf};
 
 /// `config` trusting only `ca` (as `ssl_trusted_certificate: <ca>`, no `system`).
 fn trusting(mut config: EtcdConfig, ca: &Path) -> EtcdConfig {
-    config.tls_trusted_certificates = vec![ca.to_path_buf()];
-    config.tls_system_roots = false;
+    config.tls.trusted.files = vec![ca.to_path_buf()];
+    config.tls.trusted.system_roots = false;
     config
 }
 
@@ -48,14 +48,14 @@ async fn mutual_tls_verified_with_ssl_trusted_certificate() {
 
     let mut config = trusting(etcd.config("/apisix"), &ca_pem);
     assert!(config.hosts[0].starts_with("https://"));
-    config.tls_cert = Some(client_cert);
-    config.tls_key = Some(client_key);
+    config.tls.cert = Some(client_cert);
+    config.tls.key = Some(client_key);
     let store = EtcdStore::new(&config).expect("store");
     put_eventually(&store).await;
 
     // Without the client certificate etcd refuses the connection.
-    config.tls_cert = None;
-    config.tls_key = None;
+    config.tls.cert = None;
+    config.tls.key = None;
     let anonymous = EtcdStore::new(&config).expect("store");
     assert!(anonymous.get("/apisix/upstreams/tls").await.is_err());
 }
@@ -99,13 +99,13 @@ async fn verify_false_accepts_a_self_signed_server() {
 
     // Verified against the system store only, the self-signed server is refused...
     let mut config = etcd.config("/apisix");
-    config.tls_trusted_certificates = Vec::new();
-    config.tls_system_roots = true;
+    config.tls.trusted.files = Vec::new();
+    config.tls.trusted.system_roots = true;
     let strict = EtcdStore::new(&config).expect("store");
     assert!(strict.get("/apisix/upstreams/x").await.is_err());
 
     // ...and accepted with verify: false.
-    config.tls_verify = false;
+    config.tls.verify = false;
     let store = EtcdStore::new(&config).expect("store");
     put_eventually(&store).await;
 }

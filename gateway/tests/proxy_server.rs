@@ -18,8 +18,8 @@ fn config(prefix: &Path) -> Config {
     config.proxy_mode = ProxyMode::Stream;
     config.stream_tcp = vec![tcp_entry("127.0.0.1:0")];
     config.stream_udp = vec!["127.0.0.1:0".parse().expect("addr")];
-    config.enable_admin = false;
-    config.enable_control = false;
+    config.admin.enabled = false;
+    config.control.enabled = false;
     config.prometheus.enable_export_server = false;
     config.stream_plugins = vec![];
     config.graceful_shutdown_timeout = Duration::from_secs(5);

@@ -110,8 +110,10 @@ fn trusting(ca: &Ca, dir: &tempfile::TempDir) -> TlsSettings {
     let path = dir.path().join("ca.pem");
     std::fs::write(&path, ca.pem()).expect("write ca");
     TlsSettings {
-        trusted_certificates: vec![path],
-        trust_system_roots: false,
+        trusted: apisix_gateway::config::TrustedCas {
+            files: vec![path],
+            system_roots: false,
+        },
         ..TlsSettings::default()
     }
 }

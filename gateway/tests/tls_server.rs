@@ -15,11 +15,11 @@ async fn stored_ssl_object_serves_tls_on_a_started_server() {
     let prefix = tempfile::tempdir().expect("tempdir");
     let mut config = Config::defaults(prefix.path());
     config.proxy_mode = ProxyMode::Stream;
-    config.enable_admin = false;
+    config.admin.enabled = false;
     config.stream_tcp = vec![tls_listen()];
     config.stream_udp = vec![];
     // Port 0 everywhere: never the defaults a running gateway may hold.
-    config.enable_control = false;
+    config.control.enabled = false;
     config.prometheus.enable_export_server = false;
 
     let ca = Ca::new("server ca");

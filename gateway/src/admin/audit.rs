@@ -288,6 +288,7 @@ mod tests {
                 AdminKey::for_role("viewer", "secret-viewer"),
             ],
             allow_admin: None,
+            ..crate::config::Config::defaults(std::path::Path::new("/")).admin
         }
     }
 

@@ -99,6 +99,7 @@ mod tests {
                 .map(|(key, role)| AdminKey::for_role(role, key))
                 .collect(),
             allow_admin: Some(vec!["127.0.0.0/24".parse().expect("valid cidr")]),
+            ..crate::config::Config::defaults(std::path::Path::new("/")).admin
         }
     }
 

@@ -20,7 +20,7 @@ impl RemoteAccess {
     /// the audit writer.
     pub fn start(config: &Config) -> Result<RemoteAccess, String> {
         let tls = ApiTlsSet::load(config)?;
-        let audit = config.admin_audit_log.as_deref().map(AuditLog::start);
+        let audit = config.admin.audit_log.as_deref().map(AuditLog::start);
         Ok(RemoteAccess { tls, audit })
     }
 
@@ -28,9 +28,9 @@ impl RemoteAccess {
     /// Other changes of these settings apply after a restart.
     pub fn reload(&self, old: &Config, new: &Config) {
         self.tls.reload();
-        if old.admin_tls != new.admin_tls
-            || old.control_tls != new.control_tls
-            || old.admin_audit_log != new.admin_audit_log
+        if old.admin.tls != new.admin.tls
+            || old.control.tls != new.control.tls
+            || old.admin.audit_log != new.admin.audit_log
         {
             tracing::warn!(
                 "https_admin, admin_api_mtls, control.tls or audit_log changed: they take effect \

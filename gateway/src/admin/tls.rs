@@ -36,7 +36,7 @@ impl ApiTlsSet {
     /// Loads the files `config` names, generating the self-signed pair when needed. The
     /// error is one line naming the config key of the file at fault.
     pub fn load(config: &Config) -> Result<ApiTlsSet, String> {
-        let listen_ips = [config.admin.listen.ip(), config.control_addr.ip()];
+        let listen_ips = [config.admin.listen.ip(), config.control.listen.ip()];
         let load = |tls: &Option<ApiTls>| -> Result<_, String> {
             let Some(tls) = tls else { return Ok(None) };
             let files = resolve(tls, &config.prefix, &listen_ips)?;
@@ -45,12 +45,12 @@ impl ApiTlsSet {
                 .map_err(|e: TlsFileError| e.to_string())
         };
         let admin = if config.admin_enabled() {
-            load(&config.admin_tls)?
+            load(&config.admin.tls)?
         } else {
             None
         };
-        let control = if config.enable_control {
-            load(&config.control_tls)?
+        let control = if config.control.enabled {
+            load(&config.control.tls)?
         } else {
             None
         };
@@ -60,7 +60,7 @@ impl ApiTlsSet {
     /// Checks the configured files without starting anything or generating a certificate
     /// (`apisix-gateway test`): a generated pair is checked only when it exists already.
     pub fn check(config: &Config) -> Result<(), String> {
-        for tls in [&config.admin_tls, &config.control_tls]
+        for tls in [&config.admin.tls, &config.control.tls]
             .into_iter()
             .flatten()
         {

@@ -19,14 +19,14 @@ use super::{Config, ProxyMode, Role};
 pub fn run(r: &mut Reader<'_>, config: &mut Config) {
     roles(r, config);
     if config.proxy_mode == ProxyMode::Stream && config.role != Role::ControlPlane {
-        if config.enable_admin || config.enable_control {
+        if config.admin.enabled || config.control.enabled {
             r.warn(
                 "apisix.proxy_mode: \"stream\" has no http subsystem, so the Admin API and the \
                  Control API are off (as in APISIX); use \"http&stream\" to keep them",
             );
         }
-        config.enable_admin = false;
-        config.enable_control = false;
+        config.admin.enabled = false;
+        config.control.enabled = false;
     }
     if config.stream_plugins.iter().any(|p| p == "prometheus")
         && !config.prometheus.enable_export_server
@@ -42,13 +42,13 @@ fn roles(r: &mut Reader<'_>, config: &mut Config) {
             if matches!(r.value("apisix.enable_admin"), Some(Value::Bool(true))) {
                 r.warn("apisix.enable_admin: ignored, a data_plane never serves the Admin API");
             }
-            config.enable_admin = false;
+            config.admin.enabled = false;
         }
         Role::ControlPlane => {
             if matches!(r.value("apisix.enable_admin"), Some(Value::Bool(false))) {
                 r.warn("apisix.enable_admin: ignored, a control_plane always serves the Admin API");
             }
-            config.enable_admin = true;
+            config.admin.enabled = true;
             if config.proxy_mode.stream_enabled()
                 && !(config.stream_tcp.is_empty() && config.stream_udp.is_empty())
             {
@@ -102,11 +102,11 @@ fn ports(r: &mut Reader<'_>, config: &Config) {
         udp: false,
         port_only: true,
     };
-    if config.enable_admin {
+    if config.admin.enabled {
         claim(r, server("admin port", config.admin.listen));
     }
-    if config.enable_control {
-        claim(r, server("control port", config.control_addr));
+    if config.control.enabled {
+        claim(r, server("control port", config.control.listen));
     }
     if config.prometheus.enable_export_server {
         claim(r, server("prometheus port", config.prometheus.export_addr));

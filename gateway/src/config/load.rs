@@ -3,7 +3,7 @@
 //! `nginx_config.stream`), then the cross-section checks in [`super::checks`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -100,48 +100,49 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
     let (stream_tcp, stream_udp) = stream_proxy(r, proxy_mode);
     let enable_admin = r.bool("apisix.enable_admin", true);
     let enable_control = r.bool("apisix.enable_control", true);
-    let control_addr = SocketAddr::new(
-        r.ip("apisix.control.ip", LOCALHOST),
-        r.port("apisix.control.port", 9090),
-    );
-    let fallback_sni = r.string("apisix.ssl.fallback_sni");
-    let ssl_trusted_certificate = r.string("apisix.ssl.ssl_trusted_certificate");
-    let data_encryption_keyring = if r.bool("apisix.data_encryption.enable_encrypt_fields", true) {
-        r.strings("apisix.data_encryption.keyring")
-            .unwrap_or_else(|| DEFAULT_KEYRING.iter().map(|k| k.to_string()).collect())
-    } else {
-        Vec::new()
+    let control = ControlConfig {
+        enabled: enable_control,
+        listen: SocketAddr::new(
+            r.ip("apisix.control.ip", LOCALHOST),
+            r.port("apisix.control.port", 9090),
+        ),
+        tls: api_access::control_tls(r, prefix),
     };
-    let dns_resolver = dns_resolver(r);
-    let dns_resolver_valid = r
-        .integer("apisix.dns_resolver_valid", 0)
-        .map(|s| Duration::from_secs(s.unsigned_abs()));
-    let resolver_timeout = resolver_timeout(r);
+    let ssl = ssl(r, prefix);
+    let dns = DnsSettings {
+        servers: dns_resolver(r),
+        max_ttl: r
+            .integer("apisix.dns_resolver_valid", 0)
+            .map(|s| Duration::from_secs(s.unsigned_abs())),
+        query_timeout: resolver_timeout(r),
+        ..DnsSettings::default()
+    };
     let disable_upstream_healthcheck = r.bool("apisix.disable_upstream_healthcheck", false);
     let graceful_shutdown_timeout =
         seconds(r, "apisix.graceful_shutdown_timeout").unwrap_or(Duration::from_secs(30));
-    let worker_processes = worker_processes(r);
-    let worker_rlimit_nofile = r
-        .integer("nginx_config.worker_rlimit_nofile", 1)
-        .map_or(DEFAULT_RLIMIT_NOFILE, |n| n.unsigned_abs());
-    let worker_connections = r
-        .integer("nginx_config.event.worker_connections", 1)
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(DEFAULT_WORKER_CONNECTIONS);
+    let workers = WorkerLimits {
+        processes: worker_processes(r),
+        rlimit_nofile: r
+            .integer("nginx_config.worker_rlimit_nofile", 1)
+            .map_or(DEFAULT_RLIMIT_NOFILE, |n| n.unsigned_abs()),
+        connections: r
+            .integer("nginx_config.event.worker_connections", 1)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(DEFAULT_WORKER_CONNECTIONS),
+    };
     let data_plane = data_plane(r);
     let (role, config_provider) = role(r);
     let data_dir = r
         .string("deployment.embedded.data_dir")
         .unwrap_or_else(|| "data".into());
-    let admin = admin(r);
-    let admin_tls = api_access::admin_tls(r, prefix);
+    let admin = admin(r, prefix, enable_admin);
     let serves_admin = match role {
         Role::DataPlane => false,
         Role::ControlPlane => true,
         Role::Traditional => enable_admin,
     };
     if serves_admin {
-        api_access::warn_clear_text_admin(r, admin.listen.ip(), admin_tls.as_ref());
+        api_access::warn_clear_text_admin(r, admin.listen.ip(), admin.tls.as_ref());
     }
     Config {
         prefix: prefix.to_path_buf(),
@@ -149,31 +150,20 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         proxy_mode,
         stream_tcp,
         stream_udp,
-        enable_admin,
-        enable_control,
-        control_addr,
+        control,
         role,
         config_provider,
         data_dir: super::resolve_path(prefix, &data_dir),
         admin,
-        admin_tls,
-        control_tls: api_access::control_tls(r, prefix),
-        admin_audit_log: api_access::audit_log(r, prefix),
-        etcd: etcd(r, prefix, ssl_trusted_certificate.as_deref()),
+        etcd: etcd(r, prefix, &ssl.trusted),
         prometheus: prometheus(r),
         stream_plugins: stream_plugins(r),
         xrpc_protocols: xrpc_protocols(r),
         stream_log: stream_log(r, prefix),
-        fallback_sni,
-        ssl_trusted_certificate,
-        data_encryption_keyring,
+        ssl,
         graceful_shutdown_timeout,
-        worker_processes,
-        worker_rlimit_nofile,
-        worker_connections,
-        dns_resolver,
-        dns_resolver_valid,
-        resolver_timeout,
+        workers,
+        dns,
         disable_upstream_healthcheck,
         data_plane,
         log: super::logs::read(r, prefix),
@@ -294,7 +284,7 @@ fn role(r: &mut Reader<'_>) -> (Role, ConfigProvider) {
     (role, provider)
 }
 
-fn admin(r: &mut Reader<'_>) -> AdminConfig {
+fn admin(r: &mut Reader<'_>, prefix: &Path, enabled: bool) -> AdminConfig {
     let listen = SocketAddr::new(
         r.ip("deployment.admin.admin_listen.ip", LOCALHOST),
         r.port("deployment.admin.admin_listen.port", 9180),
@@ -318,10 +308,13 @@ fn admin(r: &mut Reader<'_>) -> AdminConfig {
         Some(_) => Some(cidrs(r, "deployment.admin.allow_admin")),
     };
     AdminConfig {
+        enabled,
         listen,
         key_required,
         keys,
         allow_admin,
+        tls: api_access::admin_tls(r, prefix),
+        audit_log: api_access::audit_log(r, prefix),
     }
 }
 
@@ -388,8 +381,7 @@ fn cidrs(r: &mut Reader<'_>, path: &str) -> Vec<IpNet> {
 
 /// `deployment.etcd`; `trusted` is `apisix.ssl.ssl_trusted_certificate`, which also verifies
 /// the etcd server (as in APISIX).
-fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: Option<&str>) -> EtcdConfig {
-    let (tls_trusted_certificates, tls_system_roots) = trusted_certificates(prefix, trusted);
+fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: &TrustedCas) -> EtcdConfig {
     let hosts = match r.strings("deployment.etcd.host") {
         None => vec!["http://127.0.0.1:2379".to_string()],
         Some(hosts) => {
@@ -413,16 +405,17 @@ fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: Option<&str>) -> EtcdConfig 
         timeout: r.whole_seconds("deployment.etcd.timeout", 1, 30),
         user: r.string("deployment.etcd.user"),
         password: r.string("deployment.etcd.password"),
-        tls_cert: r
-            .string("deployment.etcd.tls.cert")
-            .map(|p| super::resolve_path(prefix, &p)),
-        tls_key: r
-            .string("deployment.etcd.tls.key")
-            .map(|p| super::resolve_path(prefix, &p)),
-        tls_verify: r.bool("deployment.etcd.tls.verify", true),
-        tls_sni: r.string("deployment.etcd.tls.sni"),
-        tls_trusted_certificates,
-        tls_system_roots,
+        tls: EtcdTls {
+            cert: r
+                .string("deployment.etcd.tls.cert")
+                .map(|p| super::resolve_path(prefix, &p)),
+            key: r
+                .string("deployment.etcd.tls.key")
+                .map(|p| super::resolve_path(prefix, &p)),
+            verify: r.bool("deployment.etcd.tls.verify", true),
+            sni: r.string("deployment.etcd.tls.sni"),
+            trusted: trusted.clone(),
+        },
         watch_timeout: r.whole_seconds("deployment.etcd.watch_timeout", 1, 50),
         startup_retry: r
             .integer("deployment.etcd.startup_retry", 1)
@@ -433,22 +426,41 @@ fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: Option<&str>) -> EtcdConfig 
     }
 }
 
-/// `ssl_trusted_certificate` as (CA files resolved against the prefix, whether `system` is
-/// among them). Unset means `system`.
-fn trusted_certificates(prefix: &Path, trusted: Option<&str>) -> (Vec<PathBuf>, bool) {
-    let Some(list) = trusted else {
-        return (Vec::new(), true);
+/// `apisix.ssl` and `apisix.data_encryption`.
+fn ssl(r: &mut Reader<'_>, prefix: &Path) -> SslConfig {
+    let fallback_sni = r.string("apisix.ssl.fallback_sni");
+    let trusted = trusted_cas(prefix, r.string("apisix.ssl.ssl_trusted_certificate"));
+    let keyring = if r.bool("apisix.data_encryption.enable_encrypt_fields", true) {
+        r.strings("apisix.data_encryption.keyring")
+            .unwrap_or_else(|| DEFAULT_KEYRING.iter().map(|k| k.to_string()).collect())
+    } else {
+        Vec::new()
     };
-    let mut files = Vec::new();
-    let mut system = false;
+    SslConfig {
+        fallback_sni,
+        trusted,
+        keyring,
+    }
+}
+
+/// `ssl_trusted_certificate`: comma-separated CA files (resolved against the prefix) and/or
+/// the word `system`. Unset means `system`.
+fn trusted_cas(prefix: &Path, list: Option<String>) -> TrustedCas {
+    let Some(list) = list else {
+        return TrustedCas::default();
+    };
+    let mut cas = TrustedCas {
+        files: Vec::new(),
+        system_roots: false,
+    };
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if item == "system" {
-            system = true;
+            cas.system_roots = true;
         } else {
-            files.push(super::resolve_path(prefix, item));
+            cas.files.push(super::resolve_path(prefix, item));
         }
     }
-    (files, system)
+    cas
 }
 
 fn prometheus(r: &mut Reader<'_>) -> PrometheusConfig {

@@ -32,6 +32,8 @@ pub use self::logs::{ErrorLogLevel, LineFormat, LogSettings};
 
 use ipnet::IpNet;
 
+use crate::dns::DnsSettings;
+
 /// `apisix.proxy_mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProxyMode {
@@ -104,14 +106,86 @@ impl AdminKey {
     }
 }
 
-/// `deployment.admin`.
+/// `deployment.admin`, with `apisix.enable_admin`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdminConfig {
+    /// `apisix.enable_admin` as written; [`Config::admin_enabled`] applies the role.
+    pub enabled: bool,
     pub listen: SocketAddr,
     pub key_required: bool,
     pub keys: Vec<AdminKey>,
     /// `None`: key absent, everything allowed.
     pub allow_admin: Option<Vec<IpNet>>,
+    /// HTTPS (`deployment.admin.https_admin`), see [`api_access`].
+    pub tls: Option<api_access::ApiTls>,
+    /// The audit trail (`deployment.admin.audit_log`, ours); `None` = off.
+    pub audit_log: Option<PathBuf>,
+}
+
+/// `apisix.enable_control` and `apisix.control`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlConfig {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// TLS on the Control API (`apisix.control.tls`, ours).
+    pub tls: Option<api_access::ApiTls>,
+}
+
+/// `apisix.ssl.ssl_trusted_certificate` resolved: the CAs that verify the servers this gateway
+/// connects to over TLS (upstreams with `tls.verify: true`, and etcd).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedCas {
+    /// PEM bundles, resolved against the prefix.
+    pub files: Vec<PathBuf>,
+    /// Whether the operating system's / bundled roots are trusted too (the word `system`, and
+    /// the default when the key is unset).
+    pub system_roots: bool,
+}
+
+impl Default for TrustedCas {
+    fn default() -> Self {
+        TrustedCas {
+            files: Vec::new(),
+            system_roots: true,
+        }
+    }
+}
+
+/// `apisix.ssl` and `apisix.data_encryption`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SslConfig {
+    /// `apisix.ssl.fallback_sni` as written.
+    pub fallback_sni: Option<String>,
+    /// `apisix.ssl.ssl_trusted_certificate`.
+    pub trusted: TrustedCas,
+    /// `apisix.data_encryption.keyring` (decrypts SSL keys at rest); empty when
+    /// `apisix.data_encryption.enable_encrypt_fields` is false.
+    pub keyring: Vec<String>,
+}
+
+/// `deployment.etcd.tls`, and the CAs of `apisix.ssl.ssl_trusted_certificate`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EtcdTls {
+    /// The client certificate and key (mutual TLS).
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub verify: bool,
+    pub sni: Option<String>,
+    /// What verifies the etcd server.
+    pub trusted: TrustedCas,
+}
+
+impl Default for EtcdTls {
+    /// No client certificate, the server verified against the system's CAs.
+    fn default() -> Self {
+        EtcdTls {
+            cert: None,
+            key: None,
+            verify: true,
+            sni: None,
+            trusted: TrustedCas::default(),
+        }
+    }
 }
 
 /// `deployment.etcd`.
@@ -122,16 +196,7 @@ pub struct EtcdConfig {
     pub timeout: Duration,
     pub user: Option<String>,
     pub password: Option<String>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
-    pub tls_verify: bool,
-    pub tls_sni: Option<String>,
-    /// CA bundles that verify the etcd server (`apisix.ssl.ssl_trusted_certificate`, resolved
-    /// against the prefix; the word `system` is [`EtcdConfig::tls_system_roots`]).
-    pub tls_trusted_certificates: Vec<PathBuf>,
-    /// Whether the operating system's CA store verifies the etcd server too (`system`, the
-    /// default when `ssl_trusted_certificate` is unset).
-    pub tls_system_roots: bool,
+    pub tls: EtcdTls,
     /// `watch_timeout` (default 50 s): a watch that saw nothing for this long is re-created from
     /// the same revision (no resync, no delay), as APISIX's long-poll watch times out.
     pub watch_timeout: Duration,
@@ -144,6 +209,19 @@ pub struct EtcdConfig {
     /// `health_check_timeout` (default 10 s): how long a member that failed a request is
     /// tried only after the others (APISIX's key, same meaning).
     pub health_check_timeout: Duration,
+}
+
+/// How many workers run the data plane and what each may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerLimits {
+    /// `apisix.worker_processes` resolved: data-plane worker threads (`auto` = cores).
+    pub processes: usize,
+    /// `nginx_config.worker_rlimit_nofile`: the soft open-file limit raised at start (capped
+    /// at the hard limit; default 20480).
+    pub rlimit_nofile: u64,
+    /// `nginx_config.event.worker_connections`: concurrent client sessions per worker (an
+    /// accepted TCP connection or a UDP session; default 10620).
+    pub connections: usize,
 }
 
 /// `plugin_attr.prometheus`.
@@ -176,16 +254,8 @@ pub struct Config {
     pub proxy_mode: ProxyMode,
     pub stream_tcp: Vec<TcpListen>,
     pub stream_udp: Vec<SocketAddr>,
-    pub enable_admin: bool,
-    pub enable_control: bool,
-    pub control_addr: SocketAddr,
     pub admin: AdminConfig,
-    /// HTTPS on the Admin API (`deployment.admin.https_admin`), see [`api_access`].
-    pub admin_tls: Option<api_access::ApiTls>,
-    /// TLS on the Control API (`apisix.control.tls`, ours).
-    pub control_tls: Option<api_access::ApiTls>,
-    /// The Admin API's audit trail (`deployment.admin.audit_log`, ours); `None` = off.
-    pub admin_audit_log: Option<PathBuf>,
+    pub control: ControlConfig,
     pub role: Role,
     pub config_provider: ConfigProvider,
     /// `deployment.embedded.data_dir`, resolved against the prefix.
@@ -195,30 +265,12 @@ pub struct Config {
     pub stream_plugins: Vec<String>,
     pub xrpc_protocols: Vec<String>,
     pub stream_log: StreamLogConfig,
-    pub fallback_sni: Option<String>,
-    /// `apisix.ssl.ssl_trusted_certificate` as written (`system`, or comma-separated PEM
-    /// paths, `system` allowed among them); `None` when unset (= `system`).
-    pub ssl_trusted_certificate: Option<String>,
-    /// `apisix.data_encryption.keyring` (decrypts SSL keys at rest); empty when
-    /// `apisix.data_encryption.enable_encrypt_fields` is false.
-    pub data_encryption_keyring: Vec<String>,
+    pub ssl: SslConfig,
     pub graceful_shutdown_timeout: Duration,
-    /// `apisix.worker_processes` resolved: data-plane worker threads (`auto` = cores).
-    pub worker_processes: usize,
-    /// `nginx_config.worker_rlimit_nofile`: the soft open-file limit raised at start (capped
-    /// at the hard limit; default 20480).
-    pub worker_rlimit_nofile: u64,
-    /// `nginx_config.event.worker_connections`: concurrent client sessions per worker (an
-    /// accepted TCP connection or a UDP session; default 10620).
-    pub worker_connections: usize,
-    /// `apisix.dns_resolver`: the DNS servers for upstream node names (port 53 unless
-    /// given); empty: the nameservers of `/etc/resolv.conf`.
-    pub dns_resolver: Vec<SocketAddr>,
-    /// `apisix.dns_resolver_valid`: the upper bound of a DNS answer's TTL (APISIX replaces
-    /// the TTL with it; we cap the record TTL, see docs/dns.md).
-    pub dns_resolver_valid: Option<Duration>,
-    /// `apisix.resolver_timeout`: how long one DNS query waits (default 5 s).
-    pub resolver_timeout: Duration,
+    pub workers: WorkerLimits,
+    /// `apisix.dns_resolver`, `apisix.dns_resolver_valid` and `apisix.resolver_timeout`: how
+    /// upstream node names are resolved.
+    pub dns: DnsSettings,
     /// `apisix.disable_upstream_healthcheck`: no active probes and no passive counting, every
     /// node stays healthy (the global kill switch; default false).
     pub disable_upstream_healthcheck: bool,
@@ -389,7 +441,7 @@ impl Config {
         match self.role {
             Role::DataPlane => false,
             Role::ControlPlane => true,
-            Role::Traditional => self.enable_admin,
+            Role::Traditional => self.admin.enabled,
         }
     }
 }

@@ -32,8 +32,8 @@ fn empty_file_gives_apisix_defaults_with_our_loopback_admin() {
     let c = ok("");
     assert_eq!(c.proxy_mode, ProxyMode::Http);
     assert!(c.stream_tcp.is_empty() && c.stream_udp.is_empty());
-    assert!(c.enable_admin && c.enable_control);
-    assert_eq!(c.control_addr, addr("127.0.0.1:9090"));
+    assert!(c.admin.enabled && c.control.enabled);
+    assert_eq!(c.control.listen, addr("127.0.0.1:9090"));
     assert_eq!(c.admin.listen, addr("127.0.0.1:9180"));
     assert!(c.admin.key_required);
     assert_eq!(
@@ -58,7 +58,7 @@ fn empty_file_gives_apisix_defaults_with_our_loopback_admin() {
         (c.etcd.prefix.as_str(), c.etcd.timeout),
         ("/apisix", Duration::from_secs(30))
     );
-    assert!(c.etcd.tls_verify);
+    assert!(c.etcd.tls.verify);
     assert_eq!(c.prometheus.export_addr, addr("127.0.0.1:9091"));
     assert_eq!(c.prometheus.export_uri, "/apisix/prometheus/metrics");
     assert_eq!(c.prometheus.metric_prefix, "apisix_");
@@ -73,9 +73,9 @@ fn empty_file_gives_apisix_defaults_with_our_loopback_admin() {
     assert_eq!(c.stream_log.access_log_format, DEFAULT_ACCESS_LOG_FORMAT);
     assert_eq!(c.stream_log.access_log_format_escape, "default");
     assert_eq!(c.graceful_shutdown_timeout, Duration::from_secs(30));
-    assert_eq!((c.fallback_sni, c.dns_resolver_valid), (None, None));
-    assert!(c.dns_resolver.is_empty());
-    assert_eq!(c.resolver_timeout, Duration::from_secs(5));
+    assert_eq!((c.ssl.fallback_sni, c.dns.max_ttl), (None, None));
+    assert!(c.dns.servers.is_empty());
+    assert_eq!(c.dns.query_timeout, Duration::from_secs(5));
     assert!(!c.disable_upstream_healthcheck);
 }
 
@@ -243,7 +243,7 @@ fn stream_proxy_is_ignored_with_a_warning_in_http_mode() {
 #[test]
 fn stream_mode_turns_admin_and_control_off_like_apisix() {
     let (c, warnings) = parse("apisix:\n  proxy_mode: stream\n").expect("loads");
-    assert!(!c.enable_admin && !c.enable_control);
+    assert!(!c.admin.enabled && !c.control.enabled);
     assert!(warnings
         .iter()
         .any(|w| w.starts_with("apisix.proxy_mode: \"stream\" has no http subsystem")));
@@ -255,7 +255,7 @@ fn data_plane_forces_admin_off_and_needs_a_provider() {
         "apisix:\n  enable_admin: true\ndeployment:\n  role: data_plane\n  role_data_plane:\n    config_provider: yaml\n",
     )
     .expect("loads");
-    assert!(!c.enable_admin);
+    assert!(!c.admin.enabled);
     assert_eq!(
         (c.role, c.config_provider),
         (Role::DataPlane, ConfigProvider::Yaml)
@@ -273,7 +273,7 @@ fn data_plane_forces_admin_off_and_needs_a_provider() {
 #[test]
 fn control_plane_forces_admin_on() {
     let c = ok("apisix:\n  enable_admin: false\ndeployment:\n  role: control_plane\n  role_control_plane:\n    config_provider: etcd\n");
-    assert!(c.enable_admin);
+    assert!(c.admin.enabled);
     assert_eq!(c.config_provider, ConfigProvider::Etcd);
 }
 
@@ -332,8 +332,8 @@ fn unknown_keys_are_warned_and_apisix_only_keys_are_not() {
 fn relative_paths_resolve_against_the_prefix() {
     let c = ok("deployment:\n  embedded:\n    data_dir: state/db\n  etcd:\n    tls:\n      cert: certs/c.pem\n      key: /abs/k.pem\n");
     assert_eq!(c.data_dir, PathBuf::from("/gw/state/db"));
-    assert_eq!(c.etcd.tls_cert, Some(PathBuf::from("/gw/certs/c.pem")));
-    assert_eq!(c.etcd.tls_key, Some(PathBuf::from("/abs/k.pem")));
+    assert_eq!(c.etcd.tls.cert, Some(PathBuf::from("/gw/certs/c.pem")));
+    assert_eq!(c.etcd.tls.key, Some(PathBuf::from("/abs/k.pem")));
 }
 
 #[test]
@@ -354,7 +354,7 @@ fn env_substitution_happens_before_parsing() {
         "apisix:\n  control:\n    port: ${{{{APISIX_GW_TEST_SURELY_UNSET:=9999}}}}\n{}",
         ""
     ));
-    assert_eq!(c.control_addr.port(), 9999);
+    assert_eq!(c.control.listen.port(), 9999);
     assert_eq!(
         errors("apisix:\n  control:\n    port: ${{APISIX_GW_TEST_SURELY_UNSET}}\n"),
         ["failed to handle configuration: can't find environment variable APISIX_GW_TEST_SURELY_UNSET"]
@@ -406,7 +406,7 @@ fn load_reads_a_file_and_derives_the_prefix() {
 #[test]
 fn ports_accept_numeric_strings_like_apisix_tonumber() {
     let c = ok("apisix:\n  control:\n    port: \"19090\"\n");
-    assert_eq!(c.control_addr.port(), 19090);
+    assert_eq!(c.control.listen.port(), 19090);
 }
 
 #[test]
@@ -424,12 +424,12 @@ fn disabling_the_admin_key_is_warned_about() {
 #[test]
 fn worker_processes_is_a_count_or_auto_for_the_cores() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    assert_eq!(ok("apisix:\n  worker_processes: 3\n").worker_processes, 3);
+    assert_eq!(ok("apisix:\n  worker_processes: 3\n").workers.processes, 3);
     assert_eq!(
-        ok("apisix:\n  worker_processes: auto\n").worker_processes,
+        ok("apisix:\n  worker_processes: auto\n").workers.processes,
         cores
     );
-    assert_eq!(ok("apisix: {}\n").worker_processes, cores);
+    assert_eq!(ok("apisix: {}\n").workers.processes, cores);
     assert_eq!(
         errors("apisix:\n  worker_processes: 0\n"),
         ["apisix.worker_processes: expected an integer >= 1 or \"auto\", got 0"]
@@ -469,7 +469,7 @@ fn data_plane_settings_are_read_once_with_their_defaults() {
 fn dns_resolver_entries_take_port_53_unless_given_and_bad_ones_are_named() {
     let c = ok("apisix:\n  dns_resolver: [10.0.0.2, \"10.0.0.3:5353\", \"::1\", \"[::1]\", \"[::1]:54\"]\n  resolver_timeout: 1.5\n");
     assert_eq!(
-        c.dns_resolver,
+        c.dns.servers,
         [
             addr("10.0.0.2:53"),
             addr("10.0.0.3:5353"),
@@ -478,7 +478,7 @@ fn dns_resolver_entries_take_port_53_unless_given_and_bad_ones_are_named() {
             addr("[::1]:54")
         ]
     );
-    assert_eq!(c.resolver_timeout, Duration::from_millis(1500));
+    assert_eq!(c.dns.query_timeout, Duration::from_millis(1500));
     let errs = errors(
         "apisix:\n  dns_resolver: [dns.example, \"10.0.0.1:99999\"]\n  resolver_timeout: 0\n",
     );

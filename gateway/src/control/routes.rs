@@ -243,7 +243,7 @@ pub(super) fn explain(ctx: &ControlContext, args: &QueryArgs) -> Reply {
         warnings.extend(sni_warnings_for_port(
             &snapshot,
             tcp_listen,
-            ctx.config.fallback_sni.is_some(),
+            ctx.config.ssl.fallback_sni.is_some(),
             server_port,
             sni.as_deref(),
         ));

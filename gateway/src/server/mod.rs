@@ -114,7 +114,7 @@ impl Server {
     /// [`Server::start`] with the stream listeners on the per-core `workers`.
     pub async fn start_on(mut config: Config, workers: Workers) -> Result<Server, ServerError> {
         let pid_file = PidFile::create(&config.prefix)?;
-        wiring::raise_open_file_limit(config.worker_rlimit_nofile);
+        wiring::raise_open_file_limit(config.workers.rlimit_nofile);
         wiring::ensure_admin_key(&mut config).map_err(ServerError::AdminKey)?;
         let remote = crate::admin::RemoteAccess::start(&config).map_err(ServerError::Admin)?;
         let store = wiring::open_store(&config).map_err(ServerError::Store)?;
@@ -292,8 +292,8 @@ pub async fn drain(
 /// or one pool for the multi-thread runtime's `worker_processes` threads.
 fn admission_for(config: &Config, workers: &Workers) -> Admission {
     match workers.handles() {
-        Some(handles) => Admission::per_worker(handles.len(), config.worker_connections),
-        None => Admission::shared(config.worker_processes, config.worker_connections),
+        Some(handles) => Admission::per_worker(handles.len(), config.workers.connections),
+        None => Admission::shared(config.workers.processes, config.workers.connections),
     }
 }
 
@@ -330,22 +330,14 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
             "control api, metrics or access log settings changed: they take effect after a restart"
         );
     }
-    if new.worker_connections != config.worker_connections
-        || new.worker_rlimit_nofile != config.worker_rlimit_nofile
+    if new.workers.connections != config.workers.connections
+        || new.workers.rlimit_nofile != config.workers.rlimit_nofile
     {
         tracing::warn!(
             "worker_connections or worker_rlimit_nofile changed: they take effect after a restart"
         );
     }
-    if (
-        &new.dns_resolver,
-        new.dns_resolver_valid,
-        new.resolver_timeout,
-    ) != (
-        &config.dns_resolver,
-        config.dns_resolver_valid,
-        config.resolver_timeout,
-    ) {
+    if new.dns != config.dns {
         tracing::warn!("dns_resolver settings changed: they take effect after a restart");
     }
     if new.data_dir != config.data_dir || new.config_provider != config.config_provider {

@@ -24,8 +24,8 @@ use crate::store::Store;
 
 /// Whether `new` changes settings of the observability side, which apply at start only.
 pub fn restart_needed(old: &Config, new: &Config) -> bool {
-    old.enable_control != new.enable_control
-        || old.control_addr != new.control_addr
+    old.control.enabled != new.control.enabled
+        || old.control.listen != new.control.listen
         || old.prometheus != new.prometheus
         || old.stream_log != new.stream_log
 }
@@ -100,8 +100,8 @@ impl ObserveServices {
         snapshot: SharedSnapshot,
         store: Option<Arc<dyn Store>>,
     ) -> Result<(), String> {
-        if config.enable_control {
-            let listener = bind(config.control_addr, "control api").await?;
+        if config.control.enabled {
+            let listener = bind(config.control.listen, "control api").await?;
             self.control_addr = listener.local_addr().ok();
             let ctx = Arc::new(ControlContext {
                 config: Arc::new(config.clone()),

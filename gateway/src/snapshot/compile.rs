@@ -13,7 +13,7 @@ use model::{CheckContext, ResourceKind};
 
 use super::Snapshot;
 use crate::balancer::UpstreamRuntime;
-use crate::dns::{Dns, DnsSettings};
+use crate::dns::Dns;
 use crate::plugins::{Chain, ChainContext, PluginState};
 use crate::route::{ResolvedRoute, MISSING_UPSTREAM};
 use crate::router::RouteTable;
@@ -45,15 +45,10 @@ impl CompileOptions {
     /// The options `config` asks for.
     pub fn from_config(config: &crate::config::Config) -> Self {
         CompileOptions {
-            dns: Some(Dns::new(DnsSettings {
-                servers: config.dns_resolver.clone(),
-                max_ttl: config.dns_resolver_valid,
-                query_timeout: config.resolver_timeout,
-                ..DnsSettings::default()
-            })),
+            dns: Some(Dns::new(config.dns.clone())),
             health_checks: !config.disable_upstream_healthcheck,
             plugin_state: None,
-            keyring: config.data_encryption_keyring.clone(),
+            keyring: config.ssl.keyring.clone(),
         }
     }
 }

@@ -8,12 +8,10 @@ pub mod certs;
 pub mod keyring;
 pub mod sni;
 
-use std::path::PathBuf;
-
 use ipnet::IpNet;
 use rustls::crypto::CryptoProvider;
 
-use crate::config::Config;
+use crate::config::{Config, TrustedCas};
 
 /// The crypto provider used everywhere (ring).
 pub fn provider() -> CryptoProvider {
@@ -35,11 +33,9 @@ pub struct TlsSettings {
     /// `nginx_config.stream.real_ip_from`: peers whose PROXY header source is believed;
     /// empty trusts every peer (nginx `proxy_protocol` without `set_real_ip_from`).
     pub real_ip_from: Vec<IpNet>,
-    /// `apisix.ssl.ssl_trusted_certificate`: CA bundles for upstream verification; `None`
-    /// or the word `system` mean the bundled web PKI roots.
-    pub trusted_certificates: Vec<PathBuf>,
-    /// Whether the bundled web PKI roots are trusted too (`system`, the default).
-    pub trust_system_roots: bool,
+    /// `apisix.ssl.ssl_trusted_certificate`: what verifies upstreams with `tls.verify: true`
+    /// (`system`, the default: the bundled web PKI roots).
+    pub trusted: TrustedCas,
     /// `apisix.data_encryption.keyring` (empty when `enable_encrypt_fields` is off).
     pub keyring: Vec<String>,
     /// Whether some TCP listener terminates TLS or prereads SNI (for the `sni` route warning).
@@ -49,26 +45,11 @@ pub struct TlsSettings {
 impl TlsSettings {
     /// The settings of `config`.
     pub fn from_config(config: &Config) -> TlsSettings {
-        let mut trust_system_roots = false;
-        let mut trusted_certificates = Vec::new();
-        match config.ssl_trusted_certificate.as_deref() {
-            None => trust_system_roots = true,
-            Some(list) => {
-                for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    if item == "system" {
-                        trust_system_roots = true;
-                    } else {
-                        trusted_certificates.push(config.prefix.join(item));
-                    }
-                }
-            }
-        }
         TlsSettings {
-            fallback_sni: config.fallback_sni.as_deref().and_then(sni::normalize),
+            fallback_sni: config.ssl.fallback_sni.as_deref().and_then(sni::normalize),
             real_ip_from: config.stream_log.real_ip_from.clone(),
-            trusted_certificates,
-            trust_system_roots,
-            keyring: config.data_encryption_keyring.clone(),
+            trusted: config.ssl.trusted.clone(),
+            keyring: config.ssl.keyring.clone(),
             sni_listener: config.stream_tcp.iter().any(|l| l.tls || l.sni_preread),
         }
     }
@@ -90,8 +71,8 @@ mod tests {
     #[test]
     fn defaults_trust_system_roots_and_use_apisix_keyring() {
         let s = settings("");
-        assert!(s.trust_system_roots);
-        assert!(s.trusted_certificates.is_empty());
+        assert_eq!(s.trusted, TrustedCas::default());
+        assert!(s.trusted.system_roots && s.trusted.files.is_empty());
         assert_eq!(s.keyring, ["qeddd145sfvddff3", "edd1c9f0985e76a2"]);
         assert_eq!((s.fallback_sni, s.sni_listener), (None, false));
     }
@@ -102,10 +83,10 @@ mod tests {
             "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp:\n      - addr: 9100\n        sni_preread: true\n  ssl:\n    fallback_sni: Example.COM.\n    ssl_trusted_certificate: system, certs/ca.pem\n  data_encryption:\n    enable_encrypt_fields: false\n    keyring: [abcdefghijklmnop]\nnginx_config:\n  stream:\n    real_ip_from: [10.0.0.0/8]\n",
         );
         assert_eq!(s.fallback_sni.as_deref(), Some("example.com"));
-        assert!(s.trust_system_roots);
+        assert!(s.trusted.system_roots);
         assert_eq!(
-            s.trusted_certificates,
-            [PathBuf::from("/srv/gw/certs/ca.pem")]
+            s.trusted.files,
+            [std::path::PathBuf::from("/srv/gw/certs/ca.pem")]
         );
         assert!(s.keyring.is_empty(), "enable_encrypt_fields: false");
         assert_eq!(

@@ -177,7 +177,7 @@ pub fn test_config(prefix: PathBuf) -> Config {
     .map(String::from)
     .to_vec();
     config.xrpc_protocols = vec!["redis".into(), "pingpong".into()];
-    config.data_encryption_keyring = Vec::new();
+    config.ssl.keyring = Vec::new();
     config.graceful_shutdown_timeout = Duration::from_secs(30);
     config
 }

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use apisix_gateway::config::{self, Config, EtcdConfig};
+use apisix_gateway::config::{self, Config, EtcdConfig, EtcdTls};
 use apisix_gateway::server::{LifecycleEvent, Server};
 use testkit::etcd::EtcdServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -78,12 +78,7 @@ impl Etcd {
             timeout: Duration::from_secs(2),
             user: None,
             password: None,
-            tls_cert: None,
-            tls_key: None,
-            tls_verify: true,
-            tls_sni: None,
-            tls_trusted_certificates: Vec::new(),
-            tls_system_roots: true,
+            tls: EtcdTls::default(),
             watch_timeout: Duration::from_secs(50),
             startup_retry: 2,
             resync_delay: Duration::from_secs(1),

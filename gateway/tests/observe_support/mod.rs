@@ -53,8 +53,8 @@ pub fn config(dir: &std::path::Path) -> Config {
         proxy_protocol_to_upstream: None,
     }];
     config.stream_udp = vec![any];
-    config.enable_admin = false;
-    config.control_addr = any;
+    config.admin.enabled = false;
+    config.control.listen = any;
     config.admin.listen = any;
     config.admin.keys = vec![
         AdminKey::for_role("admin", ADMIN_KEY),

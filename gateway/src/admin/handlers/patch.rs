@@ -32,7 +32,7 @@ pub(crate) async fn patch(call: &Call<'_>) -> HandlerResult {
     let Some(stored) = call.ctx.store.get(&key).await? else {
         return Err(Reply::key_not_found());
     };
-    let keyring = &call.ctx.config.data_encryption_keyring;
+    let keyring = &call.ctx.config.ssl.keyring;
     let mut value = stored.value.clone();
     private_keys::decrypt(call.kind, &mut value, keyring);
     if sub_path.is_empty() {

@@ -76,7 +76,7 @@ async fn checked_body(
     call: &Call<'_>,
     method: WriteMethod,
 ) -> Result<(Option<String>, Value), Reply> {
-    let keyring = &call.ctx.config.data_encryption_keyring;
+    let keyring = &call.ctx.config.ssl.keyring;
     let body = call.body.clone().map(|mut body| {
         private_keys::decrypt(call.kind, &mut body, keyring);
         body
@@ -92,7 +92,7 @@ async fn checked_body(
 
 /// Encrypts the private keys of `value` before it is stored (`data_encryption` keyring).
 fn encrypt_private_keys(call: &Call<'_>, value: &mut Value) {
-    private_keys::encrypt(call.kind, value, &call.ctx.config.data_encryption_keyring);
+    private_keys::encrypt(call.kind, value, &call.ctx.config.ssl.keyring);
 }
 
 /// 405 `not supported `<METHOD>` method for <kind>`.

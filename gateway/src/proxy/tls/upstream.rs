@@ -161,10 +161,10 @@ fn client_identity(
 
 fn trusted_roots(settings: &TlsSettings) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
-    if settings.trust_system_roots {
+    if settings.trusted.system_roots {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     }
-    for path in &settings.trusted_certificates {
+    for path in &settings.trusted.files {
         let pem = std::fs::read_to_string(path)
             .map_err(|e| format!("ssl_trusted_certificate {}: {e}", path.display()))?;
         for cert in roots_from_pem(&pem)?.roots {

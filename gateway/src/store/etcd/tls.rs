@@ -83,7 +83,7 @@ impl EtcdTlsConnector {
                 .ok_or_else(|| setup_error(format!("{url:?} has no host")))?;
             let port = parsed.port_or_known_default().unwrap_or(443);
             let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let sni = config.tls_sni.clone().unwrap_or_else(|| bare.to_owned());
+            let sni = config.tls.sni.clone().unwrap_or_else(|| bare.to_owned());
             let name = ServerName::try_from(sni.clone())
                 .map_err(|e| setup_error(format!("invalid server name {sni:?}: {e}")))?;
             hosts.push(Host {
@@ -180,7 +180,7 @@ fn client_config(config: &EtcdConfig) -> Result<ClientConfig, StoreError> {
     let builder = ClientConfig::builder_with_provider(Arc::new(provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| setup_error(e.to_string()))?;
-    let builder = if config.tls_verify {
+    let builder = if config.tls.verify {
         builder.with_root_certificates(roots(config)?)
     } else {
         tracing::warn!(
@@ -190,7 +190,7 @@ fn client_config(config: &EtcdConfig) -> Result<ClientConfig, StoreError> {
             .dangerous()
             .with_custom_certificate_verifier(accept_any_certificate())
     };
-    let mut client = match (&config.tls_cert, &config.tls_key) {
+    let mut client = match (&config.tls.cert, &config.tls.key) {
         (Some(cert), Some(key)) => {
             let chain = certs::parse_certs(&read(cert)?)
                 .map_err(|e| setup_error(format!("{}: {e}", cert.display())))?;
@@ -214,13 +214,13 @@ fn read(path: &std::path::Path) -> Result<String, StoreError> {
 /// The CAs that verify etcd: the `ssl_trusted_certificate` files, plus the system store.
 fn roots(config: &EtcdConfig) -> Result<RootCertStore, StoreError> {
     let mut roots = RootCertStore::empty();
-    for path in &config.tls_trusted_certificates {
+    for path in &config.tls.trusted.files {
         let pem = read(path)?;
         let found = certs::roots_from_pem(&pem)
             .map_err(|e| setup_error(format!("ssl_trusted_certificate {}: {e}", path.display())))?;
         roots.roots.extend(found.roots);
     }
-    if config.tls_system_roots {
+    if config.tls.trusted.system_roots {
         let native = rustls_native_certs::load_native_certs();
         for err in &native.errors {
             tracing::debug!(error = %err, "a system CA certificate could not be loaded");
