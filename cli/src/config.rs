@@ -34,27 +34,32 @@ pub struct NamedContext {
     /// Control API URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control: Option<String>,
-    /// `--ca-cert-file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_cert_file: Option<PathBuf>,
-    /// `--tls-client-cert-file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_client_cert_file: Option<PathBuf>,
-    /// `--tls-client-key-file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_client_key_file: Option<PathBuf>,
-    /// `--tls-skip-verify`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_skip_verify: Option<bool>,
+    /// The TLS flags stored with `config set-context`.
+    #[serde(flatten)]
+    pub tls: TlsValues,
 }
 
-/// The TLS values `config set-context` stores (only those given).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The client's TLS settings: the global flags of every command, and (the same keys in kebab
+/// case) the values a context stores.
+#[derive(Debug, Clone, Default, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct TlsValues {
+    /// Trust only this CA (PEM) for https:// Admin and Control URLs [env: ADC_CA_CERT_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert_file: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS [env: ADC_TLS_CLIENT_CERT_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_client_cert_file: Option<PathBuf>,
+    /// Key of the client certificate (PEM) [env: ADC_TLS_CLIENT_KEY_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_client_key_file: Option<PathBuf>,
-    pub tls_skip_verify: Option<bool>,
+    /// Do not verify the server's certificate (testing only) [env: ADC_TLS_SKIP_VERIFY=true]
+    #[arg(long, global = true)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_skip_verify: bool,
 }
 
 /// Errors reading or writing the config file.
@@ -140,12 +145,10 @@ impl ConfigFile {
                     slot.clone_from(v);
                 }
             };
-            put(&mut c.ca_cert_file, &tls.ca_cert_file);
-            put(&mut c.tls_client_cert_file, &tls.tls_client_cert_file);
-            put(&mut c.tls_client_key_file, &tls.tls_client_key_file);
-            if tls.tls_skip_verify.is_some() {
-                c.tls_skip_verify = tls.tls_skip_verify;
-            }
+            put(&mut c.tls.ca_cert_file, &tls.ca_cert_file);
+            put(&mut c.tls.tls_client_cert_file, &tls.tls_client_cert_file);
+            put(&mut c.tls.tls_client_key_file, &tls.tls_client_key_file);
+            c.tls.tls_skip_verify |= tls.tls_skip_verify;
         }
     }
 

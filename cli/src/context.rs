@@ -163,22 +163,22 @@ fn resolve_tls(
             .or_else(|| env(var).map(Into::into))
             .or_else(|| context.and_then(|c| field(c).clone()))
     };
-    let skip_verify = global.tls_skip_verify
+    let skip_verify = global.tls.tls_skip_verify
         || client_tls::env_flag(env(client_tls::SKIP_VERIFY_ENV))
-        || context.and_then(|c| c.tls_skip_verify).unwrap_or(false);
+        || context.is_some_and(|c| c.tls.tls_skip_verify);
     ClientTls {
-        ca_cert_file: file(&global.ca_cert_file, client_tls::CA_CERT_ENV, |c| {
-            &c.ca_cert_file
+        ca_cert_file: file(&global.tls.ca_cert_file, client_tls::CA_CERT_ENV, |c| {
+            &c.tls.ca_cert_file
         }),
         client_cert_file: file(
-            &global.tls_client_cert_file,
+            &global.tls.tls_client_cert_file,
             client_tls::CLIENT_CERT_ENV,
-            |c| &c.tls_client_cert_file,
+            |c| &c.tls.tls_client_cert_file,
         ),
         client_key_file: file(
-            &global.tls_client_key_file,
+            &global.tls.tls_client_key_file,
             client_tls::CLIENT_KEY_ENV,
-            |c| &c.tls_client_key_file,
+            |c| &c.tls.tls_client_key_file,
         ),
         skip_verify,
         generated_cert: client_tls::find_generated_cert(env, cwd),
@@ -243,9 +243,11 @@ mod tests {
             server: Some("http://ctx:9180".into()),
             admin_key: Some("ctx-key".into()),
             control: Some("http://ctx:9090".into()),
-            ca_cert_file: Some("/ctx/ca.pem".into()),
-            tls_skip_verify: Some(true),
-            ..NamedContext::default()
+            tls: crate::config::TlsValues {
+                ca_cert_file: Some("/ctx/ca.pem".into()),
+                tls_skip_verify: true,
+                ..Default::default()
+            },
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let env = fake_env(&[("APISIX_ADMIN_URL", "http://env:9180")]);

@@ -74,18 +74,8 @@ pub struct GlobalArgs {
     /// Context of the config file to use instead of its current-context
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
-    /// Trust only this CA (PEM) for https:// Admin and Control URLs [env: ADC_CA_CERT_FILE]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub ca_cert_file: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS [env: ADC_TLS_CLIENT_CERT_FILE]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub tls_client_cert_file: Option<PathBuf>,
-    /// Key of the client certificate (PEM) [env: ADC_TLS_CLIENT_KEY_FILE]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub tls_client_key_file: Option<PathBuf>,
-    /// Do not verify the server's certificate (testing only) [env: ADC_TLS_SKIP_VERIFY=true]
-    #[arg(long, global = true)]
-    pub tls_skip_verify: bool,
+    #[command(flatten)]
+    pub tls: crate::config::TlsValues,
 }
 
 /// `-o`.

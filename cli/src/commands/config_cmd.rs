@@ -30,10 +30,10 @@ pub fn run(global: &GlobalArgs, action: &ConfigAction) -> anyhow::Result<u8> {
                         json!({"name": c.name, "current": Some(c.name.as_str()) == current,
                                "server": c.server, "control": c.control,
                                "admin_key_set": c.admin_key.is_some(),
-                               "ca_cert_file": c.ca_cert_file,
-                               "tls_client_cert_file": c.tls_client_cert_file,
-                               "tls_client_key_file": c.tls_client_key_file,
-                               "tls_skip_verify": c.tls_skip_verify.unwrap_or(false)})
+                               "ca_cert_file": c.tls.ca_cert_file,
+                               "tls_client_cert_file": c.tls.tls_client_cert_file,
+                               "tls_client_key_file": c.tls.tls_client_key_file,
+                               "tls_skip_verify": c.tls.tls_skip_verify})
                     })
                     .collect();
                 print_machine(&json!(list), global.output)?;
@@ -120,23 +120,23 @@ fn tls_values(global: &GlobalArgs) -> anyhow::Result<TlsValues> {
             .transpose()
     };
     Ok(TlsValues {
-        ca_cert_file: absolute("--ca-cert-file", &global.ca_cert_file)?,
-        tls_client_cert_file: absolute("--tls-client-cert-file", &global.tls_client_cert_file)?,
-        tls_client_key_file: absolute("--tls-client-key-file", &global.tls_client_key_file)?,
-        tls_skip_verify: global.tls_skip_verify.then_some(true),
+        ca_cert_file: absolute("--ca-cert-file", &global.tls.ca_cert_file)?,
+        tls_client_cert_file: absolute("--tls-client-cert-file", &global.tls.tls_client_cert_file)?,
+        tls_client_key_file: absolute("--tls-client-key-file", &global.tls.tls_client_key_file)?,
+        tls_skip_verify: global.tls.tls_skip_verify,
     })
 }
 
 /// The TLS column of `get-contexts`: `skip-verify`, `ca`, `mtls`, joined, or `-`.
 fn tls_summary(c: &NamedContext) -> String {
     let mut parts = Vec::new();
-    if c.tls_skip_verify == Some(true) {
+    if c.tls.tls_skip_verify {
         parts.push("skip-verify");
     }
-    if c.ca_cert_file.is_some() {
+    if c.tls.ca_cert_file.is_some() {
         parts.push("ca");
     }
-    if c.tls_client_cert_file.is_some() {
+    if c.tls.tls_client_cert_file.is_some() {
         parts.push("mtls");
     }
     if parts.is_empty() {
