@@ -20,6 +20,7 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use self::names::Kind;
 use crate::accesslog::AccessLogSender;
 use crate::proxy::ProxyContext;
 use crate::session::{SessionRecord, SessionSink};
@@ -108,14 +109,6 @@ impl std::fmt::Debug for MetricsContext {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Counter,
-    Gauge,
-    /// A counter exported under its exact name (no `_total`).
-    Untyped,
-}
-
 type Labels = Vec<(&'static str, String)>;
 
 #[derive(Debug)]
@@ -192,10 +185,10 @@ impl MetricsContext {
 
     fn families(&self, reachable: bool) -> Vec<Family> {
         let p = &self.metric_prefix;
-        let family = |name: &str, help, kind, samples| Family {
-            name: format!("{p}{name}"),
-            help,
-            kind,
+        let family = |metric: names::Metric, samples| Family {
+            name: format!("{p}{}", metric.name),
+            help: metric.help,
+            kind: metric.kind,
             samples,
         };
 
@@ -308,46 +301,14 @@ impl MetricsContext {
             .unwrap_or(0);
 
         vec![
-            family(
-                names::STREAM_CONNECTION,
-                names::STREAM_CONNECTION_HELP,
-                Kind::Counter,
-                connections,
-            ),
-            family(
-                names::STREAM_ACTIVE_CONNECTIONS,
-                names::STREAM_ACTIVE_CONNECTIONS_HELP,
-                Kind::Gauge,
-                active,
-            ),
-            family(
-                names::STREAM_STATUS,
-                names::STREAM_STATUS_HELP,
-                Kind::Untyped,
-                status,
-            ),
-            family(
-                names::STREAM_BANDWIDTH,
-                names::STREAM_BANDWIDTH_HELP,
-                Kind::Untyped,
-                bandwidth,
-            ),
-            family(
-                names::UPSTREAM_STATUS,
-                names::UPSTREAM_STATUS_HELP,
-                Kind::Gauge,
-                upstreams,
-            ),
-            family(
-                names::ETCD_REACHABLE,
-                names::ETCD_REACHABLE_HELP,
-                Kind::Gauge,
-                vec![(vec![], u64::from(reachable))],
-            ),
+            family(names::STREAM_CONNECTION, connections),
+            family(names::STREAM_ACTIVE_CONNECTIONS, active),
+            family(names::STREAM_STATUS, status),
+            family(names::STREAM_BANDWIDTH, bandwidth),
+            family(names::UPSTREAM_STATUS, upstreams),
+            family(names::ETCD_REACHABLE, vec![(vec![], u64::from(reachable))]),
             family(
                 names::NODE_INFO,
-                names::NODE_INFO_HELP,
-                Kind::Gauge,
                 vec![(
                     vec![
                         ("hostname", hostname()),
@@ -356,30 +317,13 @@ impl MetricsContext {
                     1,
                 )],
             ),
-            family(
-                names::ACCESS_LOG_DROPPED,
-                names::ACCESS_LOG_DROPPED_HELP,
-                Kind::Counter,
-                vec![(vec![], dropped)],
-            ),
+            family(names::ACCESS_LOG_DROPPED, vec![(vec![], dropped)]),
             family(
                 names::ERROR_LOG_DROPPED,
-                names::ERROR_LOG_DROPPED_HELP,
-                Kind::Counter,
                 vec![(vec![], crate::logging::dropped_lines())],
             ),
-            family(
-                names::CONNECTION_LIMIT,
-                names::CONNECTION_LIMIT_HELP,
-                Kind::Counter,
-                vec![(vec![], at_cap_ms)],
-            ),
-            family(
-                names::UPSTREAM_DNS_FAILURES,
-                names::UPSTREAM_DNS_FAILURES_HELP,
-                Kind::Counter,
-                dns_failures,
-            ),
+            family(names::CONNECTION_LIMIT, vec![(vec![], at_cap_ms)]),
+            family(names::UPSTREAM_DNS_FAILURES, dns_failures),
         ]
     }
 }

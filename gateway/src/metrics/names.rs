@@ -7,71 +7,104 @@
 //! those names; OpenMetrics forbids that, so there they have the `unknown` type (see
 //! docs/metrics.md).
 
+/// How a metric family is exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    /// A counter exported under its exact name (no `_total`).
+    Untyped,
+}
+
+/// One exported metric family: its name without the prefix, its help text (APISIX's where
+/// APISIX has the metric) and its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+}
+
 /// `<prefix>stream_connection_total{route}`: finished sessions per stream route.
-pub const STREAM_CONNECTION: &str = "stream_connection";
-/// Help text of [`STREAM_CONNECTION`] (APISIX's).
-pub const STREAM_CONNECTION_HELP: &str =
-    "Total number of connections handled per stream route in APISIX";
+pub const STREAM_CONNECTION: Metric = Metric {
+    name: "stream_connection",
+    help: "Total number of connections handled per stream route in APISIX",
+    kind: Kind::Counter,
+};
 
 /// `<prefix>stream_active_connections{listen_addr}`: live sessions, TCP and UDP.
-pub const STREAM_ACTIVE_CONNECTIONS: &str = "stream_active_connections";
-/// Help text of [`STREAM_ACTIVE_CONNECTIONS`].
-pub const STREAM_ACTIVE_CONNECTIONS_HELP: &str =
-    "Number of active stream connections per listen address";
+pub const STREAM_ACTIVE_CONNECTIONS: Metric = Metric {
+    name: "stream_active_connections",
+    help: "Number of active stream connections per listen address",
+    kind: Kind::Gauge,
+};
 
 /// `<prefix>stream_status{code,listen_addr,node}`: finished sessions by nginx `$status`.
-pub const STREAM_STATUS: &str = "stream_status";
-/// Help text of [`STREAM_STATUS`].
-pub const STREAM_STATUS_HELP: &str =
-    "Stream session status codes per listen address and upstream node";
+pub const STREAM_STATUS: Metric = Metric {
+    name: "stream_status",
+    help: "Stream session status codes per listen address and upstream node",
+    kind: Kind::Untyped,
+};
 
 /// `<prefix>stream_bandwidth{listen_addr,type,side}`: bytes, live sessions included.
-pub const STREAM_BANDWIDTH: &str = "stream_bandwidth";
-/// Help text of [`STREAM_BANDWIDTH`].
-pub const STREAM_BANDWIDTH_HELP: &str =
-    "Total stream bandwidth in bytes per listen address, direction and side";
+pub const STREAM_BANDWIDTH: Metric = Metric {
+    name: "stream_bandwidth",
+    help: "Total stream bandwidth in bytes per listen address, direction and side",
+    kind: Kind::Untyped,
+};
 
 /// `<prefix>upstream_status{name,ip,port}`: node health, 1 healthy, 0 unhealthy.
-pub const UPSTREAM_STATUS: &str = "upstream_status";
-/// Help text of [`UPSTREAM_STATUS`] (APISIX's).
-pub const UPSTREAM_STATUS_HELP: &str = "Upstream status from health check";
+pub const UPSTREAM_STATUS: Metric = Metric {
+    name: "upstream_status",
+    help: "Upstream status from health check",
+    kind: Kind::Gauge,
+};
 
 /// `<prefix>etcd_reachable`: whether the configuration store answers (1/0).
-pub const ETCD_REACHABLE: &str = "etcd_reachable";
-/// Help text of [`ETCD_REACHABLE`] (APISIX's).
-pub const ETCD_REACHABLE_HELP: &str = "Config server etcd reachable from APISIX, 0 is unreachable";
+pub const ETCD_REACHABLE: Metric = Metric {
+    name: "etcd_reachable",
+    help: "Config server etcd reachable from APISIX, 0 is unreachable",
+    kind: Kind::Gauge,
+};
 
 /// `<prefix>node_info{hostname,version}`: always 1.
-pub const NODE_INFO: &str = "node_info";
-/// Help text of [`NODE_INFO`] (APISIX's).
-pub const NODE_INFO_HELP: &str = "Info of APISIX node";
+pub const NODE_INFO: Metric = Metric {
+    name: "node_info",
+    help: "Info of APISIX node",
+    kind: Kind::Gauge,
+};
 
 /// `<prefix>access_log_dropped`: access log records dropped because the writer fell behind
 /// (ours; exported as `..._total`).
-pub const ACCESS_LOG_DROPPED: &str = "access_log_dropped";
-/// Help text of [`ACCESS_LOG_DROPPED`].
-pub const ACCESS_LOG_DROPPED_HELP: &str =
-    "Stream access log records dropped because the writer fell behind";
+pub const ACCESS_LOG_DROPPED: Metric = Metric {
+    name: "access_log_dropped",
+    help: "Stream access log records dropped because the writer fell behind",
+    kind: Kind::Counter,
+};
 
 /// `<prefix>error_log_dropped`: error log lines dropped because the writer fell behind
 /// (ours; exported as `..._total`).
-pub const ERROR_LOG_DROPPED: &str = "error_log_dropped";
-/// Help text of [`ERROR_LOG_DROPPED`].
-pub const ERROR_LOG_DROPPED_HELP: &str = "Error log lines dropped because the writer fell behind";
+pub const ERROR_LOG_DROPPED: Metric = Metric {
+    name: "error_log_dropped",
+    help: "Error log lines dropped because the writer fell behind",
+    kind: Kind::Counter,
+};
 
 /// `<prefix>stream_connection_limit_milliseconds`: time spent with every
 /// `worker_connections` slot of a worker taken (ours; exported as `..._total`).
-pub const CONNECTION_LIMIT: &str = "stream_connection_limit_milliseconds";
-/// Help text of [`CONNECTION_LIMIT`].
-pub const CONNECTION_LIMIT_HELP: &str =
-    "Time spent at the worker_connections cap, new clients waiting in the kernel backlog";
+pub const CONNECTION_LIMIT: Metric = Metric {
+    name: "stream_connection_limit_milliseconds",
+    help: "Time spent at the worker_connections cap, new clients waiting in the kernel backlog",
+    kind: Kind::Counter,
+};
 
 /// `<prefix>upstream_dns_failures{host,reason}`: failed DNS lookups of upstream node names
 /// (ours; exported as `..._total`; `reason` is `nxdomain`, `no_records`, `timeout` or `error`).
-pub const UPSTREAM_DNS_FAILURES: &str = "upstream_dns_failures";
-/// Help text of [`UPSTREAM_DNS_FAILURES`].
-pub const UPSTREAM_DNS_FAILURES_HELP: &str =
-    "Failed DNS lookups of upstream node host names, by host and reason";
+pub const UPSTREAM_DNS_FAILURES: Metric = Metric {
+    name: "upstream_dns_failures",
+    help: "Failed DNS lookups of upstream node host names, by host and reason",
+    kind: Kind::Counter,
+};
 
 /// Label values of `type` and `side` in [`STREAM_BANDWIDTH`], in the order of
 /// [`Bandwidth`](super::Bandwidth)'s fields.
