@@ -303,47 +303,72 @@ pub fn help_rows(readonly: bool) -> Vec<(&'static str, &'static str, String)> {
 mod tests {
     use super::*;
 
-    fn press(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
-        KeyEvent::new(code, mods)
+    /// What `code` with `mods` does in `view` (read-write unless `readonly`).
+    fn key(code: KeyCode, mods: KeyModifiers, view: ViewKind, readonly: bool) -> Option<Action> {
+        lookup(&KeyEvent::new(code, mods), view, readonly)
+    }
+
+    /// Each row: key, modifiers, view, read-only, the action expected.
+    fn assert_bindings(rows: &[(KeyCode, KeyModifiers, ViewKind, bool, Option<Action>)]) {
+        for &(code, mods, view, readonly, want) in rows {
+            assert_eq!(
+                key(code, mods, view, readonly),
+                want,
+                "{mods:?}+{code:?} in {view:?} (readonly: {readonly})"
+            );
+        }
     }
 
     #[test]
     fn ctrl_d_means_delete_in_routes_and_nothing_when_readonly() {
-        let ev = press(KeyCode::Char('d'), KeyModifiers::CONTROL);
-        assert_eq!(lookup(&ev, ViewKind::Routes, false), Some(Action::Delete));
-        assert_eq!(lookup(&ev, ViewKind::Routes, true), None);
-        assert_eq!(lookup(&ev, ViewKind::Upstreams, false), None);
+        let d = KeyCode::Char('d');
+        let ctrl = KeyModifiers::CONTROL;
+        assert_bindings(&[
+            (d, ctrl, ViewKind::Routes, false, Some(Action::Delete)),
+            (d, ctrl, ViewKind::Routes, true, None),
+            (d, ctrl, ViewKind::Upstreams, false, None),
+        ]);
     }
 
     #[test]
     fn letters_are_not_bound_in_the_editor() {
-        let ev = press(KeyCode::Char('q'), KeyModifiers::NONE);
-        assert_eq!(lookup(&ev, ViewKind::Editor, false), None);
-        assert_eq!(lookup(&ev, ViewKind::Routes, false), Some(Action::Quit));
-        let c = press(KeyCode::Char('c'), KeyModifiers::NONE);
-        assert_eq!(lookup(&c, ViewKind::JsonEditor, false), None);
-        let alt_c = press(KeyCode::Char('c'), KeyModifiers::ALT);
-        assert_eq!(
-            lookup(&alt_c, ViewKind::JsonEditor, false),
-            Some(Action::EditText(EditOp::Copy))
-        );
+        let (q, c) = (KeyCode::Char('q'), KeyCode::Char('c'));
+        let none = KeyModifiers::NONE;
+        assert_bindings(&[
+            (q, none, ViewKind::Editor, false, None),
+            (q, none, ViewKind::Routes, false, Some(Action::Quit)),
+            (c, none, ViewKind::JsonEditor, false, None),
+            (
+                c,
+                KeyModifiers::ALT,
+                ViewKind::JsonEditor,
+                false,
+                Some(Action::EditText(EditOp::Copy)),
+            ),
+        ]);
     }
 
     #[test]
     fn arrows_move_between_fields_on_the_form_and_in_the_text_on_raw_json() {
-        let down = press(KeyCode::Down, KeyModifiers::NONE);
-        assert_eq!(
-            lookup(&down, ViewKind::Editor, false),
-            Some(Action::NextField)
-        );
-        assert_eq!(lookup(&down, ViewKind::JsonEditor, false), None);
-        let tab = press(KeyCode::Tab, KeyModifiers::NONE);
-        assert_eq!(lookup(&tab, ViewKind::JsonEditor, false), None);
-        let ctrl_d = press(KeyCode::Char('d'), KeyModifiers::CONTROL);
-        assert_eq!(
-            lookup(&ctrl_d, ViewKind::JsonEditor, false),
-            Some(Action::EditText(EditOp::DeleteLine))
-        );
+        let none = KeyModifiers::NONE;
+        assert_bindings(&[
+            (
+                KeyCode::Down,
+                none,
+                ViewKind::Editor,
+                false,
+                Some(Action::NextField),
+            ),
+            (KeyCode::Down, none, ViewKind::JsonEditor, false, None),
+            (KeyCode::Tab, none, ViewKind::JsonEditor, false, None),
+            (
+                KeyCode::Char('d'),
+                KeyModifiers::CONTROL,
+                ViewKind::JsonEditor,
+                false,
+                Some(Action::EditText(EditOp::DeleteLine)),
+            ),
+        ]);
     }
 
     #[test]

@@ -173,11 +173,16 @@ mod tests {
 
     #[test]
     fn status_lines_parse_like_the_lua_regex() {
-        assert_eq!(parse_status("HTTP/1.1 200 OK"), Some(200));
-        assert_eq!(parse_status("HTTP/1.0 503"), Some(503));
-        assert_eq!(parse_status("http/1.1 200 OK"), None);
-        assert_eq!(parse_status("GET / HTTP/1.1"), None);
-        assert_eq!(parse_status("HTTP/1.1 OK"), None);
+        let cases = [
+            ("HTTP/1.1 200 OK", Some(200)),
+            ("HTTP/1.0 503", Some(503)),
+            ("http/1.1 200 OK", None),
+            ("GET / HTTP/1.1", None),
+            ("HTTP/1.1 OK", None),
+        ];
+        for (line, status) in cases {
+            assert_eq!(parse_status(line), status, "{line:?}");
+        }
     }
 
     #[test]
