@@ -114,9 +114,13 @@ pub fn stream_route(flags: &StreamRouteFlags) -> anyhow::Result<Value> {
     set_opt(&mut body, "server_addr", &flags.server_addr);
     set_opt(&mut body, "server_port", &flags.server_port);
     set_opt(&mut body, "sni", &flags.sni);
-    set_opt(&mut body, "upstream_id", &id_value(&flags.upstream_id));
+    set_opt(
+        &mut body,
+        "upstream_id",
+        &id_value(&flags.attach.upstream_id),
+    );
     set_opt(&mut body, "service_id", &id_value(&flags.service_id));
-    finish_with_upstream_and_plugins(body, &flags.object.upstream, &flags.plugins)
+    finish_with_upstream_and_plugins(body, &flags.object.upstream, &flags.attach.plugins)
 }
 
 /// The body of `upstream put|create`.
@@ -134,8 +138,12 @@ pub fn upstream(flags: &UpstreamFlags) -> anyhow::Result<Value> {
 /// The body of `service put|create`.
 pub fn service(flags: &ServiceFlags) -> anyhow::Result<Value> {
     let mut body = start_object(&flags.object)?;
-    set_opt(&mut body, "upstream_id", &id_value(&flags.upstream_id));
-    finish_with_upstream_and_plugins(body, &flags.object.upstream, &flags.plugins)
+    set_opt(
+        &mut body,
+        "upstream_id",
+        &id_value(&flags.attach.upstream_id),
+    );
+    finish_with_upstream_and_plugins(body, &flags.object.upstream, &flags.attach.plugins)
 }
 
 /// The body of `ssl put|create`: `--cert`/`--key` are PEM files read here.

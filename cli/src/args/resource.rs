@@ -133,14 +133,24 @@ pub struct ObjectFlags {
     pub upstream: NodeFlags,
 }
 
+/// What a stream route or a service attaches: an upstream by id, and plugins.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AttachFlags {
+    /// Use the upstream with this id
+    #[arg(long, value_name = "ID")]
+    pub upstream_id: Option<String>,
+    /// Plugin name='{json}' (repeatable)
+    #[arg(long = "plugin", value_name = "NAME=JSON", value_parser = parse_plugin)]
+    pub plugins: Vec<(String, Value)>,
+}
+
 /// Body flags of `stream-route put|create`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct StreamRouteFlags {
     #[command(flatten)]
     pub object: ObjectFlags,
-    /// Use the upstream with this id
-    #[arg(long, value_name = "ID")]
-    pub upstream_id: Option<String>,
+    #[command(flatten)]
+    pub attach: AttachFlags,
     /// Inherit from the service with this id
     #[arg(long, value_name = "ID")]
     pub service_id: Option<String>,
@@ -156,9 +166,6 @@ pub struct StreamRouteFlags {
     /// Match the TLS server name (exact, *.suffix or *)
     #[arg(long, value_name = "NAME")]
     pub sni: Option<String>,
-    /// Plugin name='{json}' (repeatable)
-    #[arg(long = "plugin", value_name = "NAME=JSON", value_parser = parse_plugin)]
-    pub plugins: Vec<(String, Value)>,
 }
 
 /// Body flags of `upstream put|create`.
@@ -188,12 +195,8 @@ pub struct UpstreamFlags {
 pub struct ServiceFlags {
     #[command(flatten)]
     pub object: ObjectFlags,
-    /// Use the upstream with this id
-    #[arg(long, value_name = "ID")]
-    pub upstream_id: Option<String>,
-    /// Plugin name='{json}' (repeatable)
-    #[arg(long = "plugin", value_name = "NAME=JSON", value_parser = parse_plugin)]
-    pub plugins: Vec<(String, Value)>,
+    #[command(flatten)]
+    pub attach: AttachFlags,
 }
 
 /// Body flags of `ssl put|create`.
