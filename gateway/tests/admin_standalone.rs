@@ -25,8 +25,8 @@ struct Standalone {
 impl Standalone {
     async fn start() -> Standalone {
         let mut config = test_config(std::env::temp_dir().join("apisix-standalone-tests"));
-        config.role = Role::Traditional;
-        config.config_provider = ConfigProvider::Yaml;
+        config.deployment.role = Role::Traditional;
+        config.deployment.config_provider = ConfigProvider::Yaml;
         let store = Arc::new(YamlStore::api_driven("/apisix"));
         let running = serve_admin(config, store.clone()).await;
         Standalone {

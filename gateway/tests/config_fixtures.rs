@@ -129,7 +129,7 @@ fn full_fixture_sets_every_section() {
     assert!(c.disable_upstream_healthcheck);
     assert_eq!(c.graceful_shutdown_timeout, Duration::from_millis(2500));
     assert_eq!(
-        (c.role, c.config_provider),
+        (c.deployment.role, c.deployment.config_provider),
         (Role::Traditional, ConfigProvider::Etcd)
     );
     assert_eq!(c.admin.listen, addr("0.0.0.0:19180"));
@@ -146,8 +146,11 @@ fn full_fixture_sets_every_section() {
         ("/gateway", Duration::from_secs(5))
     );
     assert_eq!(
-        (c.etcd.user.as_deref(), c.etcd.password.as_deref()),
-        (Some("root"), Some("secret"))
+        c.etcd
+            .auth
+            .as_ref()
+            .map(|a| (a.user.as_str(), a.password.0.as_str())),
+        Some(("root", "secret"))
     );
     assert_eq!(
         c.etcd.tls.cert,
@@ -181,7 +184,7 @@ fn full_fixture_sets_every_section() {
 fn data_plane_fixture_has_no_admin() {
     let c = valid("data_plane_etcd.yaml");
     assert_eq!(
-        (c.role, c.config_provider),
+        (c.deployment.role, c.deployment.config_provider),
         (Role::DataPlane, ConfigProvider::Etcd)
     );
     assert!(!c.admin.enabled && !c.control.enabled);
@@ -226,11 +229,11 @@ fn shipped_config_yaml_is_the_make_run_setup_without_warnings() {
     assert_eq!(c.control.listen, addr("127.0.0.1:9090"));
     assert_eq!(c.prometheus.export_addr, addr("127.0.0.1:9091"));
     assert_eq!(
-        (c.role, c.config_provider),
+        (c.deployment.role, c.deployment.config_provider),
         (Role::Traditional, ConfigProvider::Embedded)
     );
     let root =
         std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("..")).expect("repo root");
     assert_eq!(std::fs::canonicalize(&c.prefix).expect("prefix"), root);
-    assert_eq!(c.data_dir, c.prefix.join("data"));
+    assert_eq!(c.deployment.data_dir, c.prefix.join("data"));
 }

@@ -43,8 +43,8 @@ fn config(prefix: &Path, dns: &DnsServer) -> Config {
     }];
     config.stream_udp = Vec::new();
     config.admin.enabled = false;
-    config.role = Role::Traditional;
-    config.config_provider = ConfigProvider::Yaml;
+    config.deployment.role = Role::Traditional;
+    config.deployment.config_provider = ConfigProvider::Yaml;
     config.control.listen = local(free_port());
     config.prometheus.export_addr = local(free_port());
     config.stream_plugins = Vec::new();

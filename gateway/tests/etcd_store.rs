@@ -6,6 +6,7 @@ mod etcd_support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use apisix_gateway::config::{EtcdAuth, Secret};
 use apisix_gateway::store::etcd::{EtcdStore, INIT_DIRS};
 use apisix_gateway::store::{Store, StoreError, WatchEvent};
 use etcd_support::*;
@@ -350,15 +351,20 @@ async fn user_and_password_authenticate_and_a_wrong_password_is_unavailable() {
     raw.auth_enable().await.expect("enable auth");
 
     let mut config = etcd.config("/apisix");
-    config.user = Some("root".into());
-    config.password = Some("secret".into());
+    config.auth = Some(EtcdAuth {
+        user: "root".into(),
+        password: Secret("secret".into()),
+    });
     let store = EtcdStore::new(&config).expect("store");
     store
         .put("/apisix/upstreams/auth", &json!({"id": "auth"}), 0)
         .await
         .expect("authenticated put");
 
-    config.password = Some("wrong".into());
+    config.auth = Some(EtcdAuth {
+        user: "root".into(),
+        password: Secret("wrong".into()),
+    });
     let wrong = EtcdStore::new(&config).expect("store");
     match wrong.get("/apisix/upstreams/auth").await {
         Err(StoreError::Unavailable(text)) => {

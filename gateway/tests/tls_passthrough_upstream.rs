@@ -109,13 +109,12 @@ async fn tls_upstream_gateway(
 fn trusting(ca: &Ca, dir: &tempfile::TempDir) -> TlsSettings {
     let path = dir.path().join("ca.pem");
     std::fs::write(&path, ca.pem()).expect("write ca");
-    TlsSettings {
-        trusted: apisix_gateway::config::TrustedCas {
-            files: vec![path],
-            system_roots: false,
-        },
-        ..TlsSettings::default()
-    }
+    let mut settings = TlsSettings::default();
+    settings.ssl.trusted = apisix_gateway::config::TrustedCas {
+        files: vec![path],
+        system_roots: false,
+    };
+    settings
 }
 
 #[tokio::test]
@@ -282,10 +281,8 @@ async fn preread_uses_fallback_sni_for_tls_clients_only() {
             2,
         ),
     ];
-    let settings = TlsSettings {
-        fallback_sni: Some("fb.test".into()),
-        ..TlsSettings::default()
-    };
+    let mut settings = TlsSettings::default();
+    settings.ssl.fallback_sni = Some("fb.test".into());
     let gw = start(preread_listen(), snapshot_of(&items), settings).await;
     let mut s = tls_connect(gw.addr, "fb.test", client_config(ca.roots(), None, false))
         .await

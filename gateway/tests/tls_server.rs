@@ -26,7 +26,7 @@ async fn stored_ssl_object_serves_tls_on_a_started_server() {
     let leaf = ca.leaf(&["srv.test"]);
     let backend = tag_then_echo("stored").await;
     {
-        let store = EmbeddedStore::open(&config.data_dir).expect("open store");
+        let store = EmbeddedStore::open(&config.deployment.data_dir).expect("open store");
         store
             .put("/apisix/ssls/1", &ssl(&leaf, &["srv.test"]), 0)
             .await

@@ -130,10 +130,8 @@ async fn no_sni_uses_fallback_sni_and_aborts_without_one() {
     })
     .await;
 
-    let settings = TlsSettings {
-        fallback_sni: Some("a.test".into()),
-        ..TlsSettings::default()
-    };
+    let mut settings = TlsSettings::default();
+    settings.ssl.fallback_sni = Some("a.test".into());
     let (gw, exact, _) = two_cert_gateway(&ca, settings).await;
     let mut s = tls_connect(gw.addr, "a.test", no_sni)
         .await
@@ -289,10 +287,8 @@ async fn keys_encrypted_with_the_keyring_are_decrypted() {
     snapshot.ssls.insert("1".into(), stored);
     // The cert index is built with the snapshot, with the configured keyring.
     snapshot.cert_index = Arc::new(CertIndex::build(&snapshot.ssls, &keyring));
-    let settings = TlsSettings {
-        keyring,
-        ..TlsSettings::default()
-    };
+    let mut settings = TlsSettings::default();
+    settings.ssl.keyring = keyring;
     let gw = start(tls_listen(), snapshot, settings).await;
     let mut s = tls_connect(gw.addr, "enc.test", client_config(ca.roots(), None, true))
         .await

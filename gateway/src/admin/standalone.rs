@@ -43,7 +43,8 @@ const DIGEST: &str = "X-Digest";
 
 /// Whether `config` puts the Admin API in standalone mode.
 pub(crate) fn enabled(config: &Config) -> bool {
-    config.role == Role::Traditional && config.config_provider == ConfigProvider::Yaml
+    config.deployment.role == Role::Traditional
+        && config.deployment.config_provider == ConfigProvider::Yaml
 }
 
 /// The configuration document in force (`None` before the first PUT). The lock also

@@ -18,7 +18,7 @@ use super::{Config, ProxyMode, Role};
 /// asked otherwise), violations are errors.
 pub fn run(r: &mut Reader<'_>, config: &mut Config) {
     roles(r, config);
-    if config.proxy_mode == ProxyMode::Stream && config.role != Role::ControlPlane {
+    if config.proxy_mode == ProxyMode::Stream && config.deployment.role != Role::ControlPlane {
         if config.admin.enabled || config.control.enabled {
             r.warn(
                 "apisix.proxy_mode: \"stream\" has no http subsystem, so the Admin API and the \
@@ -37,7 +37,7 @@ pub fn run(r: &mut Reader<'_>, config: &mut Config) {
 }
 
 fn roles(r: &mut Reader<'_>, config: &mut Config) {
-    match config.role {
+    match config.deployment.role {
         Role::DataPlane => {
             if matches!(r.value("apisix.enable_admin"), Some(Value::Bool(true))) {
                 r.warn("apisix.enable_admin: ignored, a data_plane never serves the Admin API");

@@ -151,9 +151,11 @@ fn read(r: &mut Reader<'_>, path: &Path, prefix: &Path) -> Config {
         stream_tcp,
         stream_udp,
         control,
-        role,
-        config_provider,
-        data_dir: super::resolve_path(prefix, &data_dir),
+        deployment: Deployment {
+            role,
+            config_provider,
+            data_dir: super::resolve_path(prefix, &data_dir),
+        },
         admin,
         etcd: etcd(r, prefix, &ssl.trusted),
         prometheus: prometheus(r),
@@ -403,8 +405,7 @@ fn etcd(r: &mut Reader<'_>, prefix: &Path, trusted: &TrustedCas) -> EtcdConfig {
         hosts,
         prefix: prefix_key,
         timeout: r.whole_seconds("deployment.etcd.timeout", 1, 30),
-        user: r.string("deployment.etcd.user"),
-        password: r.string("deployment.etcd.password"),
+        auth: etcd_auth(r),
         tls: EtcdTls {
             cert: r
                 .string("deployment.etcd.tls.cert")
@@ -440,6 +441,28 @@ fn ssl(r: &mut Reader<'_>, prefix: &Path) -> SslConfig {
         fallback_sni,
         trusted,
         keyring,
+    }
+}
+
+/// `deployment.etcd.user` and `password`: both or neither.
+fn etcd_auth(r: &mut Reader<'_>) -> Option<EtcdAuth> {
+    match (
+        r.string("deployment.etcd.user"),
+        r.string("deployment.etcd.password"),
+    ) {
+        (Some(user), Some(password)) => Some(EtcdAuth {
+            user,
+            password: Secret(password),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            r.error("deployment.etcd.password: required when deployment.etcd.user is set");
+            None
+        }
+        (None, Some(_)) => {
+            r.error("deployment.etcd.user: required when deployment.etcd.password is set");
+            None
+        }
     }
 }
 

@@ -188,14 +188,31 @@ impl Default for EtcdTls {
     }
 }
 
+/// `deployment.etcd.user` and `deployment.etcd.password`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdAuth {
+    pub user: String,
+    pub password: Secret,
+}
+
+/// A value kept out of `Debug` output (a password).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
 /// `deployment.etcd`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EtcdConfig {
     pub hosts: Vec<String>,
     pub prefix: String,
     pub timeout: Duration,
-    pub user: Option<String>,
-    pub password: Option<String>,
+    /// `user` and `password` (both or neither).
+    pub auth: Option<EtcdAuth>,
     pub tls: EtcdTls,
     /// `watch_timeout` (default 50 s): a watch that saw nothing for this long is re-created from
     /// the same revision (no resync, no delay), as APISIX's long-poll watch times out.
@@ -244,6 +261,16 @@ pub struct StreamLogConfig {
     pub real_ip_from: Vec<IpNet>,
 }
 
+/// `deployment`: the role and where the configuration is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    pub role: Role,
+    /// `deployment.role_<role>.config_provider`.
+    pub config_provider: ConfigProvider,
+    /// `deployment.embedded.data_dir`, resolved against the prefix.
+    pub data_dir: PathBuf,
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -256,10 +283,7 @@ pub struct Config {
     pub stream_udp: Vec<SocketAddr>,
     pub admin: AdminConfig,
     pub control: ControlConfig,
-    pub role: Role,
-    pub config_provider: ConfigProvider,
-    /// `deployment.embedded.data_dir`, resolved against the prefix.
-    pub data_dir: PathBuf,
+    pub deployment: Deployment,
     pub etcd: EtcdConfig,
     pub prometheus: PrometheusConfig,
     pub stream_plugins: Vec<String>,
@@ -438,7 +462,7 @@ impl Config {
 
     /// Whether this process serves the Admin API (`enable_admin`, never on a data plane).
     pub fn admin_enabled(&self) -> bool {
-        match self.role {
+        match self.deployment.role {
             Role::DataPlane => false,
             Role::ControlPlane => true,
             Role::Traditional => self.admin.enabled,

@@ -49,10 +49,10 @@ fn empty_file_gives_apisix_defaults_with_our_loopback_admin() {
         Some(vec!["127.0.0.0/24".parse().expect("cidr")])
     );
     assert_eq!(
-        (c.role, c.config_provider),
+        (c.deployment.role, c.deployment.config_provider),
         (Role::Traditional, ConfigProvider::Embedded)
     );
-    assert_eq!(c.data_dir, PathBuf::from("/gw/data"));
+    assert_eq!(c.deployment.data_dir, PathBuf::from("/gw/data"));
     assert_eq!(c.etcd.hosts, ["http://127.0.0.1:2379"]);
     assert_eq!(
         (c.etcd.prefix.as_str(), c.etcd.timeout),
@@ -257,7 +257,7 @@ fn data_plane_forces_admin_off_and_needs_a_provider() {
     .expect("loads");
     assert!(!c.admin.enabled);
     assert_eq!(
-        (c.role, c.config_provider),
+        (c.deployment.role, c.deployment.config_provider),
         (Role::DataPlane, ConfigProvider::Yaml)
     );
     assert_eq!(
@@ -274,7 +274,7 @@ fn data_plane_forces_admin_off_and_needs_a_provider() {
 fn control_plane_forces_admin_on() {
     let c = ok("apisix:\n  enable_admin: false\ndeployment:\n  role: control_plane\n  role_control_plane:\n    config_provider: etcd\n");
     assert!(c.admin.enabled);
-    assert_eq!(c.config_provider, ConfigProvider::Etcd);
+    assert_eq!(c.deployment.config_provider, ConfigProvider::Etcd);
 }
 
 #[test]
@@ -331,7 +331,7 @@ fn unknown_keys_are_warned_and_apisix_only_keys_are_not() {
 #[test]
 fn relative_paths_resolve_against_the_prefix() {
     let c = ok("deployment:\n  embedded:\n    data_dir: state/db\n  etcd:\n    tls:\n      cert: certs/c.pem\n      key: /abs/k.pem\n");
-    assert_eq!(c.data_dir, PathBuf::from("/gw/state/db"));
+    assert_eq!(c.deployment.data_dir, PathBuf::from("/gw/state/db"));
     assert_eq!(c.etcd.tls.cert, Some(PathBuf::from("/gw/certs/c.pem")));
     assert_eq!(c.etcd.tls.key, Some(PathBuf::from("/abs/k.pem")));
 }
@@ -391,9 +391,9 @@ fn load_reads_a_file_and_derives_the_prefix() {
     std::fs::write(&file, "deployment:\n  embedded:\n    data_dir: d\n").expect("write");
     let (c, _) = load(&file, None).expect("loads");
     assert_eq!(c.prefix, dir.path());
-    assert_eq!(c.data_dir, dir.path().join("d"));
+    assert_eq!(c.deployment.data_dir, dir.path().join("d"));
     let (c, _) = load(&file, Some(Path::new("/srv/other"))).expect("loads");
-    assert_eq!(c.data_dir, PathBuf::from("/srv/other/d"));
+    assert_eq!(c.deployment.data_dir, PathBuf::from("/srv/other/d"));
     let missing = load(&dir.path().join("nope.yaml"), None).expect_err("missing file");
     assert!(
         missing

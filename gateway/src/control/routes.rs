@@ -27,12 +27,12 @@ type Reply = Response<Full<Bytes>>;
 /// `GET /v1/status`.
 pub(super) async fn status(ctx: &ControlContext) -> Reply {
     let config = &ctx.config;
-    let role = match config.role {
+    let role = match config.deployment.role {
         Role::Traditional => "traditional",
         Role::DataPlane => "data_plane",
         Role::ControlPlane => "control_plane",
     };
-    let provider = match config.config_provider {
+    let provider = match config.deployment.config_provider {
         ConfigProvider::Embedded => "embedded",
         ConfigProvider::Etcd => "etcd",
         ConfigProvider::Yaml => "yaml",

@@ -340,7 +340,9 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
     if new.dns != config.dns {
         tracing::warn!("dns_resolver settings changed: they take effect after a restart");
     }
-    if new.data_dir != config.data_dir || new.config_provider != config.config_provider {
+    if new.deployment.data_dir != config.deployment.data_dir
+        || new.deployment.config_provider != config.deployment.config_provider
+    {
         tracing::warn!("store settings changed: they take effect after a restart");
     }
     keep_log_settings(&config.log, &mut new.log);

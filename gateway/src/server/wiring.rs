@@ -41,16 +41,16 @@ pub fn ensure_admin_key(config: &mut Config) -> Result<(), String> {
         .map_err(|err| err.to_string())
 }
 
-/// Opens the configured store (`embedded` → `config.data_dir`, `etcd` → `deployment.etcd`,
+/// Opens the configured store (`embedded` → `config.deployment.data_dir`, `etcd` → `deployment.etcd`,
 /// `yaml` → `<prefix>/conf/apisix.yaml`, or in memory for the Admin API when a traditional
 /// node serves it: API-driven standalone).
 pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, String> {
-    match config.config_provider {
+    match config.deployment.config_provider {
         ConfigProvider::Embedded => {
-            let store = EmbeddedStore::open(&config.data_dir).map_err(|err| {
+            let store = EmbeddedStore::open(&config.deployment.data_dir).map_err(|err| {
                 format!(
                     "failed to open the embedded store in {}: {err}",
-                    config.data_dir.display()
+                    config.deployment.data_dir.display()
                 )
             })?;
             Ok(Some(Arc::new(store)))
@@ -58,13 +58,15 @@ pub fn open_store(config: &Config) -> Result<Option<Arc<dyn Store>>, String> {
         ConfigProvider::Etcd => {
             let store = EtcdStore::new(&config.etcd)
                 .map_err(|err| format!("failed to set up the etcd store: {err}"))?;
-            if config.role != Role::DataPlane {
+            if config.deployment.role != Role::DataPlane {
                 store.spawn_init_dirs(&config.etcd.prefix);
             }
             tracing::info!(endpoints = ?config.etcd.hosts, prefix = %config.etcd.prefix, "using etcd");
             Ok(Some(Arc::new(store)))
         }
-        ConfigProvider::Yaml if config.role == Role::Traditional && config.admin_enabled() => {
+        ConfigProvider::Yaml
+            if config.deployment.role == Role::Traditional && config.admin_enabled() =>
+        {
             tracing::info!(
                 "API-driven standalone: the configuration comes from PUT /apisix/admin/configs \
                  and is kept in memory only (empty after a restart)"

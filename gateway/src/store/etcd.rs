@@ -100,8 +100,8 @@ impl EtcdStore {
     pub fn new(config: &EtcdConfig) -> StoreResult<Self> {
         let timeout = config.timeout.max(Duration::from_millis(100));
         let mut options = ConnectOptions::new().with_auto_token_refresh(true);
-        if let (Some(user), Some(password)) = (&config.user, &config.password) {
-            options = options.with_user(user.clone(), password.clone());
+        if let Some(auth) = &config.auth {
+            options = options.with_user(auth.user.clone(), auth.password.0.clone());
         }
         let tls = if config.hosts.iter().any(|h| h.starts_with("https://")) {
             Some(tls::EtcdTlsConnector::new(config)?)

@@ -11,7 +11,7 @@ pub mod sni;
 use ipnet::IpNet;
 use rustls::crypto::CryptoProvider;
 
-use crate::config::{Config, TrustedCas};
+use crate::config::{Config, SslConfig};
 
 /// The crypto provider used everywhere (ring).
 pub fn provider() -> CryptoProvider {
@@ -28,16 +28,12 @@ pub fn accept_any_certificate() -> std::sync::Arc<model::tls::AcceptAnyCertifica
 /// The `config.yaml` settings the connection front needs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TlsSettings {
-    /// `apisix.ssl.fallback_sni`: the SNI for TLS clients that send none.
-    pub fallback_sni: Option<String>,
+    /// `apisix.ssl` and the keyring, with `fallback_sni` normalized (lower case, no trailing
+    /// dot): the SNI for TLS clients that send none.
+    pub ssl: SslConfig,
     /// `nginx_config.stream.real_ip_from`: peers whose PROXY header source is believed;
     /// empty trusts every peer (nginx `proxy_protocol` without `set_real_ip_from`).
     pub real_ip_from: Vec<IpNet>,
-    /// `apisix.ssl.ssl_trusted_certificate`: what verifies upstreams with `tls.verify: true`
-    /// (`system`, the default: the bundled web PKI roots).
-    pub trusted: TrustedCas,
-    /// `apisix.data_encryption.keyring` (empty when `enable_encrypt_fields` is off).
-    pub keyring: Vec<String>,
     /// Whether some TCP listener terminates TLS or prereads SNI (for the `sni` route warning).
     pub sni_listener: bool,
 }
@@ -45,11 +41,11 @@ pub struct TlsSettings {
 impl TlsSettings {
     /// The settings of `config`.
     pub fn from_config(config: &Config) -> TlsSettings {
+        let mut ssl = config.ssl.clone();
+        ssl.fallback_sni = ssl.fallback_sni.as_deref().and_then(sni::normalize);
         TlsSettings {
-            fallback_sni: config.ssl.fallback_sni.as_deref().and_then(sni::normalize),
+            ssl,
             real_ip_from: config.stream_log.real_ip_from.clone(),
-            trusted: config.ssl.trusted.clone(),
-            keyring: config.ssl.keyring.clone(),
             sni_listener: config.stream_tcp.iter().any(|l| l.tls || l.sni_preread),
         }
     }
@@ -71,10 +67,10 @@ mod tests {
     #[test]
     fn defaults_trust_system_roots_and_use_apisix_keyring() {
         let s = settings("");
-        assert_eq!(s.trusted, TrustedCas::default());
-        assert!(s.trusted.system_roots && s.trusted.files.is_empty());
-        assert_eq!(s.keyring, ["qeddd145sfvddff3", "edd1c9f0985e76a2"]);
-        assert_eq!((s.fallback_sni, s.sni_listener), (None, false));
+        assert_eq!(s.ssl.trusted, crate::config::TrustedCas::default());
+        assert!(s.ssl.trusted.system_roots && s.ssl.trusted.files.is_empty());
+        assert_eq!(s.ssl.keyring, ["qeddd145sfvddff3", "edd1c9f0985e76a2"]);
+        assert_eq!((s.ssl.fallback_sni, s.sni_listener), (None, false));
     }
 
     #[test]
@@ -82,13 +78,13 @@ mod tests {
         let s = settings(
             "apisix:\n  proxy_mode: stream\n  stream_proxy:\n    tcp:\n      - addr: 9100\n        sni_preread: true\n  ssl:\n    fallback_sni: Example.COM.\n    ssl_trusted_certificate: system, certs/ca.pem\n  data_encryption:\n    enable_encrypt_fields: false\n    keyring: [abcdefghijklmnop]\nnginx_config:\n  stream:\n    real_ip_from: [10.0.0.0/8]\n",
         );
-        assert_eq!(s.fallback_sni.as_deref(), Some("example.com"));
-        assert!(s.trusted.system_roots);
+        assert_eq!(s.ssl.fallback_sni.as_deref(), Some("example.com"));
+        assert!(s.ssl.trusted.system_roots);
         assert_eq!(
-            s.trusted.files,
+            s.ssl.trusted.files,
             [std::path::PathBuf::from("/srv/gw/certs/ca.pem")]
         );
-        assert!(s.keyring.is_empty(), "enable_encrypt_fields: false");
+        assert!(s.ssl.keyring.is_empty(), "enable_encrypt_fields: false");
         assert_eq!(
             s.real_ip_from,
             ["10.0.0.0/8".parse::<IpNet>().expect("cidr")]

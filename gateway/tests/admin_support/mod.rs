@@ -166,7 +166,7 @@ pub fn test_config(prefix: PathBuf) -> Config {
         AdminKey::for_role("viewer", VIEWER_KEY),
     ];
     config.admin.allow_admin = Some(vec!["127.0.0.0/24".parse().expect("valid cidr")]);
-    config.config_provider = ConfigProvider::Embedded;
+    config.deployment.config_provider = ConfigProvider::Embedded;
     config.stream_plugins = [
         "ip-restriction",
         "limit-conn",

@@ -96,8 +96,9 @@ impl Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = config(dir.path());
         tweak(&mut config);
-        let store: Arc<dyn Store> =
-            Arc::new(EmbeddedStore::open(&config.data_dir).expect("open embedded store"));
+        let store: Arc<dyn Store> = Arc::new(
+            EmbeddedStore::open(&config.deployment.data_dir).expect("open embedded store"),
+        );
         for (id, body) in routes {
             store
                 .put(&format!("/apisix/stream_routes/{id}"), &body, 0)

@@ -76,7 +76,7 @@ pub async fn accept_front(
     }
     if listen.tls {
         let (tls_stream, sni) =
-            terminate(stream, snapshot, settings.fallback_sni.as_deref()).await?;
+            terminate(stream, snapshot, settings.ssl.fallback_sni.as_deref()).await?;
         conn.sni = Some(sni);
         return Ok((ClientStream::Tls(Box::new(tls_stream)), conn));
     }
@@ -86,7 +86,7 @@ pub async fn accept_front(
             Some(sni) => Some(sni),
             // `fallback_sni` stands in for a TLS client that sent no SNI; a non-TLS client
             // routes without SNI.
-            None if starts_with_tls_record(&stream).await => settings.fallback_sni.clone(),
+            None if starts_with_tls_record(&stream).await => settings.ssl.fallback_sni.clone(),
             None => None,
         };
     }

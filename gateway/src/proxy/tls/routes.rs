@@ -27,7 +27,7 @@ pub fn sni_route_ids(snapshot: &Snapshot) -> Vec<String> {
 /// The warning for `snapshot` under the current settings, if one is due.
 pub fn unreachable_sni_warning(tls: &TlsContext, snapshot: &Snapshot) -> Option<String> {
     let settings = tls.settings();
-    if settings.sni_listener || settings.fallback_sni.is_some() {
+    if settings.sni_listener || settings.ssl.fallback_sni.is_some() {
         return None;
     }
     let ids = sni_route_ids(snapshot);

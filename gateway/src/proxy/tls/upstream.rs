@@ -152,7 +152,7 @@ fn client_identity(
     }
     match (&spec.client_cert, &spec.client_key) {
         (Some(cert), Some(key)) => {
-            let certified = certified_key(cert, key, &settings.keyring)?;
+            let certified = certified_key(cert, key, &settings.ssl.keyring)?;
             Ok((format!("pem:{cert}|{key}"), Some(Arc::new(certified))))
         }
         _ => Ok((String::new(), None)),
@@ -161,10 +161,10 @@ fn client_identity(
 
 fn trusted_roots(settings: &TlsSettings) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
-    if settings.trusted.system_roots {
+    if settings.ssl.trusted.system_roots {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     }
-    for path in &settings.trusted.files {
+    for path in &settings.ssl.trusted.files {
         let pem = std::fs::read_to_string(path)
             .map_err(|e| format!("ssl_trusted_certificate {}: {e}", path.display()))?;
         for cert in roots_from_pem(&pem)?.roots {
