@@ -28,8 +28,9 @@ impl Escape {
     }
 }
 
-/// A variable the template can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A variable the template can use, by its nginx name (`remote_addr`, `time_iso8601`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 enum Var {
     RemoteAddr,
     RemotePort,
@@ -45,38 +46,18 @@ enum Var {
     TimeLocal,
     TimeIso8601,
     /// Not known here: always missing.
+    #[strum(disabled)]
     Unknown,
 }
 
-/// Every known variable by name.
-const VARS: [(&str, Var); 13] = [
-    ("remote_addr", Var::RemoteAddr),
-    ("remote_port", Var::RemotePort),
-    ("server_addr", Var::ServerAddr),
-    ("server_port", Var::ServerPort),
-    ("protocol", Var::Protocol),
-    ("status", Var::Status),
-    ("bytes_sent", Var::BytesSent),
-    ("bytes_received", Var::BytesReceived),
-    ("session_time", Var::SessionTime),
-    ("upstream_addr", Var::UpstreamAddr),
-    ("route_id", Var::RouteId),
-    ("time_local", Var::TimeLocal),
-    ("time_iso8601", Var::TimeIso8601),
-];
-
 impl Var {
     fn of(name: &str) -> Var {
-        VARS.iter()
-            .find(|(known, _)| *known == name)
-            .map_or(Var::Unknown, |(_, var)| *var)
+        name.parse().unwrap_or(Var::Unknown)
     }
 
     /// The variable's name (`None` for [`Var::Unknown`]).
     fn name(self) -> Option<&'static str> {
-        VARS.iter()
-            .find(|(_, var)| *var == self)
-            .map(|(name, _)| *name)
+        (self != Var::Unknown).then(|| self.into())
     }
 
     /// Whether the JSON access log writes the value as a number.
@@ -293,6 +274,33 @@ pub fn time_iso8601(t: SystemTime) -> String {
 pub(super) mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn variables_are_known_by_their_nginx_names() {
+        let names = [
+            "remote_addr",
+            "remote_port",
+            "server_addr",
+            "server_port",
+            "protocol",
+            "status",
+            "bytes_sent",
+            "bytes_received",
+            "session_time",
+            "upstream_addr",
+            "route_id",
+            "time_local",
+            "time_iso8601",
+        ];
+        for name in names {
+            let var = Var::of(name);
+            assert_ne!(var, Var::Unknown, "{name}");
+            assert_eq!(var.name(), Some(name));
+        }
+        assert_eq!(Var::of("request_time"), Var::Unknown);
+        assert_eq!(Var::of("Unknown"), Var::Unknown);
+        assert_eq!(Var::Unknown.name(), None);
+    }
 
     /// A finished TCP session of route `r"1` (the quote tests escaping).
     pub(in crate::accesslog) fn record() -> SessionRecord {
