@@ -1,9 +1,9 @@
 //! Handshakes per second: `concurrency` loops, each one connection after another: TCP
 //! connect, TLS 1.3 handshake, 32 B written, the 32 B echo read, then read to the end (the
 //! upstream, `gwbench echo --once`, closes first, so TIME_WAIT never lands on the client's
-//! ports). With resumption each loop keeps its own session cache, so from its second
-//! connection on it offers the ticket of its previous one; rustls' `handshake_kind()` says
-//! whether the server accepted it.
+//! ports). With resumption each loop keeps its own session cache, filled by one untimed
+//! connection before the clock starts, so every timed connection offers the ticket of the
+//! loop's previous one; rustls' `handshake_kind()` says whether the server accepted it.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -100,18 +100,26 @@ pub async fn handshakes(plan: RatePlan) -> anyhow::Result<()> {
         .with_context(|| format!("first connection to {}", plan.target))?;
 
     let shared = client_config(0)?;
+    let mut connectors = Vec::new();
+    for slot in 0..plan.concurrency.max(1) {
+        if !plan.resume {
+            connectors.push(TlsConnector::from(shared.clone()));
+            continue;
+        }
+        // One session cache per loop, its tickets offered only by its own connections; one
+        // untimed connection first, so every timed one can resume.
+        let connector = TlsConnector::from(client_config(4)?);
+        tokio::time::timeout(TIMEOUT, one_connection(plan.target, &name, &connector))
+            .await
+            .with_context(|| format!("no answer from {} within {TIMEOUT:?}", plan.target))?
+            .with_context(|| format!("warm-up connection {slot} to {}", plan.target))?;
+        connectors.push(connector);
+    }
     let tally = Rc::new(Tally::default());
     let started = Instant::now();
     let deadline = started + plan.duration;
     let local = tokio::task::LocalSet::new();
-    for _ in 0..plan.concurrency.max(1) {
-        // One session cache per loop: its tickets are offered only by its own connections.
-        let config = if plan.resume {
-            client_config(4)?
-        } else {
-            shared.clone()
-        };
-        let connector = TlsConnector::from(config);
+    for connector in connectors {
         let (tally, name) = (tally.clone(), name.clone());
         let target = plan.target;
         local.spawn_local(async move {
