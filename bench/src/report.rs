@@ -476,7 +476,10 @@ mod tests {
             table.contains("| SNI passthrough connections/s (end-to-end handshake + 32 B echo) | 4000 | 3000 | – | – | 0.75 |"),
             "{table}"
         );
-        assert!(!table.contains("RSA 2048"), "rows without figures are left out: {table}");
+        assert!(
+            !table.contains("RSA 2048"),
+            "rows without figures are left out: {table}"
+        );
     }
 
     #[test]

@@ -57,7 +57,11 @@ async fn second_connection_with_the_same_session_cache_resumes_and_relays_exactl
     let mut second = tls_connect(gw.addr, "r.test", config)
         .await
         .expect("second handshake");
-    assert_eq!(kind(&second), HandshakeKind::Resumed, "resumed from a ticket");
+    assert_eq!(
+        kind(&second),
+        HandshakeKind::Resumed,
+        "resumed from a ticket"
+    );
     assert_eq!(served_cert(&second), leaf.chain()[0].as_ref());
     assert_eq!(tag_and_echo(&mut second, &data).await.expect("echo"), "r");
 }
@@ -90,12 +94,19 @@ async fn resumption_survives_a_rebuilt_index_but_not_a_replaced_certificate() {
     let mut second = tls_connect(gw.addr, "r.test", config.clone())
         .await
         .expect("handshake after the rebuild");
-    assert_eq!(kind(&second), HandshakeKind::Resumed, "tickets outlive the rebuild");
+    assert_eq!(
+        kind(&second),
+        HandshakeKind::Resumed,
+        "tickets outlive the rebuild"
+    );
     assert_eq!(tag_and_echo(&mut second, &data).await.expect("echo"), "r");
 
     // A new certificate for the same object: its old tickets no longer resume.
     let replaced = ca.leaf(&["r.test"]);
-    gw.install(snapshot_of(&[route, kv("ssls/1", ssl(&replaced, &["r.test"]), 4)]));
+    gw.install(snapshot_of(&[
+        route,
+        kv("ssls/1", ssl(&replaced, &["r.test"]), 4),
+    ]));
     let mut third = tls_connect(gw.addr, "r.test", config)
         .await
         .expect("handshake after the replacement");

@@ -10,6 +10,9 @@ pub mod bulk;
 pub mod rate;
 pub mod server;
 
+#[cfg(test)]
+mod tests;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,10 +72,5 @@ pub async fn connect(
     connector
         .connect(name.clone(), tcp)
         .await
-        .with_context(|| {
-            format!(
-                "tls handshake with {target} (sni {}) failed",
-                name.to_str()
-            )
-        })
+        .with_context(|| format!("tls handshake with {target} (sni {}) failed", name.to_str()))
 }

@@ -88,18 +88,41 @@ async fn one_connection(
     Ok(kind)
 }
 
-/// Runs the plan and prints `handshakes=`, `resumed=`, `resumed_fraction=`, `errors=`,
-/// `seconds=` and `handshakes_per_sec=` lines. Fails when the first connection (not
-/// counted) fails, naming the step, or when no connection succeeded.
-pub async fn handshakes(plan: RatePlan) -> anyhow::Result<()> {
-    let name = server_name(&plan.sni)?;
-    let probe = TlsConnector::from(client_config(0)?);
-    tokio::time::timeout(TIMEOUT, one_connection(plan.target, &name, &probe))
+/// One connection within [`TIMEOUT`].
+async fn bounded_connection(
+    target: SocketAddr,
+    name: &ServerName<'static>,
+    connector: &TlsConnector,
+) -> anyhow::Result<HandshakeKind> {
+    tokio::time::timeout(TIMEOUT, one_connection(target, name, connector))
         .await
-        .with_context(|| format!("no answer from {} within {TIMEOUT:?}", plan.target))?
-        .with_context(|| format!("first connection to {}", plan.target))?;
+        .unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "no answer from {target} within {TIMEOUT:?}"
+            ))
+        })
+}
 
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct Rate {
+    pub handshakes: u64,
+    pub resumed: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub seconds: f64,
+}
+
+/// Runs the plan. Fails when the first connection (not counted) or a warm-up connection
+/// fails, naming the step, or when no timed connection succeeded.
+pub async fn measure(plan: &RatePlan) -> anyhow::Result<Rate> {
+    let name = server_name(&plan.sni)?;
+    let target = plan.target;
     let shared = client_config(0)?;
+    bounded_connection(target, &name, &TlsConnector::from(shared.clone()))
+        .await
+        .with_context(|| format!("first connection to {target}"))?;
+
     let mut connectors = Vec::new();
     for slot in 0..plan.concurrency.max(1) {
         if !plan.resume {
@@ -109,10 +132,9 @@ pub async fn handshakes(plan: RatePlan) -> anyhow::Result<()> {
         // One session cache per loop, its tickets offered only by its own connections; one
         // untimed connection first, so every timed one can resume.
         let connector = TlsConnector::from(client_config(4)?);
-        tokio::time::timeout(TIMEOUT, one_connection(plan.target, &name, &connector))
+        bounded_connection(target, &name, &connector)
             .await
-            .with_context(|| format!("no answer from {} within {TIMEOUT:?}", plan.target))?
-            .with_context(|| format!("warm-up connection {slot} to {}", plan.target))?;
+            .with_context(|| format!("warm-up connection {slot} to {target}"))?;
         connectors.push(connector);
     }
     let tally = Rc::new(Tally::default());
@@ -121,36 +143,51 @@ pub async fn handshakes(plan: RatePlan) -> anyhow::Result<()> {
     let local = tokio::task::LocalSet::new();
     for connector in connectors {
         let (tally, name) = (tally.clone(), name.clone());
-        let target = plan.target;
         local.spawn_local(async move {
             while Instant::now() < deadline {
-                let outcome =
-                    match tokio::time::timeout(TIMEOUT, one_connection(target, &name, &connector))
-                        .await
-                    {
-                        Ok(outcome) => outcome,
-                        Err(_) => Err(anyhow::anyhow!("no answer from {target} within {TIMEOUT:?}")),
-                    };
-                tally.record(outcome);
+                tally.record(bounded_connection(target, &name, &connector).await);
             }
         });
     }
     local.await;
-    let secs = started.elapsed().as_secs_f64();
-    let (done, resumed, failed) = (tally.done.get(), tally.resumed.get(), tally.failed.get());
-    if let Some(e) = tally.first_error.borrow().as_deref() {
-        eprintln!("gwbench tls-rate: {failed} connections failed, the first: {e}");
-    }
+    let seconds = started.elapsed().as_secs_f64();
+    let rate = Rate {
+        handshakes: tally.done.get(),
+        resumed: tally.resumed.get(),
+        errors: tally.failed.get(),
+        first_error: tally.first_error.borrow().clone(),
+        seconds,
+    };
     anyhow::ensure!(
-        done > 0,
-        "no connection to {} succeeded in {secs:.1} s",
-        plan.target
+        rate.handshakes > 0,
+        "no connection to {target} succeeded in {seconds:.1} s (the first error: {})",
+        rate.first_error.as_deref().unwrap_or("none")
     );
-    println!("handshakes={done}");
-    println!("resumed={resumed}");
-    println!("resumed_fraction={:.4}", resumed as f64 / done as f64);
-    println!("errors={failed}");
-    println!("seconds={secs:.3}");
-    println!("handshakes_per_sec={:.0}", done as f64 / secs);
+    Ok(rate)
+}
+
+/// Runs the plan and prints `handshakes=`, `resumed=`, `resumed_fraction=`, `errors=`,
+/// `seconds=` and `handshakes_per_sec=` lines (failed connections and the first error on
+/// stderr).
+pub async fn handshakes(plan: RatePlan) -> anyhow::Result<()> {
+    let rate = measure(&plan).await?;
+    if let Some(e) = &rate.first_error {
+        eprintln!(
+            "gwbench tls-rate: {} connections failed, the first: {e}",
+            rate.errors
+        );
+    }
+    println!("handshakes={}", rate.handshakes);
+    println!("resumed={}", rate.resumed);
+    println!(
+        "resumed_fraction={:.4}",
+        rate.resumed as f64 / rate.handshakes as f64
+    );
+    println!("errors={}", rate.errors);
+    println!("seconds={:.3}", rate.seconds);
+    println!(
+        "handshakes_per_sec={:.0}",
+        rate.handshakes as f64 / rate.seconds
+    );
     Ok(())
 }

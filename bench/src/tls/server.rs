@@ -40,9 +40,8 @@ pub async fn source(addr: SocketAddr) -> anyhow::Result<()> {
     }
 }
 
-/// A TLS server with the certificate chain and key of the PEM files `cert` and `key` that
-/// echoes what it reads; with `once` it closes after the first echo. Serves until killed.
-pub async fn tls_echo(addr: SocketAddr, cert: &Path, key: &Path, once: bool) -> anyhow::Result<()> {
+/// A TLS 1.3 server configuration with the certificate chain and key of the PEM files.
+pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let chain = CertificateDer::pem_file_iter(cert)
         .with_context(|| format!("cannot read {}", cert.display()))?
         .collect::<Result<Vec<_>, _>>()
@@ -55,8 +54,23 @@ pub async fn tls_echo(addr: SocketAddr, cert: &Path, key: &Path, once: bool) -> 
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .context("certificate and key do not make a server identity")?;
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = bind(addr).await?;
+    Ok(Arc::new(config))
+}
+
+/// `gwbench tls-echo`: [`serve_tls_echo`] on `addr` with the PEM files `cert` and `key`.
+pub async fn tls_echo(addr: SocketAddr, cert: &Path, key: &Path, once: bool) -> anyhow::Result<()> {
+    let config = server_config(cert, key)?;
+    serve_tls_echo(bind(addr).await?, config, once).await
+}
+
+/// A TLS server that echoes what it reads; with `once` it closes after the first echo.
+/// Serves until the task is dropped.
+pub async fn serve_tls_echo(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    once: bool,
+) -> anyhow::Result<()> {
+    let acceptor = TlsAcceptor::from(config);
     loop {
         let (stream, _) = listener.accept().await.context("accept")?;
         let _ = stream.set_nodelay(true);

@@ -77,7 +77,8 @@ mod tests {
     fn one_identity_shares_a_ticketer_and_a_changed_one_gets_its_own() {
         let a = ssl(json!({"cert": "c1", "key": "k1", "snis": ["a.test"]}));
         let first = ticketer_for(&a).expect("ticketer");
-        let renamed = ssl(json!({"cert": "c1", "key": "k1", "snis": ["b.test"], "labels": {"x": "y"}}));
+        let renamed =
+            ssl(json!({"cert": "c1", "key": "k1", "snis": ["b.test"], "labels": {"x": "y"}}));
         let same = ticketer_for(&renamed).expect("ticketer");
         assert!(Arc::ptr_eq(&first, &same), "snis and labels do not matter");
 
@@ -85,7 +86,10 @@ mod tests {
         assert!(!Arc::ptr_eq(&first, &new_cert));
         let mtls = ssl(json!({"cert": "c1", "key": "k1", "client": {"ca": "ca"}}));
         let with_ca = ticketer_for(&mtls).expect("ticketer");
-        assert!(!Arc::ptr_eq(&first, &with_ca), "client.ca changes the identity");
+        assert!(
+            !Arc::ptr_eq(&first, &with_ca),
+            "client.ca changes the identity"
+        );
     }
 
     #[test]
