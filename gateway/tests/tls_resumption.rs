@@ -21,56 +21,28 @@ fn payload() -> String {
     (0..6000).map(|i| format!("{i:07}\n")).collect()
 }
 
-/// One SSL object for `r.test` and a route to a backend tagging its echoes `r`.
-async fn resumption_items(leaf: &Leaf) -> (KeyValue, KeyValue) {
+/// A gateway with one SSL object for `r.test` and a route to a backend tagging its echoes
+/// `r`, after a first full handshake and echo of `data` through it.
+struct Resumable {
+    gw: Gateway,
+    ca: Ca,
+    leaf: Leaf,
+    route: KeyValue,
+    object: KeyValue,
+    /// The client configuration (rustls keeps sessions in memory by default) now holding the
+    /// gateway's tickets.
+    config: std::sync::Arc<rustls::ClientConfig>,
+}
+
+async fn after_a_first_connection(data: &str) -> Resumable {
+    let ca = Ca::new("test ca");
+    let leaf = ca.leaf(&["r.test"]);
     let route = kv(
         "stream_routes/1",
         json!({"upstream": upstream_to(tag_then_echo("r").await)}),
         1,
     );
-    (route, kv("ssls/1", ssl(leaf, &["r.test"]), 2))
-}
-
-#[tokio::test]
-async fn second_connection_with_the_same_session_cache_resumes_and_relays_exactly() {
-    let ca = Ca::new("test ca");
-    let leaf = ca.leaf(&["r.test"]);
-    let (route, object) = resumption_items(&leaf).await;
-    let gw = start(
-        tls_listen(),
-        snapshot_of(&[route, object]),
-        TlsSettings::default(),
-    )
-    .await;
-    // rustls clients keep sessions in memory by default.
-    let config = client_config(ca.roots(), None, true);
-    let data = payload();
-
-    let mut first = tls_connect(gw.addr, "r.test", config.clone())
-        .await
-        .expect("first handshake");
-    assert_eq!(kind(&first), HandshakeKind::Full);
-    // Reading the echo also takes in the tickets the gateway sent after the handshake.
-    assert_eq!(tag_and_echo(&mut first, &data).await.expect("echo"), "r");
-    drop(first);
-
-    let mut second = tls_connect(gw.addr, "r.test", config)
-        .await
-        .expect("second handshake");
-    assert_eq!(
-        kind(&second),
-        HandshakeKind::Resumed,
-        "resumed from a ticket"
-    );
-    assert_eq!(served_cert(&second), leaf.chain()[0].as_ref());
-    assert_eq!(tag_and_echo(&mut second, &data).await.expect("echo"), "r");
-}
-
-#[tokio::test]
-async fn resumption_survives_a_rebuilt_index_but_not_a_replaced_certificate() {
-    let ca = Ca::new("test ca");
-    let leaf = ca.leaf(&["r.test"]);
-    let (route, object) = resumption_items(&leaf).await;
+    let object = kv("ssls/1", ssl(&leaf, &["r.test"]), 2);
     let gw = start(
         tls_listen(),
         snapshot_of(&[route.clone(), object.clone()]),
@@ -78,11 +50,49 @@ async fn resumption_survives_a_rebuilt_index_but_not_a_replaced_certificate() {
     )
     .await;
     let config = client_config(ca.roots(), None, true);
-    let data = payload();
     let mut first = tls_connect(gw.addr, "r.test", config.clone())
         .await
         .expect("first handshake");
-    assert_eq!(tag_and_echo(&mut first, "one").await.expect("echo"), "r");
+    assert_eq!(kind(&first), HandshakeKind::Full);
+    // Reading the echo also takes in the tickets the gateway sent after the handshake.
+    assert_eq!(tag_and_echo(&mut first, data).await.expect("echo"), "r");
+    Resumable {
+        gw,
+        ca,
+        leaf,
+        route,
+        object,
+        config,
+    }
+}
+
+#[tokio::test]
+async fn second_connection_with_the_same_session_cache_resumes_and_relays_exactly() {
+    let data = payload();
+    let r = after_a_first_connection(&data).await;
+    let mut second = tls_connect(r.gw.addr, "r.test", r.config.clone())
+        .await
+        .expect("second handshake");
+    assert_eq!(
+        kind(&second),
+        HandshakeKind::Resumed,
+        "resumed from a ticket"
+    );
+    assert_eq!(served_cert(&second), r.leaf.chain()[0].as_ref());
+    assert_eq!(tag_and_echo(&mut second, &data).await.expect("echo"), "r");
+}
+
+#[tokio::test]
+async fn resumption_survives_a_rebuilt_index_but_not_a_replaced_certificate() {
+    let data = payload();
+    let Resumable {
+        gw,
+        ca,
+        route,
+        object,
+        config,
+        ..
+    } = after_a_first_connection("one").await;
 
     // Another SSL object: every SSL object's rustls config is built anew.
     let other = ca.leaf(&["o.test"]);
