@@ -19,9 +19,11 @@
 #   BENCH_RUNTIME=percore  run our gateway on one current_thread runtime per worker with
 #                        SO_REUSEPORT listeners instead of the tokio multi-thread runtime
 #                        (apisix.worker_processes: 1 here)
-#   BENCH_ONLY="latency conns"  only these figures (of: idle bulk latency conns udp stats routes
-#                        fleet); fleet is scripts/fleet-bench.sh, its own table at the end
-#                        (FLEET_* variables there)
+#   BENCH_ONLY="latency conns"  only these figures (of: idle bulk latency conns udp tls stats
+#                        routes fleet); fleet is scripts/fleet-bench.sh, its own table at the end
+#                        (FLEET_* variables there); tls is scripts/bench_tls.sh
+#   BENCH_TLS_CONCURRENCY=32  TLS handshakes in flight (tls figures)
+#   BENCH_TLS_STREAMS=4  TLS bulk streams read at once (tls figures)
 #   BENCH_QUICK=1        smoke run: 1 run, 1 s per test, 1000 idle connections, 1000 routes
 #   BENCH_BASELINE=PATH  also run this older apisix-gateway binary as the system `baseline`,
 #                        beside the others in every run; a second table compares ours with it
@@ -55,6 +57,7 @@ install_tools() {
     command -v sockperf >/dev/null 2>&1 || missing+=(sockperf)
     command -v wrk >/dev/null 2>&1 || missing+=(wrk)
     command -v jq >/dev/null 2>&1 || missing+=(jq)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     [[ ${#missing[@]} -eq 0 ]] && return 0
     if [[ "${SKIP_INSTALL:-0}" == 1 || "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null; then
         die "missing: ${missing[*]} (install them, e.g. apt-get install ${missing[*]})"
@@ -97,6 +100,11 @@ pinned() { # pinned NAME CPU CMD...: bg NAME CMD... (lib.sh) on CPU
     bg "$name" taskset -c "$cpu" "$@"
 }
 
+ONLY=" ${BENCH_ONLY:-idle bulk latency conns udp tls stats routes fleet} "
+wanted() { [[ "$ONLY" == *" $1 "* ]]; }
+# shellcheck source=scripts/bench_tls.sh
+source "$ROOT/scripts/bench_tls.sh"
+
 # ---------------------------------------------------------------- upstreams (CPU 0)
 log "starting upstreams on CPU $LOAD_CPU"
 pinned iperf3 $LOAD_CPU iperf3 -s -B 127.0.0.1 -p "$(up 1)"
@@ -127,6 +135,7 @@ http {
 }
 EOF
 pinned nginx_up $LOAD_CPU nginx -p "$TMP/nginx-up" -c "$TMP/nginx-up/nginx.conf"
+if wanted tls; then tls_upstreams; fi
 for o in 1 2 4 5 7; do wait_port "$(up $o)"; done
 
 # ---------------------------------------------------------------- proxies (CPU 1)
@@ -145,6 +154,7 @@ mkdir -p "$TMP/nginx/logs"
     for o in 3 6; do
         echo "    server { listen 127.0.0.1:$(port nginx $o) udp; proxy_pass 127.0.0.1:$(up $o); }"
     done
+    if wanted tls; then nginx_tls_servers; fi
     echo "}"
 } >"$TMP/nginx/nginx.conf"
 pinned nginx 0 nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf"
@@ -166,6 +176,7 @@ HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-6000}
         echo "    bind 127.0.0.1:$(port haproxy $o)"
         echo "    server s1 127.0.0.1:$(up $o)"
     done
+    if wanted tls; then haproxy_tls_sections; fi
 } >"$TMP/haproxy.cfg"
 haproxy -c -q -f "$TMP/haproxy.cfg" || die "haproxy rejects $TMP/haproxy.cfg"
 pinned haproxy $PROXY_CPU haproxy -db -f "$TMP/haproxy.cfg"
@@ -183,6 +194,7 @@ gw_config() { # gw_config SYSTEM ADMIN_PORT "TCP_OFFSETS" "UDP_OFFSETS": our gat
         echo "  stream_proxy:"
         echo "    tcp:"
         for o in $3; do echo "      - \"127.0.0.1:$(port "$sys" "$o")\""; done
+        if [[ "$sys" == ours || "$sys" == baseline ]] && wanted tls; then gw_tls_listeners "$sys"; fi
         if [[ -n "$4" ]]; then
             echo "    udp:"
             for o in $4; do echo "      - \"127.0.0.1:$(port "$sys" "$o")\""; done
@@ -244,10 +256,12 @@ for sys in "${GATEWAYS[@]}"; do
         admin_put "$admin" "stream_routes/bench-$o" \
             "{\"server_port\":$(port "$sys" $o),\"upstream\":{\"type\":\"roundrobin\",\"nodes\":{\"127.0.0.1:$(up $o)\":1}}}"
     done
+    if wanted tls; then gw_tls_objects "$sys" "$admin"; fi
 done
 for sys in "${GATEWAYS[@]}" nginx haproxy; do for o in 1 2 4 5 7; do wait_port "$(port $sys $o)"; done; done
 # The routes are applied asynchronously: wait until a connection is relayed.
 for sys in "${GATEWAYS[@]}"; do wait_relays "$sys"; done
+if wanted tls; then for sys in "${GATEWAYS[@]}" nginx haproxy; do tls_wait_ready "$sys"; done; fi
 
 # pid whose CPU and memory count for each proxy (nginx: its worker)
 NGINX_WORKER=""
@@ -349,8 +363,6 @@ measure_udp() {
     record "$sys" udp_dps "$(awk -F= '/^dgrams_per_sec=/ { print $2 }' "$TMP/udp.out")"
 }
 
-ONLY=" ${BENCH_ONLY:-idle bulk latency conns udp stats routes fleet} "
-wanted() { [[ "$ONLY" == *" $1 "* ]]; }
 SYSTEMS=(direct "${GATEWAYS[@]}" nginx haproxy)
 if wanted idle; then
     log "idle connections ($IDLE_N through each proxy)"
@@ -366,6 +378,7 @@ for run in $(seq 1 "$RUNS"); do
         if wanted latency; then measure_latency "$sys"; fi
         if wanted conns; then measure_conns "$sys"; fi
         if wanted udp; then measure_udp "$sys"; fi
+        if wanted tls; then measure_tls "$sys"; fi
     done
 done
 

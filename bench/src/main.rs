@@ -11,6 +11,7 @@ mod ports;
 mod report;
 mod routes;
 mod soak;
+mod tls;
 mod udp;
 
 use std::net::SocketAddr;
@@ -159,6 +160,50 @@ enum Command {
     /// The soak run of scripts/soak.sh: held connections, churn, bulk flows and UDP sessions
     /// through a running gateway, sampled; exits 1 when a check fails.
     Soak(SoakArgs),
+    /// TLS 1.3 handshakes per second: connect, handshake, 32 B echo, read to the end, on
+    /// `concurrency` loops; with `--resume` each loop offers its previous session's ticket.
+    TlsRate {
+        #[arg(long)]
+        target: SocketAddr,
+        /// The SNI the client sends.
+        #[arg(long, default_value = "bench.test")]
+        sni: String,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 4.0)]
+        seconds: f64,
+        #[arg(long)]
+        resume: bool,
+    },
+    /// TLS bulk download: reads `streams` TLS connections at once (their upstream is
+    /// `gwbench source`) and prints the rate.
+    TlsBulk {
+        #[arg(long)]
+        target: SocketAddr,
+        #[arg(long, default_value = "bench.test")]
+        sni: String,
+        #[arg(long, default_value_t = 4)]
+        streams: usize,
+        #[arg(long, default_value_t = 4.0)]
+        seconds: f64,
+    },
+    /// TCP server writing endlessly to every connection (reads are dropped).
+    Source {
+        #[arg(long)]
+        tcp: SocketAddr,
+    },
+    /// TLS 1.3 echo server with the PEM certificate chain `cert` and key `key`.
+    TlsEcho {
+        #[arg(long)]
+        tcp: SocketAddr,
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// Close each connection after its first echo.
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 /// `gwbench soak`'s options (see docs/soak.md).
@@ -376,6 +421,35 @@ fn main() -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            Command::TlsRate {
+                target,
+                sni,
+                concurrency,
+                seconds,
+                resume,
+            } => {
+                tls::rate::handshakes(tls::rate::RatePlan {
+                    target,
+                    sni,
+                    concurrency,
+                    duration: Duration::from_secs_f64(seconds),
+                    resume,
+                })
+                .await
+            }
+            Command::TlsBulk {
+                target,
+                sni,
+                streams,
+                seconds,
+            } => tls::bulk::download(target, &sni, streams, Duration::from_secs_f64(seconds)).await,
+            Command::Source { tcp } => tls::server::source(tcp).await,
+            Command::TlsEcho {
+                tcp,
+                cert,
+                key,
+                once,
+            } => tls::server::tls_echo(tcp, &cert, &key, once).await,
             Command::Report { .. } | Command::FleetReport { .. } | Command::FreePorts { .. } => {
                 Ok(())
             }

@@ -167,6 +167,82 @@ const FIGURES: &[Figure] = &[
             checks: &[(None, 0.9)],
         }),
     },
+    // TLS (scripts/bench_tls.sh): termination, resumption, bulk, SNI passthrough.
+    Figure {
+        key: "tls_hs_ec",
+        label: "TLS 1.3 full handshakes/s, EC P-256 (+ 32 B echo)",
+        better: Better::Higher,
+        target: None,
+    },
+    Figure {
+        key: "tls_cpu_ec",
+        label: "proxy CPU-ms per 1,000 full handshakes, EC P-256",
+        better: Better::Lower,
+        target: Some(Target {
+            text: "≤0.6× nginx",
+            checks: &[(Some("nginx"), 0.6)],
+        }),
+    },
+    Figure {
+        key: "tls_hs_rsa",
+        label: "TLS 1.3 full handshakes/s, RSA 2048 (+ 32 B echo)",
+        better: Better::Higher,
+        target: None,
+    },
+    Figure {
+        key: "tls_cpu_rsa",
+        label: "proxy CPU-ms per 1,000 full handshakes, RSA 2048",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "tls_hs_resumed",
+        label: "TLS 1.3 resumed handshakes/s (session tickets, EC P-256)",
+        better: Better::Higher,
+        target: None,
+    },
+    Figure {
+        key: "tls_cpu_resumed",
+        label: "proxy CPU-ms per 1,000 resumed handshakes",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "tls_resumed_frac",
+        label: "share of those handshakes that resumed (rows valid near 1)",
+        better: Better::Higher,
+        target: Some(Target {
+            text: "≥0.99",
+            checks: &[(None, 0.99)],
+        }),
+    },
+    Figure {
+        key: "tls_bulk",
+        label: "TLS bulk download, 4 streams (Gbit/s)",
+        better: Better::Higher,
+        target: None,
+    },
+    Figure {
+        key: "tls_cpu_gb",
+        label: "proxy CPU-ms per GB (TLS bulk)",
+        better: Better::Lower,
+        target: Some(Target {
+            text: "≤0.7× nginx",
+            checks: &[(Some("nginx"), 0.7)],
+        }),
+    },
+    Figure {
+        key: "sni_conn_s",
+        label: "SNI passthrough connections/s (end-to-end handshake + 32 B echo)",
+        better: Better::Higher,
+        target: None,
+    },
+    Figure {
+        key: "sni_cpu_kconn",
+        label: "proxy CPU-ms per 1,000 SNI passthrough connections",
+        better: Better::Lower,
+        target: None,
+    },
 ];
 
 /// Median, min, max of a non-empty list.
@@ -375,6 +451,35 @@ mod tests {
         let quick = render("meta\troutes\t1000\nours\troute_scale\t0.5\n");
         assert!(quick.contains("with 1,000 routes"), "{quick}");
         assert!(quick.contains("| **no** |"), "{quick}");
+    }
+
+    #[test]
+    fn tls_rows_have_ratios_and_their_targets() {
+        let input = "ours\ttls_cpu_ec\t300\nnginx\ttls_cpu_ec\t600\nhaproxy\ttls_cpu_ec\t400\n\
+                     ours\ttls_cpu_gb\t800\nnginx\ttls_cpu_gb\t1000\n\
+                     ours\ttls_resumed_frac\t0.5\nnginx\ttls_resumed_frac\t1\n\
+                     direct\tsni_conn_s\t4000\nours\tsni_conn_s\t3000\n";
+        let table = render(input);
+        assert!(
+            table.contains("| proxy CPU-ms per 1,000 full handshakes, EC P-256 | – | 300 | 600 | 400 | – | 0.50 | 0.75 | ≤0.6× nginx | yes |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| proxy CPU-ms per GB (TLS bulk) | – | 800 | 1000 | – | – | 0.80 | – | ≤0.7× nginx | **no** |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| share of those handshakes that resumed (rows valid near 1) | – | 0.50 | 1.00 | – | – | 0.50 | – | ≥0.99 | **no** |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| SNI passthrough connections/s (end-to-end handshake + 32 B echo) | 4000 | 3000 | – | – | 0.75 |"),
+            "{table}"
+        );
+        assert!(
+            !table.contains("RSA 2048"),
+            "rows without figures are left out: {table}"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! SSL objects → rustls configurations, indexed by SNI, built once per set of SSL objects.
 //!
 //! Every `type: server`, `status: 1` SSL object becomes one [`ServerConfig`] (its cert/key
-//! pairs, `ssl_protocols`, and a client verifier when `client.ca` is set) listed under each of
+//! pairs, `ssl_protocols`, a client verifier when `client.ca` is set, and the session ticketer
+//! of its identity, [`super::tickets`]) listed under each of
 //! its `snis`: exact names, `*.suffix` wildcards (any depth, not the bare suffix) and `*`.
 //! [`CertIndex::find`] prefers exact over the longest wildcard suffix over `*`; between SSL
 //! objects claiming the same name, the first by id wins. `type: client` objects are kept as
@@ -22,6 +23,7 @@ use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use super::keyring::decrypt_key;
 use super::provider;
 use super::sni::normalize;
+use super::tickets::ticketer_for;
 
 /// One usable server SSL object.
 #[derive(Debug)]
@@ -231,9 +233,11 @@ fn server_config(ssl: &Ssl, keyring: &[String]) -> Result<Arc<ServerConfig>, Str
         }
         None => builder.with_no_client_auth(),
     };
-    Ok(Arc::new(
-        builder.with_cert_resolver(Arc::new(KeyChoice(keys))),
-    ))
+    let mut config = builder.with_cert_resolver(Arc::new(KeyChoice(keys)));
+    if let Some(ticketer) = ticketer_for(ssl) {
+        config.ticketer = ticketer;
+    }
+    Ok(Arc::new(config))
 }
 
 /// Serves the first of an SSL object's keys that the client can verify (e.g. ECDSA or RSA).

@@ -1,12 +1,14 @@
 //! TLS material, independent of connections: the SSL objects' certificate index
 //! ([`certs::CertIndex`], built with each configuration snapshot), the keyring that decrypts
-//! stored keys ([`keyring`]), the ClientHello SNI reader ([`sni`]), the crypto provider, and
+//! stored keys ([`keyring`]), the ClientHello SNI reader ([`sni`]), the session ticketers
+//! shared across rebuilds of the index ([`tickets`]), the crypto provider, and
 //! the `config.yaml` settings ([`TlsSettings`]). The data path's use of it (TLS termination,
 //! SNI preread, TLS to upstreams) is in `proxy::tls`.
 
 pub mod certs;
 pub mod keyring;
 pub mod sni;
+pub mod tickets;
 
 use ipnet::IpNet;
 use rustls::crypto::CryptoProvider;
