@@ -62,8 +62,7 @@ async fn start(mode: RelayEngine, idle: Duration) -> Harness {
             mode,
             &mut client_side,
             &mut upstream_side,
-            idle,
-            c.as_ref(),
+            RelayTerms::new(idle, c.as_ref()),
             k.notified(),
         )
         .await
@@ -356,8 +355,7 @@ async fn generic_relay_propagates_half_close_and_counts_bytes() {
         relay(
             client,
             upstream,
-            Duration::from_secs(30),
-            &Counts::default(),
+            RelayTerms::new(Duration::from_secs(30), &Counts::default()),
             std::future::pending(),
         )
         .await
@@ -384,8 +382,7 @@ async fn idle_generic_relay_times_out() {
     let outcome = relay(
         client,
         upstream,
-        Duration::from_secs(3),
-        &Counts::default(),
+        RelayTerms::new(Duration::from_secs(3), &Counts::default()),
         std::future::pending(),
     )
     .await;
