@@ -340,7 +340,8 @@ async fn relay_futures_hold_no_inline_data_buffer() {
     let (mut b, _b2) = tcp_pair().await;
     let counts = Counts::default();
     for mode in MODES {
-        let fut = relay_tcp(mode, &mut a, &mut b, WAIT, &counts, std::future::pending());
+        let terms = RelayTerms::new(WAIT, &counts);
+        let fut = relay_tcp(mode, &mut a, &mut b, terms, std::future::pending());
         let size = std::mem::size_of_val(&fut);
         assert!(size < 1024, "{mode:?}: relay future is {size} bytes");
         drop(fut);
