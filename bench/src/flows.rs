@@ -14,9 +14,6 @@ use tokio::net::TcpStream;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections opened at once while setting up.
-const OPEN_BATCH: usize = 100;
-
 /// Message `seq` of flow `flow`: bytes that differ per flow and per message, so a byte
 /// delivered to the wrong flow or out of order is caught.
 fn message(flow: usize, seq: u64, buf: &mut [u8]) {
@@ -28,27 +25,14 @@ fn message(flow: usize, seq: u64, buf: &mut [u8]) {
     }
 }
 
-/// Opens `count` connections to `target` (nodelay), [`OPEN_BATCH`] at a time.
+/// Opens `count` connections to `target` (nodelay).
 async fn open(target: SocketAddr, count: usize) -> anyhow::Result<Vec<TcpStream>> {
-    let mut streams = Vec::with_capacity(count);
-    while streams.len() < count {
-        let mut opens = tokio::task::JoinSet::new();
-        for _ in 0..(count - streams.len()).min(OPEN_BATCH) {
-            opens.spawn(tokio::time::timeout(TIMEOUT, async move {
-                let stream = TcpStream::connect(target).await?;
-                stream.set_nodelay(true)?;
-                anyhow::Ok(stream)
-            }));
-        }
-        while let Some(joined) = opens.join_next().await {
-            let stream = joined
-                .context("open task")?
-                .context("opening a flow timed out")?
-                .context("cannot open a flow")?;
-            streams.push(stream);
-        }
-    }
-    Ok(streams)
+    crate::load::open_batched(count, || async move {
+        let stream = TcpStream::connect(target).await?;
+        stream.set_nodelay(true)?;
+        anyhow::Ok(stream)
+    })
+    .await
 }
 
 /// One flow's closed loop until `deadline`; each round trip goes into `latency` (ns).
