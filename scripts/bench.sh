@@ -13,7 +13,7 @@
 #                        open-file limit allows a proxy: 2 fds per connection)
 #   BENCH_IDLE_SECONDS=30  how long the proxies' CPU is measured while holding them idle
 #   BENCH_FLOWS=1000     concurrent active echo flows (the flows figure)
-#   BENCH_BUSY_POLL_US=50  apisix.stream_proxy.busy_poll_us of the second gateway `lowlat`
+#   BENCH_BUSY_POLL_US=100 apisix.stream_proxy.busy_poll_us of the second gateway `lowlat`
 #                        (the lowlat figure: the low-latency mode's TCP latency and CPU)
 #   BENCH_ROUTES=10000   filler routes for the route-scale figure (0 skips it)
 #   BENCH_STATS_COST=1   measure what live stats cost: connection rate of our gateway against a
@@ -45,7 +45,7 @@ SECS=${BENCH_SECONDS:-4}
 IDLE_N=${BENCH_IDLE:-10000}
 IDLE_SECS=${BENCH_IDLE_SECONDS:-30}
 FLOWS=${BENCH_FLOWS:-1000}
-BUSY_POLL_US=${BENCH_BUSY_POLL_US:-50}
+BUSY_POLL_US=${BENCH_BUSY_POLL_US:-100}
 ROUTES=${BENCH_ROUTES:-10000}
 BASE=${BENCH_PORT_BASE:-27000}
 LOAD_CPU=0

@@ -523,7 +523,9 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("| low-latency mode: proxy CPU-% during the latency test | – | 98.0 | 40.0 |"),
+            table.contains(
+                "| low-latency mode: proxy CPU-% during the latency test | – | 98.0 | 40.0 |"
+            ),
             "{table}"
         );
         assert!(

@@ -50,9 +50,7 @@ fn write_config(prefix: &Path, listen: SocketAddr, upstream: SocketAddr) {
 impl LowLatencyGateway {
     async fn start(upstream: SocketAddr) -> LowLatencyGateway {
         let dir = tempfile::tempdir().expect("prefix dir");
-        let listen: SocketAddr = format!("127.0.0.1:{}", free_port())
-            .parse()
-            .expect("addr");
+        let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         write_config(dir.path(), listen, upstream);
         let prefix = dir.path().to_str().expect("utf-8 prefix");
         let child = Command::new(env!("CARGO_BIN_EXE_apisix-gateway"))

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use e2e::backends::TcpBackend;
 use e2e::client;
-use e2e::tools::cpu_time;
 use e2e::gateway::{Gateway, GatewayConfig};
+use e2e::tools::cpu_time;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

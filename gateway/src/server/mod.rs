@@ -153,9 +153,10 @@ impl Server {
                 sessions,
                 relay: config.data_plane.relay,
                 admission: Arc::new(admission_for(&config, &workers)),
-                busy_poll: config.data_plane.busy_poll.map(|window| {
-                    BusyPoll::start(window, &workers, config.worker_processes)
-                }),
+                busy_poll: config
+                    .data_plane
+                    .busy_poll
+                    .map(|window| BusyPoll::start(window, &workers, config.worker_processes)),
                 ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
             }
             .with_tls(tls),
