@@ -25,11 +25,18 @@ fn message(flow: usize, seq: u64, buf: &mut [u8]) {
     }
 }
 
-/// Opens `count` connections to `target` (nodelay).
+/// Opens `count` connections to `target` (nodelay), each with one echo before the timed
+/// loops start: a proxy that has not yet accepted a connection or connected its upstream
+/// would otherwise count that set-up in the first message's latency.
 async fn open(target: SocketAddr, count: usize) -> anyhow::Result<Vec<TcpStream>> {
+    const WARM_UP: [u8; 8] = *b"warm-up!";
     crate::load::open_batched(count, || async move {
-        let stream = TcpStream::connect(target).await?;
+        let mut stream = TcpStream::connect(target).await?;
         stream.set_nodelay(true)?;
+        stream.write_all(&WARM_UP).await?;
+        let mut back = [0u8; 8];
+        stream.read_exact(&mut back).await?;
+        anyhow::ensure!(back == WARM_UP, "warm-up echo differs");
         anyhow::Ok(stream)
     })
     .await
