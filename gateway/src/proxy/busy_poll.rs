@@ -41,7 +41,7 @@ struct Shared {
     /// `last_ns` is rewritten only when older than this (ns).
     refresh_ns: u64,
     epoch: Instant,
-    /// Time of the last relay activity, ns since `epoch`.
+    /// Time of the last relay activity, ns since `epoch` (at least 1); 0 = none yet.
     last_ns: AtomicU64,
     /// A spinner sleeps (or is about to): the next activity must wake it.
     sleeping: AtomicBool,
@@ -83,7 +83,7 @@ impl BusyPoll {
     #[inline]
     pub fn touch(&self, now: tokio::time::Instant) {
         let shared = &*self.shared;
-        let now_ns = shared.nanos(now.into_std());
+        let now_ns = shared.nanos(now.into_std()).max(1);
         if now_ns.saturating_sub(shared.last_ns.load(Ordering::Relaxed)) < shared.refresh_ns {
             return;
         }
@@ -108,10 +108,8 @@ impl Shared {
 
     /// The last activity is younger than the window.
     fn polling(&self) -> bool {
-        let idle = self
-            .nanos(Instant::now())
-            .saturating_sub(self.last_ns.load(Ordering::SeqCst));
-        idle < self.window_ns
+        let last = self.last_ns.load(Ordering::SeqCst);
+        last != 0 && self.nanos(Instant::now()).saturating_sub(last) < self.window_ns
     }
 }
 
@@ -144,15 +142,19 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn the_spinner_sleeps_without_activity_and_stops_with_its_handle() {
-        let busy = BusyPoll::start(Duration::from_micros(200), &Workers::default(), 1);
+        let busy = BusyPoll::start(Duration::from_millis(100), &Workers::default(), 1);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(busy.shared.sleeping.load(Ordering::SeqCst), "idle: asleep");
+        assert!(
+            busy.shared.sleeping.load(Ordering::SeqCst),
+            "no activity yet: asleep"
+        );
         busy.touch(tokio::time::Instant::now());
         assert!(
             !busy.shared.sleeping.load(Ordering::SeqCst),
             "activity wakes it"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(busy.shared.polling(), "and opens the window");
+        tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(
             busy.shared.sleeping.load(Ordering::SeqCst),
             "asleep again after the window"
