@@ -9,7 +9,12 @@
 # Environment:
 #   BENCH_RUNS=3         runs per figure (systems in rotating order per run)
 #   BENCH_SECONDS=4      seconds per timed test
-#   BENCH_IDLE=5000      idle connections held through each proxy
+#   BENCH_IDLE=10000     idle connections held through each proxy (capped at what the hard
+#                        open-file limit allows a proxy: 2 fds per connection)
+#   BENCH_IDLE_SECONDS=30  how long the proxies' CPU is measured while holding them idle
+#   BENCH_FLOWS=1000     concurrent active echo flows (the flows figure)
+#   BENCH_BUSY_POLL_US=100 apisix.stream_proxy.busy_poll_us of the second gateway `lowlat`
+#                        (the lowlat figure: the low-latency mode's TCP latency and CPU)
 #   BENCH_ROUTES=10000   filler routes for the route-scale figure (0 skips it)
 #   BENCH_STATS_COST=1   measure what live stats cost: connection rate of our gateway against a
 #                        second one started with APISIX_GATEWAY_NO_LIVE_STATS=1 (0 skips it)
@@ -19,12 +24,13 @@
 #   BENCH_RUNTIME=percore  run our gateway on one current_thread runtime per worker with
 #                        SO_REUSEPORT listeners instead of the tokio multi-thread runtime
 #                        (apisix.worker_processes: 1 here)
-#   BENCH_ONLY="latency conns"  only these figures (of: idle bulk latency conns udp tls stats
-#                        routes fleet); fleet is scripts/fleet-bench.sh, its own table at the end
-#                        (FLEET_* variables there); tls is scripts/bench_tls.sh
+#   BENCH_ONLY="latency conns"  only these figures (of: idle bulk latency conns udp flows lowlat
+#                        tls stats routes fleet); fleet is scripts/fleet-bench.sh, its own table
+#                        at the end (FLEET_* variables there); tls is scripts/bench_tls.sh
 #   BENCH_TLS_CONCURRENCY=32  TLS handshakes in flight (tls figures)
 #   BENCH_TLS_STREAMS=4  TLS bulk streams read at once (tls figures)
-#   BENCH_QUICK=1        smoke run: 1 run, 1 s per test, 1000 idle connections, 1000 routes
+#   BENCH_QUICK=1        smoke run: 1 run, 1 s per test, 1000 idle connections held 3 s,
+#                        1000 routes
 #   BENCH_BASELINE=PATH  also run this older apisix-gateway binary as the system `baseline`,
 #                        beside the others in every run; a second table compares ours with it
 #                        (`make bench-compare BASE_REV=<git rev>` builds one and sets this)
@@ -34,10 +40,14 @@ shopt -s lastpipe
 
 if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
     : "${BENCH_RUNS:=1}" "${BENCH_SECONDS:=1}" "${BENCH_IDLE:=1000}" "${BENCH_ROUTES:=1000}"
+    : "${BENCH_IDLE_SECONDS:=3}"
 fi
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-4}
-IDLE_N=${BENCH_IDLE:-5000}
+IDLE_N=${BENCH_IDLE:-10000}
+IDLE_SECS=${BENCH_IDLE_SECONDS:-30}
+FLOWS=${BENCH_FLOWS:-1000}
+BUSY_POLL_US=${BENCH_BUSY_POLL_US:-100}
 ROUTES=${BENCH_ROUTES:-10000}
 BASE=${BENCH_PORT_BASE:-27000}
 LOAD_CPU=0
@@ -84,12 +94,20 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 ulimit -n 20000 2>/dev/null || true
+# A proxy holds 2 fds per proxied connection (client and upstream) and cannot go past the hard
+# open-file limit: hold at most what fits, less a margin for its listeners and other files.
+NOFILE_HARD=$(ulimit -Hn)
+if [[ "$NOFILE_HARD" != unlimited ]] && ((IDLE_N > (NOFILE_HARD - 200) / 2)); then
+    log "idle: $IDLE_N connections need $((2 * IDLE_N)) fds in each proxy; the hard open-file limit is $NOFILE_HARD, so $(((NOFILE_HARD - 200) / 2)) are held"
+    IDLE_N=$(((NOFILE_HARD - 200) / 2))
+fi
 
 # ---------------------------------------------------------------- ports
 # Offsets inside each block: 1 iperf3, 2 sockperf tcp, 3 sockperf udp, 4 http (wrk),
 # 5 echo tcp (idle), 6 echo udp, 7 echo tcp once (connection rate).
 # Blocks: upstreams BASE+0 (the "direct" system), ours +100, nginx +200, haproxy +300.
 declare -A BLOCK=([direct]=$BASE [ours]=$((BASE + 100)) [nginx]=$((BASE + 200)) [haproxy]=$((BASE + 300)) [nostats]=$((BASE + 400)) [baseline]=$((BASE + 500)))
+BLOCK[lowlat]=$((BASE + 700)) # the low-latency gateway (offsets 2 and 7, admin +90)
 ADMIN_PORT=$((BASE + 190))
 up() { echo $((BASE + $1)); }
 port() { echo $((${BLOCK[$1]} + $2)); }
@@ -100,7 +118,7 @@ pinned() { # pinned NAME CPU CMD...: bg NAME CMD... (lib.sh) on CPU
     bg "$name" taskset -c "$cpu" "$@"
 }
 
-ONLY=" ${BENCH_ONLY:-idle bulk latency conns udp tls stats routes fleet} "
+ONLY=" ${BENCH_ONLY:-idle bulk latency conns udp flows lowlat tls stats routes fleet} "
 wanted() { [[ "$ONLY" == *" $1 "* ]]; }
 # shellcheck source=scripts/bench_tls.sh
 source "$ROOT/scripts/bench_tls.sh"
@@ -145,7 +163,7 @@ mkdir -p "$TMP/nginx/logs"
     echo "load_module /usr/lib/nginx/modules/ngx_stream_module.so;"
     echo "worker_processes 1; worker_cpu_affinity 10; worker_rlimit_nofile 20000;"
     echo "daemon off; user root; pid $TMP/nginx/nginx.pid; error_log $TMP/nginx/logs/error.log warn;"
-    echo "events { worker_connections 16000; }"
+    echo "events { worker_connections $((2 * IDLE_N + 200 > 16000 ? 2 * IDLE_N + 200 : 16000)); }"
     echo "stream {"
     echo "    access_log off;"
     for o in 1 2 4 5 7; do
@@ -159,7 +177,7 @@ mkdir -p "$TMP/nginx/logs"
 } >"$TMP/nginx/nginx.conf"
 pinned nginx 0 nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf"
 
-HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-6000}
+HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-$((IDLE_N + 50 > 6000 ? IDLE_N + 50 : 6000))}
 {
     echo "global"
     echo "    nbthread 1"
@@ -297,12 +315,63 @@ measure_idle() { # bytes per idle connection after one exchange each
         sleep 1
         after=$(rss_kb "$sys")
         record "$sys" idle_bytes "$(( (after - before) * 1024 / IDLE_N ))"
+        measure_idle_hold "$sys" "$after"
     else
         log "idle: $sys did not hold $IDLE_N connections: $(tail -1 "$TMP/idle-$sys.err")"
     fi
     kill $holder 2>/dev/null || true
     wait $holder 2>/dev/null || true
     sleep 1 # let the proxy close its side
+}
+
+measure_idle_hold() { # measure_idle_hold SYSTEM RSS_KB: RSS holding the idle connections, CPU over IDLE_SECS
+    local sys=$1 c0 c1
+    record "$sys" idle_rss_mb "$(echo "scale=2; $2 / 1024" | bc)"
+    c0=$(cpu_ms "$sys")
+    sleep "$IDLE_SECS"
+    c1=$(cpu_ms "$sys")
+    record "$sys" idle_cpu_ms "$(echo "$c1 - $c0" | bc)"
+}
+
+kv() { awk -F= -v k="$1" '$1 == k { print $2 }' "$2"; } # kv KEY FILE: a gwbench key=value
+
+measure_flows() { # FLOWS concurrent closed-loop 64 B echo flows through offset 5
+    local sys=$1 out="$TMP/flows.out" c0 c1 n
+    c0=$(cpu_ms "$sys")
+    load "$GWB" flows --target "127.0.0.1:$(port "$sys" 5)" --flows "$FLOWS" --size 64 --seconds "$SECS" \
+        >"$out" 2>"$TMP/flows.err" || { log "gwbench flows via $sys failed: $(tail -1 "$TMP/flows.err")"; return 0; }
+    c1=$(cpu_ms "$sys")
+    record "$sys" flows_mps "$(kv msgs_per_sec "$out")"
+    record "$sys" flows_p50 "$(kv p50_us "$out")"
+    record "$sys" flows_p99 "$(kv p99_us "$out")"
+    record "$sys" flows_p999 "$(kv p999_us "$out")"
+    n=$(kv messages "$out")
+    if [[ "$sys" != direct && -n "$n" && "$n" != 0 ]]; then
+        record "$sys" flows_cpu_us "$(echo "scale=3; ($c1 - $c0) * 1000 / $n" | bc)"
+    fi
+}
+
+start_lowlat() { # the low-latency gateway: our config plus busy_poll_us, sockperf and echo-once routes
+    LOWLAT_ADMIN=$((BASE + 790))
+    gw_config lowlat "$LOWLAT_ADMIN" "2 7" ""
+    sed -i "s/^  stream_proxy:\$/  stream_proxy:\n    busy_poll_us: $BUSY_POLL_US/" "$TMP/gw-lowlat/conf/config.yaml"
+    start_gw lowlat "$LOWLAT_ADMIN"
+    for o in 2 7; do
+        admin_put "$LOWLAT_ADMIN" "stream_routes/bench-$o" \
+            "{\"server_port\":$(port lowlat $o),\"upstream\":{\"type\":\"roundrobin\",\"nodes\":{\"127.0.0.1:$(up $o)\":1}}}"
+    done
+    wait_relays lowlat
+    PPID_OF[lowlat]=$PID_lowlat
+    record meta busy_poll_us "$BUSY_POLL_US"
+}
+
+measure_lowlat_idle() { # CPU-% of the low-latency gateway with no traffic, over IDLE_SECS
+    local c0 c1
+    sleep 1
+    c0=$(cpu_ms lowlat)
+    sleep "$IDLE_SECS"
+    c1=$(cpu_ms lowlat)
+    record lowlat idle_cpu_pct "$(echo "scale=3; ($c1 - $c0) / ($IDLE_SECS * 10)" | bc)"
 }
 
 measure_bulk() {
@@ -329,11 +398,15 @@ sockperf_pct() { # sockperf_pct FILE PCT
 }
 
 measure_latency() {
-    local sys=$1 out="$TMP/sockperf.out"
+    local sys=$1 out="$TMP/sockperf.out" c0 c1
+    c0=$(cpu_ms "$sys")
     load sockperf ping-pong --tcp -i 127.0.0.1 -p "$(port "$sys" 2)" -m 64 -t "$SECS" >"$out" 2>&1 || {
         log "sockperf tcp via $sys failed"; return 0; }
+    c1=$(cpu_ms "$sys")
     record "$sys" lat_p50 "$(sockperf_pct "$out" 50.000)"
     record "$sys" lat_p99 "$(sockperf_pct "$out" 99.000)"
+    [[ "$sys" != direct ]] && record "$sys" lat_cpu_pct "$(echo "scale=2; ($c1 - $c0) / ($SECS * 10)" | bc)"
+    return 0
 }
 
 measure_conns() {
@@ -365,8 +438,16 @@ measure_udp() {
 
 SYSTEMS=(direct "${GATEWAYS[@]}" nginx haproxy)
 if wanted idle; then
-    log "idle connections ($IDLE_N through each proxy)"
+    log "idle connections ($IDLE_N through each proxy, CPU over ${IDLE_SECS}s)"
+    record meta idle_conns "$IDLE_N"
+    record meta idle_secs "$IDLE_SECS"
     for sys in "${GATEWAYS[@]}" nginx haproxy; do measure_idle "$sys"; done
+fi
+wanted flows && record meta flows "$FLOWS"
+if wanted lowlat; then
+    log "low-latency gateway: busy_poll_us $BUSY_POLL_US, TCP latency in the same runs"
+    start_lowlat
+    SYSTEMS+=(lowlat)
 fi
 for run in $(seq 1 "$RUNS"); do
     order=()
@@ -374,13 +455,20 @@ for run in $(seq 1 "$RUNS"); do
     for i in $(seq 0 $((n - 1))); do order+=("${SYSTEMS[$(((i + run - 1) % n))]}"); done
     log "run $run/$RUNS: ${order[*]}"
     for sys in "${order[@]}"; do
+        if [[ "$sys" == lowlat ]]; then measure_latency lowlat; continue; fi
+        if wanted flows; then measure_flows "$sys"; fi
         if wanted bulk; then measure_bulk "$sys"; fi
-        if wanted latency; then measure_latency "$sys"; fi
+        if wanted latency || wanted lowlat; then measure_latency "$sys"; fi
         if wanted conns; then measure_conns "$sys"; fi
         if wanted udp; then measure_udp "$sys"; fi
         if wanted tls; then measure_tls "$sys"; fi
     done
 done
+
+if wanted lowlat; then
+    log "low-latency gateway: CPU with no traffic over ${IDLE_SECS}s"
+    measure_lowlat_idle
+fi
 
 if [[ "${BENCH_STATS_COST:-1}" == 1 ]] && wanted stats; then
     # The same gateway build and config without live stats (route stats, Prometheus counters,

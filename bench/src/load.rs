@@ -59,31 +59,41 @@ pub async fn connrate(
     Ok(())
 }
 
-/// Opens `count` connections (100 at a time), one 32 B echo each, then holds them.
-pub async fn idle(target: SocketAddr, count: usize, ready_file: &Path) -> anyhow::Result<()> {
-    let mut held = Vec::with_capacity(count);
-    let started = Instant::now();
-    while held.len() < count {
-        let batch = (count - held.len()).min(100);
+/// Opens `count` connections with `open`, 100 at a time (each within [`TIMEOUT`]).
+pub async fn open_batched<F, Fut>(count: usize, open: F) -> anyhow::Result<Vec<TcpStream>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<TcpStream>> + Send + 'static,
+{
+    let mut streams = Vec::with_capacity(count);
+    while streams.len() < count {
         let mut opens = tokio::task::JoinSet::new();
-        for _ in 0..batch {
-            opens.spawn(tokio::time::timeout(TIMEOUT, async move {
-                let mut stream = TcpStream::connect(target).await?;
-                stream.write_all(&MESSAGE).await?;
-                let mut back = [0u8; 32];
-                stream.read_exact(&mut back).await?;
-                anyhow::ensure!(back == MESSAGE, "echo differs");
-                anyhow::Ok(stream)
-            }));
+        for _ in 0..(count - streams.len()).min(100) {
+            opens.spawn(tokio::time::timeout(TIMEOUT, open()));
         }
         while let Some(joined) = opens.join_next().await {
             let stream = joined
                 .context("open task")?
-                .context("opening an idle connection timed out")?
-                .context("cannot open an idle connection")?;
-            held.push(stream);
+                .context("opening a connection timed out")?
+                .context("cannot open a connection")?;
+            streams.push(stream);
         }
     }
+    Ok(streams)
+}
+
+/// Opens `count` connections (100 at a time), one 32 B echo each, then holds them.
+pub async fn idle(target: SocketAddr, count: usize, ready_file: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let held = open_batched(count, || async move {
+        let mut stream = TcpStream::connect(target).await?;
+        stream.write_all(&MESSAGE).await?;
+        let mut back = [0u8; 32];
+        stream.read_exact(&mut back).await?;
+        anyhow::ensure!(back == MESSAGE, "echo differs");
+        anyhow::Ok(stream)
+    })
+    .await?;
     std::fs::write(
         ready_file,
         format!(

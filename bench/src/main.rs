@@ -6,6 +6,7 @@
 
 mod echo;
 mod fleet;
+mod flows;
 mod load;
 mod ports;
 mod report;
@@ -58,6 +59,18 @@ enum Command {
         count: usize,
         #[arg(long)]
         ready_file: PathBuf,
+    },
+    /// Concurrent active echo flows: `flows` connections, each a closed loop of `size`-byte
+    /// messages (every echoed byte checked); prints messages/s and p50/p99/p99.9 latency (µs).
+    Flows {
+        #[arg(long)]
+        target: SocketAddr,
+        #[arg(long, default_value_t = 1000)]
+        flows: usize,
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        #[arg(long, default_value_t = 4.0)]
+        seconds: f64,
     },
     /// UDP datagrams per second and round trips with `window` datagrams in flight.
     Udp {
@@ -359,6 +372,12 @@ fn main() -> anyhow::Result<()> {
                 count,
                 ready_file,
             } => load::idle(target, count, &ready_file).await,
+            Command::Flows {
+                target,
+                flows,
+                size,
+                seconds,
+            } => flows::run(target, flows, size, Duration::from_secs_f64(seconds)).await,
             Command::Udp {
                 target,
                 seconds,

@@ -4,6 +4,9 @@
 //! Systems: `direct`, `ours`, `nginx`, `haproxy`; and `meta<TAB>routes<TAB>N`, the number of
 //! filler routes of the route-scale figure (named in its label). With `baseline` (an older
 //! build of ours, `BENCH_BASELINE`), a second table compares ours with it, figure by figure.
+//! Every `meta<TAB>NAME<TAB>N` line fills `{NAME}` in the labels (e.g. the idle connection
+//! count). `lowlat` is a second gateway in the low-latency mode (`busy_poll_us`): its rows
+//! show it in the ours column beside nginx's and HAProxy's default figures.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -12,6 +15,9 @@ const SYSTEMS: [&str; 4] = ["direct", "ours", "nginx", "haproxy"];
 
 /// An older build of ours, run beside the others (`BENCH_BASELINE`).
 const BASELINE: &str = "baseline";
+
+/// Our gateway in the low-latency mode (`apisix.stream_proxy.busy_poll_us`).
+const LOWLAT: &str = "lowlat";
 
 /// How far ours may fall behind the baseline and still count as no worse: the run-to-run
 /// spread of one figure on the 2-core rig.
@@ -243,6 +249,89 @@ const FIGURES: &[Figure] = &[
         better: Better::Lower,
         target: None,
     },
+    // Concurrency (issue #18): 1,000 active echo flows, many idle connections.
+    Figure {
+        key: "flows_mps",
+        label: "{flows} active echo flows: messages/s (64 B, closed loop)",
+        better: Better::Higher,
+        target: None,
+    },
+    Figure {
+        key: "flows_p50",
+        label: "{flows} flows: per-message latency p50 (µs, round trip)",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "flows_p99",
+        label: "{flows} flows: per-message latency p99 (µs, round trip)",
+        better: Better::Lower,
+        target: Some(Target {
+            text: "≤0.9× nginx",
+            checks: &[(Some("nginx"), 0.9)],
+        }),
+    },
+    Figure {
+        key: "flows_p999",
+        label: "{flows} flows: per-message latency p99.9 (µs, round trip)",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "flows_cpu_us",
+        label: "{flows} flows: proxy CPU-µs per message",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "idle_rss_mb",
+        label: "proxy RSS holding {idle_conns} idle connections (MiB)",
+        better: Better::Lower,
+        target: Some(Target {
+            text: "≤ nginx",
+            checks: &[(Some("nginx"), 1.0)],
+        }),
+    },
+    Figure {
+        key: "idle_cpu_ms",
+        label: "proxy CPU-ms over {idle_secs} s holding them idle",
+        better: Better::Lower,
+        target: None,
+    },
+    // The low-latency mode (lowlat, busy_poll_us) against the default figures of the others.
+    Figure {
+        key: "lat_cpu_pct",
+        label: "proxy CPU-% during the TCP latency test",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "ll_added_p50",
+        label: "low-latency mode (busy_poll_us {busy_poll_us}): added p50 vs direct (µs)",
+        better: Better::Lower,
+        target: Some(Target {
+            text: "≤0.7× nginx",
+            checks: &[(Some("nginx"), 0.7)],
+        }),
+    },
+    Figure {
+        key: "ll_added_p99",
+        label: "low-latency mode: added p99 vs direct (µs)",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "ll_cpu_pct",
+        label: "low-latency mode: proxy CPU-% during the latency test",
+        better: Better::Lower,
+        target: None,
+    },
+    Figure {
+        key: "ll_idle_cpu_pct",
+        label: "low-latency mode: proxy CPU-% with no traffic",
+        better: Better::Lower,
+        target: None,
+    },
 ];
 
 /// Median, min, max of a non-empty list.
@@ -282,6 +371,44 @@ fn thousands(n: f64) -> String {
     out
 }
 
+/// `label` with each `{NAME}` replaced by the `meta` figure NAME (`N` when not recorded).
+fn fill(label: &str, metas: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = label;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let name = &rest[open + 1..open + close];
+        out.push_str(metas.get(name).map_or("N", String::as_str));
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The low-latency rows: the `lowlat` gateway's figures in the ours column, nginx's and
+/// HAProxy's default ones beside them (so the ratios and targets compare with those).
+fn low_latency_rows(data: &mut BTreeMap<(String, String), Vec<f64>>) {
+    for (source, row) in [
+        ("added_p50", "ll_added_p50"),
+        ("added_p99", "ll_added_p99"),
+        ("lat_cpu_pct", "ll_cpu_pct"),
+        ("idle_cpu_pct", "ll_idle_cpu_pct"),
+    ] {
+        let Some(values) = data.get(&(LOWLAT.to_string(), source.to_string())).cloned() else {
+            continue;
+        };
+        data.insert(("ours".to_string(), row.to_string()), values);
+        for peer in ["nginx", "haproxy"] {
+            if let Some(values) = data.get(&(peer.to_string(), source.to_string())).cloned() {
+                data.insert((peer.to_string(), row.to_string()), values);
+            }
+        }
+    }
+}
+
 /// Renders the markdown table for `input`.
 pub fn render(input: &str) -> String {
     let mut data: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
@@ -306,7 +433,7 @@ pub fn render(input: &str) -> String {
             .get(&("direct".to_string(), fig.to_string()))
             .map(|v| stats(v).0);
         if let Some(direct) = direct {
-            for system in SYSTEMS[1..].iter().chain(&[BASELINE]) {
+            for system in SYSTEMS[1..].iter().chain(&[BASELINE, LOWLAT]) {
                 if let Some(v) = data.get(&(system.to_string(), fig.to_string())) {
                     let added_values: Vec<f64> = v.iter().map(|x| x - direct).collect();
                     data.insert((system.to_string(), added.to_string()), added_values);
@@ -314,11 +441,16 @@ pub fn render(input: &str) -> String {
             }
         }
     }
+    low_latency_rows(&mut data);
     let median = |system: &str, fig: &str| {
         data.get(&(system.to_string(), fig.to_string()))
             .map(|v| stats(v).0)
     };
-    let routes = median("meta", "routes").map_or_else(|| "N".to_string(), thousands);
+    let metas: BTreeMap<String, String> = data
+        .iter()
+        .filter(|((system, _), _)| system == "meta")
+        .map(|((_, name), v)| (name.clone(), thousands(stats(v).0)))
+        .collect();
     let mut out = String::new();
     out.push_str("| figure | direct | ours | nginx | HAProxy | ours÷direct | ours÷nginx | ours÷HAProxy | target | met |\n");
     out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
@@ -326,7 +458,7 @@ pub fn render(input: &str) -> String {
         if SYSTEMS.iter().all(|s| median(s, fig.key).is_none()) {
             continue;
         }
-        let mut row = format!("| {} |", fig.label.replace("{routes}", &routes));
+        let mut row = format!("| {} |", fill(fig.label, &metas));
         for system in SYSTEMS {
             match data.get(&(system.to_string(), fig.key.to_string())) {
                 Some(v) if v.len() > 1 => {
@@ -379,14 +511,17 @@ pub fn render(input: &str) -> String {
     }
     if FIGURES.iter().any(|f| median(BASELINE, f.key).is_some()) {
         out.push('\n');
-        out.push_str(&baseline_table(&|system, fig| median(system, fig), &routes));
+        out.push_str(&baseline_table(&|system, fig| median(system, fig), &metas));
     }
     out
 }
 
 /// Ours against the older build, per figure: no worse when within [`NOISE`] of it in the
 /// figure's better direction.
-fn baseline_table(median: &dyn Fn(&str, &str) -> Option<f64>, routes: &str) -> String {
+fn baseline_table(
+    median: &dyn Fn(&str, &str) -> Option<f64>,
+    metas: &BTreeMap<String, String>,
+) -> String {
     let mut out = String::from(
         "| figure | ours | baseline (older build) | ours÷baseline | no worse (5 % noise) |\n|---|---|---|---|---|\n",
     );
@@ -402,7 +537,7 @@ fn baseline_table(median: &dyn Fn(&str, &str) -> Option<f64>, routes: &str) -> S
         let _ = writeln!(
             out,
             "| {} | {} | {} | {:.2} | {} |",
-            fig.label.replace("{routes}", routes),
+            fill(fig.label, metas),
             num(ours),
             num(base),
             ratio,
@@ -454,6 +589,59 @@ mod tests {
     }
 
     #[test]
+    fn the_low_latency_gateway_is_compared_with_the_default_of_the_others() {
+        let input = "meta\tbusy_poll_us\t50\ndirect\tlat_p50\t10\nours\tlat_p50\t25\n\
+                     nginx\tlat_p50\t30\nlowlat\tlat_p50\t20\nlowlat\tlat_cpu_pct\t98\n\
+                     nginx\tlat_cpu_pct\t40\nlowlat\tidle_cpu_pct\t0.1\n";
+        let table = render(input);
+        assert!(
+            table.contains("| low-latency mode (busy_poll_us 50): added p50 vs direct (µs) | – | 10.0 | 20.0 | – | – | 0.50 | – | ≤0.7× nginx | yes |"),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "| low-latency mode: proxy CPU-% during the latency test | – | 98.0 | 40.0 |"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("| low-latency mode: proxy CPU-% with no traffic | – | 0.10 | – |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| added p50 vs direct (µs) | – | 15.0 | 20.0 |"),
+            "the default row stays ours: {table}"
+        );
+    }
+
+    #[test]
+    fn concurrency_rows_name_their_counts_and_check_the_targets() {
+        let input = "meta\tflows\t1000\nmeta\tidle_conns\t9900\nmeta\tidle_secs\t30\n\
+                     ours\tflows_p99\t800\nnginx\tflows_p99\t1000\n\
+                     ours\tidle_rss_mb\t60\nnginx\tidle_rss_mb\t50\n";
+        let table = render(input);
+        assert!(
+            table.contains("| 1,000 flows: per-message latency p99 (µs, round trip) | – | 800 | 1000 | – | – | 0.80 | – | ≤0.9× nginx | yes |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| proxy RSS holding 9,900 idle connections (MiB) | – | 60.0 | 50.0 | – | – | 1.20 | – | ≤ nginx | **no** |"),
+            "{table}"
+        );
+        assert!(
+            render("ours\tidle_cpu_ms\t5\n").contains("over N s holding them idle"),
+            "a missing count reads N"
+        );
+    }
+
+    #[test]
+    fn added_latency_is_relative_to_direct() {
+        let input = "direct\tlat_p50\t10\nours\tlat_p50\t25\nnginx\tlat_p50\t30\n";
+        let table = render(input);
+        assert!(table.contains("| added p50 vs direct (µs) | – | 15.0 | 20.0 | – | – | 0.75 | – | ≤0.8× nginx | yes |"), "{table}");
+    }
+
+    #[test]
     fn tls_rows_have_ratios_and_their_targets() {
         let input = "ours\ttls_cpu_ec\t300\nnginx\ttls_cpu_ec\t600\nhaproxy\ttls_cpu_ec\t400\n\
                      ours\ttls_cpu_gb\t800\nnginx\ttls_cpu_gb\t1000\n\
@@ -480,12 +668,5 @@ mod tests {
             !table.contains("RSA 2048"),
             "rows without figures are left out: {table}"
         );
-    }
-
-    #[test]
-    fn added_latency_is_relative_to_direct() {
-        let input = "direct\tlat_p50\t10\nours\tlat_p50\t25\nnginx\tlat_p50\t30\n";
-        let table = render(input);
-        assert!(table.contains("| added p50 vs direct (µs) | – | 15.0 | 20.0 | – | – | 0.75 | – | ≤0.8× nginx | yes |"), "{table}");
     }
 }

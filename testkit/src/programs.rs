@@ -3,6 +3,7 @@
 //! workspace binaries are found in the target dir next to the test executable.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 const SEARCH_DIRS: [&str; 4] = ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"];
 
@@ -108,4 +109,24 @@ pub fn apisixctl_bin() -> anyhow::Result<PathBuf> {
 /// The `etcd` server binary (package `etcd-server`).
 pub fn etcd_bin() -> anyhow::Result<PathBuf> {
     require(&["etcd"], "etcd-server")
+}
+
+/// A process's user + system CPU time so far (`/proc/<pid>/stat`).
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("process stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat has a comm field")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    let hz: u64 = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100);
+    Duration::from_millis(ticks * 1000 / hz)
 }

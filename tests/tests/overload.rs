@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use e2e::backends::TcpBackend;
 use e2e::client;
 use e2e::gateway::{Gateway, GatewayConfig};
+use e2e::tools::cpu_time;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -26,26 +27,6 @@ async fn sessions(gw: &Gateway) -> Value {
         .await
         .expect("status is JSON");
     status["sessions"].clone()
-}
-
-/// The gateway's user + system CPU time so far.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("gateway stat");
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .expect("stat has a comm field")
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 =
-        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-    let hz: u64 = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100);
-    Duration::from_millis(ticks * 1000 / hz)
 }
 
 /// Reads exactly `n` bytes within `wait`; `None` when nothing came in time.

@@ -192,6 +192,29 @@ fn data_plane(r: &mut Reader<'_>) -> DataPlaneSettings {
             RuntimeLayout::MultiThread
         },
         live_stats: live_stats && env("APISIX_GATEWAY_NO_LIVE_STATS").as_deref() != Some("1"),
+        busy_poll: busy_poll(r),
+    }
+}
+
+/// The longest `apisix.stream_proxy.busy_poll_us` accepted: 10 ms of spinning per burst of
+/// activity is already far past any latency gain.
+pub const MAX_BUSY_POLL_US: u64 = 10_000;
+
+/// `apisix.stream_proxy.busy_poll_us` (ours): whole microseconds from 0 (off, the default) to
+/// [`MAX_BUSY_POLL_US`].
+fn busy_poll(r: &mut Reader<'_>) -> Option<Duration> {
+    let path = "apisix.stream_proxy.busy_poll_us";
+    let value = r.value(path)?;
+    match value.as_u64().filter(|us| *us <= MAX_BUSY_POLL_US) {
+        Some(0) => None,
+        Some(us) => Some(Duration::from_micros(us)),
+        None => {
+            r.error(format!(
+                "{path}: expected an integer from 0 (off) to {MAX_BUSY_POLL_US} (microseconds), got {}",
+                describe(value)
+            ));
+            None
+        }
     }
 }
 

@@ -315,6 +315,9 @@ pub struct DataPlaneSettings {
     /// `live_stats: true|false` (`APISIX_GATEWAY_NO_LIVE_STATS=1` turns it off): route stats,
     /// Prometheus counters, the access log and syslog.
     pub live_stats: bool,
+    /// `apisix.stream_proxy.busy_poll_us` (ours, the opt-in low-latency mode): after relay
+    /// activity the workers poll for readiness instead of sleeping, for this long; `None` = off.
+    pub busy_poll: Option<Duration>,
 }
 
 impl Default for DataPlaneSettings {
@@ -323,6 +326,7 @@ impl Default for DataPlaneSettings {
             relay: RelayEngine::Splice,
             runtime: RuntimeLayout::MultiThread,
             live_stats: true,
+            busy_poll: None,
         }
     }
 }

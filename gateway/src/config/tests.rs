@@ -457,12 +457,42 @@ fn data_plane_settings_are_read_once_with_their_defaults() {
             relay: RelayEngine::Copy,
             runtime: RuntimeLayout::PerCore,
             live_stats: false,
+            busy_poll: None,
         }
     );
     assert_eq!(
         errors("apisix:\n  data_plane:\n    relay: zerocopy\n"),
         ["apisix.data_plane.relay: invalid value \"zerocopy\", expected one of: splice, copy"]
     );
+}
+
+#[test]
+fn busy_poll_is_off_by_default_and_takes_whole_microseconds_up_to_the_bound() {
+    assert_eq!(ok("").data_plane.busy_poll, None);
+    let key = |v: &str| format!("apisix:\n  stream_proxy:\n    busy_poll_us: {v}\n");
+    assert_eq!(ok(&key("0")).data_plane.busy_poll, None);
+    assert_eq!(
+        ok(&key("50")).data_plane.busy_poll,
+        Some(Duration::from_micros(50))
+    );
+    assert_eq!(
+        ok(&key("10000")).data_plane.busy_poll,
+        Some(Duration::from_micros(10_000))
+    );
+    for (bad, shown) in [
+        ("-1", "-1"),
+        ("2.5", "2.5"),
+        ("fast", "\"fast\""),
+        ("10001", "10001"),
+    ] {
+        assert_eq!(
+            errors(&key(bad)),
+            [format!(
+                "apisix.stream_proxy.busy_poll_us: expected an integer from 0 (off) to 10000 (microseconds), got {shown}"
+            )],
+            "{bad}"
+        );
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! record to the [`SessionPipeline`] when it ends.
 
 pub mod admission;
+pub mod busy_poll;
 pub mod connect;
 pub mod datagram;
 pub mod listener;
@@ -44,6 +45,8 @@ pub struct ProxyContext {
     pub relay: relay::RelayEngine,
     /// Session slots per worker (`nginx_config.event.worker_connections`).
     pub admission: Arc<admission::Admission>,
+    /// The low-latency mode (`apisix.stream_proxy.busy_poll_us`), when on.
+    pub busy_poll: Option<busy_poll::BusyPoll>,
 }
 
 impl ProxyContext {
@@ -57,6 +60,7 @@ impl ProxyContext {
             tls: Arc::new(crate::proxy::tls::TlsContext::default()),
             relay: relay::RelayEngine::default(),
             admission: Arc::default(),
+            busy_poll: None,
         }
     }
 

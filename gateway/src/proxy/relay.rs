@@ -38,6 +38,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::proxy::busy_poll::BusyPoll;
 use crate::session::RelayEnd;
 
 use self::copy::CopyPump;
@@ -107,6 +108,8 @@ pub(crate) fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
 pub(crate) struct Meter<'c> {
     last: Instant,
     counter: &'c dyn ByteCounter,
+    /// The low-latency mode, when on: told of every read and write.
+    pub(crate) busy: Option<&'c BusyPoll>,
     /// The other direction has finished (its EOF passed on): when this one finishes too, the
     /// relay ends.
     pub(crate) peer_done: bool,
@@ -116,6 +119,9 @@ impl Meter<'_> {
     /// Something was read (or an EOF seen) now.
     pub(crate) fn touch(&mut self) {
         self.last = Instant::now();
+        if let Some(busy) = self.busy {
+            busy.touch(self.last);
+        }
     }
 
     /// `n` bytes were written out in direction `dir`.
@@ -141,18 +147,45 @@ pub(crate) trait Pump {
 /// Chunks one pump moves per poll before it yields to the rest of the relay and the runtime.
 pub(crate) const CHUNKS_PER_POLL: usize = 16;
 
+/// What a relay reports to and how long it may stay idle, shared by every engine.
+#[derive(Clone, Copy)]
+pub struct RelayTerms<'a> {
+    /// No read or write in either direction for this long ends the relay.
+    pub idle: Duration,
+    /// The connection's live counters.
+    pub counter: &'a dyn ByteCounter,
+    /// The low-latency mode (`apisix.stream_proxy.busy_poll_us`), when on.
+    pub busy: Option<&'a BusyPoll>,
+}
+
+impl<'a> RelayTerms<'a> {
+    /// `idle` and `counter`, the low-latency mode off.
+    pub fn new(idle: Duration, counter: &'a dyn ByteCounter) -> Self {
+        RelayTerms {
+            idle,
+            counter,
+            busy: None,
+        }
+    }
+}
+
 /// Runs both pumps against the idle timer and the kill signal.
 async fn drive<P: Pump, Q: Pump, K: Future<Output = ()>>(
     mut up: P,
     mut down: Q,
-    idle: Duration,
-    counter: &dyn ByteCounter,
+    terms: RelayTerms<'_>,
     killed: K,
 ) -> RelayOutcome {
+    let RelayTerms {
+        idle,
+        counter,
+        busy,
+    } = terms;
     let mut killed = pin!(killed);
     let mut meter = Meter {
         last: Instant::now(),
         counter,
+        busy,
         peer_done: false,
     };
     let mut timer = pin!(tokio::time::sleep(idle));
@@ -213,8 +246,7 @@ fn step<P: Pump>(
 pub async fn relay<C, U>(
     client: C,
     upstream: U,
-    idle: Duration,
-    counter: &dyn ByteCounter,
+    terms: RelayTerms<'_>,
     killed: impl std::future::Future<Output = ()>,
 ) -> RelayOutcome
 where
@@ -226,8 +258,7 @@ where
     relay_halves(
         (client_read, client_write),
         (upstream_read, upstream_write),
-        idle,
-        counter,
+        terms,
         killed,
     )
     .await
@@ -238,8 +269,7 @@ pub fn relay_tcp<'a>(
     mode: RelayEngine,
     client: &'a mut TcpStream,
     upstream: &'a mut TcpStream,
-    idle: Duration,
-    counter: &'a dyn ByteCounter,
+    terms: RelayTerms<'a>,
     killed: impl Future<Output = ()> + 'a,
 ) -> impl Future<Output = RelayOutcome> + 'a {
     let (up, down) = match mode {
@@ -259,7 +289,7 @@ pub fn relay_tcp<'a>(
             )
         }
     };
-    drive(up, down, idle, counter, killed)
+    drive(up, down, terms, killed)
 }
 
 /// Either engine over borrowed TCP streams.
@@ -288,8 +318,7 @@ impl Pump for TcpPump<'_> {
 pub async fn relay_halves<CR, CW, UR, UW>(
     (client_read, client_write): (CR, CW),
     (upstream_read, upstream_write): (UR, UW),
-    idle: Duration,
-    counter: &dyn ByteCounter,
+    terms: RelayTerms<'_>,
     killed: impl std::future::Future<Output = ()>,
 ) -> RelayOutcome
 where
@@ -301,8 +330,7 @@ where
     drive(
         CopyPump::new(client_read, upstream_write, Dir::Up),
         CopyPump::new(upstream_read, client_write, Dir::Down),
-        idle,
-        counter,
+        terms,
         killed,
     )
     .await

@@ -28,6 +28,7 @@ pub use crate::proxy::connect::format_node;
 use crate::proxy::connect::{connect_tcp, connect_with_retries};
 use crate::proxy::recorder::SessionRecorder;
 use crate::proxy::registry::{FrontInfo, RoutedConnection};
+use crate::proxy::relay::RelayTerms;
 use crate::proxy::source::UpstreamNodes;
 use crate::proxy::tls::front::accept_front;
 use crate::proxy::tls::stream::relay_streams;
@@ -232,8 +233,10 @@ pub async fn serve_connection(
         ctx.relay,
         client,
         server,
-        upstream.idle_timeout(),
-        handle.as_ref(),
+        RelayTerms {
+            busy: ctx.busy_poll.as_ref(),
+            ..RelayTerms::new(upstream.idle_timeout(), handle.as_ref())
+        },
         handle.killed(),
     )
     .await;

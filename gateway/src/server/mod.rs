@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, LogSettings};
 use crate::proxy::admission::Admission;
+use crate::proxy::busy_poll::BusyPoll;
 use crate::proxy::listener::{ListenError, ListenerSet, ReconcileReport};
 use crate::proxy::registry::ConnectionRegistry;
 use crate::proxy::source::SnapshotRoutes;
@@ -152,6 +153,10 @@ impl Server {
                 sessions,
                 relay: config.data_plane.relay,
                 admission: Arc::new(admission_for(&config, &workers)),
+                busy_poll: config
+                    .data_plane
+                    .busy_poll
+                    .map(|window| BusyPoll::start(window, &workers, config.workers.processes)),
                 ..ProxyContext::new(Arc::new(SnapshotRoutes::new(snapshot.clone())))
             }
             .with_tls(tls),

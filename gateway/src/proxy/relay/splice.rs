@@ -365,6 +365,7 @@ mod tests {
         let mut meter = Meter {
             last: tokio::time::Instant::now(),
             counter: &NoCount,
+            busy: None,
             peer_done: false,
         };
         let pumped = std::future::poll_fn(|cx| pump.poll_pump(cx, &mut meter));

@@ -62,8 +62,7 @@ async fn start(mode: RelayEngine, idle: Duration) -> Harness {
             mode,
             &mut client_side,
             &mut upstream_side,
-            idle,
-            c.as_ref(),
+            RelayTerms::new(idle, c.as_ref()),
             k.notified(),
         )
         .await
@@ -341,7 +340,8 @@ async fn relay_futures_hold_no_inline_data_buffer() {
     let (mut b, _b2) = tcp_pair().await;
     let counts = Counts::default();
     for mode in MODES {
-        let fut = relay_tcp(mode, &mut a, &mut b, WAIT, &counts, std::future::pending());
+        let terms = RelayTerms::new(WAIT, &counts);
+        let fut = relay_tcp(mode, &mut a, &mut b, terms, std::future::pending());
         let size = std::mem::size_of_val(&fut);
         assert!(size < 1024, "{mode:?}: relay future is {size} bytes");
         drop(fut);
@@ -356,8 +356,7 @@ async fn generic_relay_propagates_half_close_and_counts_bytes() {
         relay(
             client,
             upstream,
-            Duration::from_secs(30),
-            &Counts::default(),
+            RelayTerms::new(Duration::from_secs(30), &Counts::default()),
             std::future::pending(),
         )
         .await
@@ -384,8 +383,7 @@ async fn idle_generic_relay_times_out() {
     let outcome = relay(
         client,
         upstream,
-        Duration::from_secs(3),
-        &Counts::default(),
+        RelayTerms::new(Duration::from_secs(3), &Counts::default()),
         std::future::pending(),
     )
     .await;

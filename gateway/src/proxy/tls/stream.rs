@@ -5,12 +5,11 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::proxy::relay::{relay, relay_tcp, ByteCounter, RelayEngine, RelayOutcome};
+use crate::proxy::relay::{relay, relay_tcp, RelayEngine, RelayOutcome, RelayTerms};
 
 /// The client side of a connection.
 #[derive(Debug)]
@@ -87,14 +86,13 @@ pub async fn relay_streams(
     engine: RelayEngine,
     client: ClientStream,
     upstream: UpstreamStream,
-    idle: Duration,
-    counter: &dyn ByteCounter,
+    terms: RelayTerms<'_>,
     killed: impl std::future::Future<Output = ()>,
 ) -> RelayOutcome {
     match (client, upstream) {
         (ClientStream::Plain(mut c), UpstreamStream::Plain(mut u)) => {
-            relay_tcp(engine, &mut c, &mut u, idle, counter, killed).await
+            relay_tcp(engine, &mut c, &mut u, terms, killed).await
         }
-        (c, u) => relay(c, u, idle, counter, killed).await,
+        (c, u) => relay(c, u, terms, killed).await,
     }
 }
