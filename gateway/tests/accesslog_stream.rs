@@ -56,7 +56,7 @@ async fn udp_sessions_are_logged_when_they_end() {
     let mut body = route_to(node, json!({}));
     body["upstream"]["timeout"] = json!({"connect": 1, "send": 0.2, "read": 0.2});
     let h = Harness::start(vec![("u", body)], |c| {
-        c.stream_log.access_log_format =
+        c.stream.log.access_log_format =
             "$protocol $status $bytes_sent $bytes_received $route_id".into();
     })
     .await;
@@ -76,7 +76,7 @@ async fn udp_sessions_are_logged_when_they_end() {
 async fn reopen_after_rotation_writes_to_a_new_file() {
     let echo = tcp_echo().await;
     let h = Harness::start(vec![("1", route_to(echo, json!({})))], |c| {
-        c.stream_log.access_log_format = "$route_id $bytes_received".into();
+        c.stream.log.access_log_format = "$route_id $bytes_received".into();
     })
     .await;
     echo_session("127.0.0.1", h.tcp, b"one").await;
@@ -101,10 +101,10 @@ async fn reopen_after_rotation_writes_to_a_new_file() {
 async fn json_escape_makes_json_lines() {
     let echo = tcp_echo().await;
     let h = Harness::start(vec![("r\"1", route_to(echo, json!({})))], |c| {
-        c.stream_log.access_log_format =
+        c.stream.log.access_log_format =
             r#"{"route":"$route_id","status":$status,"client":"$remote_addr","t":"$time_iso8601"}"#
                 .into();
-        c.stream_log.access_log_format_escape = "json".into();
+        c.stream.log.access_log_format_escape = "json".into();
     })
     .await;
     echo_session("127.0.0.1", h.tcp, b"x").await;

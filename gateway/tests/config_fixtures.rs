@@ -88,9 +88,10 @@ fn addr(s: &str) -> SocketAddr {
 fn full_fixture_sets_every_section() {
     let c = valid("full.yaml");
     assert_eq!(c.proxy_mode, ProxyMode::HttpAndStream);
-    assert_eq!(c.stream_tcp.len(), 8);
+    assert_eq!(c.stream.tcp.len(), 8);
     let tls = c
-        .stream_tcp
+        .stream
+        .tcp
         .iter()
         .find(|l| l.addr.port() == 9443)
         .expect("tls listener");
@@ -101,7 +102,8 @@ fn full_fixture_sets_every_section() {
         "global default applies"
     );
     let passthrough = c
-        .stream_tcp
+        .stream
+        .tcp
         .iter()
         .find(|l| l.addr.port() == 8443)
         .expect("sni listener");
@@ -111,7 +113,7 @@ fn full_fixture_sets_every_section() {
         Some(ProxyProtocolVersion::V2)
     );
     assert_eq!(
-        c.stream_udp,
+        c.stream.udp,
         [
             addr("0.0.0.0:9200"),
             addr("127.0.0.1:9201"),
@@ -167,17 +169,17 @@ fn full_fixture_sets_every_section() {
         ("/metrics", "gw_")
     );
     assert_eq!(
-        c.stream_plugins,
+        c.stream.plugins,
         ["ip-restriction", "limit-conn", "prometheus"]
     );
-    assert_eq!(c.xrpc_protocols, ["redis"]);
-    assert!(c.stream_log.enable_access_log);
+    assert_eq!(c.stream.xrpc_protocols, ["redis"]);
+    assert!(c.stream.log.enable_access_log);
     assert_eq!(
-        c.stream_log.access_log,
+        c.stream.log.access_log,
         PathBuf::from("/var/log/gw/stream.log")
     );
-    assert_eq!(c.stream_log.access_log_format_escape, "json");
-    assert_eq!(c.stream_log.real_ip_from.len(), 2);
+    assert_eq!(c.stream.log.access_log_format_escape, "json");
+    assert_eq!(c.stream.log.real_ip_from.len(), 2);
 }
 
 #[test]
@@ -216,9 +218,9 @@ fn shipped_config_yaml_is_the_make_run_setup_without_warnings() {
         config::load(&file, None).unwrap_or_else(|e| panic!("conf/config.yaml:\n{e}"));
     assert_eq!(warnings, Vec::<String>::new());
     assert_eq!(c.proxy_mode, ProxyMode::HttpAndStream);
-    let tcp: Vec<SocketAddr> = c.stream_tcp.iter().map(|l| l.addr).collect();
+    let tcp: Vec<SocketAddr> = c.stream.tcp.iter().map(|l| l.addr).collect();
     assert_eq!(tcp, [addr("0.0.0.0:9100")]);
-    assert_eq!(c.stream_udp, [addr("0.0.0.0:9200")]);
+    assert_eq!(c.stream.udp, [addr("0.0.0.0:9200")]);
     assert_eq!(c.admin.listen, addr("127.0.0.1:9180"));
     assert_eq!(c.admin.keys.len(), 1);
     assert_eq!(

@@ -245,7 +245,7 @@ async fn match_warns_when_a_port_can_never_carry_an_sni() {
         .expect("free port")
         .port();
     let h = Harness::start(routes, |c| {
-        c.stream_tcp[0].addr = SocketAddr::from(([127, 0, 0, 1], port));
+        c.stream.tcp[0].addr = SocketAddr::from(([127, 0, 0, 1], port));
     })
     .await;
     let (status, body) = h

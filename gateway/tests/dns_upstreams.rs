@@ -34,20 +34,20 @@ fn config(prefix: &Path, dns: &DnsServer) -> Config {
     let local = |port| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     let mut config = Config::defaults(prefix);
     config.proxy_mode = ProxyMode::Stream;
-    config.stream_tcp = vec![TcpListen {
+    config.stream.tcp = vec![TcpListen {
         addr: local(0),
         tls: false,
         sni_preread: false,
         proxy_protocol: false,
         proxy_protocol_to_upstream: None,
     }];
-    config.stream_udp = Vec::new();
+    config.stream.udp = Vec::new();
     config.admin.enabled = false;
     config.deployment.role = Role::Traditional;
     config.deployment.config_provider = ConfigProvider::Yaml;
     config.control.listen = local(free_port());
     config.prometheus.export_addr = local(free_port());
-    config.stream_plugins = Vec::new();
+    config.stream.plugins = Vec::new();
     config.dns.servers = vec![dns.addr];
     config.dns.query_timeout = Duration::from_millis(300);
     config

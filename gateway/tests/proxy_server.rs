@@ -16,12 +16,12 @@ use tokio::net::TcpStream;
 fn config(prefix: &Path) -> Config {
     let mut config = Config::defaults(prefix);
     config.proxy_mode = ProxyMode::Stream;
-    config.stream_tcp = vec![tcp_entry("127.0.0.1:0")];
-    config.stream_udp = vec!["127.0.0.1:0".parse().expect("addr")];
+    config.stream.tcp = vec![tcp_entry("127.0.0.1:0")];
+    config.stream.udp = vec!["127.0.0.1:0".parse().expect("addr")];
     config.admin.enabled = false;
     config.control.enabled = false;
     config.prometheus.enable_export_server = false;
-    config.stream_plugins = vec![];
+    config.stream.plugins = vec![];
     config.graceful_shutdown_timeout = Duration::from_secs(5);
     config
 }
@@ -80,8 +80,8 @@ async fn a_port_taken_without_reuseport_stops_start_up_with_the_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind blocker");
     let addr = taken.local_addr().expect("addr");
     let mut cfg = config(prefix.path());
-    cfg.stream_tcp = vec![tcp_entry(&addr.to_string())];
-    cfg.stream_udp = vec![];
+    cfg.stream.tcp = vec![tcp_entry(&addr.to_string())];
+    cfg.stream.udp = vec![];
     let err = Server::start(cfg).await.expect_err("port in use");
     assert!(
         err.to_string()

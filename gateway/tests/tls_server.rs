@@ -16,8 +16,8 @@ async fn stored_ssl_object_serves_tls_on_a_started_server() {
     let mut config = Config::defaults(prefix.path());
     config.proxy_mode = ProxyMode::Stream;
     config.admin.enabled = false;
-    config.stream_tcp = vec![tls_listen()];
-    config.stream_udp = vec![];
+    config.stream.tcp = vec![tls_listen()];
+    config.stream.udp = vec![];
     // Port 0 everywhere: never the defaults a running gateway may hold.
     config.control.enabled = false;
     config.prometheus.enable_export_server = false;

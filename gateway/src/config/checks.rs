@@ -28,7 +28,7 @@ pub fn run(r: &mut Reader<'_>, config: &mut Config) {
         config.admin.enabled = false;
         config.control.enabled = false;
     }
-    if config.stream_plugins.iter().any(|p| p == "prometheus")
+    if config.stream.plugins.iter().any(|p| p == "prometheus")
         && !config.prometheus.enable_export_server
     {
         r.error("L4 prometheus metric should be exposed via export server");
@@ -50,7 +50,7 @@ fn roles(r: &mut Reader<'_>, config: &mut Config) {
             }
             config.admin.enabled = true;
             if config.proxy_mode.stream_enabled()
-                && !(config.stream_tcp.is_empty() && config.stream_udp.is_empty())
+                && !(config.stream.tcp.is_empty() && config.stream.udp.is_empty())
             {
                 r.error(
                     "apisix.stream_proxy: a control_plane does not proxy traffic; remove the \
@@ -111,7 +111,7 @@ fn ports(r: &mut Reader<'_>, config: &Config) {
     if config.prometheus.enable_export_server {
         claim(r, server("prometheus port", config.prometheus.export_addr));
     }
-    for listen in &config.stream_tcp {
+    for listen in &config.stream.tcp {
         claim(
             r,
             Claim {
@@ -122,7 +122,7 @@ fn ports(r: &mut Reader<'_>, config: &Config) {
             },
         );
     }
-    for addr in &config.stream_udp {
+    for addr in &config.stream.udp {
         claim(
             r,
             Claim {

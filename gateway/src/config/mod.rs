@@ -271,6 +271,18 @@ pub struct Deployment {
     pub data_dir: PathBuf,
 }
 
+/// The stream side: the `apisix.stream_proxy` listeners, `stream_plugins`, `xrpc.protocols`
+/// and `nginx_config.stream`'s logging and trust settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamConfig {
+    pub tcp: Vec<TcpListen>,
+    pub udp: Vec<SocketAddr>,
+    /// The enabled stream plugins, by name.
+    pub plugins: Vec<String>,
+    pub xrpc_protocols: Vec<String>,
+    pub log: StreamLogConfig,
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -279,16 +291,12 @@ pub struct Config {
     /// The config file this was read from.
     pub path: PathBuf,
     pub proxy_mode: ProxyMode,
-    pub stream_tcp: Vec<TcpListen>,
-    pub stream_udp: Vec<SocketAddr>,
     pub admin: AdminConfig,
     pub control: ControlConfig,
     pub deployment: Deployment,
     pub etcd: EtcdConfig,
     pub prometheus: PrometheusConfig,
-    pub stream_plugins: Vec<String>,
-    pub xrpc_protocols: Vec<String>,
-    pub stream_log: StreamLogConfig,
+    pub stream: StreamConfig,
     pub ssl: SslConfig,
     pub graceful_shutdown_timeout: Duration,
     pub workers: WorkerLimits,
@@ -452,13 +460,16 @@ impl Config {
 
     /// The validation context for stored objects: the enabled plugins and protocols.
     pub fn check_context(&self) -> model::CheckContext {
-        model::CheckContext::new(self.stream_plugins.clone(), self.xrpc_protocols.clone())
+        model::CheckContext::new(
+            self.stream.plugins.clone(),
+            self.stream.xrpc_protocols.clone(),
+        )
     }
 
     /// The stream listeners asked for (none unless `proxy_mode` enables stream).
     pub fn stream_listens(&self) -> (&[TcpListen], &[std::net::SocketAddr]) {
         if self.proxy_mode.stream_enabled() {
-            (&self.stream_tcp, &self.stream_udp)
+            (&self.stream.tcp, &self.stream.udp)
         } else {
             (&[], &[])
         }

@@ -31,7 +31,7 @@ fn stream(tcp: &str) -> String {
 fn empty_file_gives_apisix_defaults_with_our_loopback_admin() {
     let c = ok("");
     assert_eq!(c.proxy_mode, ProxyMode::Http);
-    assert!(c.stream_tcp.is_empty() && c.stream_udp.is_empty());
+    assert!(c.stream.tcp.is_empty() && c.stream.udp.is_empty());
     assert!(c.admin.enabled && c.control.enabled);
     assert_eq!(c.control.listen, addr("127.0.0.1:9090"));
     assert_eq!(c.admin.listen, addr("127.0.0.1:9180"));
@@ -63,15 +63,15 @@ fn empty_file_gives_apisix_defaults_with_our_loopback_admin() {
     assert_eq!(c.prometheus.export_uri, "/apisix/prometheus/metrics");
     assert_eq!(c.prometheus.metric_prefix, "apisix_");
     assert!(c.prometheus.enable_export_server);
-    assert_eq!(c.stream_plugins, DEFAULT_STREAM_PLUGINS);
-    assert!(c.xrpc_protocols.is_empty());
-    assert!(!c.stream_log.enable_access_log);
+    assert_eq!(c.stream.plugins, DEFAULT_STREAM_PLUGINS);
+    assert!(c.stream.xrpc_protocols.is_empty());
+    assert!(!c.stream.log.enable_access_log);
     assert_eq!(
-        c.stream_log.access_log,
+        c.stream.log.access_log,
         PathBuf::from("/gw/logs/access_stream.log")
     );
-    assert_eq!(c.stream_log.access_log_format, DEFAULT_ACCESS_LOG_FORMAT);
-    assert_eq!(c.stream_log.access_log_format_escape, "default");
+    assert_eq!(c.stream.log.access_log_format, DEFAULT_ACCESS_LOG_FORMAT);
+    assert_eq!(c.stream.log.access_log_format_escape, "default");
     assert_eq!(c.graceful_shutdown_timeout, Duration::from_secs(30));
     assert_eq!((c.ssl.fallback_sni, c.dns.max_ttl), (None, None));
     assert!(c.dns.servers.is_empty());
@@ -94,7 +94,7 @@ fn tcp_entries_in_every_form_expand_to_listeners() {
             {addr: 9108, tls: true}, {addr: "9109", sni_preread: true, proxy_protocol: true},
             {addr: 9110, proxy_protocol_to_upstream: v2}, {addr: 9111, proxy_protocol_to_upstream: true}]"#,
     ));
-    let addrs: Vec<String> = c.stream_tcp.iter().map(|l| l.addr.to_string()).collect();
+    let addrs: Vec<String> = c.stream.tcp.iter().map(|l| l.addr.to_string()).collect();
     assert_eq!(
         addrs,
         [
@@ -113,7 +113,8 @@ fn tcp_entries_in_every_form_expand_to_listeners() {
         ]
     );
     let by_port = |p: u16| {
-        c.stream_tcp
+        c.stream
+            .tcp
             .iter()
             .find(|l| l.addr.port() == p)
             .expect("listener")
@@ -138,20 +139,20 @@ fn global_proxy_protocol_is_the_per_port_default() {
         stream("[9100, {addr: 9101, proxy_protocol: false, proxy_protocol_to_upstream: false}]")
     );
     let c = ok(&text);
-    assert!(c.stream_tcp[0].proxy_protocol);
+    assert!(c.stream.tcp[0].proxy_protocol);
     assert_eq!(
-        c.stream_tcp[0].proxy_protocol_to_upstream,
+        c.stream.tcp[0].proxy_protocol_to_upstream,
         Some(ProxyProtocolVersion::V1)
     );
-    assert!(!c.stream_tcp[1].proxy_protocol);
-    assert_eq!(c.stream_tcp[1].proxy_protocol_to_upstream, None);
+    assert!(!c.stream.tcp[1].proxy_protocol);
+    assert_eq!(c.stream.tcp[1].proxy_protocol_to_upstream, None);
 }
 
 #[test]
 fn udp_entries_accept_ports_addresses_and_ranges() {
     let c = ok("apisix:\n  proxy_mode: stream\n  stream_proxy:\n    udp: [9200, \"127.0.0.1:9201\", \"9300-9301\"]\n");
     assert_eq!(
-        c.stream_udp,
+        c.stream.udp,
         [
             addr("0.0.0.0:9200"),
             addr("127.0.0.1:9201"),
@@ -225,7 +226,7 @@ fn listen_forms_nginx_would_judge_are_rejected_with_the_key_path() {
 #[test]
 fn localhost_listen_means_loopback() {
     assert_eq!(
-        ok(&stream("[\"localhost:9100\"]")).stream_tcp[0].addr,
+        ok(&stream("[\"localhost:9100\"]")).stream.tcp[0].addr,
         addr("127.0.0.1:9100")
     );
 }
@@ -233,7 +234,7 @@ fn localhost_listen_means_loopback() {
 #[test]
 fn stream_proxy_is_ignored_with_a_warning_in_http_mode() {
     let (c, warnings) = parse("apisix:\n  stream_proxy:\n    tcp: [70000]\n").expect("loads");
-    assert!(c.stream_tcp.is_empty());
+    assert!(c.stream.tcp.is_empty());
     assert_eq!(warnings.len(), 1);
     assert!(
         warnings[0].starts_with("apisix.stream_proxy: ignored because apisix.proxy_mode is http")

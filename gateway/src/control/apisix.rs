@@ -23,7 +23,7 @@ pub(super) fn schema(ctx: &ControlContext) -> Reply {
         &json!({
             "main": model::schema::main_schemas(),
             "plugins": {},
-            "stream_plugins": model::plugins::schema_listing(&ctx.config.stream_plugins),
+            "stream_plugins": model::plugins::schema_listing(&ctx.config.stream.plugins),
         }),
     )
 }

@@ -152,11 +152,12 @@ fn configured_listen(
 ) -> Option<SocketAddr> {
     match transport {
         Transport::Tcp => config
-            .stream_tcp
+            .stream
+            .tcp
             .iter()
             .map(|l| l.addr)
             .find(|a| a.port() == port),
-        Transport::Udp => config.stream_udp.iter().copied().find(|a| a.port() == port),
+        Transport::Udp => config.stream.udp.iter().copied().find(|a| a.port() == port),
     }
 }
 
@@ -237,7 +238,8 @@ pub(super) fn explain(ctx: &ControlContext, args: &QueryArgs) -> Reply {
     if transport == Transport::Tcp {
         let tcp_listen = ctx
             .config
-            .stream_tcp
+            .stream
+            .tcp
             .iter()
             .find(|l| l.addr.port() == server_port);
         warnings.extend(sni_warnings_for_port(

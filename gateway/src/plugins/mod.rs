@@ -7,7 +7,7 @@
 //! ([`ip_restriction`], [`limit_conn`], [`mqtt`], [`traffic_split`] in preread; [`syslog`] in
 //! the log phase), listed by name in [`registry`]. [`vars`] holds the stream variables
 //! (`$remote_addr`, ...) and [`expr`] the `vars` expressions of traffic-split. Only plugins
-//! enabled in `config.stream_plugins` are compiled, and a conf with `_meta.disable: true` is
+//! enabled in `config.stream.plugins` are compiled, and a conf with `_meta.disable: true` is
 //! skipped. What plugins keep across snapshots (limit-conn counters, syslog senders) is the
 //! [`PluginState`], carried from one snapshot to the next. `docs/plugins.md` shows how to add
 //! one.

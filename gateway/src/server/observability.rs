@@ -27,7 +27,7 @@ pub fn restart_needed(old: &Config, new: &Config) -> bool {
     old.control.enabled != new.control.enabled
         || old.control.listen != new.control.listen
         || old.prometheus != new.prometheus
-        || old.stream_log != new.stream_log
+        || old.stream.log != new.stream.log
 }
 
 /// How long stopping waits for each server task.
@@ -57,7 +57,7 @@ pub async fn observer(config: &Config) -> Result<(Arc<SessionPipeline>, ObserveS
     let mut pipeline = SessionPipeline::new()
         .with_sink(Arc::new(PassiveHealth))
         .with_sink(services.stream_metrics.clone());
-    if let Some((sender, task)) = accesslog::start(&config.stream_log, config.log.format)
+    if let Some((sender, task)) = accesslog::start(&config.stream.log, config.log.format)
         .await
         .map_err(|e| format!("failed to open the access log: {e}"))?
     {

@@ -47,8 +47,8 @@ impl TlsSettings {
         ssl.fallback_sni = ssl.fallback_sni.as_deref().and_then(sni::normalize);
         TlsSettings {
             ssl,
-            real_ip_from: config.stream_log.real_ip_from.clone(),
-            sni_listener: config.stream_tcp.iter().any(|l| l.tls || l.sni_preread),
+            real_ip_from: config.stream.log.real_ip_from.clone(),
+            sni_listener: config.stream.tcp.iter().any(|l| l.tls || l.sni_preread),
         }
     }
 }

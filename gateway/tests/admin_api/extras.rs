@@ -35,7 +35,7 @@ async fn plugin_list_gives_enabled_stream_plugins_by_priority() {
 
 #[tokio::test]
 async fn plugin_schema_lookup_errors() {
-    let server = Server::start_with(|c| c.stream_plugins = vec!["limit-conn".into()]).await;
+    let server = Server::start_with(|c| c.stream.plugins = vec!["limit-conn".into()]).await;
     let disabled = server
         .call(
             "GET",

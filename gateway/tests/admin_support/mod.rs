@@ -158,8 +158,8 @@ fn addr(text: &str) -> SocketAddr {
 pub fn test_config(prefix: PathBuf) -> Config {
     let mut config = Config::defaults(&prefix);
     config.proxy_mode = ProxyMode::HttpAndStream;
-    config.stream_tcp = Vec::new();
-    config.stream_udp = Vec::new();
+    config.stream.tcp = Vec::new();
+    config.stream.udp = Vec::new();
     config.admin.key_required = true;
     config.admin.keys = vec![
         AdminKey::for_role("admin", ADMIN_KEY),
@@ -167,7 +167,7 @@ pub fn test_config(prefix: PathBuf) -> Config {
     ];
     config.admin.allow_admin = Some(vec!["127.0.0.0/24".parse().expect("valid cidr")]);
     config.deployment.config_provider = ConfigProvider::Embedded;
-    config.stream_plugins = [
+    config.stream.plugins = [
         "ip-restriction",
         "limit-conn",
         "mqtt-proxy",
@@ -176,7 +176,7 @@ pub fn test_config(prefix: PathBuf) -> Config {
     ]
     .map(String::from)
     .to_vec();
-    config.xrpc_protocols = vec!["redis".into(), "pingpong".into()];
+    config.stream.xrpc_protocols = vec!["redis".into(), "pingpong".into()];
     config.ssl.keyring = Vec::new();
     config.graceful_shutdown_timeout = Duration::from_secs(30);
     config

@@ -162,7 +162,7 @@ pub fn gateway_config(
          etcd:\n    host: [\"{etcd_host}\"]\n    prefix: /apisix\n    timeout: 2\n"
     );
     let mut config = load_config(prefix, &body);
-    for listen in &mut config.stream_tcp {
+    for listen in &mut config.stream.tcp {
         listen.addr = "127.0.0.1:0".parse().expect("addr");
     }
     // Never the default metrics port: other gateways (and parallel tests) may hold it.

@@ -45,14 +45,14 @@ pub fn config(dir: &std::path::Path) -> Config {
     let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let mut config = Config::defaults(dir);
     config.proxy_mode = ProxyMode::Stream;
-    config.stream_tcp = vec![TcpListen {
+    config.stream.tcp = vec![TcpListen {
         addr: any,
         tls: false,
         sni_preread: false,
         proxy_protocol: false,
         proxy_protocol_to_upstream: None,
     }];
-    config.stream_udp = vec![any];
+    config.stream.udp = vec![any];
     config.admin.enabled = false;
     config.control.listen = any;
     config.admin.listen = any;
@@ -62,10 +62,10 @@ pub fn config(dir: &std::path::Path) -> Config {
     ];
     config.admin.allow_admin = None;
     config.prometheus.export_addr = any;
-    config.stream_plugins = vec!["ip-restriction".into(), "prometheus".into()];
-    config.stream_log.enable_access_log = true;
-    config.stream_log.access_log = dir.join("logs/access_stream.log");
-    config.stream_log.access_log_format =
+    config.stream.plugins = vec!["ip-restriction".into(), "prometheus".into()];
+    config.stream.log.enable_access_log = true;
+    config.stream.log.access_log = dir.join("logs/access_stream.log");
+    config.stream.log.access_log_format =
         "$remote_addr $protocol $status $bytes_sent $bytes_received $upstream_addr $route_id"
             .into();
     config.graceful_shutdown_timeout = Duration::from_secs(5);
@@ -111,7 +111,7 @@ impl Harness {
         // `dns_resolver` at a test server); everything else compiles with the defaults.
         let watcher = snapshot::SnapshotWatcher::new(
             "/apisix",
-            model::CheckContext::new(config.stream_plugins.clone(), vec![]),
+            model::CheckContext::new(config.stream.plugins.clone(), vec![]),
         )
         .with_options(snapshot::CompileOptions {
             dns: snapshot::CompileOptions::from_config(&config).dns,
@@ -134,7 +134,7 @@ impl Harness {
         });
         let mut listeners = ListenerSet::new(proxy.clone());
         listeners
-            .reconcile(&config.stream_tcp, &config.stream_udp)
+            .reconcile(&config.stream.tcp, &config.stream.udp)
             .await
             .expect("bind listeners");
         services
@@ -217,7 +217,7 @@ impl Harness {
 
     /// The access log file.
     pub fn access_log(&self) -> PathBuf {
-        self.config.stream_log.access_log.clone()
+        self.config.stream.log.access_log.clone()
     }
 
     /// Waits until no session is live and every finished one has been reported.

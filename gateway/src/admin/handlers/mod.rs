@@ -63,8 +63,8 @@ impl Call<'_> {
     pub async fn check_context(&self, body: Option<&Value>) -> Result<CheckContext, Reply> {
         let config = &self.ctx.config;
         let mut check = CheckContext {
-            stream_plugins: config.stream_plugins.clone(),
-            xrpc_protocols: config.xrpc_protocols.clone(),
+            stream_plugins: config.stream.plugins.clone(),
+            xrpc_protocols: config.stream.xrpc_protocols.clone(),
             ..CheckContext::default()
         };
         let Some(body) = body else {

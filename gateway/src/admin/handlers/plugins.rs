@@ -18,7 +18,8 @@ pub(crate) fn list(ctx: &AdminContext, args: &QueryArgs) -> Reply {
         "stream" => {
             let mut names: Vec<(i64, &str)> = ctx
                 .config
-                .stream_plugins
+                .stream
+                .plugins
                 .iter()
                 .filter_map(|name| {
                     model::plugins::plugin_priority(name).map(|p| (p, name.as_str()))
@@ -41,7 +42,7 @@ pub(crate) fn schema(ctx: &AdminContext, name: Option<&str>, args: &QueryArgs) -
     }
     let enabled = subsystem == "stream"
         && name.is_some_and(|name| {
-            ctx.config.stream_plugins.iter().any(|p| p == name)
+            ctx.config.stream.plugins.iter().any(|p| p == name)
                 && model::plugins::plugin_priority(name).is_some()
         });
     let Some(name) = name.filter(|_| enabled) else {
