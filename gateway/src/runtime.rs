@@ -35,14 +35,6 @@ impl Workers {
     }
 }
 
-/// How many tasks a multi-thread worker runs between looks at the runtime's shared (inject)
-/// queue. A worker's own queue holds 256 tasks; with more connections ready at once (1,000 busy
-/// flows) the rest overflow into the shared queue, and with tokio's adaptive default (up to
-/// every ~60 tasks) those waited while newly woken ones kept refilling the worker's queue:
-/// `gwbench flows` with 1,000 flows gave a p99 of 160 ms against nginx's 35–40 ms. Every 2nd
-/// task: 58 ms, the same messages/s (docs/bench.md, "1,000 active flows").
-const GLOBAL_QUEUE_INTERVAL: u32 = 2;
-
 /// Builds the runtime the server runs on for `layout` with `workers` data-plane workers; in
 /// the per-core layout also starts the worker threads (they live as long as the process) and
 /// returns their handles.
@@ -52,7 +44,6 @@ pub fn build(layout: RuntimeLayout, workers: usize) -> io::Result<(Runtime, Work
         RuntimeLayout::MultiThread => {
             let runtime = Builder::new_multi_thread()
                 .worker_threads(workers)
-                .global_queue_interval(GLOBAL_QUEUE_INTERVAL)
                 .enable_all()
                 .build()?;
             Ok((runtime, Workers::default()))
