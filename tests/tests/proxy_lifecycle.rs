@@ -144,3 +144,19 @@ async fn sigterm_drains_a_live_connection_then_exits_0() {
         .expect("exit after the drain");
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }
+
+#[tokio::test]
+async fn reload_warns_that_worker_settings_wait_for_a_restart() {
+    let mut config = e2e::gateway::GatewayConfig::with_listeners(1, 0);
+    config.worker_processes = Some(1);
+    let mut gw = Gateway::start(config).await.expect("start gateway");
+    let warning = "worker_processes, worker_connections or worker_rlimit_nofile changed";
+    assert!(!gw.log().contains(warning), "{}", gw.log_tail(20));
+    gw.config.worker_processes = Some(2);
+    gw.write_config().expect("rewrite config.yaml");
+    gw.sighup().expect("SIGHUP");
+    e2e::wait::until("the restart warning", Duration::from_secs(10), || async {
+        gw.log().contains(warning).then_some(())
+    })
+    .await;
+}

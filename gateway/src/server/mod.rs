@@ -335,11 +335,16 @@ async fn reload(config: &mut Config, listeners: &mut ListenerSet) {
             "control api, metrics or access log settings changed: they take effect after a restart"
         );
     }
-    if new.workers.connections != config.workers.connections
-        || new.workers.rlimit_nofile != config.workers.rlimit_nofile
-    {
+    if new.workers != config.workers {
         tracing::warn!(
-            "worker_connections or worker_rlimit_nofile changed: they take effect after a restart"
+            "worker_processes, worker_connections or worker_rlimit_nofile changed: they take \
+             effect after a restart"
+        );
+    }
+    if new.data_plane != config.data_plane {
+        tracing::warn!(
+            "apisix.data_plane or apisix.stream_proxy.busy_poll_us changed: they take effect \
+             after a restart"
         );
     }
     if new.dns != config.dns {
