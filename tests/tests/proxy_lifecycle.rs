@@ -158,5 +158,6 @@ async fn reload_warns_that_worker_settings_wait_for_a_restart() {
     e2e::wait::until("the restart warning", Duration::from_secs(10), || async {
         gw.log().contains(warning).then_some(())
     })
-    .await;
+    .await
+    .unwrap_or_else(|e| panic!("{e}: {}", gw.log_tail(20)));
 }
